@@ -1,0 +1,85 @@
+"""Network presets (REST, indexer WebSocket, Aptos node) and client-wide settings.
+
+``local`` has no fixed URLs: with no explicit URL the client starts the embedded simulator
+and uses the addresses it binds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .errors import ValidationError
+
+__all__ = ["KANA_PACKAGE_ADDRESS", "NETWORKS", "Network", "NetworkConfig", "resolve_network"]
+
+Network = Literal["local", "testnet", "mainnet"]
+
+#: The Kana perpetuals package (module ``perpetual_scripts``) on mainnet, and by all
+#: evidence on testnet too (spec §1.4).
+KANA_PACKAGE_ADDRESS = "0x7a38039fffd016adcac2c53795ee49325e5ec6fddf3bf02651c09f9a583655a6"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Where one Kana deployment lives. ``None`` means "not known yet" (the local simulator)."""
+
+    name: str
+    rest_url: str | None
+    ws_url: str | None
+    node_url: str | None
+    chain_id: int | None = None
+
+    def with_overrides(
+        self, *, rest_url: str | None = None, ws_url: str | None = None, node_url: str | None = None
+    ) -> NetworkConfig:
+        """A copy with any given URL replacing the preset's."""
+        return replace(
+            self,
+            rest_url=rest_url or self.rest_url,
+            ws_url=ws_url or self.ws_url,
+            node_url=node_url or self.node_url,
+        )
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.rest_url, self.ws_url, self.node_url)
+
+
+NETWORKS: dict[str, NetworkConfig] = {
+    "local": NetworkConfig("local", None, None, None, chain_id=4),
+    "testnet": NetworkConfig(
+        "testnet",
+        rest_url="https://perps-tradeapi.kanalabs.io",
+        ws_url="wss://perpetuals-indexer-ws-develop.kanalabs.io/ws/",
+        node_url="https://api.testnet.aptoslabs.com/v1",
+        chain_id=2,
+    ),
+    "mainnet": NetworkConfig(
+        "mainnet",
+        rest_url="https://perps-tradeapi.kana.trade",
+        ws_url="wss://perpetuals-indexer-ws.kana.trade/ws/",
+        node_url="https://api.mainnet.aptoslabs.com/v1",
+        chain_id=1,
+    ),
+}
+
+
+def resolve_network(
+    network: str,
+    *,
+    rest_url: str | None = None,
+    ws_url: str | None = None,
+    node_url: str | None = None,
+) -> NetworkConfig:
+    """The preset for ``network`` with explicit URLs applied on top."""
+    try:
+        preset = NETWORKS[network]
+    except KeyError:
+        raise ValidationError(
+            "network", f"must be one of {', '.join(NETWORKS)}", network
+        ) from None
+    for name, url in (("rest_url", rest_url), ("ws_url", ws_url), ("node_url", node_url)):
+        if url is not None and not url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValidationError(name, "must be an http(s):// or ws(s):// URL", url)
+    return preset.with_overrides(rest_url=rest_url, ws_url=ws_url, node_url=node_url)

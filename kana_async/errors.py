@@ -1,0 +1,132 @@
+"""Every exception the SDK raises, in one place.
+
+Catch :class:`KanaError` to handle anything the SDK reports. Messages never contain secrets
+(API keys, client secrets, private keys, tokens).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "KanaError",
+    "PulseRpcError",
+    "RateLimitError",
+    "SlowConsumerError",
+    "StreamGapError",
+    "TransactionFailedError",
+    "TransportError",
+    "UnknownOutcomeError",
+    "ValidationError",
+]
+
+
+class KanaError(Exception):
+    """Base of every error raised by kana_async."""
+
+
+class ValidationError(KanaError, ValueError):
+    """An input broke a rule; nothing was sent.
+
+    ``param`` names the offending parameter and ``rule`` the rule it broke.
+    """
+
+    def __init__(self, param: str, rule: str, value: object = None) -> None:
+        self.param = param
+        self.rule = rule
+        self.value = value
+        shown = "" if value is None else f" (got {value!r})"
+        super().__init__(f"{param}: {rule}{shown}")
+
+
+class ApiError(KanaError):
+    """The server answered, but said the request failed (``success: false`` or a 4xx)."""
+
+    def __init__(self, endpoint: str, message: str, status: int | None = None) -> None:
+        self.endpoint = endpoint
+        self.message = message
+        self.status = status
+        where = f"{endpoint} (HTTP {status})" if status is not None else endpoint
+        super().__init__(f"{where}: {message}")
+
+
+class AuthError(ApiError):
+    """The API key is missing, wrong or lacks the permission (HTTP 401/403)."""
+
+
+class RateLimitError(ApiError):
+    """The server asked us to slow down (HTTP 429). ``retry_after`` is in seconds, if given."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        message: str,
+        status: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(endpoint, message, status)
+        self.retry_after = retry_after
+
+
+class TransportError(KanaError):
+    """The request did not get a usable answer: connection failure, timeout or a 5xx."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class SlowConsumerError(KanaError):
+    """An event subscription's buffer overflowed: ``lost`` items were dropped before this read."""
+
+    def __init__(self, topic: str, lost: int, capacity: int) -> None:
+        self.topic = topic
+        self.lost = lost
+        self.capacity = capacity
+        super().__init__(
+            f"{topic}: consumer too slow, {lost} item(s) lost after the buffer of {capacity} filled"
+        )
+
+
+class StreamGapError(KanaError):
+    """An event subscription may have missed items (the connection dropped and came back).
+
+    Raised once from the consumer's next read after a reconnect; iteration can continue.
+    Resync through REST if every event matters.
+    """
+
+    def __init__(self, topic: str, reconnects: int) -> None:
+        self.topic = topic
+        self.reconnects = reconnects
+        super().__init__(f"{topic}: stream reconnected; events may have been missed")
+
+
+class TransactionFailedError(KanaError):
+    """A transaction was committed but its execution failed (``success: false``)."""
+
+    def __init__(self, tx_hash: str, vm_status: str) -> None:
+        self.tx_hash = tx_hash
+        self.vm_status = vm_status
+        super().__init__(f"transaction {tx_hash} failed: {vm_status}")
+
+
+class UnknownOutcomeError(KanaError):
+    """A transaction was sent but its fate is unknown. It is never re-sent automatically;
+    resolve it later by ``tx_hash``."""
+
+    def __init__(self, tx_hash: str, reason: str) -> None:
+        self.tx_hash = tx_hash
+        self.reason = reason
+        super().__init__(f"outcome of transaction {tx_hash} unknown: {reason}")
+
+
+class PulseRpcError(KanaError):
+    """A Pulse JSON-RPC call returned an error object."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        self.code = code
+        self.message = message
+        self.data = data
+        super().__init__(f"Pulse error {code}: {message}")

@@ -1,0 +1,36 @@
+"""Wire models (msgspec Structs) for Kana REST and WebSocket payloads."""
+
+from .common import decode_lenient, decoder, is_address, normalize_address
+from .kana import (
+    DepositWithdraw,
+    FundingPayment,
+    FundingRate,
+    MarketInfo,
+    MarketPrice,
+    OpenOrder,
+    Order,
+    OrderBookLevel,
+    Position,
+    RestEnvelope,
+    Trade,
+    TxPayload,
+)
+
+__all__ = [
+    "DepositWithdraw",
+    "FundingPayment",
+    "FundingRate",
+    "MarketInfo",
+    "MarketPrice",
+    "OpenOrder",
+    "Order",
+    "OrderBookLevel",
+    "Position",
+    "RestEnvelope",
+    "Trade",
+    "TxPayload",
+    "decode_lenient",
+    "decoder",
+    "is_address",
+    "normalize_address",
+]

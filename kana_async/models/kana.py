@@ -1,0 +1,269 @@
+"""msgspec models for every Kana REST response and indexer WebSocket payload (spec §3, §4, §9).
+
+Money is ``Decimal``; ids are ``str`` (order and trade ids exceed 2**64); timestamps are Unix
+seconds as ``int``. Optional fields cover the legacy shapes the documents still show.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from .common import WireStruct, normalize_address
+
+__all__ = [
+    "DepositWithdraw",
+    "FundingPayment",
+    "FundingRate",
+    "MarketInfo",
+    "MarketPrice",
+    "OpenOrder",
+    "Order",
+    "OrderBookLevel",
+    "Position",
+    "RestEnvelope",
+    "Trade",
+    "TxPayload",
+]
+
+
+def _fix_address(struct: msgspec.Struct, field: str = "address") -> None:
+    value = getattr(struct, field)
+    if value is not None and len(value) != 66:
+        msgspec.structs.force_setattr(struct, field, normalize_address(value, param=field))
+
+
+class RestEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+    """``{success, message, data}``; the oldest pages say ``status`` instead of ``success``."""
+
+    success: bool | None = None
+    status: bool | None = None
+    message: str = ""
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+    @property
+    def ok(self) -> bool:
+        flag = self.success if self.success is not None else self.status
+        return bool(flag)
+
+
+class MarketInfo(WireStruct, frozen=True, kw_only=True):
+    """One market's parameters (``getMarketInfo``, ``getPerpetualAssetsInfo``)."""
+
+    market_id: str
+    base_name: str
+    base_decimals: int
+    quote_decimals: int
+    lot_size: int
+    tick_size: int
+    min_lots: int
+    #: Absent on the oldest documented page; ``None`` means no upper bound is known.
+    max_lots: int | None = None
+    quote_precision: int | None = None
+    max_leverage: int
+    maintenance_margin: int | None = None
+    max_position_value: int | None = None
+    market_status: int | None = None
+    counter: str | None = None
+    creator: str | None = None
+    creator_address: str | None = None
+    market_address: str | None = None
+    fee_address: str | None = None
+    custodian_id: str | None = None
+    underwriter_id: str | None = None
+    is_recognised: bool | None = None
+    timestamp: int | None = None
+    last_updated: int | None = None
+    quote_type: str | None = None
+
+    @property
+    def lot(self) -> Decimal:
+        """Base units in one lot (e.g. 0.001 APT)."""
+        return Decimal(self.lot_size).scaleb(-self.base_decimals)
+
+    @property
+    def tick(self) -> Decimal:
+        """The smallest human price step (quote per base)."""
+        return Decimal(self.tick_size).scaleb(-self.quote_decimals) / self.lot
+
+
+class MarketPrice(WireStruct, frozen=True, kw_only=True):
+    """Best bid and ask (``getMarketPrice``); a side is ``None`` when that side is empty."""
+
+    best_ask_price: Decimal | None = msgspec.field(default=None, name="bestAskPrice")
+    best_bid_price: Decimal | None = msgspec.field(default=None, name="bestBidPrice")
+
+
+class TxPayload(WireStruct, frozen=True, kw_only=True):
+    """An unsigned Aptos entry-function payload, as the transaction builders return it."""
+
+    function: str
+    function_arguments: list[Any] = msgspec.field(default_factory=list, name="functionArguments")
+    type_arguments: list[str] = msgspec.field(default_factory=list, name="typeArguments")
+
+    @property
+    def module(self) -> str:
+        """``<address>::<module>``."""
+        return self.function.rsplit("::", 1)[0]
+
+    @property
+    def function_name(self) -> str:
+        return self.function.rsplit("::", 1)[1]
+
+
+class Order(WireStruct, frozen=True, kw_only=True):
+    """An order record (``order_history``, ``live_order_history``, ``getOrderHistory``)."""
+
+    address: str
+    order_id: str
+    market_id: str
+    order_type: int
+    is_market_order: bool | None = None
+    size: Decimal
+    price: Decimal
+    order_value: Decimal | None = None
+    leverage: int
+    status: str
+    timestamp: int
+    last_updated: int | None = None
+    trade_id: str | None = None
+    transaction_version: int | None = None
+    total_filled: Decimal | None = None
+    remaining_size: Decimal | None = None
+    total_trade_size: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        _fix_address(self)
+
+
+class OpenOrder(WireStruct, frozen=True, kw_only=True):
+    """A resting order (``open_orders``, ``getOpenOrders``). The wire has no side field."""
+
+    address: str
+    order_id: str
+    market_id: str
+    order_type: int
+    price: Decimal
+    total_size: Decimal
+    remaining_size: Decimal
+    order_value: Decimal | None = None
+    leverage: int
+    timestamp: int
+    last_updated: int | None = None
+    trade_id: str | None = None
+    transaction_version: int | None = None
+
+    def __post_init__(self) -> None:
+        _fix_address(self)
+
+
+class Trade(WireStruct, frozen=True, kw_only=True):
+    """A fill (``trade_history``, ``recent_trades``, ``live_trade_history``, ``getFills``)."""
+
+    address: str
+    trade_id: str
+    market_id: str
+    order_type: int
+    size: Decimal
+    price: Decimal
+    order_value: Decimal | None = None
+    leverage: int | None = None
+    fee: Decimal
+    pnl: Decimal
+    timestamp: int
+    last_updated: int | None = None
+    transaction_version: int | None = None
+    order_id: str | None = None
+    entry_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        _fix_address(self)
+
+
+class Position(WireStruct, frozen=True, kw_only=True):
+    """An open position (``positions``, ``getPositions``); hedge mode: one per (market, side).
+
+    ``trade_side`` is True for long; legacy payloads say ``is_long`` and it is copied over.
+    """
+
+    address: str
+    market_id: str
+    trade_id: str | None = None
+    size: Decimal
+    entry_price: Decimal
+    value: Decimal
+    leverage: int
+    margin: Decimal
+    liq_price: Decimal | None = None
+    available_order_size: Decimal | None = None
+    trade_side: bool | None = None
+    is_long: bool | None = None
+    sl: Decimal | None = None
+    tp: Decimal | None = None
+    timestamp: int | None = None
+    last_updated: int | None = None
+    transaction_version: int | None = None
+
+    def __post_init__(self) -> None:
+        _fix_address(self)
+        if self.trade_side is None and self.is_long is not None:
+            msgspec.structs.force_setattr(self, "trade_side", self.is_long)
+        elif self.is_long is None and self.trade_side is not None:
+            msgspec.structs.force_setattr(self, "is_long", self.trade_side)
+
+
+class OrderBookLevel(WireStruct, frozen=True, kw_only=True, gc=False):
+    """One price level of the ``orderbook`` topic; ``price`` is a JSON number on the wire."""
+
+    market_id: str
+    price: Decimal
+    size: Decimal
+    is_ask: bool
+    last_updated: int | None = None
+    transaction_version: int | None = None
+
+
+class FundingRate(WireStruct, frozen=True, kw_only=True, gc=False):
+    """One market's current funding rate (``live_funding_rate``)."""
+
+    market_id: str
+    funding_rate: Decimal
+    funding_timestamp: int | None = None
+    last_updated: int | None = None
+    transaction_timestamp: int | None = None
+    transaction_version: int | None = None
+
+
+class DepositWithdraw(WireStruct, frozen=True, kw_only=True):
+    """A deposit or withdrawal (``deposit_withdraw_history``, ``getDepositAndWithdrawHistory``)."""
+
+    address: str
+    amount: Decimal
+    is_deposit: bool
+    timestamp: int
+    last_updated: int | None = None
+    transaction_version: int | None = None
+
+    def __post_init__(self) -> None:
+        _fix_address(self)
+
+
+class FundingPayment(WireStruct, frozen=True, kw_only=True):
+    """One funding settlement on a position (``getFundingHistory``).
+
+    The documents do not show this shape; ``amount`` is signed from the holder's view
+    (negative = paid).
+    """
+
+    address: str
+    market_id: str
+    trade_side: bool | None = None
+    funding_rate: Decimal
+    amount: Decimal
+    timestamp: int
+    transaction_version: int | None = None
+
+    def __post_init__(self) -> None:
+        _fix_address(self)
