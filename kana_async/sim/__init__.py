@@ -1,0 +1,1 @@
+"""The embedded Kana exchange simulator: REST, indexer WebSocket and Aptos node on 127.0.0.1."""
