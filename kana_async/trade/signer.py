@@ -1,0 +1,122 @@
+"""The account that signs transactions: an Aptos ed25519 key that never leaks.
+
+The private key is held only inside the aptos_sdk key object; this class has no attribute,
+repr, str, pickle form or error message that shows it. Only the address and the public key
+are visible.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import NoReturn
+
+from aptos_sdk import ed25519
+from aptos_sdk.account_address import AccountAddress
+from aptos_sdk.authenticator import AccountAuthenticator
+from aptos_sdk.transactions import RawTransaction, SignedTransaction
+
+from ..errors import ValidationError
+
+__all__ = ["DEFAULT_KEY_ENV", "Signer"]
+
+#: The environment variable :meth:`Signer.from_env` reads by default.
+DEFAULT_KEY_ENV = "KANA_PRIVATE_KEY"
+
+_AIP80_PREFIX = "ed25519-priv-"
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _parse_private_key(value: str | bytes, param: str) -> bytes:
+    """32 key bytes from raw bytes, hex (with or without ``0x``) or AIP-80 text.
+
+    Errors name the rule but never echo the value.
+    """
+    if isinstance(value, bytes | bytearray):
+        if len(value) != 32:
+            raise ValidationError(param, "must be 32 bytes")
+        return bytes(value)
+    if not isinstance(value, str):
+        raise ValidationError(param, "must be a hex string or 32 bytes")
+    text = value.strip()
+    if text.startswith(_AIP80_PREFIX):
+        text = text[len(_AIP80_PREFIX):]
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    if not _HEX_KEY.fullmatch(text):
+        raise ValidationError(
+            param,
+            "must be an ed25519 private key: 64 hex digits, optionally prefixed by 0x or "
+            "'ed25519-priv-0x' (AIP-80)",
+        )
+    return bytes.fromhex(text)
+
+
+class Signer:
+    """Signs Aptos transactions for one wallet.
+
+    >>> signer = Signer.from_env()           # KANA_PRIVATE_KEY
+    >>> signer.address                        # '0x...' (64 hex digits)
+    """
+
+    __slots__ = ("_address", "_key", "_public_key")
+
+    def __init__(self, private_key: str | bytes) -> None:
+        raw = _parse_private_key(private_key, "private_key")
+        self._key = ed25519.PrivateKey.from_hex(raw)
+        self._public_key: ed25519.PublicKey = self._key.public_key()
+        self._address = str(AccountAddress.from_key(self._public_key))
+
+    @classmethod
+    def from_env(cls, name: str = DEFAULT_KEY_ENV) -> Signer:
+        """The key stored in environment variable ``name``."""
+        value = os.environ.get(name)
+        if not value:
+            raise ValidationError(name, "environment variable is not set or empty")
+        try:
+            return cls(value)
+        except ValidationError as exc:
+            raise ValidationError(name, exc.rule) from None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Signer:
+        """The key in a text file (its first non-blank line; surrounding space ignored)."""
+        try:
+            text = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ValidationError("path", f"cannot read key file ({exc.strerror})",
+                                  str(path)) from None
+        first = text.splitlines()[0] if text else ""
+        try:
+            return cls(first)
+        except ValidationError as exc:
+            raise ValidationError(f"key file {path}", exc.rule) from None
+
+    @property
+    def address(self) -> str:
+        """The wallet address (``0x`` + 64 lower-case hex digits)."""
+        return self._address
+
+    @property
+    def public_key(self) -> ed25519.PublicKey:
+        return self._public_key
+
+    def sign(self, raw: RawTransaction) -> SignedTransaction:
+        """The signed transaction (ed25519 over the ``APTOS::RawTransaction`` signing message)."""
+        authenticator: AccountAuthenticator = raw.sign(self._key)
+        return SignedTransaction(raw, authenticator)
+
+    def __repr__(self) -> str:
+        return f"Signer(address={self._address})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Signer cannot be pickled or copied (it holds a private key)")
+
+    def __copy__(self) -> NoReturn:
+        self.__reduce__()
+
+    def __deepcopy__(self, memo: object) -> NoReturn:
+        self.__reduce__()
