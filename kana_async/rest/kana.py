@@ -1,0 +1,762 @@
+"""``KanaRest``: one coroutine per Kana REST endpoint (spec §4), typed in and out.
+
+Arguments are validated before anything is sent (:mod:`.params`, :mod:`kana_async.units`);
+a bad value raises ``ValidationError`` naming the parameter and the rule. Money goes out as
+plain decimal text in human units (the server converts to lots and ticks) and comes back as
+``Decimal``.
+
+Transaction builders (deposit, withdraw, orders, TP/SL, margin, collapse, settle) return an
+unsigned :class:`~kana_async.models.TxPayload`; nothing happens on chain until it is signed and
+submitted. Before building an order they check size, price and leverage against the market's
+grid (lot size, tick size, min/max lots, max leverage) using a ``MarketInfo`` fetched once per
+market and cached (:meth:`KanaRest.market_info`), so a bad order never reaches the chain.
+
+Where the documents spell a path or field two ways (spec §11), the choice made is stated in
+the method's docstring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from ..errors import ApiError, ValidationError
+from ..models.kana import (
+    DepositWithdraw,
+    FundingPayment,
+    MarketInfo,
+    MarketPrice,
+    OpenOrder,
+    Order,
+    Position,
+    Trade,
+    TxPayload,
+)
+from ..units import (
+    Money,
+    check_leverage,
+    price_to_ticks,
+    quote_to_units,
+    size_to_lots,
+    to_decimal,
+)
+from . import params as p
+from .session import RestSession
+
+__all__ = ["KanaRest"]
+
+_BODY = msgspec.json.Encoder(decimal_format="number")
+_OPTIONAL_DECIMAL: Any = Decimal | None
+_IDS: Any = list[str | int]
+
+
+class KanaRest:
+    """The Kana REST API over a :class:`RestSession`.
+
+    ``check_grid=False`` skips fetching ``MarketInfo`` before building orders: sizes and prices
+    are then only checked to be positive, and leverage to be within 1..20 (the documented
+    maximum of every market) unless the market's info is already cached.
+    """
+
+    def __init__(self, session: RestSession, *, check_grid: bool = True) -> None:
+        self.session = session
+        self.check_grid = p.boolean(check_grid, "check_grid")
+        self._markets: dict[int, MarketInfo] = {}
+        self._market_locks: dict[int, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"KanaRest({self.session!r}, cached_markets={sorted(self._markets)})"
+
+    # -- market info cache -------------------------------------------------------------------
+
+    async def market_info(self, market_id: int | str) -> MarketInfo:
+        """The market's parameters, fetched once and then served from the cache.
+
+        Concurrent first calls for one market share a single request. If the server answers
+        with a single market under another id (the documents show ``marketId=501`` answered
+        with market 1338), that market is used.
+        """
+        mid = p.market_id(market_id)
+        info = self._markets.get(mid)
+        if info is not None:
+            return info
+        lock = self._market_locks.setdefault(mid, asyncio.Lock())
+        async with lock:
+            info = self._markets.get(mid)
+            if info is None:
+                markets = await self.get_market_info(mid)
+                info = self._pick(mid, markets)
+                self._markets[mid] = info
+            return info
+
+    def cached_market_info(self, market_id: int | str) -> MarketInfo | None:
+        """The cached parameters of a market, or ``None`` (never makes a request)."""
+        return self._markets.get(p.market_id(market_id))
+
+    def invalidate_market_info(self, market_id: int | str | None = None) -> None:
+        """Forget one market's cached parameters (all markets with ``None``)."""
+        if market_id is None:
+            self._markets.clear()
+        else:
+            self._markets.pop(p.market_id(market_id), None)
+
+    def _remember(self, markets: Sequence[MarketInfo]) -> None:
+        for info in markets:
+            if info.market_id.isdigit():
+                self._markets[int(info.market_id)] = info
+
+    @staticmethod
+    def _pick(mid: int, markets: Sequence[MarketInfo]) -> MarketInfo:
+        for info in markets:
+            if info.market_id == str(mid):
+                return info
+        if len(markets) == 1:
+            return markets[0]
+        raise ApiError("/getMarketInfo", f"no market {mid} in the response")
+
+    async def _grid(self, market_id: int) -> MarketInfo | None:
+        if self.check_grid:
+            return await self.market_info(market_id)
+        return self._markets.get(market_id)
+
+    # -- market data -------------------------------------------------------------------------
+
+    async def get_market_info(self, market_id: int | str) -> list[MarketInfo]:
+        """``GET /getMarketInfo``: the market's parameters (a one-element list, as sent).
+        Refreshes the cache used by :meth:`market_info`."""
+        mid = p.market_id(market_id)
+        markets: list[MarketInfo] = await self.session.get(
+            "/getMarketInfo", {"marketId": str(mid)}, list[MarketInfo]
+        )
+        self._remember(markets)
+        return markets
+
+    async def get_perpetual_assets_info(
+        self, market_id: int | str | None = None
+    ) -> list[MarketInfo]:
+        """``GET /getPerpetualAssetsInfo?marketId=`` for one market, or
+        ``/getPerpetualAssetsInfo/allMarkets`` for every market (``market_id=None``).
+        Refreshes the market-info cache."""
+        if market_id is None:
+            path, query = "/getPerpetualAssetsInfo/allMarkets", None
+        else:
+            path, query = "/getPerpetualAssetsInfo", {"marketId": str(p.market_id(market_id))}
+        markets: list[MarketInfo] = await self.session.get(path, query, list[MarketInfo])
+        self._remember(markets)
+        return markets
+
+    async def get_market_price(self, market_id: int | str) -> MarketPrice:
+        """``GET /getMarketPrice``: best bid and ask (``None`` for an empty side)."""
+        query = {"marketId": str(p.market_id(market_id))}
+        result: MarketPrice = await self.session.get("/getMarketPrice", query, MarketPrice)
+        return result
+
+    async def get_last_placed_price(self, market_id: int | str) -> Decimal | None:
+        """``GET /getLastPlacedPrice`` (the docs' "Get Last Execution Price"; one client calls
+        it ``/getLastExecutionPrice``): the last traded price, ``None`` before any trade."""
+        query = {"marketId": str(p.market_id(market_id))}
+        result: Decimal | None = await self.session.get(
+            "/getLastPlacedPrice", query, _OPTIONAL_DECIMAL
+        )
+        return result
+
+    async def get_all_trades(self, market_id: int | str) -> list[Trade]:
+        """``GET /getAllTrades``: the market's recent trades."""
+        query = {"marketId": str(p.market_id(market_id))}
+        result: list[Trade] = await self.session.get("/getAllTrades", query, list[Trade])
+        return result
+
+    # -- account and balances ----------------------------------------------------------------
+
+    async def get_profile_address(self, user_address: str) -> str:
+        """``GET /getProfileAddress``: the trade-profile address of a wallet (what WebSocket
+        subscriptions take), normalised to 64 hex digits."""
+        query = {"userAddress": p.address(user_address)}
+        result: str = await self.session.get("/getProfileAddress", query, str)
+        try:
+            return p.address(result, "data")
+        except ValidationError as exc:
+            raise ApiError("/getProfileAddress", f"not an address: {result!r}") from exc
+
+    async def _balance(self, path: str, user_address: str) -> Decimal:
+        query = {"userAddress": p.address(user_address)}
+        result: Decimal = await self.session.get(path, query, Decimal)
+        return result
+
+    async def get_wallet_account_balance(self, user_address: str) -> Decimal:
+        """``GET /getWalletAccountBalance``: collateral in the wallet, not yet deposited.
+        Sends ``userAddress`` (current pages; older ones used ``marketId`` + ``address``)."""
+        return await self._balance("/getWalletAccountBalance", user_address)
+
+    async def get_profile_balance_snapshot(self, user_address: str) -> Decimal:
+        """``GET /getProfileBalanceSnapshot``: the trading-profile balance."""
+        return await self._balance("/getProfileBalanceSnapshot", user_address)
+
+    async def get_net_profile_balance(self, user_address: str) -> Decimal:
+        """``GET /getNetProfileBalance``: profile balance plus pending balances of closed
+        positions on all markets."""
+        return await self._balance("/getNetProfileBalance", user_address)
+
+    async def get_account_apt_balance(self, user_address: str) -> Decimal:
+        """``GET /getAccountAptBalance``: the wallet's APT balance, as the server states it
+        (the documents do not say whether in APT or octas)."""
+        return await self._balance("/getAccountAptBalance", user_address)
+
+    # -- deposits, withdrawals, history ------------------------------------------------------
+
+    async def _build(self, path: str, query: dict[str, str]) -> TxPayload:
+        result: TxPayload = await self.session.get(path, query, TxPayload)
+        return result
+
+    async def deposit(self, user_address: str, amount: Money) -> TxPayload:
+        """``GET /deposit``: payload moving ``amount`` (human quote units, at most 6
+        decimals) from the wallet into the trading profile."""
+        address = p.address(user_address)
+        quote_to_units(None, amount)
+        return await self._build(
+            "/deposit", {"userAddress": address, "amount": _text(amount, "amount")}
+        )
+
+    async def withdraw_specific_market(
+        self, user_address: str, market_id: int | str, amount: Money
+    ) -> TxPayload:
+        """``GET /withdrawSpecifiMarket`` (sic: the spelling two independent clients use
+        against the live API; one other writes ``withdrawSpecificMarket``): payload moving
+        ``amount`` of one market's collateral back to the wallet."""
+        address = p.address(user_address)
+        mid = p.market_id(market_id)
+        quote_to_units(None, amount)
+        quote_to_units(await self._grid(mid), amount)
+        query = {"userAddress": address, "marketId": str(mid), "amount": _text(amount, "amount")}
+        return await self._build("/withdrawSpecifiMarket", query)
+
+    async def withdraw_multiple_markets(
+        self, user_address: str, market_ids: Sequence[int | str], amount: Money
+    ) -> TxPayload:
+        """``GET /withdrawMultipleMarkets``: payload withdrawing ``amount`` from several
+        markets; ``marketIds`` is sent comma-separated."""
+        address = p.address(user_address)
+        ids = p.sequence(market_ids, "market_ids")
+        if not ids:
+            raise ValidationError("market_ids", "must name at least one market")
+        mids = [p.market_id(m, f"market_ids[{i}]") for i, m in enumerate(ids)]
+        quote_to_units(None, amount)
+        query = {
+            "userAddress": address,
+            "marketIds": ",".join(map(str, mids)),
+            "amount": _text(amount, "amount"),
+        }
+        return await self._build("/withdrawMultipleMarkets", query)
+
+    async def get_deposit_and_withdraw_history(self, user_address: str) -> list[DepositWithdraw]:
+        """``GET /getDepositAndWithdrawHistory``."""
+        query = {"userAddress": p.address(user_address)}
+        result: list[DepositWithdraw] = await self.session.get(
+            "/getDepositAndWithdrawHistory", query, list[DepositWithdraw]
+        )
+        return result
+
+    async def get_funding_history(
+        self,
+        user_address: str,
+        market_id: int | str | None = None,
+        offset: int = 0,
+        limit: int = 10,
+        order: str = "desc",
+    ) -> list[FundingPayment]:
+        """``GET /getFundingHistory``: funding settled on the user's positions, paged."""
+        query = _paged(user_address, market_id, offset, limit, order)
+        result: list[FundingPayment] = await self.session.get(
+            "/getFundingHistory", query, list[FundingPayment]
+        )
+        return result
+
+    # -- single orders and position updates --------------------------------------------------
+
+    async def place_limit_order(
+        self,
+        market_id: int | str,
+        trade_side: bool,
+        direction: bool,
+        size: Money,
+        price: Money,
+        leverage: int,
+        restriction: int = 0,
+        take_profit: Money | None = None,
+        stop_loss: Money | None = None,
+    ) -> TxPayload:
+        """``GET /placeLimitOrder``. ``trade_side`` True = long position side, False = short;
+        ``direction`` False = open/increase, True = close/reduce. ``restriction``: 0 none,
+        1 fill-or-abort, 2 immediate-or-cancel, 3 post-or-abort. ``take_profit``/``stop_loss``
+        are trigger prices; ``None`` leaves them unset."""
+        mid = p.market_id(market_id)
+        query = {
+            "marketId": str(mid),
+            "tradeSide": p.flag(p.boolean(trade_side, "trade_side")),
+            "direction": p.flag(p.boolean(direction, "direction")),
+        }
+        rule = p.restriction(restriction)
+        _precheck(size=size, price=price, take_profit=take_profit, stop_loss=stop_loss)
+        info = await self._grid(mid)
+        query["size"] = _size(info, size, "size")
+        query["price"] = _price(info, price, "price")
+        query["leverage"] = str(check_leverage(info, leverage))
+        query["restriction"] = str(rule)
+        _triggers(query, info, take_profit, stop_loss)
+        return await self._build("/placeLimitOrder", query)
+
+    async def place_market_order(
+        self,
+        market_id: int | str,
+        trade_side: bool,
+        direction: bool,
+        size: Money,
+        leverage: int,
+        take_profit: Money | None = None,
+        stop_loss: Money | None = None,
+    ) -> TxPayload:
+        """``GET /placeMarketOrder``: like :meth:`place_limit_order` without price and
+        restriction; fills against the book at once."""
+        mid = p.market_id(market_id)
+        query = {
+            "marketId": str(mid),
+            "tradeSide": p.flag(p.boolean(trade_side, "trade_side")),
+            "direction": p.flag(p.boolean(direction, "direction")),
+        }
+        _precheck(size=size, take_profit=take_profit, stop_loss=stop_loss)
+        info = await self._grid(mid)
+        query["size"] = _size(info, size, "size")
+        query["leverage"] = str(check_leverage(info, leverage))
+        _triggers(query, info, take_profit, stop_loss)
+        return await self._build("/placeMarketOrder", query)
+
+    async def update_take_profit(
+        self, market_id: int | str, trade_side: bool, new_take_profit_price: Money
+    ) -> TxPayload:
+        """``GET /updateTakeProfit`` on the position (``market_id``, ``trade_side``);
+        a price of 0 clears it (0 means "none" at placement)."""
+        return await self._trigger_update(
+            "/updateTakeProfit", "newTakeProfitPrice", "new_take_profit_price",
+            market_id, trade_side, new_take_profit_price,
+        )
+
+    async def update_stop_loss(
+        self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money
+    ) -> TxPayload:
+        """``GET /updateStopLoss`` on the position (``market_id``, ``trade_side``);
+        a price of 0 clears it."""
+        return await self._trigger_update(
+            "/updateStopLoss", "newStopLossPrice", "new_stop_loss_price",
+            market_id, trade_side, new_stop_loss_price,
+        )
+
+    async def _trigger_update(
+        self, path: str, field: str, param: str, market_id: object, side: object, price: Money
+    ) -> TxPayload:
+        mid = p.market_id(market_id)
+        query = {"marketId": str(mid), "tradeSide": p.flag(p.boolean(side, "trade_side"))}
+        _precheck(**{param: price})
+        info = await self._grid(mid)
+        query[field] = _trigger_price(info, price, param)
+        return await self._build(path, query)
+
+    async def add_margin(self, market_id: int | str, trade_side: bool, amount: Money) -> TxPayload:
+        """``GET /addMargin``: payload adding ``amount`` of collateral (human quote units) to
+        the position (``market_id``, ``trade_side``)."""
+        mid = p.market_id(market_id)
+        query = {"marketId": str(mid), "tradeSide": p.flag(p.boolean(trade_side, "trade_side"))}
+        quote_to_units(None, amount)
+        quote_to_units(await self._grid(mid), amount)
+        query["amount"] = _text(amount, "amount")
+        return await self._build("/addMargin", query)
+
+    async def collapse_position(self, market_id: int | str) -> TxPayload:
+        """``GET /collapsePosition``: payload closing the user's positions in the market."""
+        return await self._build("/collapsePosition", {"marketId": str(p.market_id(market_id))})
+
+    async def settle_pnl(self, user_address: str, market_id: int | str) -> TxPayload:
+        """``GET /settlePnl``: payload moving the market's settled PnL into the profile."""
+        query = {"userAddress": p.address(user_address), "marketId": str(p.market_id(market_id))}
+        return await self._build("/settlePnl", query)
+
+    # -- batch orders ------------------------------------------------------------------------
+
+    async def place_multiple_orders(
+        self,
+        market_id: int | str,
+        order_types: Sequence[bool],
+        trade_sides: Sequence[bool],
+        directions: Sequence[bool],
+        sizes: Sequence[Money],
+        prices: Sequence[Money | None],
+        leverages: Sequence[int],
+        restriction: int = 0,
+        take_profits: Sequence[Money | None] | None = None,
+        stop_losses: Sequence[Money | None] | None = None,
+    ) -> TxPayload:
+        """``POST /placeMultipleOrders``: several orders in one transaction. Lists are
+        parallel (element *i* of each describes order *i*) and must be of equal length.
+        ``order_types[i]`` True = limit, False = market; a market order's price may be
+        ``None`` (sent as 0: the body needs a slot). ``restriction`` applies to every
+        limit order (the REST body takes one value)."""
+        mid = p.market_id(market_id)
+        body: dict[str, Any] = {"marketId": mid}
+        await self._batch(
+            body, mid, order_types, trade_sides, directions, sizes, prices, leverages,
+            restriction, take_profits, stop_losses,
+        )
+        return await self._post("/placeMultipleOrders", body)
+
+    async def cancel_multiple_orders(
+        self,
+        market_id: int | str,
+        order_ids: Sequence[int | str],
+        cancel_trade_sides: Sequence[bool],
+    ) -> TxPayload:
+        """``POST /cancelMultipleOrders``: cancel several resting orders in one transaction.
+
+        Body fields are sent as ``cancelOrderIds`` and ``orderSides``: the names three
+        independent clients use against the live API (the oldest doc page says ``orderIds``
+        and ``cancelTradeSides``). ``cancel_trade_sides[i]`` is the position side of order *i*
+        (True long, False short)."""
+        mid = p.market_id(market_id)
+        body: dict[str, Any] = {"marketId": mid}
+        _cancels(body, order_ids, cancel_trade_sides, required=True)
+        return await self._post("/cancelMultipleOrders", body)
+
+    async def cancel_and_place_multiple_orders(
+        self,
+        market_id: int | str,
+        order_ids: Sequence[int | str],
+        cancel_trade_sides: Sequence[bool],
+        order_types: Sequence[bool],
+        trade_sides: Sequence[bool],
+        directions: Sequence[bool],
+        sizes: Sequence[Money],
+        prices: Sequence[Money | None],
+        leverages: Sequence[int],
+        restriction: int = 0,
+        take_profits: Sequence[Money | None] | None = None,
+        stop_losses: Sequence[Money | None] | None = None,
+    ) -> TxPayload:
+        """``POST /cancelAndPlaceMultipleOrders``: cancels and placements in one atomic
+        transaction (a quote refresh). Cancels as in :meth:`cancel_multiple_orders`, orders as
+        in :meth:`place_multiple_orders`. Field names follow the live clients: ``cancelOrderIds``,
+        ``orderSides``, ``tradeSides`` (doc: ``orderIds``, ``cancelTradeSides``,
+        ``orderTradeSides``) and ``leverages``."""
+        mid = p.market_id(market_id)
+        body: dict[str, Any] = {"marketId": mid}
+        cancels = _cancels(body, order_ids, cancel_trade_sides, required=False)
+        count = len(p.sequence(order_types, "order_types"))
+        if cancels == 0 and count == 0:
+            raise ValidationError("order_ids", "cancel or place at least one order")
+        await self._batch(
+            body, mid, order_types, trade_sides, directions, sizes, prices, leverages,
+            restriction, take_profits, stop_losses, allow_empty=True,
+        )
+        return await self._post("/cancelAndPlaceMultipleOrders", body)
+
+    async def _batch(
+        self,
+        body: dict[str, Any],
+        mid: int,
+        order_types: object,
+        trade_sides: object,
+        directions: object,
+        sizes: object,
+        prices: object,
+        leverages: object,
+        restriction: object,
+        take_profits: object,
+        stop_losses: object,
+        *,
+        allow_empty: bool = False,
+    ) -> None:
+        """Validate parallel order lists into ``body`` (numbers as Decimal: JSON numbers)."""
+        lists = {
+            "order_types": p.sequence(order_types, "order_types"),
+            "trade_sides": p.sequence(trade_sides, "trade_sides"),
+            "directions": p.sequence(directions, "directions"),
+            "sizes": p.sequence(sizes, "sizes"),
+            "prices": p.sequence(prices, "prices"),
+            "leverages": p.sequence(leverages, "leverages"),
+        }
+        if take_profits is not None:
+            lists["take_profits"] = p.sequence(take_profits, "take_profits")
+        if stop_losses is not None:
+            lists["stop_losses"] = p.sequence(stop_losses, "stop_losses")
+        count = p.same_length(**lists)
+        if count == 0 and not allow_empty:
+            raise ValidationError("order_types", "must contain at least one order")
+        rule = p.restriction(restriction)
+        types = [p.boolean(v, f"order_types[{i}]") for i, v in enumerate(lists["order_types"])]
+        sides = [p.boolean(v, f"trade_sides[{i}]") for i, v in enumerate(lists["trade_sides"])]
+        dirs = [p.boolean(v, f"directions[{i}]") for i, v in enumerate(lists["directions"])]
+        for i in range(count):
+            _precheck(**{f"sizes[{i}]": lists["sizes"][i]})
+            if types[i] or not _is_unset(lists["prices"][i]):
+                _precheck(**{f"prices[{i}]": lists["prices"][i]})
+            for name in ("take_profits", "stop_losses"):
+                if name in lists:
+                    _precheck(**{f"{name}[{i}]": lists[name][i]})
+        info = await self._grid(mid) if count else None
+        sizes_out, prices_out, leverages_out = [], [], []
+        for i in range(count):
+            sizes_out.append(Decimal(_size(info, lists["sizes"][i], f"sizes[{i}]")))
+            price = lists["prices"][i]
+            if not types[i] and _is_unset(price):
+                prices_out.append(Decimal(0))
+            else:
+                prices_out.append(Decimal(_price(info, price, f"prices[{i}]")))
+            leverages_out.append(
+                check_leverage(info, lists["leverages"][i], param=f"leverages[{i}]")
+            )
+        body["orderTypes"] = types
+        body["tradeSides"] = sides
+        body["directions"] = dirs
+        body["sizes"] = sizes_out
+        body["prices"] = prices_out
+        body["leverages"] = leverages_out
+        body["restriction"] = rule
+        for name, field in (("take_profits", "takeProfits"), ("stop_losses", "stopLosses")):
+            if name in lists:
+                body[field] = [
+                    Decimal(_trigger_price(info, value, f"{name}[{i}]"))
+                    for i, value in enumerate(lists[name])
+                ]
+
+    async def _post(self, path: str, body: dict[str, Any]) -> TxPayload:
+        result: TxPayload = await self.session.post(path, _BODY.encode(body), TxPayload)
+        return result
+
+    # -- orders, positions, fills ------------------------------------------------------------
+
+    async def get_open_orders(
+        self, user_address: str, market_id: int | str | None = None
+    ) -> list[OpenOrder]:
+        """``GET /getOpenOrders`` (indexer view); all markets when ``market_id`` is None."""
+        result: list[OpenOrder] = await self.session.get(
+            "/getOpenOrders", _user(user_address, market_id), list[OpenOrder]
+        )
+        return result
+
+    async def get_open_orders_from_contract(
+        self, user_address: str, market_id: int | str
+    ) -> list[OpenOrder]:
+        """``GET /getOpenOrdersFromContract``: open orders read from the chain (no indexer
+        lag)."""
+        result: list[OpenOrder] = await self.session.get(
+            "/getOpenOrdersFromContract", _user(user_address, market_id, True), list[OpenOrder]
+        )
+        return result
+
+    async def get_order_history(
+        self,
+        user_address: str,
+        market_id: int | str | None = None,
+        offset: int = 0,
+        limit: int = 10,
+        order: str = "desc",
+    ) -> list[Order]:
+        """``GET /getOrderHistory``, paged (``order`` is ``"asc"`` or ``"desc"`` by time).
+        Sends ``userAddress`` as current clients do (the oldest page says ``address``)."""
+        query = _paged(user_address, market_id, offset, limit, order)
+        result: list[Order] = await self.session.get("/getOrderHistory", query, list[Order])
+        return result
+
+    async def get_positions(
+        self, user_address: str, market_id: int | str | None = None
+    ) -> list[Position]:
+        """``GET /getPositions`` (indexer view); all markets when ``market_id`` is None."""
+        result: list[Position] = await self.session.get(
+            "/getPositions", _user(user_address, market_id), list[Position]
+        )
+        return result
+
+    async def get_positions_from_contract(
+        self, user_address: str, market_id: int | str
+    ) -> list[Position]:
+        """``GET /getPositionsFromContract``: positions read from the chain."""
+        result: list[Position] = await self.session.get(
+            "/getPositionsFromContract", _user(user_address, market_id, True), list[Position]
+        )
+        return result
+
+    async def get_order_status_by_order_id(
+        self, market_id: int | str, order_id: int | str
+    ) -> Order:
+        """``GET /getOrderStatusByOrderId`` (the docs' name; some clients call
+        ``/fetchOrderStatusById``): one order's current record."""
+        query = {"marketId": str(p.market_id(market_id)), "orderId": p.order_id(order_id)}
+        result: Order = await self.session.get("/getOrderStatusByOrderId", query, Order)
+        return result
+
+    async def get_fills(
+        self,
+        market_id: int | str,
+        from_time: Any,
+        to_time: Any,
+        user_address: str | None = None,
+        order_id: int | str | None = None,
+    ) -> list[Trade]:
+        """``GET /getFills`` between two times (aware ``datetime`` or ISO-8601 strings with an
+        offset, sent as UTC ``...Z`` in ``from``/``to``). Optional filters: ``userAddress``
+        (current clients' name; the oldest page says ``address``) and ``orderId``."""
+        query = {"marketId": str(p.market_id(market_id))}
+        start = p.iso_time(from_time, "from_time")
+        end = p.iso_time(to_time, "to_time")
+        if start > end:
+            raise ValidationError("from_time", "must not be after to_time", from_time)
+        query["from"] = p.iso_text(start)
+        query["to"] = p.iso_text(end)
+        if user_address is not None:
+            query["userAddress"] = p.address(user_address)
+        if order_id is not None:
+            query["orderId"] = p.order_id(order_id)
+        result: list[Trade] = await self.session.get("/getFills", query, list[Trade])
+        return result
+
+    async def get_fills_for_given_timestamp(
+        self,
+        user_address: str,
+        from_timestamp: Any,
+        to_timestamp: Any,
+        market_id: int | str | None = None,
+    ) -> list[Trade]:
+        """``GET /getFillsForGivenTimestamp``: the user's fills between two Unix times
+        (seconds, or aware ``datetime``)."""
+        query = _user(user_address, market_id)
+        start = p.unix_time(from_timestamp, "from_timestamp")
+        end = p.unix_time(to_timestamp, "to_timestamp")
+        if start > end:
+            raise ValidationError("from_timestamp", "must not be after to_timestamp", start)
+        query["fromTimestamp"] = str(start)
+        query["toTimestamp"] = str(end)
+        result: list[Trade] = await self.session.get(
+            "/getFillsForGivenTimestamp", query, list[Trade]
+        )
+        return result
+
+    async def get_trade_history(
+        self, user_address: str, market_id: int | str | None = None
+    ) -> list[Trade]:
+        """``GET /getTradeHistory``: the user's fills; all markets when ``market_id`` is
+        None."""
+        result: list[Trade] = await self.session.get(
+            "/getTradeHistory", _user(user_address, market_id), list[Trade]
+        )
+        return result
+
+    async def get_all_open_order_ids(
+        self, user_address: str, market_id: int | str
+    ) -> list[str]:
+        """``GET /getAllOpenOrderIds``: ids of the user's resting orders (decimal strings,
+        even when the server sends numbers)."""
+        ids: list[str | int] = await self.session.get(
+            "/getAllOpenOrderIds", _user(user_address, market_id, True), _IDS
+        )
+        return [str(i) for i in ids]
+
+
+# -- argument helpers (pure) ---------------------------------------------------------------
+
+
+def _text(value: object, param: str) -> str:
+    """Wire text of a number. A float must be exactly what it looks like (0.5, not 0.1, whose
+    binary value is 0.1000000000000000055...): money is never rounded on the way out."""
+    number = to_decimal(value, param)
+    if isinstance(value, float) and number != Decimal(repr(value)):
+        raise ValidationError(
+            param, "a float that is not exactly representable; pass a str or Decimal", value
+        )
+    return p.decimal_text(number)
+
+
+def _precheck(**values: object) -> None:
+    """Reject values that are not numbers >= 0 before any request (``None`` = unset)."""
+    for param, value in values.items():
+        if value is not None:
+            p.non_negative_decimal(value, param)
+
+
+def _is_unset(value: object) -> bool:
+    """A market order's price slot: ``None`` or 0."""
+    if value is None:
+        return True
+    try:
+        return to_decimal(value, "price") == 0
+    except ValidationError:
+        return False
+
+
+def _size(info: MarketInfo | None, value: object, param: str) -> str:
+    """Positive, on the lot grid and within min/max lots (when the market is known)."""
+    _require_positive(value, param)
+    if info is not None:
+        size_to_lots(info, value, param=param)  # type: ignore[arg-type]
+    return _text(value, param)
+
+
+def _price(info: MarketInfo | None, value: object, param: str) -> str:
+    """Positive and on the tick grid (when the market is known)."""
+    _require_positive(value, param)
+    if info is not None:
+        price_to_ticks(info, value, param=param)  # type: ignore[arg-type]
+    return _text(value, param)
+
+
+def _trigger_price(info: MarketInfo | None, value: object, param: str) -> str:
+    """A TP/SL price: ``None``/0 = unset, else a positive price on the tick grid."""
+    if value is None or p.non_negative_decimal(value, param) == 0:
+        return "0"
+    return _price(info, value, param)
+
+
+def _triggers(
+    query: dict[str, str], info: MarketInfo | None, take_profit: object, stop_loss: object
+) -> None:
+    if take_profit is not None:
+        query["takeProfit"] = _trigger_price(info, take_profit, "take_profit")
+    if stop_loss is not None:
+        query["stopLoss"] = _trigger_price(info, stop_loss, "stop_loss")
+
+
+def _require_positive(value: object, param: str) -> None:
+    if to_decimal(value, param) <= 0:
+        raise ValidationError(param, "must be greater than 0", value)
+
+
+def _user(
+    user_address: str, market_id: int | str | None, required: bool = False
+) -> dict[str, str]:
+    query = {"userAddress": p.address(user_address)}
+    if market_id is not None or required:
+        query["marketId"] = str(p.market_id(market_id))
+    return query
+
+
+def _paged(
+    user_address: str, market_id: int | str | None, offset: int, limit: int, order: str
+) -> dict[str, str]:
+    query = _user(user_address, market_id)
+    query["offset"] = str(p.non_negative_int(offset, "offset"))
+    query["limit"] = str(p.positive_int(limit, "limit"))
+    query["order"] = p.sort_order(order)
+    return query
+
+
+def _cancels(
+    body: dict[str, Any], order_ids: object, sides: object, *, required: bool
+) -> int:
+    ids = p.sequence(order_ids, "order_ids")
+    flags = p.sequence(sides, "cancel_trade_sides")
+    count = p.same_length(order_ids=ids, cancel_trade_sides=flags)
+    if required and count == 0:
+        raise ValidationError("order_ids", "must name at least one order")
+    body["cancelOrderIds"] = [p.order_id(v, f"order_ids[{i}]") for i, v in enumerate(ids)]
+    body["orderSides"] = [p.boolean(v, f"cancel_trade_sides[{i}]") for i, v in enumerate(flags)]
+    return count
