@@ -1,0 +1,27 @@
+"""Streaming: every Kana indexer topic over one WebSocket, as typed async iterators."""
+
+from .book import OrderBook
+from .connection import ReconnectPolicy
+from .mux import StreamHooks, StreamMux, StreamStats
+from .router import Router, RouterStats
+from .subscription import Subscription, SubscriptionStats
+from .topics import TOPICS, Overflow, TopicSpec
+from .transport import AiohttpConnector, Connector, WebSocket
+
+__all__ = [
+    "TOPICS",
+    "AiohttpConnector",
+    "Connector",
+    "OrderBook",
+    "Overflow",
+    "ReconnectPolicy",
+    "Router",
+    "RouterStats",
+    "StreamHooks",
+    "StreamMux",
+    "StreamStats",
+    "Subscription",
+    "SubscriptionStats",
+    "TopicSpec",
+    "WebSocket",
+]

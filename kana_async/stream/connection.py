@@ -1,0 +1,276 @@
+"""Keeping one WebSocket alive for days: connect, read, send paced, back off, reconnect.
+
+:class:`Backoff` is the pure schedule (jittered, capped, exponential). It is reset only after a
+connection stayed up for ``stable_after`` seconds, so a server that accepts and drops at once
+is retried ever more slowly instead of in a tight loop. :class:`Connection` is the asyncio
+layer: one supervisor task per connection lifetime, which reads frames inline (no task per
+message) and runs one small sender task per open socket that sends queued messages paced.
+What happens on open, on each frame and on loss is the :class:`ConnectionHandler`'s business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import TransportError, ValidationError
+from .transport import Connector, WebSocket
+
+__all__ = ["Backoff", "Connection", "ConnectionHandler", "Outgoing", "ReconnectPolicy"]
+
+logger = logging.getLogger("kana_async.stream")
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How reconnects are paced.
+
+    The n-th consecutive delay is ``min(max_delay, initial_delay * multiplier**(n-1))``,
+    scaled by a random factor in ``[1 - jitter, 1]`` so that many clients do not reconnect
+    in lockstep. ``max_attempts`` consecutive failures (``None``: never) end the stream with
+    :class:`~kana_async.TransportError` on every subscription.
+    """
+
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    #: A connection that lived this long (seconds) counts as healthy and resets the schedule.
+    stable_after: float = 10.0
+    max_attempts: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial_delay <= self.max_delay:
+            raise ValidationError(
+                "initial_delay", "must be > 0 and <= max_delay", self.initial_delay
+            )
+        if self.multiplier < 1:
+            raise ValidationError("multiplier", "must be >= 1", self.multiplier)
+        if not 0 <= self.jitter <= 1:
+            raise ValidationError("jitter", "must be between 0 and 1", self.jitter)
+        if self.stable_after < 0:
+            raise ValidationError("stable_after", "must be >= 0", self.stable_after)
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ValidationError("max_attempts", "must be None or >= 1", self.max_attempts)
+
+
+class Backoff:
+    """The delay schedule of :class:`ReconnectPolicy` (pure; inject ``rng`` to test it)."""
+
+    def __init__(
+        self, policy: ReconnectPolicy, rng: Callable[[], float] = random.random
+    ) -> None:
+        self.policy = policy
+        self._rng = rng
+        #: Consecutive delays handed out since the last reset.
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        policy = self.policy
+        self.attempt += 1
+        base = policy.initial_delay * policy.multiplier ** min(self.attempt - 1, 64)
+        capped = min(policy.max_delay, base)
+        return capped * (1.0 - policy.jitter * self._rng())
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class Outgoing:
+    """A message waiting to be sent. ``prepare`` runs just before sending and may veto it
+    (the subscription was closed meanwhile); ``after`` runs once it is handled either way."""
+
+    message: str
+    prepare: Callable[[], bool] | None = None
+    after: Callable[[], None] | None = None
+
+
+class ConnectionHandler(Protocol):
+    """What the owner of a :class:`Connection` is told."""
+
+    def connection_made(self) -> None: ...
+
+    def frame_received(self, frame: bytes | str) -> None: ...
+
+    def connection_lost(self, reason: str) -> None: ...
+
+    def reconnecting(self, attempt: int, delay: float) -> None: ...
+
+    def gave_up(self, error: TransportError) -> None: ...
+
+
+class Connection:
+    """One logical connection to ``url`` that survives any number of socket drops."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        url: str,
+        handler: ConnectionHandler,
+        *,
+        policy: ReconnectPolicy,
+        send_interval: float,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.url = url
+        self._connector = connector
+        self._handler = handler
+        self._policy = policy
+        self._backoff = Backoff(policy, rng)
+        self._send_interval = send_interval
+        self._outbox: deque[Outgoing] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._ws: WebSocket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._abort_reason: str | None = None
+        self.connects = 0
+        self.disconnects = 0
+        self.connected_since: float | None = None
+
+    # -- control --------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None
+
+    @property
+    def attempt(self) -> int:
+        """Consecutive reconnect delays since the last healthy connection."""
+        return self._backoff.attempt
+
+    def start(self) -> None:
+        """Start (or restart after giving up) the supervisor; no-op while it runs."""
+        if not self.running:
+            self._backoff.reset()
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"kana-stream {self.url}"
+            )
+
+    def send(self, item: Outgoing) -> None:
+        """Queue ``item`` for the open socket; dropped if the socket goes away first (the
+        owner sends its state again from ``connection_made``)."""
+        if self._ws is None:
+            return
+        self._outbox.append(item)
+        self._outbox_ready.set()
+
+    async def abort(self, reason: str) -> None:
+        """Close the current socket; the supervisor reconnects as after any drop."""
+        ws = self._ws
+        if ws is not None:
+            self._abort_reason = reason
+            await ws.close()
+
+    async def close(self) -> None:
+        """Stop for good: cancel the supervisor and close the socket. Idempotent."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- the supervisor -------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        handler = self._handler
+        while True:
+            try:
+                ws = await self._connector(self.url)
+            except Exception as exc:  # a plugged-in connector may raise anything
+                error = exc if isinstance(exc, TransportError) else TransportError(
+                    f"cannot connect to {self.url}: {type(exc).__name__}: {exc}"
+                )
+                if not await self._wait_before_retry(error):
+                    return
+                continue
+            opened = time.monotonic()
+            reason = await self._serve(ws)
+            self.disconnects += 1
+            logger.info("stream %s disconnected: %s", self.url, reason)
+            handler.connection_lost(reason)
+            if time.monotonic() - opened >= self._policy.stable_after:
+                self._backoff.reset()
+            if not await self._wait_before_retry(None):
+                return
+
+    async def _wait_before_retry(self, error: TransportError | None) -> bool:
+        """Sleep the next backoff delay; ``False`` if the policy says to give up."""
+        limit = self._policy.max_attempts
+        if error is not None and limit is not None and self._backoff.attempt >= limit:
+            logger.warning("stream %s: giving up after %d attempts: %s", self.url, limit, error)
+            self._handler.gave_up(error)
+            return False
+        delay = self._backoff.next_delay()
+        self._handler.reconnecting(self._backoff.attempt, delay)
+        await asyncio.sleep(delay)
+        return True
+
+    async def _serve(self, ws: WebSocket) -> str:
+        """Run one open socket until it ends; returns why it ended."""
+        self._ws = ws
+        self._abort_reason = None
+        self._outbox.clear()
+        self._outbox_ready.clear()
+        self.connects += 1
+        self.connected_since = time.monotonic()
+        logger.info("stream %s connected", self.url)
+        sender = asyncio.get_running_loop().create_task(self._send_loop(ws))
+        try:
+            self._handler.connection_made()
+            reason = await self._read_loop(ws)
+            return self._abort_reason or reason
+        finally:
+            self._ws = None
+            self.connected_since = None
+            self._outbox.clear()
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _read_loop(self, ws: WebSocket) -> str:
+        receive = ws.receive
+        frame_received = self._handler.frame_received
+        try:
+            while True:
+                frame = await receive()
+                if frame is None:
+                    return "closed"
+                frame_received(frame)
+        except Exception as exc:  # whatever the transport raises ends this socket only
+            return f"{type(exc).__name__}: {exc}"
+
+    async def _send_loop(self, ws: WebSocket) -> None:
+        outbox = self._outbox
+        ready = self._outbox_ready
+        while True:
+            await ready.wait()
+            while outbox:
+                item = outbox.popleft()
+                try:
+                    if item.prepare is None or item.prepare():
+                        await ws.send(item.message)
+                        if outbox and self._send_interval > 0:
+                            await asyncio.sleep(self._send_interval)
+                except Exception as exc:  # a socket that cannot send is replaced
+                    self._abort_reason = f"send failed: {type(exc).__name__}: {exc}"
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+                    return
+                finally:
+                    if item.after is not None:
+                        item.after()
+            ready.clear()

@@ -1,0 +1,461 @@
+"""``kana.stream``: every indexer topic over ONE WebSocket, each as its own async iterator.
+
+The mux ties the pieces together: it validates subscriptions, registers them with the
+:class:`~kana_async.stream.router.Router`, sends the subscribe messages (again, paced, after
+every reconnect), tells event consumers about gaps, runs the optional silence watchdog, and
+owns every task it starts. The connection opens lazily, with the first subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, cast
+
+import aiohttp
+import msgspec
+
+from ..errors import KanaError, TransportError, ValidationError
+from ..models import DepositWithdraw, FundingRate, OpenOrder, Order, Position, Trade
+from .book import OrderBook
+from .connection import Connection, Outgoing, ReconnectPolicy
+from .router import Router
+from .subscription import Subscription, SubscriptionStats
+from .topics import Overflow, TopicSpec, subscribe_message, topic_spec, validate_key
+from .transport import AiohttpConnector, Connector
+
+__all__ = ["StreamHooks", "StreamMux", "StreamStats"]
+
+logger = logging.getLogger("kana_async.stream")
+
+_Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class StreamHooks:
+    """Optional callbacks for observability. They run synchronously in the event loop and
+    must be quick; an exception in a hook is logged and otherwise ignored."""
+
+    #: ``(url)``: a socket opened.
+    on_connected: Callable[[str], None] | None = None
+    #: ``(reason)``: the socket ended.
+    on_disconnected: Callable[[str], None] | None = None
+    #: ``(attempt, delay)``: the next connect is in ``delay`` seconds.
+    on_reconnecting: Callable[[int, float], None] | None = None
+    #: ``(count)``: after a reconnect, ``count`` subscriptions were sent again.
+    on_resubscribed: Callable[[int], None] | None = None
+    #: ``(topic, key, error)``: a payload could not be decoded; it was skipped.
+    on_decode_error: Callable[[str, str, Exception], None] | None = None
+    #: ``(topic, key, capacity)``: a slow consumer's buffer started dropping its oldest items.
+    on_dropped: Callable[[str, str, int], None] | None = None
+    #: ``(kind, frame excerpt)``: a frame the router could not deliver (see ``router``).
+    on_anomaly: Callable[[str, str], None] | None = None
+    #: ``(topic, key, action)``: the watchdog found a silent topic; action is
+    #: ``"resubscribe"`` or ``"reconnect"``.
+    on_watchdog: Callable[[str, str, str], None] | None = None
+
+
+class StreamStats(msgspec.Struct, kw_only=True):
+    """A snapshot of the mux: connection, frame counters and every live subscription."""
+
+    url: str
+    connected: bool
+    #: Seconds the current socket has been open (``None`` when disconnected).
+    connected_for: float | None
+    connects: int
+    disconnects: int
+    #: Consecutive reconnect delays since the last healthy connection.
+    reconnect_attempt: int
+    frames: int
+    ignored: int
+    malformed: int
+    server_error: int
+    unknown_topic: int
+    unroutable: int
+    unattributed: int
+    routed_by_shape: int
+    subscriptions: list[SubscriptionStats]
+
+
+class _Events:
+    """Adapts the mux to :class:`~kana_async.stream.connection.ConnectionHandler`, keeping
+    those callbacks out of the public surface."""
+
+    __slots__ = ("connection_lost", "connection_made", "frame_received", "gave_up",
+                 "reconnecting")
+
+    def __init__(self, mux: StreamMux, router: Router) -> None:
+        self.frame_received = router.feed
+        self.connection_made = mux._connection_made
+        self.connection_lost = mux._connection_lost
+        self.reconnecting = mux._reconnecting
+        self.gave_up = mux._gave_up
+
+
+class StreamMux:
+    """One WebSocket to the Kana indexer, shared by every subscription.
+
+    ``http`` is used (not owned) by the default aiohttp connector; ``connector`` replaces it.
+    ``heartbeat`` is the ping interval (a missing pong within half of it drops the socket).
+    ``send_interval`` paces subscribe messages. ``buffer_size`` is the default bound of
+    queue-policy subscriptions. ``watchdog`` maps a topic to the seconds of silence after which
+    it is resubscribed (and, if that brings nothing within the same time, the socket is
+    replaced).
+    """
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession | None,
+        url: str,
+        *,
+        connector: Connector | None = None,
+        heartbeat: float | None = 20.0,
+        reconnect: ReconnectPolicy | None = None,
+        send_interval: float = 0.01,
+        buffer_size: int = 1024,
+        watchdog: Mapping[str, float] | None = None,
+        hooks: StreamHooks | None = None,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+            raise ValidationError("url", "must be a ws:// or wss:// URL", url)
+        if connector is None:
+            if http is None:
+                raise ValidationError("http", "a ClientSession is needed without a connector")
+            connector = AiohttpConnector(http, heartbeat=heartbeat)
+        if heartbeat is not None and heartbeat <= 0:
+            raise ValidationError("heartbeat", "must be None or > 0 seconds", heartbeat)
+        if send_interval < 0:
+            raise ValidationError("send_interval", "must be >= 0 seconds", send_interval)
+        _check_buffer_size(buffer_size)
+        self._watchdog = dict(watchdog or {})
+        for topic, seconds in self._watchdog.items():
+            topic_spec(topic)
+            if not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise ValidationError("watchdog", f"seconds for {topic} must be > 0", seconds)
+        self.url = url
+        self._buffer_size = buffer_size
+        self._hooks = hooks or StreamHooks()
+        self._router = Router(on_anomaly=self._anomaly)
+        self._conn = Connection(
+            connector,
+            url,
+            _Events(self, self._router),
+            policy=reconnect or ReconnectPolicy(),
+            send_interval=send_interval,
+        )
+        self._subs: dict[_Key, list[Subscription[Any]]] = {}
+        #: When each key was first subscribed on the current socket (watchdog reference).
+        self._subscribed_at: dict[_Key, float] = {}
+        #: When the watchdog resubscribed a silent key on the current socket.
+        self._watchdog_retry: dict[_Key, float] = {}
+        self._watch_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- subscribing ----------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        topic: str,
+        *,
+        address: str | None = None,
+        market_id: int | str | None = None,
+        overflow: Overflow | str | None = None,
+        buffer_size: int | None = None,
+    ) -> Subscription[Any]:
+        """Subscribe to ``topic`` for ``address`` or ``market_id`` (as the topic requires).
+
+        ``overflow`` defaults to keep-latest for snapshot topics and to error for the
+        ``live_*`` event topics; ``buffer_size`` bounds an error-policy buffer. Must be
+        called with the event loop running (the connection opens in the background).
+        """
+        if self._closed:
+            raise KanaError("the stream is closed")
+        spec = topic_spec(topic)
+        wire_key, key = validate_key(spec, address, market_id)
+        policy = _check_overflow(overflow, spec)
+        capacity = self._buffer_size if buffer_size is None else _check_buffer_size(buffer_size)
+        loop = asyncio.get_running_loop()
+        convert: Callable[[Any], Any] | None = None
+        if spec.name == "orderbook":
+            def convert(levels: Any) -> OrderBook:
+                return OrderBook.from_levels(levels, key)
+        sub: Subscription[Any] = Subscription(
+            spec,
+            wire_key,
+            key,
+            overflow=policy,
+            capacity=capacity,
+            convert=convert,
+            on_close=self._release,
+            on_decode_error=self._decode_error,
+            on_dropped=self._dropped,
+        )
+        self._subs.setdefault((spec.name, key), []).append(sub)
+        self._router.add(sub, spec, key)
+        if self._conn.connected:
+            self._send_subscribe(spec, key, wire_key)
+        self._conn.start()
+        if self._watchdog and self._watch_task is None:
+            self._watch_task = loop.create_task(self._watch(), name="kana-stream watchdog")
+        return sub
+
+    def positions(self, address: str, **options: Any) -> Subscription[list[Position]]:
+        """Open positions of a profile address (full list on every change)."""
+        return cast(Subscription[list[Position]],
+                    self.subscribe("positions", address=address, **options))
+
+    def open_orders(self, address: str, **options: Any) -> Subscription[list[OpenOrder]]:
+        """Resting orders of a profile address (full list on every change)."""
+        return cast(Subscription[list[OpenOrder]],
+                    self.subscribe("open_orders", address=address, **options))
+
+    def order_history(self, address: str, **options: Any) -> Subscription[list[Order]]:
+        """Order history of a profile address."""
+        return cast(Subscription[list[Order]],
+                    self.subscribe("order_history", address=address, **options))
+
+    def trade_history(self, address: str, **options: Any) -> Subscription[list[Trade]]:
+        """Fills of a profile address."""
+        return cast(Subscription[list[Trade]],
+                    self.subscribe("trade_history", address=address, **options))
+
+    def deposit_withdraw_history(
+        self, address: str, **options: Any
+    ) -> Subscription[list[DepositWithdraw]]:
+        """Deposits and withdrawals of a profile address."""
+        return cast(Subscription[list[DepositWithdraw]],
+                    self.subscribe("deposit_withdraw_history", address=address, **options))
+
+    def live_order_history(self, address: str, **options: Any) -> Subscription[Order]:
+        """Each new order event of a profile address, one at a time (nothing may be lost)."""
+        return cast(Subscription[Order],
+                    self.subscribe("live_order_history", address=address, **options))
+
+    def live_trade_history(self, address: str, **options: Any) -> Subscription[Trade]:
+        """Each new fill of a profile address, one at a time (nothing may be lost)."""
+        return cast(Subscription[Trade],
+                    self.subscribe("live_trade_history", address=address, **options))
+
+    def orderbook(self, market_id: int | str, **options: Any) -> Subscription[OrderBook]:
+        """The order book of a market, as an :class:`OrderBook` per snapshot."""
+        return cast(Subscription[OrderBook],
+                    self.subscribe("orderbook", market_id=market_id, **options))
+
+    def recent_trades(self, market_id: int | str, **options: Any) -> Subscription[list[Trade]]:
+        """The latest trades of a market."""
+        return cast(Subscription[list[Trade]],
+                    self.subscribe("recent_trades", market_id=market_id, **options))
+
+    def live_funding_rate(self, **options: Any) -> Subscription[list[FundingRate]]:
+        """Current funding rates of every market."""
+        return cast(Subscription[list[FundingRate]],
+                    self.subscribe("live_funding_rate", **options))
+
+    def _send_subscribe(
+        self,
+        spec: TopicSpec,
+        key: str,
+        wire_key: str,
+        *,
+        force: bool = False,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        ident = (spec.name, key)
+        router = self._router
+
+        def prepare() -> bool:
+            if not self._subs.get(ident):
+                return False  # every subscription of this key closed meanwhile
+            # A second subscribe for a key already streaming could double an event stream;
+            # snapshot topics resend it, so that a new subscriber gets the current state.
+            if not force and not spec.is_list and router.is_streaming(spec, key):
+                return False
+            router.subscribed(spec, key)
+            self._subscribed_at.setdefault(ident, time.monotonic())
+            return True
+
+        message = subscribe_message(spec, wire_key).decode()
+        self._conn.send(Outgoing(message, prepare, after))
+
+    # -- connection events ----------------------------------------------------------------
+
+    def _connection_made(self) -> None:
+        reconnect = self._conn.connects > 1
+        self._router.connection_reset()
+        self._subscribed_at.clear()
+        self._watchdog_retry.clear()
+        self._hook(self._hooks.on_connected, self.url)
+        firsts = [subs[0] for subs in self._subs.values()]
+        for index, sub in enumerate(firsts):
+            last = reconnect and index == len(firsts) - 1
+            after = self._resubscribed_callback(len(firsts)) if last else None
+            self._send_subscribe(sub.spec, sub.key, sub.wire_key, after=after)
+
+    def _resubscribed_callback(self, count: int) -> Callable[[], None]:
+        def after() -> None:
+            self._hook(self._hooks.on_resubscribed, count)
+
+        return after
+
+    def _connection_lost(self, reason: str) -> None:
+        router = self._router
+        for subs in list(self._subs.values()):
+            for sub in subs:
+                if router.is_streaming(sub.spec, sub.key):
+                    sub.mark_gap()
+        router.connection_reset()
+        self._hook(self._hooks.on_disconnected, reason)
+
+    def _reconnecting(self, attempt: int, delay: float) -> None:
+        logger.debug("stream %s: reconnect attempt %d in %.3f s", self.url, attempt, delay)
+        self._hook(self._hooks.on_reconnecting, attempt, delay)
+
+    def _gave_up(self, error: TransportError) -> None:
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.fail(error)
+
+    # -- subscription events --------------------------------------------------------------
+
+    def _release(self, sub: Subscription[Any]) -> None:
+        ident = (sub.topic, sub.key)
+        subs = self._subs.get(ident)
+        if subs is not None and sub in subs:
+            subs.remove(sub)
+            if not subs:
+                del self._subs[ident]
+                self._subscribed_at.pop(ident, None)
+                self._watchdog_retry.pop(ident, None)
+        self._router.remove(sub, sub.spec, sub.key)
+
+    def _decode_error(self, sub: Subscription[Any], error: Exception) -> None:
+        logger.debug("stream %s %s: undecodable payload: %s", sub.topic, sub.key, error)
+        self._hook(self._hooks.on_decode_error, sub.topic, sub.key, error)
+
+    def _dropped(self, sub: Subscription[Any]) -> None:
+        self._hook(self._hooks.on_dropped, sub.topic, sub.key, sub.capacity)
+
+    def _anomaly(self, kind: str, detail: str) -> None:
+        logger.debug("stream %s: %s frame: %s", self.url, kind, detail)
+        self._hook(self._hooks.on_anomaly, kind, detail)
+
+    # -- the silence watchdog -------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        interval = max(0.01, min(self._watchdog.values()) / 4)
+        while True:
+            await asyncio.sleep(interval)
+            if self._conn.connected:
+                await self._check_silence(time.monotonic())
+
+    async def _check_silence(self, now: float) -> None:
+        for ident, subs in list(self._subs.items()):
+            limit = self._watchdog.get(ident[0])
+            sent = self._subscribed_at.get(ident)
+            if limit is None or sent is None or not subs:
+                continue
+            last = max([sent, *(s.last_received or 0.0 for s in subs)])
+            if now - last < limit:
+                self._watchdog_retry.pop(ident, None)
+                continue
+            retried = self._watchdog_retry.get(ident)
+            if retried is None:
+                self._watchdog_retry[ident] = now
+                self._hook(self._hooks.on_watchdog, ident[0], ident[1], "resubscribe")
+                first = subs[0]
+                self._send_subscribe(first.spec, first.key, first.wire_key, force=True)
+            elif now - retried >= limit:
+                self._hook(self._hooks.on_watchdog, ident[0], ident[1], "reconnect")
+                await self._conn.abort(f"watchdog: {ident[0]} silent for {now - last:.1f} s")
+                return
+
+    # -- lifecycle and observability ------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def close(self) -> None:
+        """Close the socket, stop every task and end every subscription. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        task, self._watch_task = self._watch_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._conn.close()
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.close_nowait()
+
+    async def __aenter__(self) -> StreamMux:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def stats(self) -> StreamStats:
+        """Connection state, frame counters and each live subscription's counters."""
+        router = self._router.stats()
+        since = self._conn.connected_since
+        return StreamStats(
+            url=self.url,
+            connected=self._conn.connected,
+            connected_for=None if since is None else time.monotonic() - since,
+            connects=self._conn.connects,
+            disconnects=self._conn.disconnects,
+            reconnect_attempt=self._conn.attempt,
+            frames=router.frames,
+            ignored=router.ignored,
+            malformed=router.malformed,
+            server_error=router.server_error,
+            unknown_topic=router.unknown_topic,
+            unroutable=router.unroutable,
+            unattributed=router.unattributed,
+            routed_by_shape=router.routed_by_shape,
+            subscriptions=[sub.stats for subs in self._subs.values() for sub in subs],
+        )
+
+    def _hook(self, hook: Callable[..., None] | None, *args: Any) -> None:
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except Exception:
+            logger.warning("stream hook %s raised", getattr(hook, "__name__", hook),
+                           exc_info=True)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else (
+            "connected" if self._conn.connected else "disconnected")
+        count = sum(len(subs) for subs in self._subs.values())
+        return f"<StreamMux {self.url} {state}, {count} subscription(s)>"
+
+
+def _check_overflow(value: Overflow | str | None, spec: TopicSpec) -> Overflow:
+    if value is None:
+        return spec.default_overflow
+    try:
+        return Overflow(value)
+    except ValueError:
+        choices = ", ".join(o.value for o in Overflow)
+        raise ValidationError("overflow", f"must be one of {choices}", value) from None
+
+
+def _check_buffer_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise ValidationError("buffer_size", "must be an integer from 1 to 1000000", value)
+    return value
+

@@ -1,0 +1,298 @@
+"""One consumer's view of one (topic, key): a bounded buffer, an overflow policy, ``async for``.
+
+The reader pushes raw payloads (cheap); the consumer decodes them when it reads, so a
+snapshot that a newer one replaced is never decoded. The buffer is a deque plus one waiter
+future: cheaper than ``asyncio.Queue`` and free of its worst-case stalls.
+
+Loss is never silent. Under ``Overflow.ERROR`` a full buffer drops its oldest item and the
+consumer's next read raises :class:`SlowConsumerError` with the count; a reconnect leaves a gap
+marker after the items received before it, raised as :class:`StreamGapError` when reached.
+Both are raised once; iterating again continues with the next item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from ..errors import SlowConsumerError, StreamGapError
+from ..models import decode_lenient
+from .topics import Overflow, TopicSpec
+
+__all__ = ["Subscription", "SubscriptionStats"]
+
+T = TypeVar("T")
+
+#: Stands in the buffer where a reconnect happened.
+_GAP: Any = object()
+
+_DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+class SubscriptionStats(msgspec.Struct, kw_only=True):
+    """Counters of one subscription (a snapshot taken by :attr:`Subscription.stats`)."""
+
+    topic: str
+    key: str
+    overflow: str
+    capacity: int
+    #: Payloads the reader handed to this subscription.
+    received: int
+    #: Items the consumer got.
+    delivered: int
+    #: Snapshots replaced by a newer one before the consumer read them (keep-latest).
+    conflated: int
+    #: Items lost to overflow (error policy).
+    dropped: int
+    #: Payloads that could not be decoded into the topic's type (skipped, reported by hook).
+    decode_errors: int
+    #: Reconnects this subscription's consumer was told about.
+    gaps: int
+    #: Items waiting in the buffer.
+    buffered: int
+    #: ``time.monotonic()`` of the last payload received, ``None`` before the first.
+    last_received: float | None
+    closed: bool
+
+
+class Subscription(Generic[T]):
+    """``async for item in sub`` yields typed items of one topic and key.
+
+    Created by :class:`~kana_async.stream.StreamMux`; close it with ``await sub.close()`` or
+    ``async with``. One task reads a subscription at a time.
+    """
+
+    def __init__(
+        self,
+        spec: TopicSpec,
+        wire_key: str,
+        route_key: str,
+        *,
+        overflow: Overflow,
+        capacity: int,
+        convert: Callable[[Any], T] | None = None,
+        on_close: Callable[[Subscription[Any]], None] | None = None,
+        on_decode_error: Callable[[Subscription[Any], Exception], None] | None = None,
+        on_dropped: Callable[[Subscription[Any]], None] | None = None,
+    ) -> None:
+        self.topic = spec.name
+        self.spec = spec
+        self.wire_key = wire_key
+        self.key = route_key
+        self.overflow = overflow
+        self.capacity = 1 if overflow is Overflow.KEEP_LATEST else capacity
+        self._keep_latest = overflow is Overflow.KEEP_LATEST
+        self._convert = convert
+        self._on_close = on_close
+        self._on_decode_error = on_decode_error
+        self._on_dropped = on_dropped
+        self._buffer: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._failure: BaseException | None = None
+        self._lost = 0
+        self._gap_pending = False
+        self._received = 0
+        self._delivered = 0
+        self._conflated = 0
+        self._dropped = 0
+        self._decode_errors = 0
+        self._gaps = 0
+        self._last_received: float | None = None
+
+    # -- reader side (called by the router; never blocks, never raises) --------------------
+
+    def push(self, payload: msgspec.Raw) -> None:
+        """Buffer one raw payload under this subscription's overflow policy."""
+        if self._closed:
+            return
+        self._received += 1
+        self._last_received = time.monotonic()
+        buffer = self._buffer
+        if self._keep_latest:
+            if buffer:
+                buffer[0] = payload
+                self._conflated += 1
+            else:
+                buffer.append(payload)
+        else:
+            if len(buffer) >= self.capacity:
+                self._evict_oldest()
+            buffer.append(payload)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _evict_oldest(self) -> None:
+        evicted = self._buffer.popleft()
+        if evicted is _GAP:
+            self._gap_pending = True
+            return
+        self._dropped += 1
+        self._lost += 1
+        if self._lost == 1 and self._on_dropped is not None:
+            self._on_dropped(self)
+
+    def mark_gap(self) -> None:
+        """The connection dropped: items may be missing after those already buffered.
+
+        Only subscriptions that keep every item (``Overflow.ERROR``) are told; keep-latest
+        ones get the whole state again with the next snapshot.
+        """
+        if self._closed or self._keep_latest:
+            return
+        if self._buffer and self._buffer[-1] is _GAP:
+            return
+        if len(self._buffer) >= self.capacity:
+            self._evict_oldest()
+        self._buffer.append(_GAP)
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        """End the subscription: the next read raises ``error``, later reads stop."""
+        if self._closed:
+            return
+        self._failure = error
+        self._finish()
+
+    # -- consumer side --------------------------------------------------------------------
+
+    def __aiter__(self) -> Subscription[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        buffer = self._buffer
+        while True:
+            if self._lost:
+                lost, self._lost = self._lost, 0
+                raise SlowConsumerError(self.topic, lost, self.capacity)
+            if self._gap_pending:
+                self._gap_pending = False
+                self._gaps += 1
+                raise StreamGapError(self.topic, self._gaps)
+            if buffer:
+                payload = buffer.popleft()
+                if payload is _GAP:
+                    self._gaps += 1
+                    raise StreamGapError(self.topic, self._gaps)
+                try:
+                    item = self._decode(payload)
+                except _DecodeErrors as exc:
+                    self._decode_errors += 1
+                    if self._on_decode_error is not None:
+                        self._on_decode_error(self, exc)
+                    continue
+                self._delivered += 1
+                return item
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
+            if self._closed:
+                raise StopAsyncIteration
+            if self._waiter is not None:
+                raise RuntimeError(f"{self.topic}: another task is already reading")
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+
+    def _decode(self, payload: msgspec.Raw) -> T:
+        spec = self.spec
+        try:
+            value = spec.decoder.decode(payload)
+        except msgspec.ValidationError:
+            # Numbers where strings are usual (ids): the slow, tolerant path.
+            value = decode_lenient(payload, spec.payload_type)
+        convert = self._convert
+        return value if convert is None else convert(value)
+
+    async def get(self) -> T:
+        """The next item (what ``async for`` does); raises ``StopAsyncIteration`` when closed."""
+        return await self.__anext__()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def last_received(self) -> float | None:
+        """``time.monotonic()`` of the last payload received, ``None`` before the first."""
+        return self._last_received
+
+    async def close(self) -> None:
+        """Stop receiving. Buffered items are discarded; a pending read ends the iteration.
+
+        Closing twice is fine.
+        """
+        self.close_nowait()
+
+    def close_nowait(self) -> None:
+        """:meth:`close` for synchronous code (callbacks, ``finally`` blocks)."""
+        if self._closed:
+            return
+        self._buffer.clear()
+        self._lost = 0
+        self._gap_pending = False
+        self._finish()
+
+    def _finish(self) -> None:
+        self._closed = True
+        self._wake()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close(self)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def __aenter__(self) -> Subscription[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close_nowait()
+
+    # -- observability --------------------------------------------------------------------
+
+    @property
+    def stats(self) -> SubscriptionStats:
+        return SubscriptionStats(
+            topic=self.topic,
+            key=self.key,
+            overflow=self.overflow.value,
+            capacity=self.capacity,
+            received=self._received,
+            delivered=self._delivered,
+            conflated=self._conflated,
+            dropped=self._dropped,
+            decode_errors=self._decode_errors,
+            gaps=self._gaps,
+            buffered=sum(1 for item in self._buffer if item is not _GAP),
+            last_received=self._last_received,
+            closed=self._closed,
+        )
+
+    def __repr__(self) -> str:
+        key = f" {self.key}" if self.key else ""
+        state = "closed" if self._closed else f"{len(self._buffer)} buffered"
+        return f"<Subscription {self.topic}{key} {self.overflow.value}: {state}>"
