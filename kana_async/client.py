@@ -1,0 +1,200 @@
+"""``KanaClient``: the one object a bot opens with ``async with``; it owns every resource.
+
+The client owns one ``aiohttp.ClientSession`` (shared by every component) and, on the
+``local`` network without explicit URLs, an embedded simulator. Components are opened in
+``__aenter__`` on one ``contextlib.AsyncExitStack`` and closed in reverse order on exit, so a
+failure halfway through ``__aenter__`` closes exactly what was opened, and adding a component
+is one ``enter_async_context``/``push_async_callback`` line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aiohttp
+
+from .config import NetworkConfig, resolve_network
+from .errors import KanaError, ValidationError
+from .rest.kana import KanaRest
+from .rest.ratelimit import RateLimiter
+from .rest.session import RestSession, RetryPolicy
+
+__all__ = ["KanaClient"]
+
+_PRIVATE_KEY = re.compile(r"^(ed25519-priv-)?(0x)?[0-9a-fA-F]{64}$")
+
+#: Keyword options and what they configure.
+_OPTIONS = {
+    "timeout": "seconds one REST attempt may take (default 10)",
+    "retry": "a RetryPolicy for REST calls",
+    "rate_limit": "a RateLimiter, or requests per second as a number (default: no limit)",
+    "check_grid": "validate orders against MarketInfo before building them (default True)",
+    "connection_limit": "maximum simultaneous HTTP connections (default 100)",
+}
+
+
+class KanaClient:
+    """Kana Perps over REST (``.rest``), opened with ``async with``.
+
+    ``network`` picks the preset URLs (``local``, ``testnet``, ``mainnet``); explicit
+    ``rest_url``/``ws_url``/``node_url`` override them. ``network="local"`` with no URL at all
+    starts the embedded simulator in-process and points every component at it.
+    ``private_key`` (hex) is kept for signing and never shown in reprs or errors.
+
+    Options: ``timeout``, ``retry`` (:class:`~kana_async.rest.RetryPolicy`), ``rate_limit``
+    (:class:`~kana_async.rest.RateLimiter` or requests/second), ``check_grid``,
+    ``connection_limit``.
+    """
+
+    def __init__(
+        self,
+        network: str = "local",
+        *,
+        api_key: str | None = None,
+        rest_url: str | None = None,
+        ws_url: str | None = None,
+        node_url: str | None = None,
+        private_key: str | None = None,
+        **options: Any,
+    ) -> None:
+        self._preset = resolve_network(network, rest_url=rest_url, ws_url=ws_url, node_url=node_url)
+        #: Where the client connects; on the simulator, its URLs while the client is open.
+        self.config: NetworkConfig = self._preset
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+            raise ValidationError("api_key", "must be a non-empty str or None")
+        if private_key is not None and (
+            not isinstance(private_key, str) or not _PRIVATE_KEY.match(private_key)
+        ):
+            # The value is deliberately not echoed: it is a secret.
+            raise ValidationError("private_key", "must be 64 hex digits (optionally 0x-prefixed)")
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise ValidationError(
+                "options", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(_OPTIONS)}"
+            )
+        self._api_key = api_key
+        self._private_key = private_key
+        self._use_simulator = network == "local" and not (rest_url or ws_url or node_url)
+        self._rate_limiter = _rate_limiter(options.get("rate_limit"))
+        self._retry = options.get("retry")
+        if self._retry is not None and not isinstance(self._retry, RetryPolicy):
+            raise ValidationError("retry", "must be a RetryPolicy", self._retry)
+        limit = options.get("connection_limit", 100)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("connection_limit", "must be an int >= 1", limit)
+        self._connection_limit = limit
+        timeout = options.get("timeout", 10.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+            0 < timeout < float("inf")
+        ):
+            raise ValidationError("timeout", "must be a finite number of seconds > 0", timeout)
+        self._timeout = float(timeout)
+        self._check_grid = options.get("check_grid", True)
+        if not isinstance(self._check_grid, bool):
+            raise ValidationError("check_grid", "must be True or False", self._check_grid)
+
+        self._stack: AsyncExitStack | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._rest: KanaRest | None = None
+        #: The embedded simulator while the client runs one (``network="local"``, no URLs).
+        self.simulator: Any = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._stack is not None else "closed"
+        return (
+            f"KanaClient(network={self.config.name!r}, rest_url={self.config.rest_url!r}, "
+            f"api_key={'set' if self._api_key else 'none'}, "
+            f"private_key={'set' if self._private_key else 'none'}, {state})"
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> KanaClient:
+        if self._stack is not None:
+            raise RuntimeError("KanaClient is already open")
+        stack = AsyncExitStack()
+        try:
+            await self._open(stack)
+        except BaseException:
+            await stack.aclose()
+            self._forget()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close everything the client opened, in reverse order. Safe to call twice."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            try:
+                await stack.aclose()
+            finally:
+                self._forget()
+
+    async def _open(self, stack: AsyncExitStack) -> None:
+        """Open each component on ``stack``; later components may use earlier ones."""
+        config = self.config
+        if self._use_simulator:
+            # Imported only when used: bots on testnet/mainnet never load the simulator.
+            simulator_type = importlib.import_module(".sim", __package__).Simulator
+            self.simulator = await stack.enter_async_context(simulator_type())
+            config = config.with_overrides(
+                rest_url=self.simulator.rest_url,
+                ws_url=self.simulator.ws_url,
+                node_url=self.simulator.node_url,
+            )
+            self.config = config
+        if config.rest_url is None:
+            raise KanaError(f"network {config.name!r} has no REST URL; pass rest_url=")
+        connector = aiohttp.TCPConnector(limit=self._connection_limit)
+        self._http = aiohttp.ClientSession(connector=connector)
+        stack.push_async_callback(self._http.close)
+        session = RestSession(
+            config.rest_url,
+            api_key=self._api_key,
+            session=self._http,
+            timeout=self._timeout,
+            retry=self._retry,
+            rate_limiter=self._rate_limiter,
+        )
+        self._rest = KanaRest(session, check_grid=self._check_grid)
+
+    def _forget(self) -> None:
+        self._http = None
+        self._rest = None
+        self.simulator = None
+        self.config = self._preset
+
+    # -- components --------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._stack is None
+
+    @property
+    def rest(self) -> KanaRest:
+        """One coroutine per REST endpoint (open the client first)."""
+        if self._rest is None:
+            raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
+        return self._rest
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The client's aiohttp session, for components that need HTTP (open client only)."""
+        if self._http is None:
+            raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
+        return self._http
+
+
+def _rate_limiter(value: object) -> RateLimiter | None:
+    if value is None or isinstance(value, RateLimiter):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return RateLimiter(value)
+    raise ValidationError("rate_limit", "must be a RateLimiter or requests per second", value)
