@@ -1,0 +1,95 @@
+"""The simulator's background liquidity: seeded quotes around a random-walking mid, and flow.
+
+A pure planner: it decides prices and sizes from its own seeded random generator and the
+market parameters; the engine turns the plan into orders of two internal accounts (a quoting
+maker and a flow taker), so the books stay two-sided and trades happen now and then.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .markets import MarketSpec
+
+__all__ = ["MarketMaker", "MarketMakerConfig", "Quote"]
+
+
+@dataclass(frozen=True)
+class MarketMakerConfig:
+    """How busy the market maker is. Raise ``levels``/``trades_per_step`` for load tests."""
+
+    #: Quotes per side, re-posted on every step.
+    levels: int = 10
+    #: Expected number of flow trades per market per step (a fraction is a probability).
+    trades_per_step: float = 0.3
+    #: Standard deviation of the mid's relative move per step.
+    volatility: float = 0.0005
+    #: Half the spread between the best quotes, relative to the mid.
+    half_spread: float = 0.0004
+    #: Relative distance between two quote levels.
+    level_gap: float = 0.0002
+    #: Notional (quote coin) of one quote level: drawn between these bounds.
+    level_notional: tuple[int, int] = (2_000, 20_000)
+    #: Notional of one flow trade: drawn between these bounds.
+    trade_notional: tuple[int, int] = (100, 3_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One order to place: ``lots`` at ``price`` ticks (``None`` = a market order)."""
+
+    is_ask: bool
+    price: int | None
+    lots: int
+
+
+class MarketMaker:
+    """Keeps a mid per market and plans each step's quotes and flow trades."""
+
+    def __init__(self, markets: dict[int, MarketSpec], seed: int, config: MarketMakerConfig):
+        self.config = config
+        self._rng = random.Random(seed)
+        self._mid = {m: spec.ticks(spec.initial_price) for m, spec in markets.items()}
+
+    def mid(self, market_id: int) -> int:
+        """The current mid in ticks."""
+        return self._mid[market_id]
+
+    def move(self, market_id: int) -> int:
+        """One random-walk step of the mid; never below 10 ticks."""
+        mid = self._mid[market_id]
+        step = round(self._rng.gauss(0.0, mid * self.config.volatility))
+        self._mid[market_id] = mid = max(10, mid + step)
+        return mid
+
+    def quotes(self, spec: MarketSpec) -> list[Quote]:
+        """Both sides around the mid, best levels first."""
+        cfg = self.config
+        mid = self._mid[spec.market_id]
+        half = max(1, round(mid * cfg.half_spread))
+        gap = max(1, round(mid * cfg.level_gap))
+        out = []
+        for level in range(cfg.levels):
+            for is_ask in (False, True):
+                price = mid + half + level * gap if is_ask else mid - half - level * gap
+                if price <= 0:
+                    continue
+                out.append(Quote(is_ask, price, self._lots(spec, price, cfg.level_notional)))
+        return out
+
+    def trades(self, spec: MarketSpec) -> list[Quote]:
+        """This step's flow: market orders of random side and size."""
+        expected = self.config.trades_per_step
+        count = int(expected) + (1 if self._rng.random() < expected - int(expected) else 0)
+        mid = self._mid[spec.market_id]
+        return [
+            Quote(self._rng.random() < 0.5, None, self._lots(spec, mid, self.config.trade_notional))
+            for _ in range(count)
+        ]
+
+    def _lots(self, spec: MarketSpec, price: int, bounds: tuple[int, int]) -> int:
+        notional = Decimal(self._rng.randint(*bounds))
+        lots = int(notional / (spec.price_of(price) * spec.lot))
+        return min(spec.max_lots, max(spec.min_lots, lots))
