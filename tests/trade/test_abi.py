@@ -41,13 +41,16 @@ def bcs(method: str, value: Any) -> bytes:
 def test_parse_move_types() -> None:
     assert parse_move_type("&signer").kind == "signer"
     nested = parse_move_type("vector<vector<u8>>")
-    assert nested.kind == "vector" and nested.inner is not None
+    assert nested.kind == "vector"
+    assert nested.inner is not None
     assert nested.inner.kind == "vector"
     assert parse_move_type("0x1::string::String").kind == "string"
     assert parse_move_type("0x0000000000000000000000000000000000000000000000000000000000000001"
                            "::string::String").kind == "string"
     opt = parse_move_type("0x1::option::Option<u64>")
-    assert opt.kind == "option" and opt.inner is not None and opt.inner.kind == "u64"
+    assert opt.kind == "option"
+    assert opt.inner is not None
+    assert opt.inner.kind == "u64"
     with pytest.raises(ValueError, match="unsupported"):
         parse_move_type("0x1::coin::Coin<T0>")
 

@@ -60,7 +60,8 @@ def test_bad_env_key_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_KEY", secret)
     with pytest.raises(ValidationError) as info:
         Signer.from_env("MY_KEY")
-    assert secret not in str(info.value) and info.value.value is None
+    assert secret not in str(info.value)
+    assert info.value.value is None
 
 
 def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
