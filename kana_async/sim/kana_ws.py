@@ -1,0 +1,644 @@
+"""The simulator's indexer WebSocket (spec §9), served with the ``websockets`` library.
+
+Clients send ``{"topic": ..., "address"|"market_id": ...}`` and receive
+``{"message": <topic>, "data": ...}``: the current state on subscribe, then a push whenever
+the engine reports a change of that topic and key. The pure pieces (request parsing, frame
+encoding with scripted corruptions, the per-client outbox) come first; :class:`IndexerServer`
+is the thin asyncio layer around them.
+
+Choices where the documents are silent (also in ``docs/simulator.md``):
+
+- error frame: ``{"message": "error", "error": "<what is wrong>", "data": null}``; the socket
+  stays open;
+- ``{"topic": ..., <key>, "unsubscribe": true}`` stops pushes of that topic and key (no answer);
+- ``best_price`` is keyed by ``market_id`` and sends ``[{"market_id", "best_bid_price",
+  "best_ask_price", "last_updated", "transaction_version"}]`` (decimal strings or null),
+  only when the best bid or ask changed;
+- re-subscribing is idempotent (one push per change) and re-sends the current snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from http import HTTPStatus
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ..errors import ValidationError
+from ..models.common import ID_FIELDS, normalize_address
+from .faults import Faults, FrameFault
+
+__all__ = [
+    "EVENT_TOPICS",
+    "TOPIC_KEYS",
+    "IndexerServer",
+    "Outbox",
+    "RequestError",
+    "SubscribeRequest",
+    "encode_error",
+    "encode_frame",
+    "parse_request",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Every topic of spec §9.4 and the subscription field that keys it (None: no key).
+TOPIC_KEYS: Mapping[str, str | None] = {
+    "order_history": "address",
+    "deposit_withdraw_history": "address",
+    "trade_history": "address",
+    "positions": "address",
+    "open_orders": "address",
+    "live_order_history": "address",
+    "live_trade_history": "address",
+    "orderbook": "market_id",
+    "recent_trades": "market_id",
+    "best_price": "market_id",
+    "live_funding_rate": None,
+}
+
+#: Topics whose pushes are single new records, never snapshots: each one must be delivered.
+EVENT_TOPICS = frozenset({"live_order_history", "live_trade_history"})
+
+#: The URL paths the server answers on (the documents show both).
+WS_PATHS = frozenset({"/ws/", "/ws"})
+
+Slot = tuple[str, str | None]
+Record = dict[str, Any]
+
+
+# -- the engine, as this server sees it ------------------------------------------------------
+
+
+class ChangeLike(Protocol):
+    @property
+    def topic(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def record(self) -> Record | None: ...
+
+
+class IndexerEngine(Protocol):
+    """The part of :class:`kana_async.sim.engine.Engine` the indexer reads."""
+
+    @property
+    def markets(self) -> Mapping[int, Any]: ...
+
+    def add_listener(self, fn: Callable[[Any], None]) -> Callable[[], None]: ...
+    def order_history(self, profile: str) -> list[Record]: ...
+    def deposit_withdraw_history(self, profile: str) -> list[Record]: ...
+    def trade_history(self, profile: str) -> list[Record]: ...
+    def positions(self, profile: str) -> list[Record]: ...
+    def open_orders(self, profile: str) -> list[Record]: ...
+    def orderbook(self, market_id: int) -> list[Record]: ...
+    def recent_trades(self, market_id: int) -> list[Record]: ...
+    def funding_rates(self) -> list[Record]: ...
+
+
+def snapshot(engine: IndexerEngine, topic: str, key: str | None) -> list[Record]:
+    """The whole current state of one snapshot topic and key, in wire shape."""
+    if topic == "order_history":
+        return engine.order_history(_required(key))
+    if topic == "deposit_withdraw_history":
+        return engine.deposit_withdraw_history(_required(key))
+    if topic == "trade_history":
+        return engine.trade_history(_required(key))
+    if topic == "positions":
+        return engine.positions(_required(key))
+    if topic == "open_orders":
+        return engine.open_orders(_required(key))
+    if topic == "orderbook":
+        return engine.orderbook(int(_required(key)))
+    if topic == "recent_trades":
+        return engine.recent_trades(int(_required(key)))
+    if topic == "best_price":
+        return [best_price(engine.orderbook(int(_required(key))), _required(key))]
+    if topic == "live_funding_rate":
+        return engine.funding_rates()
+    raise ValueError(f"{topic} has no snapshot")
+
+
+def _required(key: str | None) -> str:
+    if key is None:
+        raise ValueError("this topic needs a key")
+    return key
+
+
+def best_price(levels: Iterable[Record], market_id: str) -> Record:
+    """The ``best_price`` record of one market, derived from its order book levels."""
+    best_bid: Record | None = None
+    best_ask: Record | None = None
+    for level in levels:
+        price = Decimal(str(level["price"]))
+        if level["is_ask"]:
+            if best_ask is None or price < Decimal(str(best_ask["price"])):
+                best_ask = level
+        elif best_bid is None or price > Decimal(str(best_bid["price"])):
+            best_bid = level
+    tops = [level for level in (best_bid, best_ask) if level is not None]
+    return {
+        "market_id": market_id,
+        "best_bid_price": None if best_bid is None else str(Decimal(str(best_bid["price"]))),
+        "best_ask_price": None if best_ask is None else str(Decimal(str(best_ask["price"]))),
+        "last_updated": max((int(t.get("last_updated") or 0) for t in tops), default=0),
+        "transaction_version": max(
+            (int(t.get("transaction_version") or 0) for t in tops), default=0
+        ),
+    }
+
+
+# -- client requests -------------------------------------------------------------------------
+
+
+class RequestError(ValueError):
+    """A client message the server cannot act on; the text goes into the error frame."""
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    """One parsed client message: (un)subscribe ``topic`` for ``key``."""
+
+    topic: str
+    key: str | None
+    unsubscribe: bool = False
+
+    @property
+    def slot(self) -> Slot:
+        return (self.topic, self.key)
+
+
+_request_decoder = msgspec.json.Decoder()
+
+
+def parse_request(message: str | bytes, markets: Iterable[int]) -> SubscribeRequest:
+    """Validate a client message; raises :class:`RequestError` saying what is wrong."""
+    try:
+        body = _request_decoder.decode(message)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise RequestError("message is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise RequestError("message must be a JSON object")
+    topic = body.get("topic")
+    if not isinstance(topic, str):
+        raise RequestError("topic: required, a string")
+    if topic not in TOPIC_KEYS:
+        raise RequestError(f"topic: unknown topic {topic!r}; one of {', '.join(TOPIC_KEYS)}")
+    unsubscribe = body.get("unsubscribe", False)
+    if not isinstance(unsubscribe, bool):
+        raise RequestError("unsubscribe: must be true or false")
+    field = TOPIC_KEYS[topic]
+    if field is None:
+        return SubscribeRequest(topic, None, unsubscribe)
+    value = body.get(field)
+    if value is None:
+        raise RequestError(f"{field}: required for topic {topic}")
+    if field == "address":
+        try:
+            key = normalize_address(value) if isinstance(value, str) else None
+        except ValidationError:
+            key = None
+        if key is None:
+            raise RequestError("address: must be a 0x-prefixed hex profile address")
+        return SubscribeRequest(topic, key, unsubscribe)
+    return SubscribeRequest(topic, _market_key(value, markets), unsubscribe)
+
+
+def _market_key(value: object, markets: Iterable[int]) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RequestError("market_id: must be an integer or a numeric string")
+    try:
+        market_id = int(value)
+    except ValueError:
+        raise RequestError("market_id: must be an integer or a numeric string") from None
+    if market_id not in set(markets):
+        raise RequestError(f"market_id: unknown market {market_id}")
+    return str(market_id)
+
+
+# -- frames ----------------------------------------------------------------------------------
+
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def encode_frame(topic: str, data: object, fault: FrameFault | None = None) -> bytes:
+    """The JSON text of one push, corrupted as ``fault`` says (see :class:`Faults`)."""
+    if fault == "no_message":
+        return _encoder.encode({"data": data})
+    if fault == "numbers":
+        data = _as_numbers(data)
+    frame = _encoder.encode({"message": topic, "data": data})
+    if fault == "malformed":
+        # A strict prefix of a JSON object is never valid JSON.
+        return frame[: len(frame) // 2]
+    return frame
+
+
+def encode_error(text: str) -> bytes:
+    return _encoder.encode({"message": "error", "error": text, "data": None})
+
+
+def _as_numbers(value: object, field: str = "") -> object:
+    """Ids, sizes and prices as JSON numbers, as some documented messages have them."""
+    if isinstance(value, dict):
+        return {k: _as_numbers(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_numbers(v, field) for v in value]
+    if isinstance(value, str) and not value.startswith("0x"):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return value
+        if not number.is_finite():
+            return value
+        return int(number) if field in ID_FIELDS else number
+    return value
+
+
+# -- one client's pending frames -------------------------------------------------------------
+
+
+class Outbox:
+    """Frames waiting to be written to one client, bounded whatever the client's speed.
+
+    A snapshot slot (topic, key) holds only its newest frame: a slow client skips stale states
+    and loses nothing. Events and error frames queue in order, at most ``max_events``; beyond
+    that the client is hopeless and :meth:`put_event` says so.
+    """
+
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self._frames: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._events = 0
+        self._serial = 0
+        self.conflated = 0
+        self.sent = 0
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @property
+    def events(self) -> int:
+        return self._events
+
+    def put_snapshot(self, slot: Slot, frame: bytes) -> None:
+        if slot in self._frames:
+            self.conflated += 1
+        self._frames[slot] = frame
+
+    def put_event(self, frame: bytes) -> bool:
+        """Queue ``frame``; False (and nothing queued) when the event bound is reached."""
+        if self._events >= self.max_events:
+            return False
+        self._serial += 1
+        self._frames[("event", self._serial)] = frame
+        self._events += 1
+        return True
+
+    def pop(self) -> bytes | None:
+        if not self._frames:
+            return None
+        key, frame = self._frames.popitem(last=False)
+        if isinstance(key, tuple) and key[0] == "event" and isinstance(key[1], int):
+            self._events -= 1
+        self.sent += 1
+        return frame
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._events = 0
+
+
+# -- the asyncio server ----------------------------------------------------------------------
+
+
+class _Client:
+    """One connected socket: its subscriptions, its outbox and the wake-up of its writer."""
+
+    def __init__(self, ws: ServerConnection, max_events: int) -> None:
+        self.ws = ws
+        self.outbox = Outbox(max_events)
+        self.slots: set[Slot] = set()
+        self.ready = asyncio.Event()
+        self.hopeless = False
+
+    def offer_snapshot(self, slot: Slot, frame: bytes) -> None:
+        if not self.hopeless:
+            self.outbox.put_snapshot(slot, frame)
+            self.ready.set()
+
+    def offer_event(self, frame: bytes) -> bool:
+        if self.hopeless:
+            return True
+        if not self.outbox.put_event(frame):
+            return False
+        self.ready.set()
+        return True
+
+
+class IndexerServer:
+    """The indexer WebSocket of one simulator, bound to 127.0.0.1.
+
+    ``push_interval`` is the least time between two rounds of pushes (0: push as soon as the
+    engine's current burst of changes is over); the changes within one round are coalesced,
+    so it also caps the message rate per subscription. ``max_events`` bounds each client's
+    queue of event and error frames: a client that falls that far behind is closed (1008).
+    """
+
+    #: How often the fault controls are looked at when nothing else happens.
+    POLL_INTERVAL = 0.02
+    #: Most events kept for stalled topics (oldest dropped first).
+    MAX_HELD_EVENTS = 10_000
+
+    def __init__(
+        self,
+        engine: IndexerEngine,
+        faults: Faults | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        push_interval: float = 0.0,
+        max_events: int = 1000,
+        max_subscriptions: int = 1000,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        close_timeout: float = 2.0,
+    ) -> None:
+        if push_interval < 0:
+            raise ValidationError("push_interval", "must be >= 0 seconds", push_interval)
+        if max_events < 1:
+            raise ValidationError("max_events", "must be >= 1", max_events)
+        self.engine = engine
+        self.faults = faults if faults is not None else Faults()
+        self.host = host
+        self.requested_port = port
+        self.push_interval = push_interval
+        self.max_events = max_events
+        self.max_subscriptions = max_subscriptions
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._close_timeout = close_timeout
+        self._server: Server | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._remove_listener: Callable[[], None] | None = None
+        self._clients: set[_Client] = set()
+        self._subscribers: dict[Slot, set[_Client]] = {}
+        self._dirty: set[Slot] = set()
+        self._events: deque[tuple[Slot, Record]] = deque(maxlen=self.MAX_HELD_EVENTS)
+        self._last_best: dict[str, Record] = {}
+        self._wake = asyncio.Event()
+        self._closers: set[asyncio.Task[None]] = set()
+        self._drop_generation = self.faults.drop_generation
+        #: Counters for tests and benchmarks.
+        self.stats = {"connections": 0, "pushes": 0, "errors": 0, "slow_closed": 0, "dropped": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the indexer server is not running")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{_url_host(self.host)}:{self.port}/ws/"
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        self._drop_generation = self.faults.drop_generation
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.requested_port,
+            process_request=self._check_handshake,
+            compression=None,
+            ping_interval=self._ping_interval,
+            ping_timeout=self._ping_timeout,
+            close_timeout=self._close_timeout,
+            max_size=2**16,
+        )
+        self._remove_listener = self.engine.add_listener(self._on_change)
+        self._publisher = asyncio.create_task(self._publish_loop(), name="kana-sim-ws-publisher")
+
+    async def stop(self) -> None:
+        """Close every connection and the listening socket; safe to call twice."""
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publisher
+            self._publisher = None
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.close()
+            await server.wait_closed()
+        if self._closers:
+            await asyncio.gather(*self._closers, return_exceptions=True)
+
+    async def __aenter__(self) -> IndexerServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.faults.refusing:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "refusing connections\n")
+        if urlsplit(request.path).path not in WS_PATHS:
+            return connection.respond(HTTPStatus.NOT_FOUND, "the indexer is at /ws/\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        client = _Client(ws, self.max_events)
+        self._clients.add(client)
+        self.stats["connections"] += 1
+        writer = asyncio.create_task(self._write_loop(client), name="kana-sim-ws-writer")
+        try:
+            async for message in ws:
+                self._on_message(client, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._forget(client)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _write_loop(self, client: _Client) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frame = client.outbox.pop()
+                if frame is None:
+                    client.ready.clear()
+                    await client.ready.wait()
+                    continue
+                await client.ws.send(frame, text=True)
+
+    def _forget(self, client: _Client) -> None:
+        self._clients.discard(client)
+        for slot in client.slots:
+            subscribers = self._subscribers.get(slot)
+            if subscribers is not None:
+                subscribers.discard(client)
+                if not subscribers:
+                    del self._subscribers[slot]
+        client.slots.clear()
+        client.outbox.clear()
+
+    def _give_up_on(self, client: _Client) -> None:
+        """Close a client whose event queue overflowed; it would only fall further behind."""
+        client.hopeless = True
+        client.outbox.clear()
+        self.stats["slow_closed"] += 1
+        logger.info("closing a slow indexer client (%d events pending)", self.max_events)
+        task = asyncio.get_running_loop().create_task(
+            client.ws.close(1008, "slow consumer: outgoing queue full")
+        )
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    def _drop_all(self) -> None:
+        for client in list(self._clients):
+            client.ws.transport.abort()
+            self.stats["dropped"] += 1
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _on_message(self, client: _Client, message: str | bytes) -> None:
+        try:
+            request = parse_request(message, self.engine.markets)
+        except RequestError as exc:
+            self._send_error(client, str(exc))
+            return
+        slot = request.slot
+        if request.unsubscribe:
+            client.slots.discard(slot)
+            subscribers = self._subscribers.get(slot)
+            if subscribers is not None:
+                subscribers.discard(client)
+                if not subscribers:
+                    del self._subscribers[slot]
+            return
+        if slot not in client.slots and len(client.slots) >= self.max_subscriptions:
+            self._send_error(
+                client, f"too many subscriptions on one connection (max {self.max_subscriptions})"
+            )
+            return
+        client.slots.add(slot)
+        self._subscribers.setdefault(slot, set()).add(client)
+        if request.topic in EVENT_TOPICS:
+            return
+        if request.topic in self.faults.stalled_topics:
+            self._dirty.add(slot)  # sent when the topic resumes
+            if request.topic == "best_price":
+                self._last_best.pop(slot[1] or "", None)
+            return
+        frame = self._encode(request.topic, snapshot(self.engine, *slot))
+        client.offer_snapshot(slot, frame)
+
+    def _send_error(self, client: _Client, text: str) -> None:
+        self.stats["errors"] += 1
+        if not client.offer_event(encode_error(text)):
+            self._give_up_on(client)
+
+    def _encode(self, topic: str, data: object) -> bytes:
+        self.stats["pushes"] += 1
+        return encode_frame(topic, data, self.faults.take_frame_fault())
+
+    # -- engine changes and pushes -----------------------------------------------------------
+
+    def _on_change(self, change: ChangeLike) -> None:
+        """Engine listener: only bookkeeping here, never I/O, so the engine never waits."""
+        slot = (change.topic, change.key)
+        if change.topic in EVENT_TOPICS:
+            if change.record is not None and slot in self._subscribers:
+                self._events.append((slot, change.record))
+                self._wake.set()
+            return
+        if slot in self._subscribers:
+            self._dirty.add(slot)
+            self._wake.set()
+        if change.topic == "orderbook" and ("best_price", change.key) in self._subscribers:
+            self._dirty.add(("best_price", change.key))
+            self._wake.set()
+
+    async def _publish_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_round = 0.0
+        while True:
+            tick = loop.call_later(self.POLL_INTERVAL, self._wake.set)
+            await self._wake.wait()
+            tick.cancel()
+            self._wake.clear()
+            if self.faults.drop_generation != self._drop_generation:
+                self._drop_generation = self.faults.drop_generation
+                self._drop_all()
+            if not (self._dirty or self._events):
+                continue
+            wait = last_round + self.push_interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            last_round = loop.time()
+            self.publish()
+
+    def publish(self) -> None:
+        """Push every pending change to its subscribers (topics that are stalled wait)."""
+        stalled = self.faults.stalled_topics
+        dirty, self._dirty = self._dirty, set()
+        for slot in dirty:
+            topic, key = slot
+            if topic in stalled:
+                self._dirty.add(slot)
+                continue
+            subscribers = self._subscribers.get(slot)
+            if not subscribers:
+                continue
+            data = snapshot(self.engine, topic, key)
+            if topic == "best_price" and key is not None:
+                if self._last_best.get(key) == data[0]:
+                    continue
+                self._last_best[key] = data[0]
+            frame = self._encode(topic, data)
+            for client in subscribers:
+                client.offer_snapshot(slot, frame)
+        held: list[tuple[Slot, Record]] = []
+        while self._events:
+            slot, record = self._events.popleft()
+            if slot[0] in stalled:
+                held.append((slot, record))
+                continue
+            subscribers = self._subscribers.get(slot)
+            if not subscribers:
+                continue
+            frame = self._encode(slot[0], record)
+            for client in list(subscribers):
+                if not client.offer_event(frame):
+                    self._give_up_on(client)
+        self._events.extend(held)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
