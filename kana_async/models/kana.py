@@ -97,11 +97,24 @@ class MarketPrice(WireStruct, frozen=True, kw_only=True):
 
 
 class TxPayload(WireStruct, frozen=True, kw_only=True):
-    """An unsigned Aptos entry-function payload, as the transaction builders return it."""
+    """An unsigned Aptos entry-function payload, as the transaction builders return it.
+
+    The current shape is the ts-sdk's ``{function, functionArguments, typeArguments}``; the
+    legacy Aptos REST shape (``arguments``, ``type_arguments``, spec §6.2) is folded into the
+    same two fields.
+    """
 
     function: str
     function_arguments: list[Any] = msgspec.field(default_factory=list, name="functionArguments")
     type_arguments: list[str] = msgspec.field(default_factory=list, name="typeArguments")
+    arguments: list[Any] | None = None
+    legacy_type_arguments: list[str] | None = msgspec.field(default=None, name="type_arguments")
+
+    def __post_init__(self) -> None:
+        if self.arguments is not None and not self.function_arguments:
+            msgspec.structs.force_setattr(self, "function_arguments", self.arguments)
+        if self.legacy_type_arguments is not None and not self.type_arguments:
+            msgspec.structs.force_setattr(self, "type_arguments", self.legacy_type_arguments)
 
     @property
     def module(self) -> str:
