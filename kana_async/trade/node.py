@@ -112,7 +112,7 @@ class NodeClient:
     async def _get(self, path: str, *, allow_404: bool = False) -> Any:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self._read_attempts),
-            wait=wait_exponential_jitter(initial=0.05, max=1.0),
+            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         ):

@@ -102,7 +102,8 @@ class Submitter:
     ``max_in_flight`` bounds the submissions between sequence-number allocation and the node's
     answer; ``expiry_secs`` is how long the chain may still commit a transaction;
     ``submit_timeout`` how long to wait for the node to answer a POST; ``wait_timeout`` how
-    long :meth:`submit` waits for the commit before reporting an unknown outcome.
+    long :meth:`submit` waits for the commit before reporting an unknown outcome. With
+    ``chain_id`` set, nothing is signed for a node that serves another chain.
     """
 
     def __init__(
@@ -117,6 +118,7 @@ class Submitter:
         submit_timeout: float = 10.0,
         wait_timeout: float = 30.0,
         poll_interval: float = 0.05,
+        chain_id: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         for name, value in (("max_in_flight", max_in_flight), ("max_gas_amount", max_gas_amount),
@@ -129,6 +131,7 @@ class Submitter:
                 raise ValidationError(name, "must be a positive number of seconds", seconds)
         self._node = node
         self._signer = signer
+        self.chain_id = chain_id
         self._sender = AccountAddress.from_str_relaxed(signer.address)
         self.max_gas_amount = max_gas_amount
         self.gas_unit_price = gas_unit_price
@@ -203,6 +206,12 @@ class Submitter:
         or may not have been executed.
         """
         chain_id = await self._node.chain_id()
+        if self.chain_id is not None and chain_id != self.chain_id:
+            raise ValidationError(
+                "chain_id",
+                f"the node at {self._node.base_url} serves chain {chain_id}, expected "
+                f"{self.chain_id}; nothing was signed",
+            )
         async with self._slots:
             accepted, tx_hash, number, expiration = await self._submit_once(entry, chain_id)
         if not wait:
@@ -248,17 +257,25 @@ class Submitter:
     async def _wait(self, tx_hash: str, number: int, expiration: int, timeout: float) -> TxResult:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        probe = self._node.transaction_by_hash  # a quick look first, then long polls
+        seen_pending = False
         while True:
             remaining = deadline - loop.time()
             tx: dict[str, Any] | None = None
             if remaining > 0:
                 try:
-                    tx = await asyncio.wait_for(self._node.wait_by_hash(tx_hash), remaining)
+                    tx = await asyncio.wait_for(probe(tx_hash), remaining)
                 except (TransportError, asyncio.TimeoutError):
                     tx = None
+                probe = self._node.wait_by_hash
             if tx is not None and tx.get("type") != "pending_transaction":
                 self._sent.pop(tx_hash, None)
                 return TxResult.from_node(tx)
+            if tx is not None:  # pending: the node tells its number and expiry
+                seen_pending = True
+                number = int(tx.get("sequence_number", number))
+                expiration = int(tx.get("expiration_timestamp_secs", expiration))
+                self._sent[tx_hash] = _Sent(number, expiration)
             if tx is None and self._clock() > expiration + 1:
                 # Past its expiry a transaction the node does not know can never commit.
                 self._sent.pop(tx_hash, None)
@@ -268,7 +285,7 @@ class Submitter:
                                 "being committed")
             if loop.time() >= deadline:
                 self._resync = True
-                state = "still pending" if tx is not None else "not found on the node"
+                state = "still pending" if seen_pending else "not found on the node"
                 raise UnknownOutcomeError(tx_hash, f"{state} after {timeout:g}s")
             if tx is None:
                 await asyncio.sleep(min(self._poll, max(0.0, deadline - loop.time())))
