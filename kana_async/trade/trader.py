@@ -1,0 +1,440 @@
+"""High-level trading: validate, build (REST), check, encode, sign, submit, confirm.
+
+Every method follows the same safe path:
+
+1. validate the inputs against the market's cached ``MarketInfo`` (:mod:`kana_async.units`)
+   and compute the on-chain integers the transaction must carry — nothing is sent if a
+   value breaks a rule;
+2. ask the REST API for the payload (``KanaRest`` builder);
+3. refuse the payload unless it calls the expected ``perpetual_scripts`` function of the
+   expected package with exactly those integers (a server bug or a tampered answer must not
+   be signed);
+4. encode it from the module ABI, sign, submit and (unless ``wait=False``) wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..config import KANA_PACKAGE_ADDRESS
+from ..errors import ApiError, ValidationError
+from ..models import MarketInfo, TxPayload, normalize_address
+from ..rest import params as p
+from ..units import Money, check_leverage, price_to_ticks, quote_to_units, size_to_lots
+from .abi import AbiCache, decode_arguments
+from .node import NodeClient
+from .signer import Signer
+from .submitter import Submitter, TxResult
+
+if TYPE_CHECKING:
+    from ..rest.kana import KanaRest
+
+__all__ = ["PayloadMismatchError", "Trader"]
+
+MODULE = "perpetual_scripts"
+
+
+class PayloadMismatchError(ApiError):
+    """The REST API returned a payload that does not do what was asked; it was not signed."""
+
+
+def _side(value: object, param: str) -> bool:
+    return p.boolean(value, param)
+
+
+def _trigger_ticks(info: MarketInfo, value: Money | None, param: str) -> int:
+    """TP/SL ticks; ``None`` or 0 means unset (0 on chain)."""
+    if value is None:
+        return 0
+    if p.non_negative_decimal(value, param) == 0:
+        return 0
+    return price_to_ticks(info, value, param=param)
+
+
+def _parallel(**lists: Sequence[Any]) -> int:
+    """The common length of parallel lists (raises naming the odd one out)."""
+    lengths = {name: len(p.sequence(v, name)) for name, v in lists.items()}
+    first = next(iter(lengths.values()))
+    for name, length in lengths.items():
+        if length != first:
+            raise ValidationError(name, f"must have the same length as the others ({first})",
+                                  length)
+    return first
+
+
+class Trader:
+    """Trading for one wallet: ``Trader(rest, node, signer)``.
+
+    Results are :class:`~kana_async.trade.submitter.TxResult` (``.tx_hash``, ``.success``).
+    A committed transaction that failed is returned with ``success=False`` (call
+    ``result.raise_for_status()`` to raise instead); a transaction whose fate is unknown
+    raises :class:`~kana_async.UnknownOutcomeError` and is never re-sent — see :meth:`resolve`.
+    """
+
+    def __init__(
+        self,
+        rest: KanaRest,
+        node: NodeClient,
+        signer: Signer,
+        *,
+        submitter: Submitter | None = None,
+        package_address: str = KANA_PACKAGE_ADDRESS,
+        **submitter_options: Any,
+    ) -> None:
+        self.rest = rest
+        self.node = node
+        self._signer = signer
+        self.package_address = normalize_address(package_address, param="package_address")
+        self.submitter = submitter or Submitter(node, signer, **submitter_options)
+        self.abi = AbiCache(node.module)
+
+    @property
+    def address(self) -> str:
+        """The signer's wallet address."""
+        return self._signer.address
+
+    def __repr__(self) -> str:
+        return f"Trader(address={self.address}, node={self.node.base_url})"
+
+    # -- the common path ---------------------------------------------------------------------
+
+    async def _execute(
+        self, function: str, expected: list[Any], build: Any, *, wait: bool
+    ) -> TxResult:
+        payload: TxPayload = await build
+        entry = await self._checked_entry(function, expected, payload)
+        return await self.submitter.submit(entry, wait=wait)
+
+    async def _checked_entry(self, function: str, expected: list[Any], payload: TxPayload) -> Any:
+        wanted = f"{self.package_address}::{MODULE}::{function}"
+        parts = payload.function.split("::")
+        try:
+            got = f"{normalize_address(parts[0])}::{parts[1]}::{parts[2]}"
+        except (ValidationError, IndexError):
+            got = payload.function
+        if len(parts) != 3 or got != wanted:
+            raise PayloadMismatchError(
+                f"payload {function}",
+                f"the server returned a payload for {payload.function!r}, expected {wanted}; "
+                "not signed",
+            )
+        entry = await self.abi.encode(payload)
+        module = await self.abi.module(self.package_address, MODULE)
+        actual = decode_arguments(module.entry_function(function), entry.args)
+        mismatch = _first_difference(actual, expected)
+        if mismatch is not None:
+            where, got_value, want_value = mismatch
+            raise PayloadMismatchError(
+                f"payload {function}",
+                f"argument {where} is {got_value!r}, expected {want_value!r}; not signed",
+            )
+        return entry
+
+    async def _market(self, market_id: object) -> tuple[int, MarketInfo]:
+        mid = p.market_id(market_id)
+        return mid, await self.rest.market_info(mid)
+
+    # -- collateral --------------------------------------------------------------------------
+
+    async def deposit(self, amount: Money, *, wait: bool = True) -> TxResult:
+        """Move ``amount`` (human quote units) from the wallet into the trading profile."""
+        units = quote_to_units(None, amount)
+        return await self._execute(
+            "deposit", [self.address, units], self.rest.deposit(self.address, amount), wait=wait
+        )
+
+    async def withdraw(self, market_id: int | str, amount: Money, *, wait: bool = True
+                       ) -> TxResult:
+        """Move ``amount`` of one market's collateral back to the wallet."""
+        mid, info = await self._market(market_id)
+        units = quote_to_units(info, amount)
+        return await self._execute(
+            "withdraw_specific_market", [self.address, mid, units],
+            self.rest.withdraw_specific_market(self.address, mid, amount), wait=wait,
+        )
+
+    async def withdraw_multiple(
+        self, market_ids: Sequence[int | str], amount: Money, *, wait: bool = True
+    ) -> TxResult:
+        """Withdraw ``amount`` from several markets in one transaction."""
+        mids = [p.market_id(m, f"market_ids[{i}]")
+                for i, m in enumerate(p.sequence(market_ids, "market_ids"))]
+        if not mids:
+            raise ValidationError("market_ids", "must name at least one market")
+        units = quote_to_units(None, amount)
+        return await self._execute(
+            "withdraw_multiple_markets", [self.address, mids, units],
+            self.rest.withdraw_multiple_markets(self.address, mids, amount), wait=wait,
+        )
+
+    async def add_margin(
+        self, market_id: int | str, trade_side: bool, amount: Money, *, wait: bool = True
+    ) -> TxResult:
+        """Add ``amount`` of collateral to the position (``market_id``, ``trade_side``)."""
+        mid, info = await self._market(market_id)
+        side = _side(trade_side, "trade_side")
+        units = quote_to_units(info, amount)
+        return await self._execute(
+            "add_margin", [mid, side, units], self.rest.add_margin(mid, side, amount), wait=wait
+        )
+
+    async def settle_pnl(
+        self, market_id: int | str, user_address: str | None = None, *, wait: bool = True
+    ) -> TxResult:
+        """Settle a user's PnL in a market (the signer's own by default)."""
+        mid = p.market_id(market_id)
+        user = normalize_address(user_address or self.address, param="user_address")
+        return await self._execute(
+            "settle_pnl", [user, mid], self.rest.settle_pnl(user, mid), wait=wait
+        )
+
+    # -- orders ------------------------------------------------------------------------------
+
+    async def place_limit_order(
+        self,
+        market_id: int | str,
+        trade_side: bool,
+        direction: bool,
+        size: Money,
+        price: Money,
+        leverage: int,
+        restriction: int = 0,
+        take_profit: Money | None = None,
+        stop_loss: Money | None = None,
+        *,
+        wait: bool = True,
+    ) -> TxResult:
+        """A limit order. ``trade_side`` True = long side; ``direction`` False = open,
+        True = close; ``restriction`` 0 none, 1 fill-or-abort, 2 IOC, 3 post-only."""
+        mid, info = await self._market(market_id)
+        side = _side(trade_side, "trade_side")
+        close = _side(direction, "direction")
+        expected = [
+            mid, side, close, size_to_lots(info, size), price_to_ticks(info, price),
+            check_leverage(info, leverage), p.restriction(restriction),
+            _trigger_ticks(info, take_profit, "take_profit"),
+            _trigger_ticks(info, stop_loss, "stop_loss"),
+        ]
+        build = self.rest.place_limit_order(
+            mid, side, close, size, price, leverage, restriction, take_profit, stop_loss
+        )
+        return await self._execute("place_limit_order", expected, build, wait=wait)
+
+    async def place_market_order(
+        self,
+        market_id: int | str,
+        trade_side: bool,
+        direction: bool,
+        size: Money,
+        leverage: int,
+        take_profit: Money | None = None,
+        stop_loss: Money | None = None,
+        *,
+        wait: bool = True,
+    ) -> TxResult:
+        """A market order: fills against the book at once."""
+        mid, info = await self._market(market_id)
+        side = _side(trade_side, "trade_side")
+        close = _side(direction, "direction")
+        expected = [
+            mid, side, close, size_to_lots(info, size), check_leverage(info, leverage),
+            _trigger_ticks(info, take_profit, "take_profit"),
+            _trigger_ticks(info, stop_loss, "stop_loss"),
+        ]
+        build = self.rest.place_market_order(
+            mid, side, close, size, leverage, take_profit, stop_loss
+        )
+        return await self._execute("place_market_order", expected, build, wait=wait)
+
+    def _batch_expected(
+        self,
+        info: MarketInfo,
+        order_types: Sequence[bool],
+        trade_sides: Sequence[bool],
+        directions: Sequence[bool],
+        sizes: Sequence[Money],
+        prices: Sequence[Money | None],
+        leverages: Sequence[int],
+        restriction: int,
+        take_profits: Sequence[Money | None] | None,
+        stop_losses: Sequence[Money | None] | None,
+    ) -> list[Any]:
+        count = _parallel(order_types=order_types, trade_sides=trade_sides,
+                          directions=directions, sizes=sizes, prices=prices, leverages=leverages)
+        tps = list(take_profits) if take_profits is not None else [None] * count
+        sls = list(stop_losses) if stop_losses is not None else [None] * count
+        _parallel(order_types=order_types, take_profits=tps, stop_losses=sls)
+        rule = p.restriction(restriction)
+        types = [_side(v, f"order_types[{i}]") for i, v in enumerate(order_types)]
+        ticks: list[int | None] = []
+        for i, (is_limit, price) in enumerate(zip(types, prices, strict=True)):
+            if is_limit:
+                if price is None:
+                    raise ValidationError(f"prices[{i}]", "a limit order needs a price")
+                ticks.append(price_to_ticks(info, price, param=f"prices[{i}]"))
+            else:
+                ticks.append(None)  # a market order's slot: whatever the server puts there
+        return [
+            types,
+            [_side(v, f"trade_sides[{i}]") for i, v in enumerate(trade_sides)],
+            [_side(v, f"directions[{i}]") for i, v in enumerate(directions)],
+            [size_to_lots(info, v, param=f"sizes[{i}]") for i, v in enumerate(sizes)],
+            ticks,
+            [check_leverage(info, v, param=f"leverages[{i}]") for i, v in enumerate(leverages)],
+            [rule if t else None for t in types],
+            [_trigger_ticks(info, v, f"take_profits[{i}]") for i, v in enumerate(tps)],
+            [_trigger_ticks(info, v, f"stop_losses[{i}]") for i, v in enumerate(sls)],
+        ]
+
+    async def place_multiple_orders(
+        self,
+        market_id: int | str,
+        order_types: Sequence[bool],
+        trade_sides: Sequence[bool],
+        directions: Sequence[bool],
+        sizes: Sequence[Money],
+        prices: Sequence[Money | None],
+        leverages: Sequence[int],
+        restriction: int = 0,
+        take_profits: Sequence[Money | None] | None = None,
+        stop_losses: Sequence[Money | None] | None = None,
+        *,
+        wait: bool = True,
+    ) -> TxResult:
+        """Several orders in one transaction (parallel lists; ``order_types[i]`` True =
+        limit, False = market, whose price may be None)."""
+        mid, info = await self._market(market_id)
+        orders = self._batch_expected(info, order_types, trade_sides, directions, sizes, prices,
+                                      leverages, restriction, take_profits, stop_losses)
+        if not orders[0]:
+            raise ValidationError("order_types", "must describe at least one order")
+        build = self.rest.place_multiple_orders(
+            mid, order_types, trade_sides, directions, sizes, prices, leverages, restriction,
+            take_profits, stop_losses,
+        )
+        return await self._execute("place_multiple_orders", [mid, *orders], build, wait=wait)
+
+    def _cancels(
+        self, order_ids: Sequence[int | str], cancel_trade_sides: Sequence[bool]
+    ) -> tuple[list[int], list[bool]]:
+        _parallel(order_ids=order_ids, cancel_trade_sides=cancel_trade_sides)
+        ids = [int(p.order_id(v, f"order_ids[{i}]")) for i, v in enumerate(order_ids)]
+        sides = [_side(v, f"cancel_trade_sides[{i}]") for i, v in enumerate(cancel_trade_sides)]
+        return ids, sides
+
+    async def cancel_multiple_orders(
+        self,
+        market_id: int | str,
+        order_ids: Sequence[int | str],
+        cancel_trade_sides: Sequence[bool],
+        *,
+        wait: bool = True,
+    ) -> TxResult:
+        """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side."""
+        mid = p.market_id(market_id)
+        ids, sides = self._cancels(order_ids, cancel_trade_sides)
+        if not ids:
+            raise ValidationError("order_ids", "must name at least one order")
+        build = self.rest.cancel_multiple_orders(mid, order_ids, cancel_trade_sides)
+        return await self._execute("cancel_multiple_orders", [mid, ids, sides], build, wait=wait)
+
+    async def cancel_and_place_multiple_orders(
+        self,
+        market_id: int | str,
+        order_ids: Sequence[int | str],
+        cancel_trade_sides: Sequence[bool],
+        order_types: Sequence[bool],
+        trade_sides: Sequence[bool],
+        directions: Sequence[bool],
+        sizes: Sequence[Money],
+        prices: Sequence[Money | None],
+        leverages: Sequence[int],
+        restriction: int = 0,
+        take_profits: Sequence[Money | None] | None = None,
+        stop_losses: Sequence[Money | None] | None = None,
+        *,
+        wait: bool = True,
+    ) -> TxResult:
+        """Cancels and placements in one atomic transaction (a quote refresh)."""
+        mid, info = await self._market(market_id)
+        ids, sides = self._cancels(order_ids, cancel_trade_sides)
+        orders = self._batch_expected(info, order_types, trade_sides, directions, sizes, prices,
+                                      leverages, restriction, take_profits, stop_losses)
+        if not ids and not orders[0]:
+            raise ValidationError("order_ids", "cancel or place at least one order")
+        build = self.rest.cancel_and_place_multiple_orders(
+            mid, order_ids, cancel_trade_sides, order_types, trade_sides, directions, sizes,
+            prices, leverages, restriction, take_profits, stop_losses,
+        )
+        return await self._execute(
+            "cancel_and_place_multiple_orders", [mid, ids, sides, *orders], build, wait=wait
+        )
+
+    # -- positions ---------------------------------------------------------------------------
+
+    async def _trigger(
+        self, function: str, market_id: int | str, trade_side: bool, price: Money, param: str,
+        wait: bool,
+    ) -> TxResult:
+        mid, info = await self._market(market_id)
+        side = _side(trade_side, "trade_side")
+        ticks = _trigger_ticks(info, price, param)
+        builder = (self.rest.update_take_profit if function == "update_take_profit"
+                   else self.rest.update_stop_loss)
+        return await self._execute(function, [mid, side, ticks], builder(mid, side, price),
+                                   wait=wait)
+
+    async def update_take_profit(
+        self, market_id: int | str, trade_side: bool, new_take_profit_price: Money,
+        *, wait: bool = True,
+    ) -> TxResult:
+        """Set (or with 0 clear) the take-profit of the position (``market_id``, side)."""
+        return await self._trigger("update_take_profit", market_id, trade_side,
+                                   new_take_profit_price, "new_take_profit_price", wait)
+
+    async def update_stop_loss(
+        self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money,
+        *, wait: bool = True,
+    ) -> TxResult:
+        """Set (or with 0 clear) the stop-loss of the position (``market_id``, side)."""
+        return await self._trigger("update_stop_loss", market_id, trade_side,
+                                   new_stop_loss_price, "new_stop_loss_price", wait)
+
+    async def collapse_position(self, market_id: int | str, *, wait: bool = True) -> TxResult:
+        """Close the wallet's positions in the market at once."""
+        mid = p.market_id(market_id)
+        return await self._execute(
+            "collapse_position", [mid], self.rest.collapse_position(mid), wait=wait
+        )
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    async def wait(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
+        """Wait for a transaction submitted with ``wait=False``."""
+        return await self.submitter.wait(tx_hash, timeout=timeout)
+
+    async def resolve(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
+        """The true outcome of a transaction that raised ``UnknownOutcomeError``."""
+        return await self.submitter.resolve(tx_hash, timeout=timeout)
+
+
+def _first_difference(actual: Any, expected: Any, where: str = "") -> tuple[str, Any, Any] | None:
+    """Where ``actual`` departs from ``expected`` (None in ``expected`` matches anything)."""
+    if expected is None:
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return where or "list", actual, expected
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            found = _first_difference(a, e, f"{where}[{i}]" if where else str(i))
+            if found is not None:
+                return found
+        return None
+    if isinstance(expected, str) and isinstance(actual, str):
+        if normalize_address(actual) != normalize_address(expected):
+            return where, actual, expected
+        return None
+    if type(actual) is not type(expected) or actual != expected:
+        return where, actual, expected
+    return None
