@@ -396,7 +396,7 @@ class IndexerServer:
         self._subscribers: dict[Slot, set[_Client]] = {}
         self._dirty: set[Slot] = set()
         self._events: deque[tuple[Slot, Record]] = deque(maxlen=self.MAX_HELD_EVENTS)
-        self._last_best: dict[str, Record] = {}
+        self._last_best: dict[str, tuple[str | None, str | None]] = {}
         self._wake = asyncio.Event()
         self._closers: set[asyncio.Task[None]] = set()
         self._drop_generation = self.faults.drop_generation
@@ -618,9 +618,10 @@ class IndexerServer:
                 continue
             data = snapshot(self.engine, topic, key)
             if topic == "best_price" and key is not None:
-                if self._last_best.get(key) == data[0]:
+                top = (data[0]["best_bid_price"], data[0]["best_ask_price"])
+                if self._last_best.get(key) == top:
                     continue
-                self._last_best[key] = data[0]
+                self._last_best[key] = top
             frame = self._encode(topic, data)
             for client in subscribers:
                 client.offer_snapshot(slot, frame)

@@ -348,8 +348,9 @@ async def test_best_price_follows_the_book_only_when_the_top_moves(
         assert first["data"][0]["best_ask_price"] == "5.77"
         engine.set("orderbook", "1338", [level("5.76", "1", True, 2), level("5.75", "1", False)])
         assert (await recv(ws))["data"][0]["best_ask_price"] == "5.76"
-        book = [*engine.lists[("orderbook", "1338")], level("5.90", "3", True, 3)]
-        engine.set("orderbook", "1338", book)  # deeper level only: top unchanged
+        book = [level("5.76", "7", True, 3), level("5.75", "1", False, 3),
+                level("5.90", "3", True, 3)]
+        engine.set("orderbook", "1338", book)  # sizes and depth change, best prices do not
         assert await silent(ws)
 
 
