@@ -1,0 +1,27 @@
+"""Trading on Kana Perps: sign (Aptos ed25519), submit, confirm.
+
+:class:`Trader` is the high-level entry point; :class:`Submitter` owns sequence numbers and
+confirmation; :class:`NodeClient` speaks to the Aptos fullnode; :class:`Signer` holds the key.
+"""
+
+from .abi import AbiCache, FunctionAbi, ModuleAbi, parse_move_type
+from .node import NodeClient, TransactionRejectedError, VmStatus
+from .signer import Signer
+from .submitter import Submitter, TxResult, transaction_hash
+from .trader import PayloadMismatchError, Trader
+
+__all__ = [
+    "AbiCache",
+    "FunctionAbi",
+    "ModuleAbi",
+    "NodeClient",
+    "PayloadMismatchError",
+    "Signer",
+    "Submitter",
+    "TransactionRejectedError",
+    "Trader",
+    "TxResult",
+    "VmStatus",
+    "parse_move_type",
+    "transaction_hash",
+]
