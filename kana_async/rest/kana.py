@@ -498,6 +498,8 @@ class KanaRest:
         dirs = [p.boolean(v, f"directions[{i}]") for i, v in enumerate(lists["directions"])]
         for i in range(count):
             _precheck(**{f"sizes[{i}]": lists["sizes"][i]})
+            if types[i] and lists["prices"][i] is None:
+                raise ValidationError(f"prices[{i}]", "a limit order needs a price > 0")
             if types[i] or not _is_unset(lists["prices"][i]):
                 _precheck(**{f"prices[{i}]": lists["prices"][i]})
             for name in ("take_profits", "stop_losses"):
