@@ -837,7 +837,7 @@ class Engine:
     def _place(
         self, tx: _Tx, state: _Market, account: _Account, *, is_market: bool, trade_side: bool,
         direction: bool, lots: int, price: int, leverage: int, restriction: int,
-        take_profit: int, stop_loss: int,
+        take_profit: int, stop_loss: int, order_type: OrderType | None = None,
     ) -> _Order:
         spec = state.spec
         available = 0
@@ -877,8 +877,8 @@ class Engine:
             order_id=order_id, owner=account.profile, is_ask=is_ask, price=price,
             remaining=lots, size=lots, market_id=spec.market_id, trade_side=trade_side,
             direction=direction, leverage=leverage,
-            order_type=OrderType.of(is_market=is_market, trade_side=trade_side,
-                                    direction=direction),
+            order_type=order_type or OrderType.of(
+                is_market=is_market, trade_side=trade_side, direction=direction),
             is_market=is_market, take_profit=take_profit, stop_loss=stop_loss,
             trade_id=(self._trade_seq << 64) | spec.market_id, timestamp=tx.now,
             last_updated=tx.now, version=tx.version,
@@ -999,10 +999,7 @@ class Engine:
         order.filled_value += notional
         order.last_updated = tx.now
         order.version = tx.version
-        if not taker:
-            order.status = "Filled" if order.remaining == 0 else "Partially Filled"
-        elif order.remaining == 0:
-            order.status = "Filled"
+        order.status = "Filled" if order.remaining == 0 else "Partially Filled"
         state.last_price = price
         record = {
             "address": order.owner,
@@ -1062,12 +1059,12 @@ class Engine:
             if order.direction and order.trade_side == side:
                 self._cancel(tx, state, account.profile, order.order_id, side)
         position = state.positions[(account.profile, side)]
-        order = self._place(
+        self._place(
             tx, state, account, is_market=True, trade_side=side, direction=True,
             lots=position.lots, price=0, leverage=position.leverage,
             restriction=Restriction.IMMEDIATE_OR_CANCEL, take_profit=0, stop_loss=0,
+            order_type=order_type,
         )
-        order.order_type = order_type
 
     def _update_trigger(
         self, wallet: str, market_id: int, trade_side: bool, price: int, *, take_profit: bool

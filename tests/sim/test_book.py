@@ -1,0 +1,104 @@
+"""The order book alone: price-time priority, partial fills, self-match, copies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from kana_async.sim.book import OrderBook, SelfMatchError
+
+
+@dataclass
+class Entry:
+    order_id: int
+    owner: str
+    is_ask: bool
+    price: int
+    remaining: int
+
+
+def book_with(*entries: Entry) -> OrderBook[Entry]:
+    book: OrderBook[Entry] = OrderBook()
+    for entry in entries:
+        book.add(entry)
+    return book
+
+
+def test_best_prices_and_depth_are_sorted_from_the_touch() -> None:
+    book = book_with(
+        Entry(1, "a", False, 98, 5), Entry(2, "a", False, 99, 1), Entry(3, "a", False, 99, 2),
+        Entry(4, "b", True, 102, 3), Entry(5, "b", True, 101, 4),
+    )
+    assert book.best(False) == 99
+    assert book.best(True) == 101
+    assert book.depth(False) == [(99, 3), (98, 5)]
+    assert book.depth(True) == [(101, 4), (102, 3)]
+    assert book.depth(True, 1) == [(101, 4)]
+
+
+def test_better_price_fills_first_then_older_order_at_the_same_price() -> None:
+    first, second, worse = Entry(1, "a", True, 100, 2), Entry(2, "b", True, 100, 2), Entry(
+        3, "c", True, 99, 1
+    )
+    book = book_with(first, second, worse)
+    fills = book.match(False, 100, 4, "taker")
+    assert [(f.maker.order_id, f.lots, f.price) for f in fills] == [(3, 1, 99), (1, 2, 100),
+                                                                    (2, 1, 100)]
+    assert second.remaining == 1
+    assert 1 not in book
+    assert 3 not in book
+    assert 2 in book
+    assert book.depth(True) == [(100, 1)]
+
+
+def test_limit_stops_the_walk_and_market_order_takes_everything() -> None:
+    book = book_with(Entry(1, "a", False, 100, 2), Entry(2, "a", False, 90, 2))
+    assert [f.price for f in book.match(True, 95, 10, "t")] == [100]
+    assert book.best(False) == 90
+    assert [f.lots for f in book.match(True, None, 10, "t")] == [2]
+    assert book.best(False) is None
+    assert len(book) == 0
+
+
+def test_fillable_and_crosses_do_not_change_the_book() -> None:
+    book = book_with(Entry(1, "a", True, 100, 2), Entry(2, "a", True, 101, 3))
+    assert book.fillable(False, 100, 10) == 2
+    assert book.fillable(False, None, 4) == 4
+    assert book.fillable(False, 99, 1) == 0
+    assert book.crosses(False, 100)
+    assert not book.crosses(False, 99)
+    assert not book.crosses(True, 50)
+    assert book.depth(True) == [(100, 2), (101, 3)]
+
+
+def test_self_match_raises_before_any_fill() -> None:
+    other, own = Entry(1, "a", True, 100, 1), Entry(2, "me", True, 101, 1)
+    book = book_with(other, own)
+    with pytest.raises(SelfMatchError):
+        book.match(False, 101, 2, "me")
+    assert other.remaining == 1
+    assert len(book) == 2
+    # Not reached by the size or the limit: no self-match.
+    assert [f.maker for f in book.match(False, 100, 1, "me")] == [other]
+
+
+def test_remove_and_duplicate_add() -> None:
+    entry = Entry(7, "a", False, 10, 1)
+    book = book_with(entry)
+    with pytest.raises(ValueError, match="already"):
+        book.add(entry)
+    assert book.remove(7) is entry
+    assert book.best(False) is None
+    with pytest.raises(KeyError):
+        book.remove(7)
+
+
+def test_clone_is_independent() -> None:
+    book = book_with(Entry(1, "a", True, 100, 5))
+    twin = book.clone()
+    book.match(False, None, 3, "t")
+    assert twin.depth(True) == [(100, 5)]
+    assert book.depth(True) == [(100, 2)]
+    twin.remove(1)
+    assert 1 in book
