@@ -22,7 +22,10 @@ from .rest.kana import KanaRest
 from .rest.ratelimit import RateLimiter
 from .rest.session import RestSession, RetryPolicy
 
-__all__ = ["KanaClient"]
+__all__ = ["LOCAL_API_KEY", "KanaClient"]
+
+#: The ``x-api-key`` sent to the embedded simulator when no key is given.
+LOCAL_API_KEY = "local-simulator"
 
 _PRIVATE_KEY = re.compile(r"^(ed25519-priv-)?(0x)?[0-9a-fA-F]{64}$")
 
@@ -155,9 +158,12 @@ class KanaClient:
         connector = aiohttp.TCPConnector(limit=self._connection_limit)
         self._http = aiohttp.ClientSession(connector=connector)
         stack.push_async_callback(self._http.close)
+        # The embedded simulator wants a key like the real API but accepts any: spare local
+        # users from inventing one.
+        api_key = self._api_key or (LOCAL_API_KEY if self._use_simulator else None)
         session = RestSession(
             config.rest_url,
-            api_key=self._api_key,
+            api_key=api_key,
             session=self._http,
             timeout=self._timeout,
             retry=self._retry,

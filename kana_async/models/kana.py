@@ -96,7 +96,7 @@ class MarketPrice(WireStruct, frozen=True, kw_only=True):
     best_bid_price: Decimal | None = msgspec.field(default=None, name="bestBidPrice")
 
 
-class TxPayload(WireStruct, frozen=True, kw_only=True):
+class TxPayload(WireStruct, frozen=True, kw_only=True, repr_omit_defaults=True):
     """An unsigned Aptos entry-function payload, as the transaction builders return it.
 
     The current shape is the ts-sdk's ``{function, functionArguments, typeArguments}``; the
