@@ -18,6 +18,7 @@ from kana_async.errors import UnknownOutcomeError, ValidationError
 from kana_async.models import TxPayload
 from kana_async.rest.kana import KanaRest
 from kana_async.rest.session import RestSession
+from kana_async.sim import Simulator
 from kana_async.sim.aptos_node import NODE_KEY, AptosNode, make_node_app
 from kana_async.sim.engine import Engine
 from kana_async.sim.faults import Faults
@@ -269,3 +270,24 @@ async def test_secrets_never_show(exchange: Exchange, caplog: pytest.LogCaptureF
     texts.append(caplog.text)
     for text in texts:
         assert key not in text.lower()
+
+
+async def test_against_the_full_simulator_with_its_market_maker() -> None:
+    """The packaged Simulator (background market maker running): a crossing order fills."""
+    async with Simulator(step_interval=0.02) as sim, aiohttp.ClientSession() as http:
+        session = RestSession(sim.rest_url, api_key="test-key", session=http)
+        trader = Trader(KanaRest(session), NodeClient(http, sim.node_url),
+                        Signer("0x" + secrets.token_hex(32)), chain_id=4)
+        assert (await trader.deposit("500")).success is True
+        for _ in range(100):  # the market maker quotes within a few steps
+            price = await trader.rest.get_market_price(APT)
+            if price.best_ask_price is not None:
+                break
+            await asyncio.sleep(0.02)
+        result = await trader.place_market_order(APT, True, False, "1", 5)
+        assert result.success is True
+        profile = sim.engine.profile_address(trader.address)
+        [position] = await trader.rest.get_positions(trader.address, APT)
+        assert position.size == Decimal(1)
+        assert sim.engine.positions(profile, APT)
+        await session.close()
