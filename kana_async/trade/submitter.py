@@ -43,6 +43,10 @@ _STALE_SEQUENCE = frozenset(
 )
 
 
+#: How many submitted transactions are remembered before old ones are pruned.
+_REMEMBER = 4096
+
+
 def transaction_hash(signed_bcs: bytes) -> str:
     """The hash Aptos gives a signed user transaction (known before it is sent)."""
     return "0x" + hashlib.sha3_256(_HASH_PREFIX + _USER_TRANSACTION + signed_bcs).hexdigest()
@@ -184,6 +188,13 @@ class Submitter:
             heapq.heapify(self._free)
             self._resync = True
 
+    def _remember(self, tx_hash: str, number: int, expiration: int) -> None:
+        """Keep what :meth:`resolve` needs; forget transactions long past their expiry."""
+        if len(self._sent) >= _REMEMBER:
+            horizon = self._clock() - 3600
+            self._sent = {h: s for h, s in self._sent.items() if s.expiration > horizon}
+        self._sent[tx_hash] = _Sent(number, expiration)
+
     # -- submission -------------------------------------------------------------------------
 
     def _build(self, entry: EntryFunction, number: int, chain_id: int) -> tuple[bytes, int]:
@@ -242,13 +253,18 @@ class Submitter:
             except (SubmissionInDoubt, asyncio.TimeoutError) as exc:
                 self._release(number, unused=False)
                 self._resync = True
-                self._sent[tx_hash] = _Sent(number, expiration)
+                self._remember(tx_hash, number, expiration)
                 reason = "no answer from the node within " \
                     f"{self.submit_timeout:g}s" if isinstance(exc, asyncio.TimeoutError) \
                     else f"connection lost after sending ({exc})"
                 raise UnknownOutcomeError(tx_hash, reason) from None
+            except BaseException:  # cancelled mid-POST, or a bug: the bytes may have left
+                self._release(number, unused=False)
+                self._resync = True
+                self._remember(tx_hash, number, expiration)
+                raise
             self._release(number, unused=False)
-            self._sent[tx_hash] = _Sent(number, expiration)
+            self._remember(tx_hash, number, expiration)
             return accepted, tx_hash, number, expiration
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -275,7 +291,7 @@ class Submitter:
                 seen_pending = True
                 number = int(tx.get("sequence_number", number))
                 expiration = int(tx.get("expiration_timestamp_secs", expiration))
-                self._sent[tx_hash] = _Sent(number, expiration)
+                self._remember(tx_hash, number, expiration)
             if tx is None and self._clock() > expiration + 1:
                 # Past its expiry a transaction the node does not know can never commit.
                 self._sent.pop(tx_hash, None)

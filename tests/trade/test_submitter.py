@@ -224,3 +224,20 @@ async def test_unknown_hash_not_committed_in_time(env: Env) -> None:
     submitter = env.make()
     with pytest.raises(UnknownOutcomeError, match="not found"):
         await submitter.resolve("0x" + "00" * 32, timeout=0.1)
+
+
+async def test_cancelled_mid_submission_keeps_sequence_numbers_straight(env: Env) -> None:
+    submitter = env.make(submit_timeout=5)
+    entry = await env.entry("deposit", env.signer.address, "1000000")
+    env.faults.hang_next_submissions(1)
+    task = asyncio.create_task(submitter.submit(entry))
+    for _ in range(100):
+        if env.node.submissions:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    after = await submitter.submit(entry)  # resynced: the cancelled one did commit as 0
+    assert after.sequence_number == 1
+    assert after.success is True
