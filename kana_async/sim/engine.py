@@ -1090,10 +1090,18 @@ class Engine:
         mm.move(spec.market_id)
         with self._transaction(spec.market_id, now=now, atomic=False) as tx:
             maker = self._mm_maker
-            for order in list(self._resting(maker.profile, spec.market_id)):
-                self._cancel(tx, state, maker.profile, order.order_id, order.trade_side)
-            for quote in mm.quotes(spec):
-                self._internal_order(tx, state, maker, quote.is_ask, quote.price, quote.lots)
+            wanted = mm.ladder(spec)
+            keep = set(wanted)
+            quoted = set()
+            for order in [o for o in state.book.orders() if o.owner == maker.profile]:
+                if (order.is_ask, order.price) in keep:
+                    quoted.add((order.is_ask, order.price))
+                else:
+                    self._cancel(tx, state, maker.profile, order.order_id, order.trade_side)
+            for is_ask, price in wanted:
+                if (is_ask, price) not in quoted:
+                    quote = mm.quote(spec, is_ask, price)
+                    self._internal_order(tx, state, maker, quote.is_ask, quote.price, quote.lots)
             for trade in mm.trades(spec):
                 self._internal_order(tx, state, self._mm_taker, trade.is_ask, None, trade.lots)
 

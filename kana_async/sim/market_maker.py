@@ -20,7 +20,8 @@ __all__ = ["MarketMaker", "MarketMakerConfig", "Quote"]
 class MarketMakerConfig:
     """How busy the market maker is. Raise ``levels``/``trades_per_step`` for load tests."""
 
-    #: Quotes per side, re-posted on every step.
+    #: Quote levels per side. Each step re-quotes the levels the moving mid leaves or enters
+    #: (and those filled); a level that stays in place keeps its place in the queue.
     levels: int = 10
     #: Expected number of flow trades per market per step (a fraction is a probability).
     trades_per_step: float = 0.3
@@ -64,20 +65,22 @@ class MarketMaker:
         self._mid[market_id] = mid = max(10, mid + step)
         return mid
 
-    def quotes(self, spec: MarketSpec) -> list[Quote]:
-        """Both sides around the mid, best levels first."""
+    def ladder(self, spec: MarketSpec) -> list[tuple[bool, int]]:
+        """``(is_ask, price)`` of every level the maker should quote now, best first."""
         cfg = self.config
         mid = self._mid[spec.market_id]
         half = max(1, round(mid * cfg.half_spread))
         gap = max(1, round(mid * cfg.level_gap))
         out = []
         for level in range(cfg.levels):
-            for is_ask in (False, True):
-                price = mid + half + level * gap if is_ask else mid - half - level * gap
-                if price <= 0:
-                    continue
-                out.append(Quote(is_ask, price, self._lots(spec, price, cfg.level_notional)))
+            out.append((True, mid + half + level * gap))
+            if mid - half - level * gap > 0:
+                out.append((False, mid - half - level * gap))
         return out
+
+    def quote(self, spec: MarketSpec, is_ask: bool, price: int) -> Quote:
+        """A fresh quote for one level, of random size."""
+        return Quote(is_ask, price, self._lots(spec, price, self.config.level_notional))
 
     def trades(self, spec: MarketSpec) -> list[Quote]:
         """This step's flow: market orders of random side and size."""
