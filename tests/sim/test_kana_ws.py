@@ -114,7 +114,7 @@ async def recv(ws: ClientConnection, timeout: float = 1.0) -> Any:
 async def silent(ws: ClientConnection, seconds: float = 0.1) -> bool:
     try:
         await asyncio.wait_for(ws.recv(), seconds)
-    except TimeoutError:
+    except asyncio.TimeoutError:
         return True
     return False
 
@@ -125,7 +125,7 @@ async def drain(ws: ClientConnection, quiet: float) -> list[Any]:
     while True:
         try:
             messages.append(await recv(ws, quiet))
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return messages
 
 
