@@ -88,7 +88,7 @@ async def test_failed_enter_closes_what_it_opened(
     def broken_rest(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("component failed to start")
 
-    monkeypatch.setattr(client_module.aiohttp, "ClientSession", recording_session)
+    monkeypatch.setattr(aiohttp, "ClientSession", recording_session)
     monkeypatch.setattr(client_module, "KanaRest", broken_rest)
     kana = explicit(server[0])
     with pytest.raises(RuntimeError, match="component failed"):
