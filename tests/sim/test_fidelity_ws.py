@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from ws_scenario import MARKET, WALLET, trade_a_little
 
 from kana_async.sim import Simulator
 from tests.conftest import load_fixture
+from tests.sim.ws_scenario import MARKET, WALLET, trade_a_little
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "kana"
 DOCUMENTED_TOPICS = sorted(

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ws_scenario import MARKET, trade_a_little
 
 from kana_async.sim import Simulator
+from tests.sim.ws_scenario import MARKET, trade_a_little
 
 CLIENTS = Path(__file__).parent / "reference_clients"
 TESTNET_URL = "'wss://perpetuals-indexer-ws-develop.kanalabs.io/ws/'"
