@@ -284,6 +284,7 @@ class Engine:
         fill_log_limit: int = 100_000,
     ) -> None:
         self._clock = clock
+        self._created = int(clock())
         self.faucet_quote = Decimal(faucet_quote)
         self.faucet_apt_octas = faucet_apt_octas
         self.markets: dict[int, MarketSpec] = {
@@ -354,9 +355,6 @@ class Engine:
         account.balance = Decimal(10) ** 15
         return account
 
-    def _by_profile(self, profile: str) -> _Account | None:
-        return self._profiles.get(normalize_address(profile, param="profile"))
-
     def _market(self, market_id: int) -> _Market:
         state = self._state.get(market_id)
         if state is None:
@@ -390,7 +388,7 @@ class Engine:
             "quote_decimals": spec.quote_decimals,
             "quote_precision": spec.quote_precision,
             "tick_size": str(spec.tick_size),
-            "timestamp": "1745079291",
+            "timestamp": str(self._created),
             "underwriter_id": "73",
         }
 

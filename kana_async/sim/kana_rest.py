@@ -93,13 +93,10 @@ class _Params:
     def boolean(self, name: str, *aliases: str) -> bool:
         return _boolean(self.raw(name, *aliases), name)
 
-    def decimal(self, name: str, *aliases: str, default: Decimal | None = None) -> Decimal:
-        value = self.raw(name, *aliases, required=default is None)
-        return default if value is None else _decimal(value, name)  # type: ignore[return-value]
-
-    def integer(self, name: str, low: int, high: int, default: int | None = None) -> int:
-        value = self.raw(name, required=default is None)
-        return default if value is None else _integer(value, name, low, high)  # type: ignore[return-value]
+    def integer(self, name: str, low: int, high: int, *, default: int) -> int:
+        """An optional whole number within ``low..high``."""
+        value = self.raw(name, required=False)
+        return default if value is None else _integer(value, name, low, high)
 
     def vector(self, name: str, *aliases: str, required: bool = True) -> list[Any] | None:
         """A JSON array, a comma-joined string, or a single value; None if absent."""
