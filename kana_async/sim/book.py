@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -159,10 +159,11 @@ class OrderBook(Generic[E]):
                 self._drop_level(opposite, price)
         return fills
 
-    def clone(self) -> OrderBook[E]:
-        """An independent copy (orders copied too), used to undo an aborted transaction."""
+    def clone(self, copy_order: Callable[[E], E] = copy.copy) -> OrderBook[E]:
+        """An independent copy (orders copied with ``copy_order``), used to undo an aborted
+        transaction."""
         twin: OrderBook[E] = OrderBook()
-        copies = {oid: copy.copy(order) for oid, order in self._orders.items()}
+        copies = {oid: copy_order(order) for oid, order in self._orders.items()}
         for is_ask in (False, True):
             for key in self._keys[is_ask]:
                 price = key if is_ask else -key

@@ -29,9 +29,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import IntEnum
+from operator import attrgetter
 from typing import Any
 
 from ..config import KANA_PACKAGE_ADDRESS
@@ -171,6 +172,13 @@ class _Order:
     last_updated: int = 0
     version: int = 0
 
+    def copy(self) -> _Order:
+        """A fast shallow copy (``copy.copy`` is several times slower on slotted classes)."""
+        return _Order(*_ORDER_FIELDS(self))
+
+
+_ORDER_FIELDS = attrgetter(*(f.name for f in fields(_Order)))
+
 
 @dataclass(slots=True)
 class _Position:
@@ -187,6 +195,12 @@ class _Position:
     sl: int = 0
     closing: int = 0  # lots held by resting close orders
     version: int = 0
+
+    def copy(self) -> _Position:
+        return _Position(*_POSITION_FIELDS(self))
+
+
+_POSITION_FIELDS = attrgetter(*(f.name for f in fields(_Position)))
 
 
 @dataclass(slots=True)
@@ -216,8 +230,8 @@ class _Market:
     def clone(self) -> _Market:
         return replace(
             self,
-            book=self.book.clone(),
-            positions={k: replace(p) for k, p in self.positions.items()},
+            book=self.book.clone(_Order.copy),
+            positions={k: p.copy() for k, p in self.positions.items()},
         )
 
 
