@@ -1,1 +1,67 @@
-"""pytest plugin for users' own tests (the ``kana_sim`` fixture is added with the simulator)."""
+"""pytest plugin for users' own tests: ``kana_sim``, a running simulator per test.
+
+Installed with the package (entry point ``pytest11: kana_async``), so any test can ask for it::
+
+    async def test_my_bot(kana_sim):
+        async with KanaClient(rest_url=kana_sim.rest_url, ws_url=kana_sim.ws_url,
+                              node_url=kana_sim.node_url, api_key="test") as kana:
+            ...
+
+Configure the simulator with a ``kana_sim_options`` fixture (override it in a conftest.py) or
+per test with ``@pytest.mark.kana_sim(seed=7, step_interval=None)``; the marker wins. The
+fixture needs pytest-asyncio (any mode). Nothing heavy is imported until a test uses it, so
+suites that do not use it are not affected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .sim import Simulator
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - exercised only where pytest-asyncio is missing
+    pytest_asyncio = None  # type: ignore[assignment]
+
+__all__ = ["kana_sim", "kana_sim_options"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "kana_sim(**options): keyword arguments for the kana_sim Simulator"
+    )
+
+
+@pytest.fixture
+def kana_sim_options() -> dict[str, Any]:
+    """Keyword arguments for :class:`kana_async.sim.Simulator`; override to change them."""
+    return {}
+
+
+async def _running_simulator(
+    request: pytest.FixtureRequest, kana_sim_options: dict[str, Any]
+) -> AsyncIterator[Simulator]:
+    from .sim import Simulator  # here, so that merely loading the plugin stays cheap
+
+    options = dict(kana_sim_options)
+    marker = request.node.get_closest_marker("kana_sim")
+    if marker is not None:
+        options.update(marker.kwargs)
+    async with Simulator(**options) as sim:
+        yield sim
+
+
+def _needs_pytest_asyncio() -> None:
+    pytest.fail("the kana_sim fixture needs pytest-asyncio: pip install pytest-asyncio")
+
+
+kana_sim: Any
+if pytest_asyncio is not None:
+    kana_sim = pytest_asyncio.fixture(_running_simulator, name="kana_sim")
+else:  # pragma: no cover
+    kana_sim = pytest.fixture(_needs_pytest_asyncio, name="kana_sim")
