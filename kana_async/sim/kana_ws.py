@@ -556,8 +556,13 @@ class IndexerServer:
             if request.topic == "best_price":
                 self._last_best.pop(slot[1] or "", None)
             return
-        frame = self._encode(request.topic, snapshot(self.engine, *slot))
-        client.offer_snapshot(slot, frame)
+        try:
+            data = snapshot(self.engine, *slot)
+        except Exception:
+            logger.exception("indexer snapshot of %s failed", request.topic)
+            self._send_error(client, f"internal error reading {request.topic}; try again")
+            return
+        client.offer_snapshot(slot, self._encode(request.topic, data))
 
     def _send_error(self, client: _Client, text: str) -> None:
         self.stats["errors"] += 1
@@ -602,7 +607,10 @@ class IndexerServer:
             if wait > 0:
                 await asyncio.sleep(wait)
             last_round = loop.time()
-            self.publish()
+            try:
+                self.publish()
+            except Exception:  # a bug in one view must not end every push
+                logger.exception("indexer push round failed")
 
     def publish(self) -> None:
         """Push every pending change to its subscribers (topics that are stalled wait)."""
@@ -616,7 +624,11 @@ class IndexerServer:
             subscribers = self._subscribers.get(slot)
             if not subscribers:
                 continue
-            data = snapshot(self.engine, topic, key)
+            try:
+                data = snapshot(self.engine, topic, key)
+            except Exception:
+                logger.exception("indexer snapshot of %s failed", topic)
+                continue
             if topic == "best_price" and key is not None:
                 top = (data[0]["best_bid_price"], data[0]["best_ask_price"])
                 if self._last_best.get(key) == top:

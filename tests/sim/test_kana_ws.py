@@ -430,6 +430,25 @@ async def test_abrupt_client_disconnects_mid_push_do_not_hurt(
     assert server.clients == 0
 
 
+async def test_a_failing_engine_view_costs_one_error_frame_not_the_server(
+    server: IndexerServer, engine: ScriptedEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(profile: str) -> list[dict[str, Any]]:
+        raise RuntimeError("view bug")
+
+    monkeypatch.setattr(engine, "positions", broken)
+    async with connect(server.url) as ws:
+        await subscribe(ws, topic="positions", address=ALICE)
+        reply = await recv(ws)
+        assert reply["message"] == "error"
+        assert "positions" in reply["error"]
+        engine.emit("positions", ALICE)  # the push round skips it and goes on
+        await subscribe(ws, topic="live_funding_rate")
+        assert (await recv(ws))["message"] == "live_funding_rate"
+        engine.set("live_funding_rate", None, [{"market_id": "1338"}])
+        assert (await recv(ws))["data"] == [{"market_id": "1338"}]
+
+
 async def test_stop_twice_is_harmless_and_closes_clients(engine: ScriptedEngine) -> None:
     srv = IndexerServer(engine)
     await srv.start()
