@@ -22,7 +22,6 @@ USERS = ["0x" + c * 64 for c in "123"]
 DEPOSIT = Decimal(300)
 
 
-
 def random_flow(rng: random.Random, count: int) -> list[tuple[object, ...]]:
     """Operations drawn uniformly: orders near one price so that they cross often."""
     ops: list[tuple[object, ...]] = []
