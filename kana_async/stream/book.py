@@ -1,11 +1,13 @@
 """The order book a consumer of the ``orderbook`` topic sees.
 
 The wire sends every level of both sides in one list (``is_ask`` tells them apart) and the
-documents disagree on their order; :class:`OrderBook` sorts them once, when the consumer reads.
+documents disagree on their order. :class:`OrderBook` splits and sorts the levels the first
+time a side is looked at, so a snapshot that is read but never inspected costs nothing more.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -13,79 +15,102 @@ from ..models import OrderBookLevel
 
 __all__ = ["OrderBook"]
 
-
-def _price(level: OrderBookLevel) -> Decimal:
-    return level.price
+_price = operator.attrgetter("price")
 
 
 class OrderBook:
     """A full snapshot of one market's book: ``bids`` price-descending, ``asks`` ascending."""
 
-    __slots__ = ("asks", "bids", "last_updated", "market_id")
+    __slots__ = ("_asks", "_bids", "_levels", "market_id")
 
-    def __init__(
-        self,
-        market_id: str,
-        bids: tuple[OrderBookLevel, ...],
-        asks: tuple[OrderBookLevel, ...],
-        last_updated: int | None = None,
-    ) -> None:
+    def __init__(self, market_id: str, levels: Sequence[OrderBookLevel] = ()) -> None:
         self.market_id = market_id
-        self.bids = bids
-        self.asks = asks
-        #: The newest ``last_updated`` of any level (Unix seconds), ``None`` if none carries it.
-        self.last_updated = last_updated
+        self._levels = levels
+        self._bids: tuple[OrderBookLevel, ...] | None = None
+        self._asks: tuple[OrderBookLevel, ...] | None = None
 
     @classmethod
     def from_levels(cls, levels: Sequence[OrderBookLevel], market_id: str = "") -> OrderBook:
-        """Split and sort the wire's level list. ``market_id`` is used when the list is empty."""
-        bids = sorted((lv for lv in levels if not lv.is_ask), key=_price, reverse=True)
-        asks = sorted((lv for lv in levels if lv.is_ask), key=_price)
-        stamps = [lv.last_updated for lv in levels if lv.last_updated is not None]
-        return cls(
-            levels[0].market_id if levels else market_id,
-            tuple(bids),
-            tuple(asks),
-            max(stamps) if stamps else None,
+        """A book from the wire's level list. ``market_id`` is used when the list is empty."""
+        return cls(levels[0].market_id if levels else market_id, levels)
+
+    def _split(self) -> None:
+        levels = self._levels
+        bids = [lv for lv in levels if not lv.is_ask]
+        asks = [lv for lv in levels if lv.is_ask]
+        # The wire usually sends each side already ordered: sorting that is linear.
+        bids.sort(key=_price, reverse=True)
+        asks.sort(key=_price)
+        self._bids = tuple(bids)
+        self._asks = tuple(asks)
+
+    @property
+    def bids(self) -> tuple[OrderBookLevel, ...]:
+        """Bid levels, best (highest price) first."""
+        if self._bids is None:
+            self._split()
+        return self._bids  # type: ignore[return-value]
+
+    @property
+    def asks(self) -> tuple[OrderBookLevel, ...]:
+        """Ask levels, best (lowest price) first."""
+        if self._asks is None:
+            self._split()
+        return self._asks  # type: ignore[return-value]
+
+    @property
+    def levels(self) -> Sequence[OrderBookLevel]:
+        """The levels as the wire sent them."""
+        return self._levels
+
+    @property
+    def last_updated(self) -> int | None:
+        """The newest ``last_updated`` of any level (Unix seconds), ``None`` if none has one."""
+        return max(
+            (lv.last_updated for lv in self._levels if lv.last_updated is not None),
+            default=None,
         )
 
     @property
     def best_bid(self) -> OrderBookLevel | None:
         """The highest bid level (``.price``, ``.size``), ``None`` when no one bids."""
-        return self.bids[0] if self.bids else None
+        bids = self.bids
+        return bids[0] if bids else None
 
     @property
     def best_ask(self) -> OrderBookLevel | None:
         """The lowest ask level (``.price``, ``.size``), ``None`` when no one offers."""
-        return self.asks[0] if self.asks else None
+        asks = self.asks
+        return asks[0] if asks else None
 
     @property
     def mid(self) -> Decimal | None:
         """Halfway between the best bid and ask; ``None`` unless both sides are present."""
-        if not self.bids or not self.asks:
+        bid, ask = self.best_bid, self.best_ask
+        if bid is None or ask is None:
             return None
-        return (self.bids[0].price + self.asks[0].price) / 2
+        return (bid.price + ask.price) / 2
 
     @property
     def spread(self) -> Decimal | None:
         """Best ask minus best bid; ``None`` unless both sides are present."""
-        if not self.bids or not self.asks:
+        bid, ask = self.best_bid, self.best_ask
+        if bid is None or ask is None:
             return None
-        return self.asks[0].price - self.bids[0].price
+        return ask.price - bid.price
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OrderBook):
             return NotImplemented
-        return (self.market_id, self.bids, self.asks, self.last_updated) == (
-            other.market_id, other.bids, other.asks, other.last_updated
-        )
+        return (self.market_id, self.bids, self.asks) == (other.market_id, other.bids, other.asks)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        bid = self.bids[0].price if self.bids else None
-        ask = self.asks[0].price if self.asks else None
+        bid, ask = self.best_bid, self.best_ask
         return (
-            f"OrderBook(market_id={self.market_id!r}, best_bid={bid}, best_ask={ask}, "
+            f"OrderBook(market_id={self.market_id!r}, "
+            f"best_bid={None if bid is None else bid.price}, "
+            f"best_ask={None if ask is None else ask.price}, "
             f"bids={len(self.bids)}, asks={len(self.asks)}, last_updated={self.last_updated})"
         )

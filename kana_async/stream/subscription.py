@@ -29,6 +29,8 @@ __all__ = ["Subscription", "SubscriptionStats"]
 
 T = TypeVar("T")
 
+_monotonic = time.monotonic
+
 #: Stands in the buffer where a reconnect happened.
 _GAP: Any = object()
 
@@ -113,7 +115,7 @@ class Subscription(Generic[T]):
         if self._closed:
             return
         self._received += 1
-        self._last_received = time.monotonic()
+        self._last_received = _monotonic()
         buffer = self._buffer
         if self._keep_latest:
             if buffer:
