@@ -123,12 +123,12 @@ class StreamMux:
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             raise ValidationError("url", "must be a ws:// or wss:// URL", url)
+        if heartbeat is not None and heartbeat <= 0:
+            raise ValidationError("heartbeat", "must be None or > 0 seconds", heartbeat)
         if connector is None:
             if http is None:
                 raise ValidationError("http", "a ClientSession is needed without a connector")
             connector = AiohttpConnector(http, heartbeat=heartbeat)
-        if heartbeat is not None and heartbeat <= 0:
-            raise ValidationError("heartbeat", "must be None or > 0 seconds", heartbeat)
         if send_interval < 0:
             raise ValidationError("send_interval", "must be >= 0 seconds", send_interval)
         _check_buffer_size(buffer_size)

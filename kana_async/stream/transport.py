@@ -55,6 +55,8 @@ class _AiohttpWebSocket:
             if kind is aiohttp.WSMsgType.TEXT or kind is aiohttp.WSMsgType.BINARY:
                 data: bytes | str = msg.data
                 return data
+            if kind is aiohttp.WSMsgType.ERROR:  # e.g. no pong within the heartbeat
+                raise TransportError(f"{type(msg.data).__name__}: {msg.data}")
             if kind in _END:
                 return None
             # PING/PONG are answered by aiohttp itself; anything else carries no data.
@@ -70,8 +72,7 @@ class _AiohttpWebSocket:
 
 
 _END = frozenset(
-    {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
-     aiohttp.WSMsgType.ERROR}
+    {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED}
 )
 
 

@@ -59,8 +59,9 @@ Script = Callable[[ServerConnection], Awaitable[None]]
 class ScriptedServer:
     """``async with ScriptedServer(script) as server:`` then connect to ``server.url``."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, *, autoping: bool = True) -> None:
         self.script = script
+        self.autoping = autoping
         self.connections: list[ServerConnection] = []
         self.url = ""
         app = web.Application()
@@ -68,7 +69,7 @@ class ScriptedServer:
         self._runner = web.AppRunner(app)
 
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=self.autoping)
         await ws.prepare(request)
         connection = ServerConnection(ws, len(self.connections))
         self.connections.append(connection)

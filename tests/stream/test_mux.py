@@ -373,6 +373,18 @@ async def test_watchdog_leaves_a_busy_topic_alone(http: aiohttp.ClientSession) -
         assert len(server.connections[0].subscribes) == 1
 
 
+async def test_a_server_that_stops_answering_pings_is_replaced(
+    http: aiohttp.ClientSession,
+) -> None:
+    reasons: list[str] = []
+    hooks = StreamHooks(on_disconnected=reasons.append)
+    async with ScriptedServer(hold, autoping=False) as server, \
+            StreamMux(http, server.url, heartbeat=0.05, reconnect=FAST, hooks=hooks) as mux:
+        mux.positions(ADDR_A)
+        await server.wait_for_connections(2)
+    assert "PONG" in reasons[0]
+
+
 async def test_closing_ends_consumers_and_leaves_no_task(http: aiohttp.ClientSession) -> None:
     async with ScriptedServer(hold) as server:
         mux = StreamMux(http, server.url, watchdog={"positions": 10.0})

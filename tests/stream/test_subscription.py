@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -217,3 +218,18 @@ async def test_fail_delivers_buffered_items_then_the_error_then_stops() -> None:
         await sub.get()
     with pytest.raises(StopAsyncIteration):
         await sub.get()
+
+
+@pytest.mark.parametrize("overflow", [Overflow.KEEP_LATEST, Overflow.ERROR])
+async def test_every_received_payload_is_accounted_for(overflow: Overflow) -> None:
+    sub: Subscription[Any] = Subscription(TOPICS["live_trade_history"], ADDR, ADDR,
+                                          overflow=overflow, capacity=5)
+    for n in range(40):
+        sub.push(raw(trade(n)) if n % 7 else msgspec.Raw(b"{}"))
+        if n % 3 == 0 and sub.stats.buffered:
+            with contextlib.suppress(SlowConsumerError, asyncio.TimeoutError):
+                await asyncio.wait_for(sub.get(), 0.01)  # times out if only {} was left
+        stats = sub.stats
+        assert stats.received == (stats.delivered + stats.conflated + stats.dropped
+                                  + stats.decode_errors + stats.buffered)
+    assert sub.stats.buffered <= 5
