@@ -6,7 +6,8 @@ decode happens when a consumer reads, so a snapshot that conflation supersedes i
 Kana puts the routing key inside ``data`` (each element's ``address`` or ``market_id``), not in
 the envelope. While the server streams a single key of a topic on this connection, frames of
 that topic go to its subscriptions without looking; with several keys, a key-only view of
-``data`` is decoded (msgspec skips every other field). No unsubscribe message exists, so a key
+``data`` is decoded (msgspec skips every other field) and the first element's key names the
+frame (the server sends each subscription its own list). No unsubscribe message exists, so a key
 stays "streaming" until the connection ends even after its last subscription closed; that is
 why the fast path depends on what the server was asked for, not on what is still wanted.
 
