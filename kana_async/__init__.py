@@ -1,6 +1,7 @@
 """kana_async: an asyncio-native SDK for Kana Perps (perpetual futures on Aptos)."""
 
 from ._version import __version__
+from .client import KanaClient
 from .config import NETWORKS, NetworkConfig
 from .errors import (
     ApiError,
@@ -28,6 +29,16 @@ from .models import (
     Trade,
     TxPayload,
 )
+from .rest import KanaRest, RateLimiter, RestSession, RetryPolicy
+from .stream import (
+    OrderBook,
+    Overflow,
+    ReconnectPolicy,
+    StreamHooks,
+    StreamMux,
+    Subscription,
+)
+from .trade import PayloadMismatchError, Signer, Trader, TransactionRejectedError, TxResult
 
 __all__ = [
     "NETWORKS",
@@ -36,22 +47,38 @@ __all__ = [
     "DepositWithdraw",
     "FundingPayment",
     "FundingRate",
+    "KanaClient",
     "KanaError",
+    "KanaRest",
     "MarketInfo",
     "MarketPrice",
     "NetworkConfig",
     "OpenOrder",
     "Order",
+    "OrderBook",
     "OrderBookLevel",
+    "Overflow",
+    "PayloadMismatchError",
     "Position",
     "PulseRpcError",
     "RateLimitError",
+    "RateLimiter",
+    "ReconnectPolicy",
+    "RestSession",
+    "RetryPolicy",
+    "Signer",
     "SlowConsumerError",
     "StreamGapError",
+    "StreamHooks",
+    "StreamMux",
+    "Subscription",
     "Trade",
+    "Trader",
     "TransactionFailedError",
+    "TransactionRejectedError",
     "TransportError",
     "TxPayload",
+    "TxResult",
     "UnknownOutcomeError",
     "ValidationError",
     "__version__",

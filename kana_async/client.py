@@ -10,9 +10,9 @@ is one ``enter_async_context``/``push_async_callback`` line.
 from __future__ import annotations
 
 import importlib
-import re
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 
@@ -21,13 +21,18 @@ from .errors import KanaError, ValidationError
 from .rest.kana import KanaRest
 from .rest.ratelimit import RateLimiter
 from .rest.session import RestSession, RetryPolicy
+from .stream.mux import StreamMux
+from .trade.node import NodeClient
+from .trade.signer import Signer
+from .trade.trader import Trader
 
 __all__ = ["LOCAL_API_KEY", "KanaClient"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 #: The ``x-api-key`` sent to the embedded simulator when no key is given.
 LOCAL_API_KEY = "local-simulator"
-
-_PRIVATE_KEY = re.compile(r"^(ed25519-priv-)?(0x)?[0-9a-fA-F]{64}$")
 
 #: Keyword options and what they configure.
 _OPTIONS = {
@@ -37,6 +42,20 @@ _OPTIONS = {
     "check_grid": "validate orders against MarketInfo before building them (default True)",
     "connection_limit": "maximum simultaneous HTTP connections (default 100)",
 }
+
+
+def _delegate(
+    method: Callable[Concatenate[Trader, P], Awaitable[R]],
+) -> Callable[Concatenate[KanaClient, P], Awaitable[R]]:
+    """A ``KanaClient`` method that calls the same-named :class:`Trader` method."""
+
+    async def call(self: KanaClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await method(self.trader, *args, **kwargs)
+
+    call.__name__ = method.__name__
+    call.__qualname__ = f"KanaClient.{method.__name__}"
+    call.__doc__ = method.__doc__
+    return call
 
 
 class KanaClient:
@@ -68,18 +87,12 @@ class KanaClient:
         self.config: NetworkConfig = self._preset
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ValidationError("api_key", "must be a non-empty str or None")
-        if private_key is not None and (
-            not isinstance(private_key, str) or not _PRIVATE_KEY.match(private_key)
-        ):
-            # The value is deliberately not echoed: it is a secret.
-            raise ValidationError("private_key", "must be 64 hex digits (optionally 0x-prefixed)")
         unknown = sorted(set(options) - set(_OPTIONS))
         if unknown:
             raise ValidationError(
                 "options", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(_OPTIONS)}"
             )
         self._api_key = api_key
-        self._private_key = private_key
         self._use_simulator = network == "local" and not (rest_url or ws_url or node_url)
         self._rate_limiter = _rate_limiter(options.get("rate_limit"))
         self._retry = options.get("retry")
@@ -102,6 +115,13 @@ class KanaClient:
         self._stack: AsyncExitStack | None = None
         self._http: aiohttp.ClientSession | None = None
         self._rest: KanaRest | None = None
+        self._stream: StreamMux | None = None
+        self._trader: Trader | None = None
+        # Parsed now, so a bad key fails at construction; the Signer never shows the key.
+        self._signer = (
+            Signer(private_key) if private_key is not None else None
+        )
+        self._explicit_node = node_url is not None
         #: The embedded simulator while the client runs one (``network="local"``, no URLs).
         self.simulator: Any = None
 
@@ -110,7 +130,7 @@ class KanaClient:
         return (
             f"KanaClient(network={self.config.name!r}, rest_url={self.config.rest_url!r}, "
             f"api_key={'set' if self._api_key else 'none'}, "
-            f"private_key={'set' if self._private_key else 'none'}, {state})"
+            f"private_key={'set' if self._signer else 'none'}, {state})"
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -170,10 +190,23 @@ class KanaClient:
             rate_limiter=self._rate_limiter,
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
+        if config.ws_url is not None:
+            self._stream = StreamMux(self._http, config.ws_url)
+            stack.push_async_callback(self._stream.close)
+        if self._signer is not None:
+            if config.node_url is None:
+                raise KanaError(f"network {config.name!r} has no Aptos node URL; pass node_url=")
+            node = NodeClient(self._http, config.node_url, timeout=self._timeout)
+            # A preset's chain id guards against signing for the wrong chain; with an
+            # explicit node URL the node's own answer is trusted.
+            chain_id = None if self._explicit_node else config.chain_id
+            self._trader = Trader(self._rest, node, self._signer, chain_id=chain_id)
 
     def _forget(self) -> None:
         self._http = None
         self._rest = None
+        self._stream = None
+        self._trader = None
         self.simulator = None
         self.config = self._preset
 
@@ -189,6 +222,53 @@ class KanaClient:
         if self._rest is None:
             raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
         return self._rest
+
+    @property
+    def stream(self) -> StreamMux:
+        """Every indexer topic over one WebSocket, as typed async iterators (open client only).
+
+        The socket opens on the first subscription."""
+        if self._stream is None:
+            raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
+        return self._stream
+
+    @property
+    def trader(self) -> Trader:
+        """Validate, build, sign, submit and confirm transactions (needs ``private_key``)."""
+        if self._signer is None:
+            raise KanaError("trading needs a private key: KanaClient(..., private_key=...)")
+        if self._trader is None:
+            raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
+        return self._trader
+
+    @property
+    def address(self) -> str:
+        """The signer's wallet address (needs ``private_key``; known before opening)."""
+        if self._signer is None:
+            raise KanaError("no wallet address: KanaClient(..., private_key=...) was not given")
+        return self._signer.address
+
+    async def profile_address(self) -> str:
+        """The trade profile of the signer's wallet: the address WebSocket topics are keyed by."""
+        return await self.rest.get_profile_address(self.address)
+
+    # -- trading (each delegates to :attr:`trader`; see :class:`~kana_async.trade.Trader`) ---
+
+    place_limit_order = _delegate(Trader.place_limit_order)
+    place_market_order = _delegate(Trader.place_market_order)
+    place_multiple_orders = _delegate(Trader.place_multiple_orders)
+    cancel_multiple_orders = _delegate(Trader.cancel_multiple_orders)
+    cancel_and_place_multiple_orders = _delegate(Trader.cancel_and_place_multiple_orders)
+    update_take_profit = _delegate(Trader.update_take_profit)
+    update_stop_loss = _delegate(Trader.update_stop_loss)
+    add_margin = _delegate(Trader.add_margin)
+    collapse_position = _delegate(Trader.collapse_position)
+    deposit = _delegate(Trader.deposit)
+    withdraw = _delegate(Trader.withdraw)
+    withdraw_multiple = _delegate(Trader.withdraw_multiple)
+    settle_pnl = _delegate(Trader.settle_pnl)
+    wait = _delegate(Trader.wait)
+    resolve = _delegate(Trader.resolve)
 
     @property
     def http(self) -> aiohttp.ClientSession:

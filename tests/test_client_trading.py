@@ -1,0 +1,163 @@
+"""Trading through ``KanaClient`` against the simulator, observed on the client's own streams."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+
+from kana_async import KanaClient, KanaError, ValidationError
+from kana_async.sim import Simulator
+from kana_async.stream import Subscription
+
+T = TypeVar("T")
+
+ALICE = "11" * 32
+BOB = "22" * 32
+APT = 1338
+
+
+async def until(sub: Subscription[T], predicate: Callable[[T], bool], timeout: float = 5.0) -> T:
+    """The first item of ``sub`` that satisfies ``predicate`` (fails after ``timeout``)."""
+
+    async def first() -> T:
+        async for item in sub:
+            if predicate(item):
+                return item
+        raise AssertionError("subscription ended")
+
+    return await asyncio.wait_for(first(), timeout)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    # No market maker: the book holds only what the test puts there.
+    async with Simulator(seed=3, market_maker=None, step_interval=None) as simulator:
+        yield simulator
+
+
+def client(sim: Simulator, key: str) -> KanaClient:
+    return KanaClient(
+        "local",
+        rest_url=sim.rest_url,
+        ws_url=sim.ws_url,
+        node_url=sim.node_url,
+        api_key="test-key",
+        private_key=key,
+    )
+
+
+async def test_order_lifecycle_is_seen_on_streams(sim: Simulator) -> None:
+    async with client(sim, ALICE) as alice, client(sim, BOB) as bob:
+        assert (await alice.deposit(1000)).success
+        assert (await bob.deposit(1000)).success
+        profile = await alice.profile_address()
+
+        async with alice.stream.open_orders(profile) as orders, alice.stream.orderbook(
+            APT
+        ) as book, alice.stream.trade_history(profile) as trades, alice.stream.positions(
+            profile
+        ) as positions:
+            placed = await alice.place_limit_order(APT, True, False, "1", "5.000", 2)
+            assert placed.success, placed.vm_status
+            resting = await until(orders, lambda items: len(items) == 1)
+            assert resting[0].price == Decimal("5")
+            assert resting[0].remaining_size == Decimal("1")
+            top = await until(book, lambda b: b.best_bid is not None)
+            assert top.best_bid is not None
+            assert top.best_bid.price == Decimal("5")
+            assert top.best_bid.size == Decimal("1")
+
+            # Bob opens a short at market: it crosses Alice's bid.
+            crossed = await bob.place_market_order(APT, False, False, "1", 2)
+            assert crossed.success, crossed.vm_status
+            fills = await until(trades, lambda items: len(items) >= 1)
+            assert fills[0].price == Decimal("5")
+            assert fills[0].size == Decimal("1")
+            longs = await until(positions, lambda items: any(p.trade_side for p in items))
+            (long,) = [p for p in longs if p.trade_side]
+            assert long.size == Decimal("1")
+            assert long.entry_price == Decimal("5")
+            await until(orders, lambda items: items == [])
+
+            assert (await alice.update_take_profit(APT, True, "6.5")).success
+            assert (await alice.update_stop_loss(APT, True, "4.2")).success
+            guarded = await until(
+                positions, lambda items: any(p.tp is not None and p.sl is not None for p in items)
+            )
+            assert (guarded[0].tp, guarded[0].sl) == (Decimal("6.5"), Decimal("4.2"))
+
+            margin_before = guarded[0].margin
+            assert (await alice.add_margin(APT, True, "1.5")).success
+            topped = await until(positions, lambda items: items[0].margin != margin_before)
+            assert topped[0].margin == margin_before + Decimal("1.5")
+
+            # A second order rests, then is cancelled.
+            assert (await alice.place_limit_order(APT, True, False, "0.5", "4.500", 2)).success
+            (second,) = await until(orders, lambda items: len(items) == 1)
+            cancelled = await alice.cancel_multiple_orders(APT, [second.order_id], [True])
+            assert cancelled.success, cancelled.vm_status
+            await until(orders, lambda items: items == [])
+
+        wallet_before = await alice.rest.get_wallet_account_balance(alice.address)
+        assert (await alice.withdraw(APT, "10")).success
+        wallet_after = await alice.rest.get_wallet_account_balance(alice.address)
+        assert wallet_after == wallet_before + Decimal("10")
+
+
+async def test_fifty_concurrent_orders_all_land(sim: Simulator) -> None:
+    async with client(sim, ALICE) as alice:
+        assert (await alice.deposit(10_000)).success
+        prices = [Decimal("4.000") + Decimal("0.001") * i for i in range(50)]
+        results = await asyncio.gather(
+            *(alice.place_limit_order(APT, True, False, "0.5", price, 2) for price in prices)
+        )
+        assert all(r.success for r in results)
+        assert len({r.tx_hash for r in results}) == 50
+        ids = await alice.rest.get_all_open_order_ids(alice.address, APT)
+        assert len(ids) == 50
+
+
+async def test_off_grid_price_is_refused_before_anything_is_sent(sim: Simulator) -> None:
+    async with client(sim, ALICE) as alice:
+        version = sim.engine.ledger_version
+        with pytest.raises(ValidationError, match="price"):
+            await alice.place_limit_order(APT, True, False, "1", "5.0005", 2)
+        with pytest.raises(ValidationError, match="size"):
+            await alice.place_limit_order(APT, True, False, "0.0001", "5", 2)
+        assert sim.engine.ledger_version == version
+
+
+async def test_trading_without_a_key_says_so(sim: Simulator) -> None:
+    async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
+                          node_url=sim.node_url, api_key="k") as kana:
+        with pytest.raises(KanaError, match="private key"):
+            await kana.place_market_order(APT, True, False, "1", 2)
+        with pytest.raises(KanaError, match="private_key"):
+            _ = kana.address
+
+
+def test_private_key_is_checked_at_construction_and_never_echoed() -> None:
+    secret = "zz" * 32
+    with pytest.raises(ValidationError) as info:
+        KanaClient("local", private_key=secret)
+    assert secret not in str(info.value)
+    good = KanaClient("local", private_key=ALICE)
+    assert ALICE not in repr(good)
+    assert good.address.startswith("0x")
+
+
+async def test_default_local_network_runs_the_embedded_simulator() -> None:
+    async with KanaClient(private_key=ALICE) as kana:
+        markets: Any = await kana.rest.get_perpetual_assets_info()
+        assert {m.market_id for m in markets} >= {"1338", "1339", "1340", "2387"}
+        async with kana.stream.orderbook(APT) as book:
+            snapshot = await until(
+                book, lambda b: b.best_bid is not None and b.best_ask is not None
+            )
+            assert snapshot.best_bid is not None
+            assert snapshot.best_ask is not None
+            assert snapshot.best_bid.price < snapshot.best_ask.price
