@@ -79,12 +79,14 @@ def book_top(
     title: str | None = None,
     own_prices: Iterable[Decimal] = (),
     size_places: int | None = None,
+    price_places: int | None = None,
 ) -> RenderableType:
     """The best ``depth`` levels of each side: asks above (best lowest), bids below.
 
     The line between them shows the mid and the spread. Levels whose price is in
     ``own_prices`` (the viewer's resting orders) are marked with a star. ``size_places``
-    fixes the decimals of sizes, so that they line up (a market's lot decimals, say).
+    and ``price_places`` fix the decimals of sizes and prices, so that they line up (a
+    market's lot and price-step decimals, say).
     """
     if depth < 1:
         raise ValueError("depth must be >= 1")
@@ -102,7 +104,8 @@ def book_top(
     if not asks:
         table.add_row("", Text("no asks", style=_DIM), "", "", end_section=True)
     for index, (level, total) in enumerate(reversed(asks)):
-        table.add_row(*_level_cells(level, total, _ASK, level.price in mine, size_places),
+        table.add_row(*_level_cells(level, total, _ASK, level.price in mine, size_places,
+                                    price_places),
                       end_section=index == len(asks) - 1)
     spread, mid = book.spread, book.mid
     if spread is None:
@@ -112,7 +115,8 @@ def book_top(
                       Text(f"spread {format_decimal(spread)}", style=_DIM), "",
                       end_section=True)
     for level, total in bids:
-        table.add_row(*_level_cells(level, total, _BID, level.price in mine, size_places))
+        table.add_row(*_level_cells(level, total, _BID, level.price in mine, size_places,
+                                    price_places))
     if not bids:
         table.add_row("", Text("no bids", style=_DIM), "", "")
     return table
@@ -128,10 +132,11 @@ def _cumulative(levels: Sequence[OrderBookLevel]) -> list[tuple[OrderBookLevel, 
 
 
 def _level_cells(level: OrderBookLevel, total: Decimal, style: str, own: bool,
-                 size_places: int | None) -> tuple[Text, Text, Text, Text]:
+                 size_places: int | None, price_places: int | None
+                 ) -> tuple[Text, Text, Text, Text]:
     return (
         Text("*" if own else "", style="bold yellow"),
-        Text(format_decimal(level.price), style=style),
+        Text(format_decimal(level.price, price_places), style=style),
         Text(format_decimal(level.size, size_places)),
         Text(format_decimal(total, size_places), style=_DIM),
     )
@@ -297,7 +302,7 @@ def order_log(lines: Sequence[OrderLine], *, title: str | None = "Orders",
     """The transactions sent, newest last (the last ``limit`` only, when given)."""
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("action")
-    table.add_column("outcome")
+    table.add_column("outcome", no_wrap=True, overflow="ellipsis", max_width=32)
     table.add_column("confirmed in", justify="right")
     table.add_column("on stream in", justify="right")
     shown = lines if limit is None else lines[-limit:] if limit > 0 else []
