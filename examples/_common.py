@@ -43,6 +43,9 @@ def parser(description: str, *, market: int | None = 1338) -> argparse.ArgumentP
     where.add_argument("--rest-url", help="REST base URL (e.g. of a running `kana-async sim`)")
     where.add_argument("--ws-url", help="indexer WebSocket URL")
     where.add_argument("--node-url", help="Aptos node URL")
+    where.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                       help="seconds one request may take (default 10); a transaction whose "
+                            "answer takes longer has an unknown outcome, which is resolved")
     p.add_argument("--market", type=int, default=market,
                    help="market id (default: " + ("every market)" if market is None
                                                   else f"{market})"))
@@ -98,6 +101,7 @@ def open_client(args: argparse.Namespace, *, wallet: bool) -> KanaClient:
         ws_url=args.ws_url,
         node_url=args.node_url,
         private_key=key,
+        timeout=args.timeout,
     )
 
 

@@ -290,8 +290,9 @@ class MarketMaker:
         # The chain says nothing rests; the indexer's open_orders view must agree.
         try:
             await asyncio.wait_for(self._until_no_open_orders(open_orders), timeout=10)
-        except asyncio.TimeoutError:
-            log(f"open_orders view still lists orders in market {self.market}!")
+        except (asyncio.TimeoutError, KanaError) as exc:
+            why = str(exc) or "still lists orders after 10 s"
+            log(f"open_orders view of market {self.market} not confirmed empty: {why}")
             return False
         log(f"open_orders view: nothing rests in market {self.market}")
         return True
@@ -300,6 +301,7 @@ class MarketMaker:
         async for items in open_orders:
             if not any(o.market_id == self.info.market_id for o in items):
                 return
+        raise KanaError("the open_orders stream ended")
 
     def summary(self) -> str:
         return (f"summary: {self.quote_count} quotes placed, {self.requotes} requotes, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import pytest
 
 from kana_async import MarketInfo, OrderBook, OrderBookLevel, Position
 from kana_async.sim import Simulator
+from kana_async.trade import Signer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: What a clean run never prints on stderr.
@@ -40,9 +42,11 @@ class Run:
             assert marker not in self.stderr, self.stderr
 
 
-async def start(script: str, *args: str) -> asyncio.subprocess.Process:
+async def start(script: str, *args: str, key: str | None = None) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("KANA_PRIVATE_KEY", None)  # the examples use a throwaway key on the simulator
+    if key is not None:
+        env["KANA_PRIVATE_KEY"] = key
     return await asyncio.create_subprocess_exec(
         sys.executable, "-X", "dev", str(EXAMPLES / script), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
@@ -104,6 +108,35 @@ async def test_market_maker_cancels_everything_on_ctrl_c() -> None:
     result.assert_clean()
     assert "cancelling" in result.stdout, before + result.stdout
     assert "open_orders view: nothing rests in market 1338" in result.stdout
+
+
+async def test_market_maker_resolves_an_unknown_outcome_and_never_resends() -> None:
+    key = "33" * 32
+    async with Simulator(seed=2) as sim:
+        proc = await start("market_maker.py", "--timeout", "1", "--rest-url", str(sim.rest_url),
+                           "--ws-url", str(sim.ws_url), "--node-url", str(sim.node_url), key=key)
+        assert proc.stdout is not None
+        try:
+            before = await asyncio.wait_for(read_until(proc.stdout, "quote #1"), 20)
+            # The next transaction executes, but its HTTP answer never comes.
+            sim.faults.hang_next_submissions(1)
+            before += await asyncio.wait_for(read_until(proc.stdout, "resolved"), 20)
+        except BaseException:
+            proc.kill()
+            await proc.wait()
+            raise
+        proc.send_signal(signal.SIGINT)
+        result = await finish(proc)
+        profile = sim.engine.profile_address(Signer(key).address)
+        orders = sim.engine.order_history(profile, 1338)
+    result.assert_clean()
+    assert "outcome unknown" in before
+    assert "requote: resolved, committed" in before
+    assert "open_orders view: nothing rests in market 1338" in result.stdout
+    placed = re.search(r"summary: (\d+) quotes placed", result.stdout)
+    assert placed is not None, result.stdout
+    # Every order the exchange ever saw was counted once by the bot: nothing was sent twice.
+    assert len(orders) == int(placed.group(1))
 
 
 # -- funding monitor -------------------------------------------------------------------------
