@@ -1,0 +1,182 @@
+"""How commands talk to people and to pipelines.
+
+Data goes to stdout: NDJSON (one object per line, ``Decimal`` as strings, flushed per line) or
+a table (rich on a terminal, plain aligned columns otherwise, so ``grep``/``awk`` work).
+Prompts, spinners, warnings and summaries go to stderr, so stdout stays clean for pipes.
+A reader that goes away (``| head``) raises :class:`PipeClosed`, which ends the command
+quietly with status 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any, TextIO
+
+import msgspec
+
+from ..stream.book import OrderBook
+from .args import CliError
+
+__all__ = [
+    "Lines",
+    "PipeClosed",
+    "confirm",
+    "fmt",
+    "is_terminal",
+    "print_table",
+    "silence_stdout",
+    "spinner",
+    "warn",
+]
+
+
+class PipeClosed(Exception):
+    """Whoever read stdout has gone (``| head``): stop, it is not an error."""
+
+
+class _BookLevel(msgspec.Struct):
+    price: Decimal
+    size: Decimal
+
+
+class _Book(msgspec.Struct):
+    """An order book as NDJSON shows it: sides split and sorted, best first."""
+
+    market_id: str
+    bids: list[_BookLevel]
+    asks: list[_BookLevel]
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, OrderBook):
+        return _Book(
+            value.market_id,
+            [_BookLevel(lv.price, lv.size) for lv in value.bids],
+            [_BookLevel(lv.price, lv.size) for lv in value.asks],
+        )
+    raise TypeError(f"cannot show {type(value).__name__} as JSON")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_to_json, decimal_format="string")
+
+
+def is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class Lines:
+    """NDJSON on ``out`` (stdout by default), one flushed line per object."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out
+        #: Lines written.
+        self.count = 0
+
+    def write(self, obj: Any) -> None:
+        out = self._out if self._out is not None else sys.stdout
+        line = _encoder.encode(obj).decode() + "\n"
+        try:
+            out.write(line)
+            out.flush()
+        except BrokenPipeError:
+            raise PipeClosed from None
+        self.count += 1
+
+
+def silence_stdout() -> None:
+    """After the reader of stdout left: point stdout at /dev/null, so that the interpreter's
+    final flush does not complain about the broken pipe."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def warn(message: str) -> None:
+    print(f"kana-async: warning: {message}", file=sys.stderr, flush=True)
+
+
+def fmt(value: object) -> str:
+    """A cell: Decimals in plain notation, ``None`` as ``-``, booleans as yes/no."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    title: str | None = None,
+    out: TextIO | None = None,
+    right: Sequence[int] = (),
+) -> None:
+    """A table: rich on a terminal, plain aligned text elsewhere (``right``: column indexes
+    to align right, e.g. numbers)."""
+    out = out if out is not None else sys.stdout
+    cells = [[fmt(value) for value in row] for row in rows]
+    try:
+        if is_terminal(out):
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title=title, title_justify="left")
+            for index, name in enumerate(columns):
+                table.add_column(name, justify="right" if index in right else "left")
+            for row in cells:
+                table.add_row(*row)
+            Console(file=out).print(table)
+            return
+        widths = [max(len(name), *(len(row[i]) for row in cells)) if cells else len(name)
+                  for i, name in enumerate(columns)]
+
+        def line(values: Sequence[str]) -> str:
+            parts = [value.rjust(w) if i in right else value.ljust(w)
+                     for i, (value, w) in enumerate(zip(values, widths, strict=True))]
+            return "  ".join(parts).rstrip()
+
+        text = [title] if title else []
+        text.append(line(columns))
+        text.extend(line(row) for row in cells)
+        out.write("\n".join(text) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        raise PipeClosed from None
+
+
+def confirm(question: str, *, assume_yes: bool, stdin: TextIO | None = None) -> None:
+    """Ask before signing. ``--yes`` skips the question; without a terminal to ask on, refuse
+    (a script must say ``--yes`` on purpose)."""
+    if assume_yes:
+        return
+    stdin = stdin if stdin is not None else sys.stdin
+    if not is_terminal(stdin):
+        raise CliError("refusing to sign without confirmation: stdin is not a terminal "
+                       "(pass --yes to sign anyway)")
+    print(question, file=sys.stderr)
+    sys.stderr.write("Sign and send? [y/N] ")
+    sys.stderr.flush()
+    answer = stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise CliError("cancelled: nothing was signed")
+
+
+@contextlib.contextmanager
+def spinner(message: str) -> Iterator[None]:
+    """A spinner on stderr while something is awaited (only when stderr is a terminal)."""
+    if not is_terminal(sys.stderr):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
