@@ -125,6 +125,8 @@ def moved_bps(before: Decimal, now: Decimal) -> Decimal:
 
 
 class MarketMaker:
+    """The quoting loop, the stream watchers and the exit, around one ``KanaClient``."""
+
     def __init__(self, kana: KanaClient, info: MarketInfo, settings: Settings) -> None:
         self.kana = kana
         self.info = info
@@ -191,7 +193,7 @@ class MarketMaker:
                 self.refresh = False
                 await self.load_quotes(self.quoted_mid or mid)
             result = await self.requote(mid, moved)
-            if result is not None and result.success:
+            if result is None or result.success:  # None: nothing to do (both sides capped)
                 failures = 0
                 continue
             failures += 1
