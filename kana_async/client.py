@@ -41,6 +41,7 @@ _OPTIONS = {
     "rate_limit": "a RateLimiter, or requests per second as a number (default: no limit)",
     "check_grid": "validate orders against MarketInfo before building them (default True)",
     "connection_limit": "maximum simultaneous HTTP connections (default 100)",
+    "simulator": "keyword arguments for the embedded Simulator (network='local', no URLs)",
 }
 
 
@@ -68,7 +69,8 @@ class KanaClient:
 
     Options: ``timeout``, ``retry`` (:class:`~kana_async.rest.RetryPolicy`), ``rate_limit``
     (:class:`~kana_async.rest.RateLimiter` or requests/second), ``check_grid``,
-    ``connection_limit``.
+    ``connection_limit``, ``simulator`` (keyword arguments for the embedded
+    :class:`~kana_async.sim.Simulator`, e.g. ``{"seed": 7, "funding_interval": 5}``).
     """
 
     def __init__(
@@ -94,6 +96,16 @@ class KanaClient:
             )
         self._api_key = api_key
         self._use_simulator = network == "local" and not (rest_url or ws_url or node_url)
+        self._local = network == "local"
+        self._simulator_options = options.get("simulator") or {}
+        if not isinstance(self._simulator_options, dict):
+            raise ValidationError("simulator", "must be a dict of Simulator keyword arguments")
+        if self._simulator_options and not self._use_simulator:
+            raise ValidationError(
+                "simulator", "applies only to network='local' without explicit URLs"
+            )
+        if self._simulator_options:
+            _check_simulator_options(self._simulator_options)
         self._rate_limiter = _rate_limiter(options.get("rate_limit"))
         self._retry = options.get("retry")
         if self._retry is not None and not isinstance(self._retry, RetryPolicy):
@@ -166,7 +178,8 @@ class KanaClient:
         if self._use_simulator:
             # Imported only when used: bots on testnet/mainnet never load the simulator.
             simulator_type = importlib.import_module(".sim", __package__).Simulator
-            self.simulator = await stack.enter_async_context(simulator_type())
+            simulator = simulator_type(**self._simulator_options)
+            self.simulator = await stack.enter_async_context(simulator)
             config = config.with_overrides(
                 rest_url=self.simulator.rest_url,
                 ws_url=self.simulator.ws_url,
@@ -178,9 +191,9 @@ class KanaClient:
         connector = aiohttp.TCPConnector(limit=self._connection_limit)
         self._http = aiohttp.ClientSession(connector=connector)
         stack.push_async_callback(self._http.close)
-        # The embedded simulator wants a key like the real API but accepts any: spare local
-        # users from inventing one.
-        api_key = self._api_key or (LOCAL_API_KEY if self._use_simulator else None)
+        # A simulator (embedded, or `kana-async sim` on explicit URLs) wants a key like the
+        # real API but accepts any: spare local users from inventing one.
+        api_key = self._api_key or (LOCAL_API_KEY if self._local else None)
         session = RestSession(
             config.rest_url,
             api_key=api_key,
@@ -276,6 +289,18 @@ class KanaClient:
         if self._http is None:
             raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
         return self._http
+
+
+def _check_simulator_options(options: dict[str, Any]) -> None:
+    import inspect
+
+    simulator_type = importlib.import_module(".sim", __package__).Simulator
+    known = set(inspect.signature(simulator_type).parameters)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValidationError(
+            "simulator", f"unknown Simulator argument(s) {', '.join(unknown)}", None
+        )
 
 
 def _rate_limiter(value: object) -> RateLimiter | None:

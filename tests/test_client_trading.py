@@ -161,3 +161,23 @@ async def test_default_local_network_runs_the_embedded_simulator() -> None:
             assert snapshot.best_bid is not None
             assert snapshot.best_ask is not None
             assert snapshot.best_bid.price < snapshot.best_ask.price
+
+
+async def test_embedded_simulator_takes_options() -> None:
+    async with KanaClient(simulator={"seed": 9, "market_maker": None}) as kana:
+        assert kana.simulator is not None
+        assert kana.simulator.engine.orderbook(APT) == []
+
+
+def test_simulator_options_are_checked() -> None:
+    with pytest.raises(ValidationError, match="unknown Simulator argument"):
+        KanaClient(simulator={"sead": 1})
+    with pytest.raises(ValidationError, match="only to network='local' without explicit URLs"):
+        KanaClient(rest_url="http://127.0.0.1:1", simulator={"seed": 1})
+
+
+async def test_explicit_local_urls_get_the_local_key(sim: Simulator) -> None:
+    # `kana-async sim` wants some x-api-key; a local client sends one without being told.
+    async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
+                          node_url=sim.node_url) as kana:
+        assert (await kana.rest.get_market_info(APT))[0].market_id == "1338"
