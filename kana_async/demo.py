@@ -370,6 +370,13 @@ class DemoOptions:
     node_url: str | None = None
     #: Force plain lines (``None``: plain unless the output is a terminal).
     plain: bool | None = None
+    #: Seconds between two steps, so that a viewer can follow (``None``: a fifteenth of the
+    #: duration, at most 2 s).
+    pace: float | None = None
+    #: A second wallet takes the other side of the resting order (``None``: on the local
+    #: network only). Without one, the demo's own market order crosses the book, as it must
+    #: on a real network where the demo has a single key.
+    counterparty: bool | None = None
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
@@ -380,8 +387,13 @@ class DemoOptions:
                                   self.duration)
         if not self.deposit > 0:
             raise ValidationError("deposit", "must be > 0", self.deposit)
+        if self.pace is not None and not 0 <= self.pace <= 60:
+            raise ValidationError("pace", "must be from 0 to 60 seconds", self.pace)
         if not 1 <= self.leverage <= 1000:
             raise ValidationError("leverage", "must be an integer from 1", self.leverage)
+        if self.counterparty and not self.local:
+            raise ValidationError("counterparty", "needs the local network: a second wallet "
+                                  "is funded by the simulator's faucet", self.counterparty)
         if self.network != "local" and self.private_key is None:
             raise ValidationError("private_key_env", f"trading on {self.network} needs a key: "
                                   "--private-key-env VAR names the variable holding it")
@@ -391,8 +403,11 @@ class DemoOptions:
 
     @property
     def local(self) -> bool:
-        """Against a simulator: a second wallet takes the other side of the demo's order."""
         return self.network == "local"
+
+    @property
+    def use_counterparty(self) -> bool:
+        return self.local if self.counterparty is None else self.counterparty
 
 
 # == the asyncio layer =========================================================================
@@ -668,7 +683,7 @@ class Demo:
             self._kana = await stack.enter_async_context(kana)
             where = "the embedded simulator" if kana.simulator is not None else kana.config.rest_url
             self.event(f"connected to {where}; wallet {kana.address}")
-            if o.local:
+            if o.use_counterparty:
                 # A second wallet (a fresh key) takes the other side: the exchange refuses
                 # trades of a wallet against itself.
                 config = kana.config
@@ -695,7 +710,7 @@ class Demo:
     async def _scenario(self, kana: KanaClient, stack: contextlib.AsyncExitStack,
                         tasks: _TaskSet) -> None:
         o = self.options
-        pace = min(2.0, o.duration / 15)
+        pace = min(2.0, o.duration / 15) if o.pace is None else o.pace
         self._phase = "reading markets"
         info = await self._read_markets(kana)
         await self._pause(pace)
@@ -713,7 +728,7 @@ class Demo:
         if order is not None and self.state.long() is not None:
             await self._protect(kana, info)
             await self._pause(pace)
-        if o.local:
+        if self._counterparty is not None:  # the first bid was filled: rest another one
             await self._rest_passive(kana, info, "a second bid, to cancel")
             await self._pause(pace)
         await self._cancel_resting(kana)
@@ -1049,42 +1064,39 @@ class Demo:
         return f"{top}; {pos}; {frames:,} frames"
 
     def screen(self) -> RenderableType:
-        """The live screen: book, position, orders, funding, stream and the latest events."""
+        """The live screen: book, position, orders, stream and the latest events."""
         state, info = self.state, self.info
         name = info.base_name if info is not None else str(self.options.market)
         elapsed = time.monotonic() - self.report.started
+        rate = next((r.funding_rate for r in state.funding if r.market_id == state.market),
+                    None)
         header = Text.assemble(
             ("Kana demo", "bold"), f" — {self.report.network} — {name} — ",
             (self._phase, "cyan"), f" — {elapsed:4.1f} s / {self.options.duration:g} s",
+            ("" if rate is None else
+             f" — funding {views.format_decimal(rate * 100, 4, sign=True)} %"),
         )
-        own = [o.price for o in state.open_orders]
-        sizes = decimals(info.lot) if info is not None else None
-        prices = decimals(info.tick) if info is not None else None
-        marks = {self.state.market: state.mid}
-        left = Group(
-            views.book_top(state.book, depth=5, title=f"{name} book", own_prices=own,
-                           size_places=sizes, price_places=prices),
-            Text(""),
-            views.funding_rates([r for r in state.funding if r.market_id == state.market],
-                                names=self.names),
+        book = views.book_top(
+            state.book, depth=4, title=f"{name} book", own_prices=[o.price for o in
+                                                                   state.open_orders],
+            size_places=None if info is None else decimals(info.lot),
+            price_places=None if info is None else decimals(info.tick),
         )
-        stats = self._kana.stream.stats() if self._kana and not self._kana.closed else None
         right = Group(
-            views.positions(state.positions, marks),
-            Text(f"realized PnL {views.format_decimal(self.report.realized_pnl, 6, sign=True)}"
-                 f"  fills {len(self.report.trades)}"),
+            views.position_card(state.long(), state.mid, realized_pnl=self.report.realized_pnl),
             Text(""),
             views.open_orders(state.open_orders),
-            Text(""),
-            views.stream_stats(stats),
         )
-        grid = Table.grid(padding=(0, 4))
-        grid.add_column()
-        grid.add_column()
-        grid.add_row(left, right)
-        events = Text("\n".join(e.line() for e in self.report.events[-4:]), style="dim")
-        return Group(header, Text(""), grid, Text(""),
-                     views.order_log(self.report.transactions, limit=6), Text(""), events)
+        top = Table.grid(padding=(0, 4))
+        top.add_column()
+        top.add_column()
+        top.add_row(book, right)
+        stats = self._kana.stream.stats() if self._kana and not self._kana.closed else None
+        events = Text("\n".join(e.line() for e in self.report.events[-3:]), style="dim",
+                      no_wrap=True, overflow="ellipsis")
+        return Group(header, Text(""), top, Text(""),
+                     views.order_log(self.report.transactions, limit=5), Text(""),
+                     views.stream_stats(stats), Text(""), events)
 
 
 def _has_message(topic: str) -> Callable[[_State], bool]:

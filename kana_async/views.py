@@ -28,6 +28,7 @@ __all__ = [
     "funding_rates",
     "open_orders",
     "order_log",
+    "position_card",
     "positions",
     "stream_stats",
     "unrealized_pnl",
@@ -192,6 +193,44 @@ def positions(
             format_decimal(position.sl),
         )
     return table
+
+
+def position_card(
+    position: Position | None,
+    mark: Decimal | None = None,
+    *,
+    realized_pnl: Decimal | None = None,
+    title: str | None = "Position",
+) -> RenderableType:
+    """One position as a narrow two-column card (a bot watching one market).
+
+    ``mark`` values the unrealized PnL; ``realized_pnl``, when given, adds a line for what
+    the fills have already booked.
+    """
+    card = Table.grid(padding=(0, 2))
+    card.add_column(style=_DIM)
+    card.add_column(justify="right")
+    if position is None:
+        card.add_row("no open position", "")
+    else:
+        side = position.trade_side
+        pnl = unrealized_pnl(position, mark)
+        card.add_row("side", Text("?" if side is None else ("long" if side else "short"),
+                                  style="" if side is None else (_BID if side else _ASK)))
+        card.add_row("size", format_decimal(position.size))
+        card.add_row("entry", format_decimal(position.entry_price))
+        card.add_row("mark", format_decimal(mark))
+        card.add_row("unrealized", Text(format_decimal(pnl, 6, sign=True),
+                                        style=_signed_style(pnl)))
+        card.add_row("margin", format_decimal(position.margin, 4))
+        card.add_row("liquidation", format_decimal(position.liq_price))
+        card.add_row("TP / SL", f"{format_decimal(position.tp)} / {format_decimal(position.sl)}")
+    if realized_pnl is not None:
+        card.add_row("realized", Text(format_decimal(realized_pnl, 6, sign=True),
+                                      style=_signed_style(realized_pnl)))
+    if title is None:
+        return card
+    return Group(Text(title, style="italic"), card)
 
 
 def open_orders(items: Sequence[OpenOrder], *, title: str | None = "Open orders"

@@ -20,6 +20,7 @@ from kana_async.views import (
     funding_rates,
     open_orders,
     order_log,
+    position_card,
     positions,
     stream_stats,
     unrealized_pnl,
@@ -132,6 +133,22 @@ def test_positions_view() -> None:
     assert "1339" in short
     assert "–" in short  # no mark for that market: no PnL either
     assert "no open position" in render(positions([]))
+
+
+def test_position_card() -> None:
+    text = render(position_card(position(True, tp=D("6.5"), sl=D("4.2")), D("5.25"),
+                                realized_pnl=D("-0.25")))
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines()[1:]}
+    assert rows["side"] == ["long"]
+    assert rows["unrealized"] == ["+0.500000"]
+    assert rows["TP"] == ["/", "SL", "6.5", "/", "4.2"]
+    assert rows["realized"] == ["-0.250000"]
+    assert text.splitlines()[0] == "Position"
+    empty = render(position_card(None, title=None))
+    assert empty.strip() == "no open position"
+    short = render(position_card(position(False), None))
+    assert "short" in short
+    assert not [line for line in short.splitlines() if line.startswith("realized")]
 
 
 # -- orders, funding, stream -----------------------------------------------------------------
