@@ -41,6 +41,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     add_connection_options(parser, wallet=True)
 
 
+def _short(address: str) -> str:
+    """``0x1234…abcd``: enough to recognise a wallet in a title."""
+    return f"{address[:6]}…{address[-4:]}"
+
+
 async def _market_filter(kana: KanaClient, text: str | None) -> MarketInfo | None:
     return None if text is None else await resolve_market(kana, text)
 
@@ -71,7 +76,7 @@ async def _positions(args: argparse.Namespace) -> int:
 
         from ..views import positions
 
-        Console().print(positions(items, marks, title=f"Positions of {wallet}"))
+        Console().print(positions(items, marks, title=f"Positions of {_short(wallet)}"))
         return 0
     print_table(
         ("market", "side", "size", "entry", "mark", "upnl", "margin", "lev.", "liq", "tp", "sl"),
@@ -111,7 +116,7 @@ async def _orders(args: argparse.Namespace) -> int:
 
         from ..views import open_orders
 
-        Console().print(open_orders(items, title=f"Open orders of {wallet}"))
+        Console().print(open_orders(items, title=f"Open orders of {_short(wallet)}"))
         return 0
     print_table(
         ("market", "order id", "side", "price", "remaining", "size", "lev."),

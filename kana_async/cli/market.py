@@ -16,7 +16,7 @@ from .connect import client, resolve_market, stop_on_signals, until_stopped
 from .output import Lines, PipeClosed, fmt, is_terminal, print_table
 
 if TYPE_CHECKING:
-    from ..models import MarketInfo
+    from ..models import MarketInfo, OrderBookLevel
     from ..stream.book import OrderBook
     from ..stream.subscription import Subscription
 
@@ -161,7 +161,17 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
 
 
 def _plain_book(info: MarketInfo, book: OrderBook, depth: int) -> str:
-    """The book as text lines, for logs and pipes."""
+    """The book as text lines, for logs and pipes (numbers on the market's grid)."""
+    from ..units import price_step, size_step
+
+    tick, lot = price_step(info), size_step(info)
+
+    def price(level: OrderBookLevel) -> str:
+        return fmt(level.price.quantize(tick))
+
+    def size(level: OrderBookLevel) -> str:
+        return fmt(level.size.quantize(lot))
+
     stamp = time.strftime("%H:%M:%S")
     lines = [f"{info.base_name} ({info.market_id}) at {stamp}  mid {fmt(book.mid)}  "
              f"spread {fmt(book.spread)}"]
@@ -171,8 +181,8 @@ def _plain_book(info: MarketInfo, book: OrderBook, depth: int) -> str:
         bid = bids[i] if i < len(bids) else None
         ask = asks[i] if i < len(asks) else None
         cells.append((
-            fmt(bid.size) if bid else "", fmt(bid.price) if bid else "",
-            fmt(ask.price) if ask else "", fmt(ask.size) if ask else "",
+            size(bid) if bid else "", price(bid) if bid else "",
+            price(ask) if ask else "", size(ask) if ask else "",
         ))
     widths = [max(len(row[i]) for row in cells) for i in range(4)]
     for row in cells:

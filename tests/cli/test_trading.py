@@ -1,0 +1,206 @@
+"""place, cancel, deposit and withdraw against the shared simulator: confirmation first,
+input checked before anything is signed, outcomes in one line."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from kana_async import cli
+
+
+class Terminal(io.StringIO):
+    """A stdin that is a terminal, with the user's answer typed in."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def open_orders(capsys: pytest.CaptureFixture[str], urls: list[str]) -> list[dict[str, Any]]:
+    status, out, _ = run(capsys, "orders", "--json", *urls)
+    assert status == 0
+    return [json.loads(line) for line in out.splitlines()]
+
+
+LIMIT = ["place", "--market", "APT", "--side", "long", "--size", "1", "--price", "4.000",
+         "--leverage", "2", "--post-only"]
+
+
+@pytest.fixture
+def funded(capsys: pytest.CaptureFixture[str], urls: list[str], wallet: str) -> str:
+    status, out, _ = run(capsys, "deposit", "1000", "--yes", *urls)
+    assert status == 0, out
+    assert out.startswith("confirmed in ")
+    assert "deposit 1000" in out
+    return wallet
+
+
+def test_limit_order_rests_then_is_cancelled_by_id(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, out, err = run(capsys, *LIMIT, "--yes", *urls)
+    assert status == 0, err
+    assert "open long 1 APT/USDC limit @ 4.000 (post-only) leverage 2x" in out
+    assert "tx 0x" in out
+    (order,) = open_orders(capsys, urls)
+    assert (order["price"], order["remaining_size"]) == ("4.000", "1.000")
+
+    status, out, err = run(capsys, "cancel", "--market", "1338", "--order-id",
+                           order["order_id"], "--side", "long", "--yes", *urls)
+    assert status == 0, err
+    assert f"cancel 1 order(s) on APT/USDC: {order['order_id']} (long)" in out
+    assert open_orders(capsys, urls) == []
+
+
+def test_cancel_all_finds_each_orders_side(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    assert run(capsys, *LIMIT, "--yes", *urls)[0] == 0
+    short = ["place", "--market", "APT", "--side", "short", "--size", "0.5", "--price", "9.000",
+             "--leverage", "2", "--yes"]
+    assert run(capsys, *short, *urls)[0] == 0
+    assert len(open_orders(capsys, urls)) == 2
+    status, out, err = run(capsys, "cancel", "--all", "--yes", "--json", *urls)
+    assert status == 0, err
+    (outcome,) = [json.loads(line) for line in out.splitlines()]
+    assert outcome["success"] is True
+    assert "(long)" in outcome["action"]
+    assert "(short)" in outcome["action"]
+    assert open_orders(capsys, urls) == []
+    status, out, _ = run(capsys, "cancel", "--all", "--yes", *urls)
+    assert (status, out.strip()) == (0, "nothing to cancel: no resting order")
+
+
+def test_market_order_with_tp_sl_opens_a_position(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, out, err = run(capsys, "place", "--market", "APT", "--side", "long", "--size",
+                           "0.5", "--leverage", "3", "--tp", "9", "--sl", "2", "--yes",
+                           "--json", *urls)
+    assert status == 0, err
+    (outcome,) = [json.loads(line) for line in out.splitlines()]
+    assert outcome["action"] == "open long 0.5 APT/USDC at market leverage 3x TP 9 SL 2"
+    assert outcome["success"] is True
+    assert outcome["tx_hash"].startswith("0x")
+    status, out, _ = run(capsys, "positions", "--json", *urls)
+    (position,) = [json.loads(line) for line in out.splitlines()]
+    assert (position["size"], position["trade_side"], position["leverage"]) == ("0.500", True, 3)
+    assert (position["tp"], position["sl"]) == ("9.000", "2.000")
+
+
+def test_no_confirmation_without_a_terminal_and_nothing_is_sent(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], urls: list[str],
+    funded: str,
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))  # piped, not a terminal
+    status, out, err = run(capsys, *LIMIT, *urls)
+    assert status == 1
+    assert err.strip() == ("kana-async: error: refusing to sign without confirmation: stdin "
+                           "is not a terminal (pass --yes to sign anyway)")
+    assert out == ""
+    assert open_orders(capsys, urls) == []
+
+
+@pytest.mark.parametrize(("answer", "signed"), [("y\n", True), ("yes\n", True), ("n\n", False),
+                                                ("\n", False)])
+def test_a_terminal_is_asked_first(
+    answer: str, signed: bool, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str,
+) -> None:
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    status, _, err = run(capsys, *LIMIT, *urls)
+    assert "open long 1 APT/USDC limit @ 4.000 (post-only)" in err
+    assert "Sign and send? [y/N]" in err
+    assert len(open_orders(capsys, urls)) == (1 if signed else 0)
+    if signed:
+        assert status == 0
+    else:
+        assert status == 1
+        assert err.rstrip().endswith("kana-async: error: cancelled: nothing was signed")
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (["--size", "1.0001"], "--size: must be a multiple of the lot size 0.001"),
+        (["--size", "0.1"], "--size:"),
+        (["--price", "4.0005"], "--price:"),
+        (["--leverage", "21"], "--leverage: must be between 1 and max_leverage 20"),
+        (["--tp", "5.0001"], "--tp:"),
+    ],
+)
+def test_input_off_the_market_grid_is_refused_before_asking(
+    change: list[str], complaint: str, capsys: pytest.CaptureFixture[str], urls: list[str],
+    funded: str,
+) -> None:
+    argv = [*LIMIT, "--tp", "6"]
+    index = argv.index(change[0])
+    argv[index + 1] = change[1]
+    status, _, err = run(capsys, *argv, *urls)  # no --yes: the check comes before the question
+    assert status == 2
+    (line,) = err.splitlines()
+    assert line.startswith("kana-async: error: ")
+    assert complaint in line
+    assert open_orders(capsys, urls) == []
+
+
+def test_restriction_without_a_price_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, _, err = run(capsys, "place", "--market", "APT", "--side", "long", "--size", "1",
+                         "--leverage", "2", "--restriction", "2", "--yes", *urls)
+    assert status == 2
+    assert "apply to limit orders: give --price" in err
+
+
+def test_a_transaction_that_fails_on_chain_names_its_hash(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    # Closing a position that does not exist aborts on chain.
+    status, out, err = run(capsys, "place", "--market", "APT", "--side", "short", "--close",
+                           "--size", "1", "--leverage", "2", "--yes", *urls)
+    assert status == 1
+    (line,) = err.splitlines()
+    assert line.startswith("kana-async: error: close short 1 APT/USDC at market")
+    assert ": transaction 0x" in line
+    assert " failed: " in line
+    assert out == ""
+
+
+def test_withdraw_and_no_wait(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, out, err = run(capsys, "withdraw", "--market", "APT", "10", "--yes", *urls)
+    assert status == 0, err
+    assert "withdraw 10 from APT/USDC" in out
+    status, out, err = run(capsys, "deposit", "5", "--yes", "--no-wait", *urls)
+    assert status == 0, err
+    assert out.startswith("sent: deposit 5")
+    assert "not waiting for the confirmation" in out
+
+
+def test_without_a_key_the_simulator_gets_a_throwaway_wallet(
+    capsys: pytest.CaptureFixture[str], urls: list[str]
+) -> None:
+    status, out, err = run(capsys, "deposit", "10", "--yes", *urls)
+    assert status == 0, err
+    assert "no $KANA_PRIVATE_KEY: signing with a new throwaway wallet 0x" in err
+    assert "deposit 10" in out
+
+
+def test_the_key_never_appears_in_any_output(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, out, err = run(capsys, *LIMIT, "--yes", "--json", *urls)
+    assert status == 0
+    assert funded not in out + err
+    assert funded[2:] not in out + err
