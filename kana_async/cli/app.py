@@ -16,6 +16,7 @@ from .._version import __version__
 from ..errors import KanaError, ValidationError
 from .account import ORDERS, POSITIONS
 from .args import CliError, Command
+from .demo import DEMO
 from .market import BOOK, MARKETS, PRICE
 from .output import PipeClosed, silence_stdout
 from .sim import SIM
@@ -28,7 +29,7 @@ PROG = "kana-async"
 
 #: Every subcommand, in the order ``--help`` lists them.
 COMMANDS: tuple[Command, ...] = (
-    MARKETS, PRICE, BOOK, TAIL, POSITIONS, ORDERS, PLACE, CANCEL, DEPOSIT, WITHDRAW, RECORD,
+    DEMO, MARKETS, PRICE, BOOK, TAIL, POSITIONS, ORDERS, PLACE, CANCEL, DEPOSIT, WITHDRAW, RECORD,
     REPLAY, SIM,
 )
 
