@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ..errors import ValidationError
+from ..views import format_seconds
 from .account import order_side
 from .args import (
     CliError,
@@ -98,7 +99,7 @@ async def _sign_all(
                 _say(f"sent: {transaction.action}\n  tx {result.tx_hash} "
                      "(not waiting for the confirmation)")
             else:
-                _say(f"confirmed in {elapsed:.2f} s: {transaction.action}\n"
+                _say(f"confirmed in {format_seconds(elapsed)}: {transaction.action}\n"
                      f"  tx {result.tx_hash} (version {result.version})")
     return 0
 
