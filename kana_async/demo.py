@@ -377,6 +377,8 @@ class DemoOptions:
     #: network only). Without one, the demo's own market order crosses the book, as it must
     #: on a real network where the demo has a single key.
     counterparty: bool | None = None
+    #: Mainnet trades real money: the demo runs there only when this is True.
+    mainnet_confirmed: bool = False
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
@@ -394,6 +396,9 @@ class DemoOptions:
         if self.counterparty and not self.local:
             raise ValidationError("counterparty", "needs the local network: a second wallet "
                                   "is funded by the simulator's faucet", self.counterparty)
+        if self.network == "mainnet" and not self.mainnet_confirmed:
+            raise ValidationError("network", "mainnet trades real money: pass --yes to run "
+                                  "the demo there", self.network)
         if self.network != "local" and self.private_key is None:
             raise ValidationError("private_key_env", f"trading on {self.network} needs a key: "
                                   "--private-key-env VAR names the variable holding it")
@@ -1193,6 +1198,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--leverage", type=int, default=2, help="leverage (default %(default)s)")
     parser.add_argument("--keep-position", action="store_true",
                         help="leave the position open at the end (default: close it)")
+    parser.add_argument("--yes", action="store_true",
+                        help="confirm running on mainnet, with real money")
 
 
 def options_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None
@@ -1210,7 +1217,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str] | None =
         network=args.network, duration=args.duration, market=args.market,
         deposit=args.deposit, leverage=args.leverage, keep_position=args.keep_position,
         api_key=api_key, private_key=private_key, rest_url=args.rest_url, ws_url=args.ws_url,
-        node_url=args.node_url, plain=args.plain,
+        node_url=args.node_url, plain=args.plain, mainnet_confirmed=args.yes,
     )
 
 
@@ -1219,15 +1226,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = options_from_args(args)
     except ValidationError as exc:
-        print(f"kana-async demo: {exc}", file=sys.stderr)
+        print(f"kana-async demo: error: {exc}", file=sys.stderr)
         return 2
     try:
         report = asyncio.run(run_demo(options))
     except KanaError as exc:
-        print(f"kana-async demo: {_reason(exc)}", file=sys.stderr)
+        print(f"kana-async demo: error: {_reason(exc)}", file=sys.stderr)
         return 1
     if report.error is not None:
-        print(f"kana-async demo: {report.error}", file=sys.stderr)
+        print(f"kana-async demo: error: {report.error}", file=sys.stderr)
     return report.exit_status
 
 

@@ -247,6 +247,7 @@ def test_default_options() -> None:
         (["--private-key-env", "UNSET_VARIABLE"], "private_key_env"),
         (["--deposit", "0"], "deposit"),
         (["--leverage", "0"], "leverage"),
+        (["--network", "mainnet", "--api-key", "k", "--private-key-env", "KEY"], "network"),
     ],
 )
 def test_bad_options_name_the_parameter(argv: list[str], param: str) -> None:
@@ -260,6 +261,14 @@ def test_bad_options_name_the_parameter(argv: list[str], param: str) -> None:
 def test_bad_arguments_are_refused_by_the_parser(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parse(*argv)
+
+
+def test_mainnet_needs_a_confirmation() -> None:
+    options = options_from_args(
+        parse("--network", "mainnet", "--api-key", "k", "--private-key-env", "KEY", "--yes"),
+        environ={"KEY": "11" * 32},
+    )
+    assert options.network == "mainnet"
 
 
 def test_the_key_comes_from_the_named_variable_and_is_never_shown() -> None:
