@@ -39,6 +39,7 @@ from .output import Lines, warn
 
 if TYPE_CHECKING:
     from ..client import KanaClient
+    from ..recording import Replay
     from ..stream.mux import StreamMux
     from ..stream.subscription import Subscription
 
@@ -265,7 +266,7 @@ async def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _print_replayed(replay: Any, out: Lines, started: float) -> None:
+async def _print_replayed(replay: Replay, out: Lines, started: float) -> None:
     async for replayed in replay:
         if replayed.error is not None:
             warn(f"at t={replayed.t:.3f} s: {replayed.error}")
