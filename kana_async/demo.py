@@ -422,8 +422,8 @@ class _Stopped(Exception):
     """The demo was asked to stop (Ctrl-C, or a consumer failed)."""
 
 
-class _NotSeen(Exception):
-    """A transaction's effect did not reach the stream in time."""
+class _NotSeen(KanaError):
+    """Something expected did not reach the stream in time."""
 
 
 class _TxFailed(KanaError):
@@ -456,8 +456,9 @@ class _TaskSet:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._on_failure(task.exception())  # type: ignore[arg-type]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self._on_failure(error)
 
     async def aclose(self) -> None:
         tasks = list(self._tasks)
@@ -494,9 +495,6 @@ class _State:
             self.book = value
         elif topic == "positions":
             self.positions = [p for p in value if p.market_id == self.market]
-            for p in self.positions:
-                if p.trade_side:
-                    self.report.position = PositionSnapshot(p, self.mid)
         elif topic == "open_orders":
             self.open_orders = [o for o in value if o.market_id == self.market]
         elif topic == "live_funding_rate":
@@ -506,6 +504,9 @@ class _State:
                 self.old_trades = {_trade_key(t) for t in value}
             self.trades = value
             self.report.trades = self.new_trades()
+        long = self.long()
+        if long is not None:  # valued at the latest mid
+            self.report.position = PositionSnapshot(long, self.mid)
         for waiter in list(self._waiters):
             predicate, future = waiter
             if future.done():
@@ -728,9 +729,9 @@ class Demo:
         self._phase = "trading"
         await self._deposit(kana)
         await self._pause(pace)
-        order = await self._rest_and_cross(kana, info)
+        await self._rest_and_cross(kana, info)
         await self._pause(pace)
-        if order is not None and self.state.long() is not None:
+        if self.state.long() is not None:
             await self._protect(kana, info)
             await self._pause(pace)
         if self._counterparty is not None:  # the first bid was filled: rest another one
@@ -786,10 +787,7 @@ class Demo:
         for topic, sub in subs:
             await stack.enter_async_context(sub)
             tasks.spawn(self._consume(topic, sub), name=f"kana-demo {topic}")
-        try:
-            book = await self._effect(first["orderbook"], "the order book")
-        except _NotSeen as exc:
-            raise KanaError(str(exc)) from None
+        book = await self._effect(first["orderbook"], "the order book")
         # Other topics may stay silent until something happens on a real network.
         await asyncio.wait(list(first.values()), timeout=3.0)
         silent = [topic for topic, f in first.items() if not f.done()]
@@ -859,7 +857,7 @@ class Demo:
                                     EFFECT_TIMEOUT if required else QUICK_TIMEOUT)
         except _NotSeen as exc:
             if required:
-                raise KanaError(str(exc)) from None
+                raise
             self.event(str(exc))
             return record
         self.report.seen(record, at)
@@ -879,7 +877,8 @@ class Demo:
         self._checkpoint()
         raise _NotSeen(f"{what}: not seen on the stream within {timeout:g} s")
 
-    async def _rest_passive(self, kana: KanaClient, info: MarketInfo, why: str) -> OpenOrder:
+    async def _rest_passive(self, kana: KanaClient, info: MarketInfo, why: str
+                            ) -> OpenOrder | None:
         """A post-only bid 1 % under the best bid: it rests and nobody is likely to fill it."""
         bid, _ = self._top()
         price = to_tick(bid * (1 - PASSIVE_OFFSET), info.tick, up=False)
@@ -894,12 +893,19 @@ class Demo:
         return book.best_bid.price, None if ask is None else ask.price
 
     async def _place_resting(self, kana: KanaClient, info: MarketInfo, price: Decimal,
-                             why: str) -> OpenOrder:
+                             why: str) -> OpenOrder | None:
+        """A post-only bid, once seen resting; ``None`` if the market filled it first (its
+        snapshots conflated: the consumer saw the fill, not the resting order)."""
         size = self._min_size(info)
         known = {o.order_id for o in self.state.open_orders}
+        fills = len(self.state.new_trades())
+
+        def new(state: _State) -> OpenOrder | None:
+            return next((o for o in state.open_orders
+                         if o.order_id not in known and o.price == price), None)
 
         def resting(state: _State) -> bool:
-            return any(o.order_id not in known and o.price == price for o in state.open_orders)
+            return new(state) is not None or len(state.new_trades()) > fills
 
         await self._transact(
             f"limit buy {size} @ {price} post-only ({why})", "resting order",
@@ -907,10 +913,9 @@ class Demo:
                                            self.options.leverage, 3),
             resting,
         )
-        return next(o for o in self.state.open_orders if o.order_id not in known
-                    and o.price == price)
+        return new(self.state)
 
-    async def _rest_and_cross(self, kana: KanaClient, info: MarketInfo) -> OpenOrder | None:
+    async def _rest_and_cross(self, kana: KanaClient, info: MarketInfo) -> None:
         """Rest a bid, then fill it: locally the counterparty sells into it at market; on a
         real network (one key) the demo's own market buy crosses the book instead."""
         size = self._min_size(info)
@@ -919,7 +924,7 @@ class Demo:
             await self._fill(lambda: kana.place_market_order(self.options.market, True, False,
                                                              size, self.options.leverage),
                              f"market buy {size} (crosses the book)", None)
-            return None
+            return
         for attempt in range(1, 4):
             bid, ask = self._top()
             # The highest price that still rests: the top of the book, to be crossed.
@@ -932,12 +937,20 @@ class Demo:
                 self.event(f"the book moved: the bid would have crossed (attempt {attempt})")
                 await self._next_book()
                 continue
+            if order is None:
+                self.event("the bid was filled by the market at once")
+                await self._position_seen()
+                return
             if await self._cross(order):
-                return order
+                return
             self.event(f"the bid was outbid before the counterparty came (attempt {attempt})")
             await self._cancel(kana, [order])
             await self._next_book()
         raise KanaError("could not get a resting bid filled in 3 attempts")
+
+    async def _position_seen(self) -> None:
+        """Wait until the stream shows the long position (the fill came first)."""
+        await self._effect(self.state.watch(lambda s: s.long() is not None), "the position")
 
     async def _next_book(self) -> None:
         """Wait for a fresher book (at most a second)."""
@@ -953,6 +966,7 @@ class Demo:
         current = self.state.order(order.order_id)
         if current is None:
             self.event("the bid was filled by the market before the counterparty came")
+            await self._position_seen()
             return True
         book = self.state.book
         if book is not None and book.best_bid is not None and book.best_bid.price > order.price:

@@ -375,6 +375,8 @@ async def test_one_key_crosses_the_book_itself() -> None:
     assert actions[0] == "deposit 20 USDC"
     assert actions[1].startswith("limit buy 0.5 @ ")
     assert actions[2] == "market buy 0.5 (crosses the book)"
+    assert actions[3].startswith("take-profit ")
+    assert actions[4].startswith("stop-loss ")
     assert actions[-2] == "cancel 1 resting order(s)"
     assert actions[-1] == "close the position"
     assert all(r.outcome == "ok" for r in report.transactions), text
