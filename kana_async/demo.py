@@ -37,10 +37,17 @@ from rich.text import Text
 from . import views
 from .client import LOCAL_API_KEY, KanaClient
 from .config import NETWORKS
-from .errors import KanaError, SlowConsumerError, StreamGapError, ValidationError
+from .errors import (
+    KanaError,
+    SlowConsumerError,
+    StreamGapError,
+    UnknownOutcomeError,
+    ValidationError,
+)
 from .models import FundingRate, MarketInfo, OpenOrder, Position, Trade
 from .stream.book import OrderBook
 from .stream.mux import StreamStats
+from .trade.node import TransactionRejectedError
 from .trade.submitter import TxResult
 
 __all__ = [
@@ -839,7 +846,7 @@ class Demo:
         try:
             result = await call()
         except KanaError as exc:
-            self.report.failed(record, type(exc).__name__)
+            self.report.failed(record, _failure(exc))
             if watcher is not None:
                 watcher.cancel()
             raise
@@ -1123,6 +1130,15 @@ def _has_message(topic: str) -> Callable[[_State], bool]:
         return state.report.messages[topic] > 0
 
     return predicate
+
+
+def _failure(error: KanaError) -> str:
+    """A transaction's failure in a word or two, for the order log."""
+    if isinstance(error, TransactionRejectedError):
+        return "rejected"
+    if isinstance(error, UnknownOutcomeError):
+        return "outcome unknown"
+    return type(error).__name__
 
 
 def _reason(error: BaseException) -> str:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from kana_async.demo import (
 )
 from kana_async.errors import ValidationError
 from kana_async.models import FundingRate, OpenOrder, OrderBookLevel, Position, Trade
+from kana_async.sim.faults import Faults
 from kana_async.stream.book import OrderBook
 from kana_async.stream.mux import StreamStats
 from kana_async.stream.subscription import SubscriptionStats
@@ -459,3 +461,68 @@ def test_ctrl_c_ends_the_command_cleanly_with_the_summary() -> None:
     assert proc.returncode == 130, output + err
     assert "— interrupted" in output
     assert "Traceback" not in err
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Poll ``condition`` every 10 ms (fails after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {timeout} s"
+        await asyncio.sleep(0.01)
+
+
+def faults_of(demo: Demo) -> Faults:
+    kana = demo._kana
+    assert kana is not None
+    assert kana.simulator is not None
+    faults: Faults = kana.simulator.faults
+    return faults
+
+
+async def test_a_dropped_socket_is_survived_on_the_same_stream() -> None:
+    out = io.StringIO()
+    demo = Demo(DemoOptions(duration=1.0, pace=0), out=out, live=False)
+    task = asyncio.create_task(demo.run())
+    await until(lambda: demo.state.long() is not None, "a position")
+    faults_of(demo).drop_websockets()
+    report = await asyncio.wait_for(task, 10)
+    assert report.exit_status == 0, out.getvalue()
+    assert report.stream is not None
+    assert report.stream.connects == 2
+    assert report.stream.disconnects == 1
+    assert report.position_closed
+    assert_no_other_task()
+
+
+async def test_an_effect_never_seen_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo_module, "EFFECT_TIMEOUT", 0.3)
+    out = io.StringIO()
+    demo = Demo(DemoOptions(duration=5, pace=0, counterparty=False), out=out, live=False)
+    task = asyncio.create_task(demo.run())
+    await until(lambda: demo.report.messages["open_orders"] > 0, "the first open orders")
+    faults_of(demo).stall("open_orders")
+    report = await asyncio.wait_for(task, 10)
+    assert report.exit_status == 1
+    assert report.error is not None
+    assert report.error.startswith("resting order after limit buy 0.5 @ ")
+    assert report.error.endswith("not seen on the stream within 0.3 s")
+    assert_no_other_task()
+
+
+async def test_a_rejected_transaction_is_an_error() -> None:
+    out = io.StringIO()
+    demo = Demo(DemoOptions(duration=5, pace=0), out=out, live=False)
+    task = asyncio.create_task(demo.run())
+    await until(lambda: demo.report.messages["open_orders"] > 0, "the stream")
+    faults_of(demo).reject_next_transactions(1, "out of luck")
+    report = await asyncio.wait_for(task, 10)
+    assert report.exit_status == 1
+    assert report.transactions[0].outcome == "failed: rejected"
+    assert report.error is not None
+    assert "out of luck" in report.error
+    assert f"error: {report.error}" in out.getvalue()
+    assert "FAILED" in report.summary_lines()[0]
+    assert_no_other_task()
