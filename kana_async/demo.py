@@ -36,7 +36,7 @@ from rich.text import Text
 
 from . import views
 from .client import LOCAL_API_KEY, KanaClient
-from .config import NETWORKS
+from .config import NETWORKS, resolve_network
 from .errors import (
     KanaError,
     SlowConsumerError,
@@ -388,9 +388,8 @@ class DemoOptions:
     mainnet_confirmed: bool = False
 
     def __post_init__(self) -> None:
-        if self.network not in NETWORKS:
-            raise ValidationError("network", f"must be one of {', '.join(NETWORKS)}",
-                                  self.network)
+        resolve_network(self.network, rest_url=self.rest_url, ws_url=self.ws_url,
+                        node_url=self.node_url)  # checks the network's name and the URLs
         if not 0 < self.duration <= 86_400:
             raise ValidationError("duration", "must be > 0 and at most 86400 seconds",
                                   self.duration)
@@ -1218,9 +1217,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--private-key-env", default=None, metavar="VAR",
                         help="name of the environment variable holding the wallet's private "
                         "key (default locally: a fresh key)")
-    parser.add_argument("--rest-url", default=None, help="override the network's REST URL")
-    parser.add_argument("--ws-url", default=None, help="override the network's WebSocket URL")
-    parser.add_argument("--node-url", default=None, help="override the network's Aptos node URL")
+    parser.add_argument("--rest-url", default=None, metavar="URL",
+                        help="override the network's REST URL")
+    parser.add_argument("--ws-url", default=None, metavar="URL",
+                        help="override the network's WebSocket URL")
+    parser.add_argument("--node-url", default=None, metavar="URL",
+                        help="override the network's Aptos node URL (…/v1)")
     parser.add_argument("--market", type=int, default=1338,
                         help="market id (default %(default)s, APT)")
     parser.add_argument("--deposit", type=_decimal, default=Decimal(20), metavar="AMOUNT",

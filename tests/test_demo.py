@@ -250,6 +250,7 @@ def test_default_options() -> None:
         (["--deposit", "0"], "deposit"),
         (["--leverage", "0"], "leverage"),
         (["--network", "mainnet", "--api-key", "k", "--private-key-env", "KEY"], "network"),
+        (["--rest-url", "ftp://example"], "rest_url"),
     ],
 )
 def test_bad_options_name_the_parameter(argv: list[str], param: str) -> None:
