@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import views
+from ._tasks import timeout
 from .client import LOCAL_API_KEY, KanaClient
 from .config import NETWORKS, resolve_network
 from .errors import (
@@ -1053,7 +1054,8 @@ class Demo:
         # A fresh stop signal: the clean-up runs after a stop too.
         self._stopped = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._leave_nothing(kana), CLEANUP_TIMEOUT)
+            async with timeout(CLEANUP_TIMEOUT):
+                await self._leave_nothing(kana)
         except _Stopped:
             pass
         except (KanaError, OSError, asyncio.TimeoutError) as exc:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator
@@ -39,6 +38,7 @@ from typing import IO, Any
 
 import msgspec
 
+from ._tasks import cancel_and_wait
 from .errors import KanaError, ValidationError
 from .stream.book import OrderBook
 from .stream.router import Router, RouterStats
@@ -455,11 +455,7 @@ class Replay:
         for sub in self._subs.values():
             sub.close_nowait()
         consumers, self._consumers = self._consumers, []
-        for task in consumers:
-            task.cancel()
-        for task in consumers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*consumers)
 
     def __aiter__(self) -> AsyncIterator[Replayed]:
         if self._started:

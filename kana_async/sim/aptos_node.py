@@ -29,6 +29,7 @@ from aptos_sdk.authenticator import Ed25519Authenticator
 from aptos_sdk.bcs import Deserializer
 from aptos_sdk.transactions import EntryFunction, SignedTransaction, TransactionPayload
 
+from .._tasks import timeout
 from ..models import normalize_address
 from ..trade.abi import MoveType, decode_arguments
 from ..trade.node import BCS_SIGNED_TRANSACTION, VmStatus
@@ -493,7 +494,8 @@ def make_node_app(
 
             remove = node.add_listener(on_commit)
             try:
-                await asyncio.wait_for(committed.wait(), WAIT_BY_HASH_SECONDS)
+                async with timeout(WAIT_BY_HASH_SECONDS):
+                    await committed.wait()
             except asyncio.TimeoutError:
                 pass
             finally:
@@ -540,7 +542,8 @@ async def _hold(request: web.Request, released: asyncio.Event) -> None:
         if transport is None or transport.is_closing():
             break
         try:
-            await asyncio.wait_for(released.wait(), 0.05)
+            async with timeout(0.05):
+                await released.wait()
         except asyncio.TimeoutError:
             continue
     if request.transport is not None:

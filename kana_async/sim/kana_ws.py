@@ -35,6 +35,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from .._tasks import cancel_and_wait
 from ..errors import ValidationError
 from ..models.common import ID_FIELDS, normalize_address
 from .faults import Faults, FrameFault
@@ -444,9 +445,7 @@ class IndexerServer:
             self._remove_listener()
             self._remove_listener = None
         if self._publisher is not None:
-            self._publisher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._publisher
+            await cancel_and_wait(self._publisher)
             self._publisher = None
         if self._server is not None:
             server, self._server = self._server, None
@@ -483,9 +482,7 @@ class IndexerServer:
             pass
         finally:
             self._forget(client)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await cancel_and_wait(writer)
 
     async def _write_loop(self, client: _Client) -> None:
         with contextlib.suppress(ConnectionClosed):

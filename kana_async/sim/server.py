@@ -9,7 +9,6 @@ interface: the simulator is a test double, not a service.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import time
@@ -20,6 +19,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from .._tasks import cancel_and_wait
 from ..errors import ValidationError
 from .aptos_node import make_node_app
 from .engine import Engine
@@ -195,6 +195,4 @@ class Simulator:
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .._tasks import cancel_and_wait
 from ..errors import TransportError, ValidationError
 from .transport import Connector, WebSocket
 
@@ -176,10 +177,7 @@ class Connection:
     async def close(self) -> None:
         """Stop for good: cancel the supervisor and close the socket. Idempotent."""
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     # -- the supervisor -------------------------------------------------------------------
 
@@ -235,11 +233,11 @@ class Connection:
             self._ws = None
             self.connected_since = None
             self._outbox.clear()
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
-            with contextlib.suppress(Exception):
-                await ws.close()
+            try:
+                await cancel_and_wait(sender)
+            finally:
+                with contextlib.suppress(Exception):
+                    await ws.close()
 
     async def _read_loop(self, ws: WebSocket) -> str:
         receive = ws.receive

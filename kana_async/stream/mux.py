@@ -9,7 +9,6 @@ owns every task it starts. The connection opens lazily, with the first subscript
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from typing import Any, cast
 import aiohttp
 import msgspec
 
+from .._tasks import cancel_and_wait
 from ..errors import KanaError, TransportError, ValidationError
 from ..models import DepositWithdraw, FundingRate, OpenOrder, Order, Position, Trade
 from .book import OrderBook
@@ -386,10 +386,7 @@ class StreamMux:
             return
         self._closed = True
         task, self._watch_task = self._watch_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         await self._conn.close()
         for subs in list(self._subs.values()):
             for sub in list(subs):

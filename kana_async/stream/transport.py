@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from .._tasks import timeout
 from ..errors import TransportError
 
 __all__ = ["AiohttpConnector", "Connector", "WebSocket"]
@@ -109,7 +110,8 @@ class AiohttpConnector:
             autoping=True,
         )
         try:
-            ws = await asyncio.wait_for(connecting, self._connect_timeout)
+            async with timeout(self._connect_timeout):
+                ws = await connecting
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             raise TransportError(f"cannot connect to {url}: {type(exc).__name__}: {exc}") from exc
         return _AiohttpWebSocket(ws)

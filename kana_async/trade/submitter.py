@@ -27,6 +27,7 @@ from aptos_sdk.transactions import (
     TransactionPayload,
 )
 
+from .._tasks import timeout as time_limit
 from ..errors import TransactionFailedError, TransportError, UnknownOutcomeError, ValidationError
 from .node import NodeClient, SubmissionInDoubt, TransactionRejectedError, VmStatus
 from .signer import Signer
@@ -238,7 +239,8 @@ class Submitter:
             body, expiration = self._build(entry, number, chain_id)
             tx_hash = transaction_hash(body)
             try:
-                accepted = await asyncio.wait_for(self._node.submit(body), self.submit_timeout)
+                async with time_limit(self.submit_timeout):
+                    accepted = await self._node.submit(body)
             except TransactionRejectedError as exc:
                 stale = exc.vm_status in _STALE_SEQUENCE
                 self._release(number, unused=not stale)
@@ -280,7 +282,8 @@ class Submitter:
             tx: dict[str, Any] | None = None
             if remaining > 0:
                 try:
-                    tx = await asyncio.wait_for(probe(tx_hash), remaining)
+                    async with time_limit(remaining):
+                        tx = await probe(tx_hash)
                 except (TransportError, asyncio.TimeoutError):
                     tx = None
                 probe = self._node.wait_by_hash
