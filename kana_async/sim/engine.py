@@ -90,6 +90,9 @@ _MARKET_TYPES = frozenset(
 )
 
 
+_LIQUIDATION_TYPES = frozenset({OrderType.LIQUIDATION_LONG, OrderType.LIQUIDATION_SHORT})
+
+
 class AbortCode(IntEnum):
     """Abort codes. Econia's (module ``market``) are the real ones (spec §10); Kana's own are
     undocumented, so the ``perpetual_core`` codes (100+) are the simulator's choice."""
@@ -576,6 +579,26 @@ class Engine:
             and (who is None or owner == who)
             and (oid is None or rec_oid == oid)
         ]
+
+    def matches(
+        self, market_id: int, version: int
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """The fills ledger ``version`` made in ``market_id``, as ``(taker, maker)`` record pairs
+        in matching order, each record with its ``order_id`` (what a transaction's events need).
+
+        Every match is logged as its taker's fill followed by its maker's; a liquidation has no
+        maker and is left out. Only fills still in the bounded fill log are found.
+        """
+        self._market(market_id)
+        found: list[dict[str, Any]] = []
+        for _owner, order_id, record in reversed(self._fill_log[market_id]):
+            logged = record["transaction_version"]
+            if logged < version:
+                break
+            if logged == version and record["order_type"] not in _LIQUIDATION_TYPES:
+                found.append({**record, "order_id": str(order_id)})
+        found.reverse()
+        return list(zip(found[::2], found[1::2], strict=True))
 
     # -- execution: funds ------------------------------------------------------------------------
 
