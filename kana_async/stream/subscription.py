@@ -206,7 +206,10 @@ class Subscription(Generic[T]):
             try:
                 await waiter
             finally:
-                self._waiter = None
+                # Only our own: a reader cancelled after being woken may resume when the
+                # next reader is already waiting.
+                if self._waiter is waiter:
+                    self._waiter = None
 
     def _decode(self, payload: msgspec.Raw) -> T:
         spec = self.spec

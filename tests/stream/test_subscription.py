@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from kana_async._tasks import timeout
 from kana_async.errors import SlowConsumerError, StreamGapError, TransportError
 from kana_async.models import FundingRate, Trade
 from kana_async.stream.subscription import Subscription
@@ -197,6 +198,26 @@ async def test_cancelling_a_waiting_consumer_leaves_the_subscription_usable() ->
         await reader
     sub.push(raw(trade(3)))
     assert (await sub.get()).trade_id == "3"
+
+
+async def test_a_consumer_cancelled_as_an_item_arrives_does_not_strand_the_next_reader(
+) -> None:
+    # The cancelled reader resumes only after its successor started waiting: its cleanup
+    # must not take the successor's waiter away, or nothing would ever wake it again.
+    sub = events()
+    cancelled = asyncio.create_task(sub.get())
+    await asyncio.sleep(0)
+    sub.push(raw(trade(1)))  # wakes the first reader...
+    cancelled.cancel()  # ...which is cancelled before it runs
+    assert (await sub.get()).trade_id == "1"  # buffered: taken without waiting
+    loop = asyncio.get_running_loop()
+    later = loop.call_later(0.01, sub.push, raw(trade(2)))
+    try:
+        async with timeout(1):
+            assert (await sub.get()).trade_id == "2"  # waits; the first reader ends meanwhile
+    finally:
+        later.cancel()
+    assert cancelled.cancelled()
 
 
 async def test_only_one_task_may_read_at_a_time() -> None:
