@@ -13,6 +13,9 @@ documents are silent:
   expires first. Farther ahead: ``SEQUENCE_NUMBER_TOO_NEW``.
 * Accepted transactions whose number is next execute at once (one transaction per version).
   A Move abort commits with ``success: false``; gas is charged and the sequence number bumps.
+* A committed transaction lists the events the contract emitted (``kana_async.sim.contract``);
+  one that aborted lists none. A real node also lists framework events (the gas fee
+  statement, coin moves); the simulator does not.
 """
 
 from __future__ import annotations
@@ -285,8 +288,8 @@ class AptosNode:
     def _execute(self, pending: _Pending) -> None:
         raw = pending.signed.transaction
         sender = pending.sender
-        success, vm_status, gas_units = self._run_payload(raw.payload, sender,
-                                                          raw.max_gas_amount)
+        success, vm_status, gas_units, events = self._run_payload(raw.payload, sender,
+                                                                  raw.max_gas_amount)
         self._charge(sender, gas_units * raw.gas_unit_price)
         self.sequence_numbers[sender] = raw.sequence_number + 1
         self._last_version = max(self._last_version + 1, int(self.engine.ledger_version))
@@ -303,7 +306,7 @@ class AptosNode:
                 "success": success,
                 "vm_status": vm_status,
                 "changes": [],
-                "events": [],
+                "events": [_event_json(event) for event in events],
                 "timestamp": str(int(self.clock() * 1_000_000)),
             }
         )
@@ -322,11 +325,13 @@ class AptosNode:
 
     def _run_payload(
         self, payload: TransactionPayload, sender: str, max_gas: int
-    ) -> tuple[bool, str, int]:
+    ) -> tuple[bool, str, int, list[contract.Event]]:
+        """Execute an entry function: (success, vm_status, gas units, events); a transaction
+        that does not succeed emits no events."""
         entry = payload.value
         if not isinstance(entry, EntryFunction):
             return False, "FEATURE_UNDER_GATING: only entry functions are supported", \
-                min(_BASE_GAS_UNITS, max_gas)
+                min(_BASE_GAS_UNITS, max_gas), []
         package = normalize_address(self.engine.package_address)
         module_address = normalize_address(str(entry.module.address))
         definition = contract.ENTRY_FUNCTIONS.get(entry.function)
@@ -336,18 +341,20 @@ class AptosNode:
             return False, (
                 f"LINKER_ERROR: no entry function {module_address}::{entry.module.name}::"
                 f"{entry.function}"
-            ), min(_BASE_GAS_UNITS, max_gas)
+            ), min(_BASE_GAS_UNITS, max_gas), []
         if definition.gas_units > max_gas:
-            return False, "OUT_OF_GAS", max_gas
+            return False, "OUT_OF_GAS", max_gas, []
         try:
             args = decode_arguments(abi, entry.args)
         except ValueError as exc:
-            return False, f"FAILED_TO_DESERIALIZE_ARGUMENT: {exc}", min(_BASE_GAS_UNITS, max_gas)
+            return False, f"FAILED_TO_DESERIALIZE_ARGUMENT: {exc}", \
+                min(_BASE_GAS_UNITS, max_gas), []
         try:
-            contract.execute(self.engine, sender, entry.function, args)
+            executed = contract.run(self.engine, sender, entry.function, args,
+                                    now=int(self.clock()))
         except EngineAbort as exc:
-            return False, _abort_status(package, exc), definition.gas_units // 2
-        return True, "Executed successfully", definition.gas_units
+            return False, _abort_status(package, exc), definition.gas_units // 2, []
+        return True, "Executed successfully", definition.gas_units, executed.events
 
     def _pending_json(self, signed: SignedTransaction, tx_hash: str, sender: str) -> dict[str, Any]:
         raw = signed.transaction
@@ -379,6 +386,17 @@ def _abort_status(package: str, exc: EngineAbort) -> str:
             name = "E_ABORT"
         description = exc.reason
     return f"Move abort in {package}::{exc.module}: {name}(0x{exc.code:x}): {description}"
+
+
+def _event_json(event: contract.Event) -> dict[str, Any]:
+    """An event as the node shows it. Module events (Aptos events v2, which Kana's are:
+    versioned ``__variant__`` structs) have no event handle: a zero guid and sequence number."""
+    return {
+        "guid": {"creation_number": "0", "account_address": "0x0"},
+        "sequence_number": "0",
+        "type": event.type,
+        "data": event.data,
+    }
 
 
 def _digest(kind: str, tx_hash: str) -> str:

@@ -28,6 +28,7 @@ from kana_async.sim import aptos_node
 from kana_async.sim.aptos_node import NODE_KEY, make_node_app
 from kana_async.sim.engine import Engine
 from kana_async.sim.faults import Faults
+from kana_async.trade.submitter import transaction_hash
 
 BCS = {"Content-Type": "application/x.aptos.signed_transaction+bcs"}
 MODULE = f"{KANA_PACKAGE_ADDRESS}::perpetual_scripts"
@@ -41,7 +42,7 @@ class Node:
 
     @property
     def state(self) -> aptos_node.AptosNode:
-        return self.server.app[NODE_KEY]  # type: ignore[index]
+        return self.server.app[NODE_KEY]
 
     async def get(self, path: str) -> tuple[int, Any]:
         async with self.http.get(self.url + path) as resp:
@@ -145,7 +146,7 @@ async def test_hash_matches_the_sdk_corpus_transaction(node: Node) -> None:
     account = Account.load_key(
         "9bf49a6a0755f953811fce125f2683d50429c3bb49e074147e0089a52eae155f")
     body = sign(account, deposit_entry(account, 1), 0)
-    assert aptos_node.transaction_hash(body) == aptos_hash(body)
+    assert transaction_hash(body) == aptos_hash(body)
     assert hashlib.sha3_256(b"APTOS::Transaction").hexdigest() == (
         "fa210a9417ef3e7fa45bfa1d17a8dbd4d883711910a550d265fee189e9266dd4")
 
@@ -318,3 +319,59 @@ async def test_fault_hang_executes_but_never_answers(node: Node) -> None:
     assert status == 200
     assert tx["success"] is True
     assert node.state.submissions == 1
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def limit_entry(lots: int, ticks: int, *, long: bool = True) -> EntryFunction:
+    return EntryFunction.natural(
+        MODULE, "place_limit_order", [],
+        [TransactionArgument(1338, Serializer.u64), TransactionArgument(long, Serializer.bool),
+         TransactionArgument(False, Serializer.bool), TransactionArgument(lots, Serializer.u64),
+         TransactionArgument(ticks, Serializer.u64), TransactionArgument(2, Serializer.u64),
+         TransactionArgument(0, Serializer.u8), TransactionArgument(0, Serializer.u64),
+         TransactionArgument(0, Serializer.u64)],
+    )
+
+
+async def test_a_committed_transaction_lists_its_events_in_the_aptos_shape(node: Node) -> None:
+    account = Account.generate()
+    wallet = str(account.address())
+    _, pending = await node.post(sign(account, deposit_entry(account, 250_000_000)))
+    assert "events" not in pending
+    _, tx = await node.get(f"/transactions/by_hash/{pending['hash']}")
+    _, waited = await node.get(f"/transactions/wait_by_hash/{pending['hash']}")
+    assert tx["events"] == waited["events"] == [{
+        "guid": {"creation_number": "0", "account_address": "0x0"},
+        "sequence_number": "0",
+        "type": f"{KANA_PACKAGE_ADDRESS}::perpetual_core::DepositEvent",
+        "data": {"__variant__": "V1", "profile_address": node.engine.profile_address(wallet),
+                 "amount": "250000000", "timestamp": tx["events"][0]["data"]["timestamp"]},
+    }]
+    assert abs(int(tx["events"][0]["data"]["timestamp"]) - time.time()) < 5
+
+
+async def test_a_placed_order_is_named_in_the_events(node: Node) -> None:
+    account = Account.generate()
+    await node.post(sign(account, deposit_entry(account, 100_000_000), 0))
+    _, pending = await node.post(sign(account, limit_entry(500, 4000), 1))
+    _, tx = await node.get(f"/transactions/by_hash/{pending['hash']}")
+    [event] = tx["events"]
+    assert event["type"] == f"{KANA_PACKAGE_ADDRESS}::perpetual_core::PlaceOrderEvent"
+    profile = node.engine.profile_address(str(account.address()))
+    assert [event["data"]["order_id"]] == node.engine.open_order_ids(profile, 1338)
+    assert (event["data"]["size"], event["data"]["price"]) == ("500", "4000")
+
+
+async def test_a_failed_transaction_has_no_events(node: Node) -> None:
+    account = Account.generate()
+    await node.post(sign(account, deposit_entry(account, 100_000_000), 0))
+    _, pending = await node.post(sign(account, limit_entry(1, 4000), 1))  # below min lots
+    _, tx = await node.get(f"/transactions/by_hash/{pending['hash']}")
+    assert (tx["success"], tx["events"]) == (False, [])
+    _, pending = await node.post(sign(account, limit_entry(500, 4000), 2, max_gas=100))
+    _, tx = await node.get(f"/transactions/by_hash/{pending['hash']}")
+    assert (tx["vm_status"], tx["events"]) == ("OUT_OF_GAS", [])
+    assert node.engine.open_order_ids(node.engine.profile_address(str(account.address())),
+                                      1338) == []
