@@ -430,7 +430,9 @@ class StreamMux:
             return
         try:
             hook(*args)
-        except Exception:
+        except (Exception, asyncio.CancelledError):
+            # A synchronous call cannot be cancelled: a CancelledError out of it is a bug of
+            # the hook, and letting it through would end the reader as if it were cancelled.
             logger.warning("stream hook %s raised", getattr(hook, "__name__", hook),
                            exc_info=True)
 

@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
+from kana_async._tasks import timeout
 from kana_async.errors import KanaError, SlowConsumerError, StreamGapError, ValidationError
 from kana_async.models import Position, Trade
 from kana_async.stream import OrderBook, ReconnectPolicy, StreamHooks, StreamMux, Subscription
@@ -39,6 +41,10 @@ def position(size: str, address: str = ADDR_A) -> dict[str, Any]:
 
 def level(price: str, is_ask: bool, market: str = "14") -> dict[str, Any]:
     return {"market_id": market, "price": float(price), "size": "1", "is_ask": is_ask}
+
+
+def json_frame(topic: str, data: Any) -> bytes:
+    return msgspec.json.encode({"message": topic, "data": data})
 
 
 async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -437,6 +443,26 @@ async def test_hooks_report_connection_events_and_a_raising_hook_is_harmless(
         await until(lambda: "resubscribed 1" in events)
     assert events == ["connected", "disconnected", "reconnecting 1", "connected",
                       "resubscribed 1"]
+
+
+async def test_a_hook_raising_cancelled_error_does_not_stop_the_reader() -> None:
+    # A hook runs synchronously: a CancelledError out of it (a cancelled future's result()
+    # read inside it, say) is a bug of the hook, not a cancellation of the stream.
+    def hook(*args: Any) -> None:
+        raise asyncio.CancelledError
+
+    undecodable = json_frame("live_trade_history", {"address": ADDR_A, "size": "oops"})
+    socket = FakeSocket(b"{garbage", undecodable)
+    hooks = StreamHooks(on_connected=hook, on_anomaly=hook, on_decode_error=hook)
+    async with StreamMux(None, "ws://x/", connector=FakeConnector(socket), hooks=hooks) as mux:
+        fills = mux.live_trade_history(ADDR_A)
+        async with timeout(1):
+            await until(lambda: fills.stats.received == 1)
+            socket.inbox.put_nowait(json_frame("live_trade_history", trade(7)))
+            fill = await fills.get()  # skips the undecodable one (its hook raises too)
+        assert fill.trade_id == "7"
+        stats = mux.stats()
+        assert (stats.malformed, stats.frames, stats.connects) == (1, 3, 1)
 
 
 async def test_giving_up_ends_every_subscription_with_the_transport_error() -> None:
