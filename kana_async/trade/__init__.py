@@ -5,6 +5,7 @@ confirmation; :class:`NodeClient` speaks to the Aptos fullnode; :class:`Signer` 
 """
 
 from .abi import AbiCache, FunctionAbi, ModuleAbi, parse_move_type
+from .events import Fill, TxEvent
 from .node import NodeClient, TransactionRejectedError, VmStatus
 from .signer import Signer
 from .submitter import Submitter, TxResult, transaction_hash
@@ -12,6 +13,7 @@ from .trader import PayloadMismatchError, Trader
 
 __all__ = [
     "AbiCache",
+    "Fill",
     "FunctionAbi",
     "ModuleAbi",
     "NodeClient",
@@ -20,6 +22,7 @@ __all__ = [
     "Submitter",
     "Trader",
     "TransactionRejectedError",
+    "TxEvent",
     "TxResult",
     "VmStatus",
     "parse_move_type",

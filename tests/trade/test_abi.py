@@ -33,7 +33,7 @@ def payload(name: str, *args: Any) -> TxPayload:
 
 
 def bcs(method: str, value: Any) -> bytes:
-    ser = Serializer()
+    ser = Serializer()  # type: ignore[no-untyped-call]
     getattr(ser, method)(value)
     return ser.output()
 
@@ -67,7 +67,7 @@ def test_cancel_multiple_orders_matches_the_chain_payload() -> None:
     assert entry.function == "cancel_multiple_orders"
     assert entry.module.name == "perpetual_scripts"
     assert entry.args[0] == bcs("u64", 15)
-    ids = Serializer()
+    ids = Serializer()  # type: ignore[no-untyped-call]
     ids.sequence([161668980614256490457451450, 161668999059311546803014681], Serializer.u128)
     assert entry.args[1] == ids.output()
     assert entry.args[2] == b"\x02\x01\x00"

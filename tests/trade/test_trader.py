@@ -275,8 +275,8 @@ async def test_secrets_never_show(exchange: Exchange, caplog: pytest.LogCaptureF
 async def test_against_the_full_simulator_with_its_market_maker() -> None:
     """The packaged Simulator (background market maker running): a crossing order fills."""
     async with Simulator(step_interval=0.02) as sim, aiohttp.ClientSession() as http:
-        session = RestSession(sim.rest_url, api_key="test-key", session=http)
-        trader = Trader(KanaRest(session), NodeClient(http, sim.node_url),
+        session = RestSession(str(sim.rest_url), api_key="test-key", session=http)
+        trader = Trader(KanaRest(session), NodeClient(http, str(sim.node_url)),
                         Signer("0x" + secrets.token_hex(32)), chain_id=4)
         assert (await trader.deposit("500")).success is True
         for _ in range(100):  # the market maker quotes within a few steps
@@ -287,7 +287,46 @@ async def test_against_the_full_simulator_with_its_market_maker() -> None:
         result = await trader.place_market_order(APT, True, False, "1", 5)
         assert result.success is True
         profile = sim.engine.profile_address(trader.address)
+        # The market maker's orders are the makers: the events name them too.
+        assert result.fills
+        assert {f.taker for f in result.fills} == {profile}
+        assert all(f.maker != profile and f.maker_order_id for f in result.fills)
+        assert sum(f.lots for f in result.fills) == 1000
         [position] = await trader.rest.get_positions(trader.address, APT)
         assert position.size == Decimal(1)
         assert sim.engine.positions(profile, APT)
         await session.close()
+
+
+# -- what a transaction reports --------------------------------------------------------------
+
+
+async def test_results_name_the_orders_placed_cancelled_and_filled(exchange: Exchange) -> None:
+    maker = await funded(exchange)
+    taker = await funded(exchange)
+    quotes = await maker.place_multiple_orders(
+        APT, [True, True], [False, True], [False, False], ["1", "1"], ["5.7", "5.1"], [5, 5])
+    maker_profile = exchange.engine.profile_address(maker.address)
+    assert quotes.order_ids == exchange.engine.open_order_ids(maker_profile, APT)
+    assert len(quotes.order_ids) == 2
+    ask, bid = quotes.order_ids
+    taken = await taker.place_market_order(APT, True, False, "1.5", 5)  # takes 1 of the ask
+    [order_id] = taken.order_ids
+    [fill] = taken.fills
+    assert (fill.taker_order_id, fill.maker_order_id) == (order_id, ask)
+    assert (fill.lots, fill.ticks, fill.maker_is_ask) == (1000, 5700, True)
+    assert taken.cancelled_order_ids == [order_id]  # the unfilled half of a market order
+    cancelled = await maker.cancel_multiple_orders(APT, [bid], [True])
+    assert (cancelled.cancelled_order_ids, cancelled.order_ids) == ([bid], [])
+
+
+async def test_a_failed_or_unwaited_transaction_names_no_orders(exchange: Exchange) -> None:
+    trader = await funded(exchange)
+    failed = await trader.place_limit_order(APT, True, False, "1", "5", 2, restriction=1)
+    assert failed.success is False  # fill-or-abort against an empty book
+    assert (failed.order_ids, failed.events) == ([], ())
+    sent = await trader.place_limit_order(APT, True, False, "1", "5", 2, wait=False)
+    assert sent.order_ids == []
+    done = await trader.wait(sent.tx_hash)
+    profile = exchange.engine.profile_address(trader.address)
+    assert done.order_ids == exchange.engine.open_order_ids(profile, APT)
