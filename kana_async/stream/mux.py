@@ -385,12 +385,19 @@ class StreamMux:
         if self._closed:
             return
         self._closed = True
-        task, self._watch_task = self._watch_task, None
-        await cancel_and_wait(task)
-        await self._conn.close()
-        for subs in list(self._subs.values()):
-            for sub in list(subs):
-                sub.close_nowait()
+        # Every task is told to stop before the first wait, and the subscriptions end in any
+        # case, so that a close interrupted by a cancellation leaves nothing running and no
+        # consumer waiting (a later close() returns at once).
+        watch, self._watch_task = self._watch_task, None
+        if watch is not None:
+            watch.cancel()
+        try:
+            await self._conn.close()
+            await cancel_and_wait(watch)
+        finally:
+            for subs in list(self._subs.values()):
+                for sub in list(subs):
+                    sub.close_nowait()
 
     async def __aenter__(self) -> StreamMux:
         return self

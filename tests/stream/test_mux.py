@@ -414,6 +414,29 @@ async def test_closing_ends_consumers_and_leaves_no_task(http: aiohttp.ClientSes
         assert not mux.stats().connected
 
 
+@pytest.mark.parametrize("watchdog", [None, {"positions": 10.0}])
+async def test_an_interrupted_close_still_stops_everything(
+    watchdog: dict[str, float] | None,
+) -> None:
+    mux = StreamMux(None, "ws://x/", connector=FakeConnector(), watchdog=watchdog)
+    sub = mux.positions(ADDR_A)
+    await until(lambda: mux.stats().connected)
+    consumer = asyncio.create_task(sub.get())
+    closing = asyncio.create_task(mux.close())
+    await asyncio.sleep(0)  # close() is now waiting for the supervisor to stop
+    closing.cancel()  # e.g. a second cancellation of the task leaving `async with`
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await mux.close()
+    async with timeout(1):
+        with pytest.raises(StopAsyncIteration):
+            await consumer
+        await until(lambda: not [t for t in asyncio.all_tasks()
+                                 if t.get_name().startswith("kana-stream")])
+    assert sub.closed
+    assert not mux.stats().connected
+
+
 async def test_hooks_report_connection_events_and_a_raising_hook_is_harmless(
     http: aiohttp.ClientSession,
 ) -> None:
