@@ -4,6 +4,8 @@ Each one checks its input against the market's rules first, then shows what it i
 sign and asks (``--yes`` answers for scripts; without a terminal and without ``--yes`` it
 refuses), then signs, submits and waits for the confirmation behind a spinner. A transaction
 that fails on chain, or whose fate is unknown, is an error (status 1) that names its hash.
+A confirmed ``place`` shows the id of each order it placed (from the transaction's events),
+with what filled at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -63,14 +65,22 @@ class _Outcome(msgspec.Struct):
     vm_status: str
     version: int | None
     seconds: float
+    order_ids: list[str]
+    cancelled_order_ids: list[str]
+
+
+def _no_details(result: TxResult) -> list[str]:
+    return []
 
 
 @dataclass(frozen=True)
 class _Transaction:
-    """One transaction to sign: what it does (for people) and the call that does it."""
+    """One transaction to sign: what it does (for people), the call that does it, and what
+    to say of its confirmed result beyond the hash."""
 
     action: str
     send: Callable[[KanaClient, bool], Awaitable[TxResult]]
+    details: Callable[[TxResult], list[str]] = field(default=_no_details)
 
 
 async def _sign_all(
@@ -90,7 +100,8 @@ async def _sign_all(
         if out is not None:
             out.write(_Outcome(transaction.action, result.tx_hash, result.committed,
                                result.success, result.vm_status, result.version,
-                               round(elapsed, 4)))
+                               round(elapsed, 4), result.order_ids,
+                               result.cancelled_order_ids))
         if result.success is False:
             raise CliError(f"{transaction.action}: transaction {result.tx_hash} failed: "
                            f"{result.vm_status}")
@@ -99,8 +110,10 @@ async def _sign_all(
                 _say(f"sent: {transaction.action}\n  tx {result.tx_hash} "
                      "(not waiting for the confirmation)")
             else:
-                _say(f"confirmed in {format_seconds(elapsed)}: {transaction.action}\n"
-                     f"  tx {result.tx_hash} (version {result.version})")
+                lines = [f"confirmed in {format_seconds(elapsed)}: {transaction.action}",
+                         f"tx {result.tx_hash} (version {result.version})",
+                         *transaction.details(result)]
+                _say("\n  ".join(lines))
     return 0
 
 
@@ -186,7 +199,40 @@ def _place_transaction(args: argparse.Namespace, info: MarketInfo) -> _Transacti
         return kana.place_market_order(mid, side, args.close, args.size, args.leverage,
                                        args.tp, args.sl, wait=wait)
 
-    return _Transaction(" ".join(words), send)
+    lots = size_to_lots(info, args.size, param="--size")
+    return _Transaction(" ".join(words), send, lambda result: _placed(info, lots, result))
+
+
+#: Beyond this many fills of one order, only their total is shown.
+_FILLS_SHOWN = 3
+
+
+def _placed(info: MarketInfo, lots: int, result: TxResult) -> list[str]:
+    """One line per order placed (of ``lots`` lots): its id, what filled at once, and what
+    became of the rest (cancelled for market and immediate-or-cancel orders, else resting)."""
+    from ..units import lots_to_size, price_step, ticks_to_price
+
+    step = price_step(info)
+    cancelled = set(result.cancelled_order_ids)
+    lines = []
+    for order_id in result.order_ids:
+        fills = [f for f in result.fills if f.taker_order_id == order_id]
+        filled = sum(f.lots for f in fills)
+        if len(fills) > _FILLS_SHOWN:
+            done = [f"filled {fmt(lots_to_size(info, filled))} in {len(fills)} fills"]
+        elif fills:
+            done = ["filled " + ", ".join(
+                f"{fmt(lots_to_size(info, f.lots))} @ "
+                f"{fmt(ticks_to_price(info, f.ticks).quantize(step))}" for f in fills)]
+        else:
+            done = []
+        if order_id in cancelled:
+            done.append("the rest was cancelled" if fills else "nothing filled, cancelled")
+        elif filled < lots:
+            done.append(f"{fmt(lots_to_size(info, lots - filled))} resting" if fills
+                        else "resting")
+        lines.append(f"order {order_id}: {'; '.join(done)}")
+    return lines
 
 
 async def _place(args: argparse.Namespace) -> int:

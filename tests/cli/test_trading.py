@@ -7,9 +7,14 @@ import io
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from kana_async import cli
+from kana_async.config import KANA_PACKAGE_ADDRESS
+from kana_async.models import MarketInfo
+from kana_async.trade import TxResult
+from tests.conftest import load_fixture
 
 
 class Terminal(io.StringIO):
@@ -204,3 +209,67 @@ def test_the_key_never_appears_in_any_output(
     assert status == 0
     assert funded not in out + err
     assert funded[2:] not in out + err
+
+
+def test_place_shows_the_id_of_the_order_it_placed(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, out, err = run(capsys, *LIMIT, "--yes", *urls)
+    assert status == 0, err
+    (order,) = open_orders(capsys, urls)
+    assert out.splitlines()[-1] == f"  order {order['order_id']}: resting"
+    status, out, err = run(capsys, *LIMIT, "--yes", "--json", *urls)
+    (outcome,) = [json.loads(line) for line in out.splitlines()]
+    second = [o for o in open_orders(capsys, urls) if o["order_id"] != order["order_id"]]
+    assert outcome["order_ids"] == [second[0]["order_id"]]
+    assert outcome["cancelled_order_ids"] == []
+
+
+def test_a_market_order_shows_its_fills(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, out, err = run(capsys, "place", "--market", "APT", "--side", "short", "--size",
+                           "0.5", "--leverage", "2", "--yes", *urls)
+    assert status == 0, err
+    line = out.splitlines()[-1]
+    assert line.startswith("  order ")
+    assert ": filled " in line
+    assert " @ " in line
+    assert "cancelled" not in line  # the market maker's book is deep enough
+    status, out, _ = run(capsys, "positions", "--json", *urls)
+    (position,) = [json.loads(line) for line in out.splitlines()]
+    assert position["size"] == "0.500"
+
+
+def _fill(taker: str, lots: int, ticks: int, maker: int = 0) -> dict[str, Any]:
+    return {"type": f"{KANA_PACKAGE_ADDRESS}::perpetual_core::FillEvent", "data": {
+        "market_id": "1338", "size": str(lots), "price": str(ticks),
+        "maker_order_id": str(100 + maker), "taker_order_id": taker}}
+
+
+def _event(name: str, order_id: str) -> dict[str, Any]:
+    return {"type": f"{KANA_PACKAGE_ADDRESS}::perpetual_core::{name}",
+            "data": {"order_id": order_id}}
+
+
+def test_placed_orders_are_summed_up_in_one_line_each() -> None:
+    from kana_async.cli.trading import _placed
+
+    body = load_fixture("rest_getMarketInfo.json")["examples"][0]["body"]
+    info = msgspec.convert(body["data"][0], MarketInfo, strict=False)  # lot 0.001, tick 0.001
+    tx = {"type": "user_transaction", "hash": "0x01", "sequence_number": "1", "success": True,
+          "events": [
+              _event("PlaceOrderEvent", "1"), _fill("1", 500, 5700), _fill("1", 250, 5701, 1),
+              _event("PlaceOrderEvent", "2"), *(_fill("2", 100, 5702, m) for m in range(4)),
+              _event("CancelOrderEvent", "2"),
+              _event("PlaceOrderEvent", "3"), _event("CancelOrderEvent", "3"),
+              _event("PlaceOrderEvent", "4"), _fill("4", 1000, 5700),
+              _event("PlaceOrderEvent", "5"),
+          ]}
+    assert _placed(info, 1000, TxResult.from_node(tx)) == [
+        "order 1: filled 0.5 @ 5.700, 0.25 @ 5.701; 0.25 resting",
+        "order 2: filled 0.4 in 4 fills; the rest was cancelled",
+        "order 3: nothing filled, cancelled",
+        "order 4: filled 1 @ 5.700",
+        "order 5: resting",
+    ]
