@@ -29,15 +29,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import IntEnum
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
 from ..config import KANA_PACKAGE_ADDRESS
 from ..models.common import normalize_address
-from .book import OrderBook, SelfMatchError
+from .book import OrderBook, SelfMatchError, Undo
 from .market_maker import MarketMaker, MarketMakerConfig
 from .markets import (
     DEFAULT_MARKETS,
@@ -180,7 +181,8 @@ class _Order:
         return _Order(*_ORDER_FIELDS(self))
 
 
-_ORDER_FIELDS = attrgetter(*(f.name for f in fields(_Order)))
+_ORDER_NAMES = tuple(f.name for f in fields(_Order))
+_ORDER_FIELDS = attrgetter(*_ORDER_NAMES)
 
 
 @dataclass(slots=True)
@@ -230,12 +232,35 @@ class _Market:
     book_updated: int = 0
     book_version: int = 0
 
-    def clone(self) -> _Market:
-        return replace(
-            self,
-            book=self.book.clone(_Order.copy),
-            positions={k: p.copy() for k, p in self.positions.items()},
-        )
+    def begin(self, undo: list[Undo]) -> None:
+        """Journal this market's changes into ``undo`` (one atomic transaction)."""
+        undo.append(partial(_restore_counters, self, (
+            self.last_price, self.order_counter, self.access_counter, self.book_updated,
+            self.book_version,
+        )))
+        self.book.journal = undo
+
+    def end(self) -> None:
+        self.book.journal = None
+
+
+def _restore_counters(state: _Market, saved: tuple[int | None, int, int, int, int]) -> None:
+    (state.last_price, state.order_counter, state.access_counter, state.book_updated,
+     state.book_version) = saved
+
+
+def _restore_position(
+    positions: dict[tuple[str, bool], _Position], key: tuple[str, bool], saved: _Position | None
+) -> None:
+    if saved is None:
+        positions.pop(key, None)
+    else:
+        positions[key] = saved
+
+
+def _restore_order(order: _Order, saved: tuple[Any, ...]) -> None:
+    for name, value in zip(_ORDER_NAMES, saved, strict=True):
+        setattr(order, name, value)
 
 
 @dataclass
@@ -263,7 +288,10 @@ class _Tx:
         self.version = version
         self.now = now
         self.saved_accounts: dict[str, tuple[Decimal, Decimal, int, dict[int, Decimal]]] = {}
-        self.saved_markets: dict[int, _Market] = {}
+        #: Atomic transactions only: what reverts every change to markets, latest last.
+        self.undo: list[Undo] | None = None
+        self.kept: set[tuple[int, object]] = set()  # orders and positions already in ``undo``
+        self.markets: list[_Market] = []
         self.orders: dict[int, _Order] = {}  # latest state of every order touched
         self.trades: list[tuple[str, int, dict[str, Any], bool]] = []
         self.transfers: list[tuple[str, dict[str, Any]]] = []
@@ -272,6 +300,20 @@ class _Tx:
 
     def touch(self, topic: str, key: str | None) -> None:
         self.touched[(topic, key)] = None
+
+    def keep_order(self, order: _Order) -> None:
+        """Let an abort restore ``order``'s fields as they are now (first call only)."""
+        if self.undo is not None and (order.market_id, order.order_id) not in self.kept:
+            self.kept.add((order.market_id, order.order_id))
+            self.undo.append(partial(_restore_order, order, _ORDER_FIELDS(order)))
+
+    def keep_position(self, state: _Market, key: tuple[str, bool]) -> None:
+        """Let an abort restore position ``key`` as it is now, or its absence."""
+        if self.undo is not None and (state.spec.market_id, key) not in self.kept:
+            self.kept.add((state.spec.market_id, key))
+            position = state.positions.get(key)
+            saved = None if position is None else position.copy()
+            self.undo.append(partial(_restore_position, state.positions, key, saved))
 
 
 def _fmt(value: Decimal) -> str:
@@ -653,6 +695,7 @@ class Engine:
             account = self._touch(tx, self._account(wallet))
             state = self._state[market_id]
             position = self._position_of(state, account.profile, trade_side)
+            tx.keep_position(state, (account.profile, trade_side))
             value = quote_amount(amount)
             account.balance -= value
             self._require_solvent(account)
@@ -807,19 +850,25 @@ class Engine:
             self._market(market_id)
         tx = _Tx(self.ledger_version + 1, int(self._clock() if now is None else now))
         if atomic:
-            for market_id in market_ids:
-                tx.saved_markets[market_id] = self._state[market_id]
-                self._state[market_id] = self._state[market_id].clone()
+            tx.undo = []
+            tx.markets = [self._state[market_id] for market_id in market_ids]
+            for state in tx.markets:
+                state.begin(tx.undo)
         try:
             yield tx
         except BaseException:
             self._undo(tx)
             raise
+        finally:
+            for state in tx.markets:
+                state.end()
         self._commit(tx)
 
     def _undo(self, tx: _Tx) -> None:
-        for market_id, saved in tx.saved_markets.items():
-            self._state[market_id] = saved
+        for state in tx.markets:
+            state.end()  # the undo steps themselves must not be journaled
+        for step in reversed(tx.undo or ()):
+            step()
         for profile, (wallet_balance, balance, apt, pending) in tx.saved_accounts.items():
             account = self._profiles[profile]
             account.wallet_balance, account.balance = wallet_balance, balance
@@ -919,6 +968,7 @@ class Engine:
             last_updated=tx.now, version=tx.version,
         )
         if direction:
+            tx.keep_position(state, (account.profile, trade_side))
             state.positions[(account.profile, trade_side)].closing += lots
         elif not is_market:
             order.reserved = self._cost(spec, price, lots, leverage)
@@ -989,6 +1039,9 @@ class Engine:
         notional = spec.size_of(lots) * spec.price_of(price)
         fee = notional * (TAKER_FEE if taker else MAKER_FEE)
         key = (order.owner, order.trade_side)
+        if not taker:
+            tx.keep_order(order)
+        tx.keep_position(state, key)
         position = state.positions.get(key)
         if order.direction:  # closing
             assert position is not None
@@ -1076,6 +1129,8 @@ class Engine:
             raise EngineAbort(AbortCode.SIDE_MISMATCH,
                               f"order {order_id} has trade side {order.trade_side}, not {side}")
         state.book.remove(order_id)
+        tx.keep_order(order)
+        tx.keep_position(state, (profile, side))
         account = self._touch(tx, self._profiles[profile])
         self._release(state, account, order)
         order.status = "Cancelled"
@@ -1108,7 +1163,9 @@ class Engine:
             raise EngineAbort(AbortCode.INVALID_TRIGGER_PRICE, f"price {price} ticks out of range")
         with self._transaction(market_id) as tx:
             account = self._account(wallet)
-            position = self._position_of(self._state[market_id], account.profile, trade_side)
+            state = self._state[market_id]
+            position = self._position_of(state, account.profile, trade_side)
+            tx.keep_position(state, (account.profile, trade_side))
             if take_profit:
                 position.tp = price
             else:
@@ -1128,7 +1185,7 @@ class Engine:
             wanted = mm.ladder(spec)
             keep = set(wanted)
             quoted = set()
-            for order in [o for o in state.book.orders() if o.owner == maker.profile]:
+            for order in state.book.owned(maker.profile):
                 if (order.is_ask, order.price) in keep:
                     quoted.add((order.is_ask, order.price))
                 else:
@@ -1208,6 +1265,7 @@ class Engine:
         equity = self._equity(spec, position, mark)
         refund = max(equity, Decimal(0)) * LIQUIDATION_REFUND
         account.pending[spec.market_id] = account.pending.get(spec.market_id, Decimal(0)) + refund
+        tx.keep_position(state, (position.owner, position.trade_side))
         del state.positions[(position.owner, position.trade_side)]
         state.order_counter += 1
         self._trade_seq += 1
@@ -1281,7 +1339,7 @@ class Engine:
 
     def _resting(self, profile: str, market_id: int | None) -> list[_Order]:
         states = self._state.values() if market_id is None else [self._market(market_id)]
-        out = [o for state in states for o in state.book.orders() if o.owner == profile]
+        out = [o for state in states for o in state.book.owned(profile)]
         out.sort(key=lambda o: (o.market_id, o.timestamp, o.order_id))
         return out
 

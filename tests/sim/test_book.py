@@ -1,4 +1,4 @@
-"""The order book alone: price-time priority, partial fills, self-match, copies."""
+"""The order book alone: price-time priority, partial fills, self-match, level totals, undo."""
 
 from __future__ import annotations
 
@@ -94,11 +94,71 @@ def test_remove_and_duplicate_add() -> None:
         book.remove(7)
 
 
-def test_clone_is_independent() -> None:
-    book = book_with(Entry(1, "a", True, 100, 5))
-    twin = book.clone()
-    book.match(False, None, 3, "t")
-    assert twin.depth(True) == [(100, 5)]
-    assert book.depth(True) == [(100, 2)]
-    twin.remove(1)
-    assert 1 in book
+def snapshot(book: OrderBook[Entry]) -> list[tuple[bool, int, int, list[tuple[int, int]]]]:
+    """Every level with its total and its queue (ids and sizes) in priority order."""
+    out = []
+    for is_ask in (False, True):
+        for price, total in book.depth(is_ask):
+            queue = [(o.order_id, o.remaining) for o in book._levels[is_ask][price]]
+            out.append((is_ask, price, total, queue))
+    return out
+
+
+def rollback(book: OrderBook[Entry]) -> None:
+    journal, book.journal = book.journal, None
+    assert journal is not None
+    for undo in reversed(journal):
+        undo()
+
+
+def test_level_totals_and_owners_follow_every_change() -> None:
+    book = book_with(Entry(1, "a", True, 100, 5), Entry(2, "b", True, 100, 3),
+                     Entry(3, "a", True, 101, 4))
+    assert book.depth(True) == [(100, 8), (101, 4)]
+    assert sorted(o.order_id for o in book.owned("a")) == [1, 3]
+    book.match(False, None, 6, "t")
+    assert book.depth(True) == [(100, 2), (101, 4)]
+    assert [o.order_id for o in book.owned("a")] == [3]
+    book.remove(2)
+    book.remove(3)
+    assert book.depth(True) == []
+    assert book.owned("a") == []
+    assert book.owned("b") == []
+    assert book._owners == {}
+    assert book._sizes == ({}, {})
+
+
+def test_journal_rollback_restores_queues_sizes_and_owners_exactly() -> None:
+    entries = [Entry(i, "abc"[i % 3], i % 2 == 0, 100 + i % 4, i + 1) for i in range(12)]
+    book = book_with(*entries)
+    before = snapshot(book)
+    remaining = {e.order_id: e.remaining for e in entries}
+    book.journal = []
+    book.remove(5)  # from the middle of a queue
+    book.add(Entry(50, "z", True, 99, 7))  # a new level
+    book.match(False, None, 30, "t")  # empties several ask levels
+    book.match(True, 101, 3, "t")  # a partial fill of the best bid
+    book.remove(50 if 50 in book else 1)
+    assert snapshot(book) != before
+    rollback(book)
+    assert snapshot(book) == before
+    assert {e.order_id: e.remaining for e in entries} == remaining
+    assert sorted(o.order_id for o in book.owned("a")) == [0, 3, 6, 9]
+    assert len(book) == 12
+    assert 50 not in book
+    # Without a journal nothing is recorded.
+    book.remove(0)
+    assert book.journal is None
+
+
+def test_cost_of_a_change_does_not_depend_on_the_rest_of_the_book() -> None:
+    """Structural: a change journals a fixed number of steps, whatever the book holds."""
+    book: OrderBook[Entry] = OrderBook()
+    for i in range(2000):
+        book.add(Entry(i, f"o{i % 50}", True, 1000 + i, 1))
+    book.journal = []
+    book.add(Entry(9999, "me", False, 10, 1))
+    book.remove(1500)
+    book.match(False, 1001, 2, "t")
+    # add 1 + remove 1 + two fills of one full maker each (size change + removal)
+    assert len(book.journal) == 6
