@@ -20,6 +20,8 @@ What it shows:
   arrive in one transaction, so the bot is never quoting twice nor absent in between;
 * confirmed transactions (``wait=True``) and the reference handling of an unknown outcome:
   resolve it by hash, never send it again blindly (see ``transact``);
+* what a transaction did, from its events: the ids of the quotes it placed
+  (``result.order_ids``) and of those it cancelled, so nothing is read back after a requote;
 * inventory tracked from the ``positions`` stream and fills from ``trade_history``;
 * a clean exit on ``--duration``, Ctrl-C, SIGTERM or an error: every resting order is cancelled
   and the ``open_orders`` view is checked to be empty.
@@ -162,7 +164,8 @@ class MarketMaker:
             return result
 
     async def load_quotes(self, mid: Decimal) -> None:
-        """Read what rests from the chain itself (no indexer lag) after each transaction.
+        """Read what rests from the chain itself (no indexer lag): after a fill, a failed
+        transaction, or on a node that does not report events.
 
         The wire has no side field: our bids are below the mid they were quoted around, our
         asks above it.
@@ -241,7 +244,15 @@ class MarketMaker:
         if self.quoted_mid is not None:
             self.requotes += 1
         self.quoted_mid = mid
-        await self.load_quotes(mid)
+        placed = result.order_ids
+        if len(placed) == len(sides) and set(result.cancelled_order_ids) == set(cancel_ids):
+            # The events say what rests now: post-only quotes rest whole or not at all.
+            self.quotes = {
+                order_id: Quote(order_id, is_bid, price, s.size)
+                for order_id, is_bid, price in zip(placed, sides, prices, strict=True)
+            }
+        else:  # the node reported no events
+            await self.load_quotes(mid)
         shown = " | ".join(f"{'bid' if b else 'ask'} {s.size} @ {p}"
                            for b, p in zip(sides, prices, strict=True)) or "no quotes (caps)"
         why = "" if moved is None else f" (mid moved {moved:.1f} bps)"

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from kana_async import MarketInfo, OrderBook, OrderBookLevel, Position
+from kana_async.config import KANA_PACKAGE_ADDRESS
 from kana_async.sim import Simulator
-from kana_async.trade import Signer
+from kana_async.trade import Signer, TxResult
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: What a clean run never prints on stderr.
@@ -261,3 +262,53 @@ def test_pnl_and_distance_to_liquidation() -> None:
     row = pt.value(position(True), None)
     assert row.unrealised is None
     assert row.liq_distance is None
+
+
+class QuotingKana:
+    """Just what ``MarketMaker.requote`` calls: one transaction, and the read-back it may
+    need (counted)."""
+
+    address = "0x" + "2" * 64
+
+    def __init__(self, result: TxResult) -> None:
+        self.result = result
+        self.rest = self
+        self.read_backs = 0
+
+    async def cancel_and_place_multiple_orders(self, *args: Any, **kwargs: Any) -> TxResult:
+        return self.result
+
+    async def get_open_orders_from_contract(self, *args: Any) -> list[Any]:
+        self.read_backs += 1
+        return []
+
+
+def _committed(events: list[dict[str, Any]]) -> TxResult:
+    return TxResult.from_node({"type": "user_transaction", "hash": "0x01", "version": "9",
+                               "sequence_number": "1", "success": True, "events": events})
+
+
+def _event(name: str, order_id: str) -> dict[str, Any]:
+    return {"type": f"{KANA_PACKAGE_ADDRESS}::perpetual_core::{name}",
+            "data": {"order_id": order_id}}
+
+
+async def test_market_maker_takes_its_quotes_from_the_events() -> None:
+    mm: Any = load("market_maker")
+    settings = mm.Settings(size=Decimal("0.5"), half_spread=Decimal("0.001"),
+                           requote_bps=Decimal(5), leverage=2, max_position=Decimal(5))
+    kana = QuotingKana(_committed([_event("PlaceOrderEvent", "7"),
+                                   _event("PlaceOrderEvent", "8")]))
+    maker = mm.MarketMaker(kana, APT, settings)
+    await maker.requote(Decimal("5.7"), None)
+    assert kana.read_backs == 0
+    assert {i: (q.is_bid, q.price, q.remaining) for i, q in maker.quotes.items()} == {
+        "7": (True, Decimal("5.694"), Decimal("0.5")),
+        "8": (False, Decimal("5.706"), Decimal("0.5"))}
+    kana.result = _committed([_event("CancelOrderEvent", "7"), _event("CancelOrderEvent", "8"),
+                              _event("PlaceOrderEvent", "9"), _event("PlaceOrderEvent", "10")])
+    await maker.requote(Decimal("5.8"), Decimal(175))
+    assert (list(maker.quotes), kana.read_backs) == (["9", "10"], 0)
+    kana.result = _committed([])  # a node that reports no events: read back what rests
+    await maker.requote(Decimal("5.9"), Decimal(172))
+    assert (maker.quotes, kana.read_backs) == ({}, 1)
