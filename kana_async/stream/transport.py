@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from .._tasks import timeout
-from ..errors import TransportError
+from ..errors import TransportError, ValidationError
 
 __all__ = ["AiohttpConnector", "Connector", "WebSocket"]
 
@@ -83,7 +83,8 @@ class AiohttpConnector:
     ``heartbeat``: seconds between pings when the connection is idle; aiohttp closes the
     connection when no pong arrives within half of it. Text frames are received as ``bytes``
     (no UTF-8 decode: msgspec validates while decoding). ``connect_timeout`` bounds the
-    handshake and the closing handshake.
+    opening handshake; ``close_timeout`` the closing one: a peer that does not answer in
+    time is cut off, so replacing a silent socket never waits on it.
     """
 
     def __init__(
@@ -92,11 +93,15 @@ class AiohttpConnector:
         *,
         heartbeat: float | None = 20.0,
         connect_timeout: float = 10.0,
+        close_timeout: float = 1.0,
         max_msg_size: int = 16 * 1024 * 1024,
     ) -> None:
+        if isinstance(close_timeout, bool) or not isinstance(close_timeout, (int, float)) \
+                or not close_timeout > 0:
+            raise ValidationError("close_timeout", "must be > 0 seconds", close_timeout)
         self._session = session
         self._heartbeat = heartbeat
-        self._timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=connect_timeout)
+        self._timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=close_timeout)
         self._connect_timeout = connect_timeout
         self._max_msg_size = max_msg_size
 

@@ -14,7 +14,14 @@ import pytest
 from kana_async._tasks import timeout
 from kana_async.errors import KanaError, SlowConsumerError, StreamGapError, ValidationError
 from kana_async.models import Position, Trade
-from kana_async.stream import OrderBook, ReconnectPolicy, StreamHooks, StreamMux, Subscription
+from kana_async.stream import (
+    AiohttpConnector,
+    OrderBook,
+    ReconnectPolicy,
+    StreamHooks,
+    StreamMux,
+    Subscription,
+)
 from tests.stream.fakes import FakeConnector, FakeSocket
 from tests.stream.scripted_server import ScriptedServer, ServerConnection
 
@@ -389,6 +396,24 @@ async def test_a_server_that_stops_answering_pings_is_replaced(
         mux.positions(ADDR_A)
         await server.wait_for_connections(2)
     assert "PONG" in reasons[0]
+
+
+async def test_the_watchdog_is_not_held_up_by_a_peer_that_ignores_the_close(
+    http: aiohttp.ClientSession,
+) -> None:
+    release = asyncio.Event()
+
+    async def frozen(conn: ServerConnection) -> None:
+        await release.wait()  # never reads: the closing handshake is never answered
+
+    connector = AiohttpConnector(http, heartbeat=None, close_timeout=0.05)
+    async with ScriptedServer(frozen) as server, \
+            StreamMux(http, server.url, connector=connector, reconnect=FAST,
+                      watchdog={"orderbook": 0.05}) as mux:
+        mux.orderbook(14)
+        # Each silent socket is replaced in about 0.1 s, not after a 10 s closing handshake.
+        await server.wait_for_connections(3, timeout=2.0)
+        release.set()
 
 
 async def test_closing_ends_consumers_and_leaves_no_task(http: aiohttp.ClientSession) -> None:
