@@ -153,6 +153,8 @@ class StreamMux:
         self._subscribed_at: dict[_Key, float] = {}
         #: When the watchdog resubscribed a silent key on the current socket.
         self._watchdog_retry: dict[_Key, float] = {}
+        #: Keys whose subscribe waits in the current socket's outbox.
+        self._queued: set[_Key] = set()
         self._watch_task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -266,9 +268,12 @@ class StreamMux:
         after: Callable[[], None] | None = None,
     ) -> None:
         ident = (spec.name, key)
+        if ident in self._queued:
+            return  # the subscribe still waiting to be sent answers this subscription too
         router = self._router
 
         def prepare() -> bool:
+            self._queued.discard(ident)
             if not self._subs.get(ident):
                 return False  # every subscription of this key closed meanwhile
             # A second subscribe for a key already streaming could double an event stream;
@@ -280,6 +285,7 @@ class StreamMux:
             return True
 
         message = subscribe_message(spec, wire_key).decode()
+        self._queued.add(ident)
         self._conn.send(Outgoing(message, prepare, after))
 
     # -- connection events ----------------------------------------------------------------
@@ -289,12 +295,14 @@ class StreamMux:
         self._router.connection_reset()
         self._subscribed_at.clear()
         self._watchdog_retry.clear()
-        self._hook(self._hooks.on_connected, self.url)
+        self._queued.clear()
         firsts = [subs[0] for subs in self._subs.values()]
         for index, sub in enumerate(firsts):
             last = reconnect and index == len(firsts) - 1
             after = self._resubscribed_callback(len(firsts)) if last else None
             self._send_subscribe(sub.spec, sub.key, sub.wire_key, after=after)
+        # After the queueing: a subscription the hook makes is not sent twice.
+        self._hook(self._hooks.on_connected, self.url)
 
     def _resubscribed_callback(self, count: int) -> Callable[[], None]:
         def after() -> None:
@@ -309,6 +317,7 @@ class StreamMux:
                 if router.is_streaming(sub.spec, sub.key):
                     sub.mark_gap()
         router.connection_reset()
+        self._queued.clear()
         self._hook(self._hooks.on_disconnected, reason)
 
     def _reconnecting(self, attempt: int, delay: float) -> None:

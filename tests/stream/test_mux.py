@@ -319,6 +319,56 @@ async def test_event_topics_subscribe_once_per_key_snapshots_ask_again(
             "live_order_history", "positions", "positions"]
 
 
+def subscribes(socket: FakeSocket) -> list[str]:
+    return [msgspec.json.decode(text)["topic"] for text in socket.sent]
+
+
+async def test_a_burst_of_subscriptions_to_one_key_sends_one_subscribe() -> None:
+    socket = FakeSocket()
+    async with StreamMux(None, "ws://x/", connector=FakeConnector(socket)) as mux:
+        mux.positions(ADDR_A)
+        await until(lambda: len(socket.sent) == 1)
+        books = [mux.orderbook(14) for _ in range(3)]  # queued together: one answer for all
+        await until(lambda: len(socket.sent) == 2)
+        await asyncio.sleep(0.03)
+        assert subscribes(socket) == ["positions", "orderbook"]
+        mux.orderbook(14)  # the key's subscribe went out already: ask again for this one
+        await until(lambda: len(socket.sent) == 3)
+        socket.inbox.put_nowait(json_frame("orderbook", [level("5", True)]))
+        for book in books:
+            assert (await asyncio.wait_for(book.get(), 1)).asks[0].price == Decimal(5)
+
+
+async def test_a_subscription_made_during_the_resubscribe_is_sent_once() -> None:
+    first, second = FakeSocket(), FakeSocket()
+    resubscribed: list[int] = []
+    async with StreamMux(None, "ws://x/", connector=FakeConnector(first, second),
+                         reconnect=FAST, send_interval=0.02,
+                         hooks=StreamHooks(on_resubscribed=resubscribed.append)) as mux:
+        mux.positions(ADDR_A)
+        mux.open_orders(ADDR_A)
+        mux.orderbook(14)
+        await until(lambda: len(first.sent) == 3)
+        await first.close()
+        await until(lambda: len(second.sent) == 1)  # the resubscribe is paced...
+        mux.orderbook(14)  # ...and its orderbook subscribe not sent yet
+        await until(lambda: resubscribed == [3])
+        await asyncio.sleep(0.05)
+        assert subscribes(second) == ["positions", "open_orders", "orderbook"]
+
+
+async def test_a_subscription_made_by_the_connected_hook_is_sent_once() -> None:
+    socket = FakeSocket()
+    made: list[Subscription[Any]] = []
+    mux = StreamMux(None, "ws://x/", connector=FakeConnector(socket),
+                    hooks=StreamHooks(on_connected=lambda url: made.append(mux.positions(ADDR_A))))
+    async with mux:
+        mux.positions(ADDR_A)
+        await until(lambda: bool(made))
+        await asyncio.sleep(0.03)
+        assert subscribes(socket) == ["positions"]
+
+
 # -- slow consumers --------------------------------------------------------------------------
 
 async def test_stalled_consumers_cost_at_most_their_bound(http: aiohttp.ClientSession) -> None:
