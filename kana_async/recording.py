@@ -436,6 +436,7 @@ class Replay:
         self._out: deque[Replayed] = deque()
         self._t = 0.0
         self._started = False
+        self._closed = False
         #: Entries replayed so far, by kind.
         self.counts: dict[str, int] = {"frame": 0, "sent": 0, "connected": 0, "disconnected": 0}
 
@@ -451,7 +452,9 @@ class Replay:
         await self.close()
 
     async def close(self) -> None:
-        """End every replayed subscription and wait for its consumer. Idempotent."""
+        """End every replayed subscription and wait for its consumer; an iteration in
+        progress (in another task) ends too. Idempotent."""
+        self._closed = True
         for sub in self._subs.values():
             sub.close_nowait()
         consumers, self._consumers = self._consumers, []
@@ -471,6 +474,8 @@ class Replay:
                 delay = began + entry.t / self._speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            if self._closed:
+                return
             self._apply(entry)
             await self._settle()
             while self._out:
@@ -550,7 +555,8 @@ class Replay:
     def _pending(self, sub: Subscription[Any]) -> bool:
         """True while ``sub`` holds an item or a gap its consumer has not taken yet."""
         stats = sub.stats
-        return stats.buffered > 0 or stats.gaps < self._gaps.get(sub, 0)
+        return not stats.closed and (
+            stats.buffered > 0 or stats.gaps < self._gaps.get(sub, 0))
 
     def router_stats(self) -> RouterStats:
         """The router's frame and anomaly counters."""

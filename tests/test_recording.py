@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from kana_async import KanaClient, StreamGapError, ValidationError
+from kana_async._tasks import timeout
 from kana_async.recording import (
     Entry,
     Recorder,
@@ -278,6 +279,33 @@ async def test_leaving_early_stops_every_consumer() -> None:
     assert len(asyncio.all_tasks()) == before
     with pytest.raises(RuntimeError, match="once"):
         replay.__aiter__()
+
+
+async def test_closing_from_another_task_ends_the_iteration() -> None:
+    trade = msgspec.json.encode(body("ws_live_trade_history.json"))
+    address = body("ws_live_trade_history.json")["data"]["address"]
+
+    def write(rec: Recorder, clock: FakeClock) -> None:
+        rec.connected("ws://x/")
+        rec.sent(subscribe_text("live_trade_history", address=address))
+        rec.frame(trade)
+        clock.now += 1
+        rec.disconnected("closed")  # a gap for a subscription that is closed by then
+        rec.connected("ws://x/")
+        rec.sent(subscribe_text("live_funding_rate"))  # a new consumer, after the close
+        rec.frame(msgspec.json.encode(body("ws_live_funding_rate.json")))
+
+    got: list[Replayed] = []
+    async with Replay(read_recording(recording(write)).entries(), speed=20.0) as replay:
+        closing: asyncio.Task[None] | None = None
+        async with timeout(1):
+            async for item in replay:
+                got.append(item)
+                closing = asyncio.create_task(replay.close())  # e.g. a stop button
+        assert closing is not None
+        await closing
+    assert [r.topic for r in got] == ["live_trade_history"]
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("kana-replay")] == []
 
 
 # -- a live round trip -----------------------------------------------------------------------
