@@ -26,7 +26,7 @@ import hashlib
 import logging
 import random
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -263,14 +263,22 @@ def _restore_order(order: _Order, saved: tuple[Any, ...]) -> None:
         setattr(order, name, value)
 
 
-@dataclass
 class _History:
-    """One profile's records, newest last (views reverse them)."""
+    """One profile's records, newest last (views reverse them). Each kind keeps the newest
+    ``limit`` records, so that a bot trading for days does not grow the simulator without end."""
 
-    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
-    trades: list[dict[str, Any]] = field(default_factory=list)
-    transfers: list[dict[str, Any]] = field(default_factory=list)
-    funding: list[dict[str, Any]] = field(default_factory=list)
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.orders: OrderedDict[int, dict[str, Any]] = OrderedDict()  # by creation
+        self.trades: deque[dict[str, Any]] = deque(maxlen=limit)
+        self.transfers: deque[dict[str, Any]] = deque(maxlen=limit)
+        self.funding: deque[dict[str, Any]] = deque(maxlen=limit)
+
+    def put_order(self, order_id: int, record: dict[str, Any]) -> None:
+        """Add or update an order's record (an update keeps its place)."""
+        self.orders[order_id] = record
+        if len(self.orders) > self.limit:
+            self.orders.popitem(last=False)
 
 
 @dataclass
@@ -340,8 +348,15 @@ class Engine:
         market_maker: MarketMakerConfig | None = MarketMakerConfig(),  # noqa: B008
         funding_interval: float = 60.0,
         recent_trades_limit: int = 50,
-        fill_log_limit: int = 100_000,
+        fill_log_limit: int = 10_000,
+        history_limit: int = 1_000,
+        order_record_limit: int = 100_000,
     ) -> None:
+        """Memory is bounded whatever the run's length: ``recent_trades_limit`` and
+        ``fill_log_limit`` are per market (``getAllTrades``/``recent_trades``, and the fills
+        ``getFills`` searches), ``history_limit`` per profile and kind (orders, fills, transfers,
+        funding payments), ``order_record_limit`` the finished orders ``getOrderStatusByOrderId``
+        still knows (resting orders are always known)."""
         self._clock = clock
         self._created = int(clock())
         self.faucet_quote = Decimal(faucet_quote)
@@ -356,7 +371,9 @@ class Engine:
         self._accounts: dict[str, _Account] = {}  # by wallet
         self._profiles: dict[str, _Account] = {}  # by profile
         self._history: dict[str, _History] = {}
-        self._order_records: dict[int, tuple[dict[str, Any], int, int]] = {}
+        self._history_limit = history_limit
+        self._order_records: OrderedDict[int, tuple[dict[str, Any], int, int]] = OrderedDict()
+        self._order_record_limit = order_record_limit
         self._recent: dict[int, deque[dict[str, Any]]] = {
             m: deque(maxlen=recent_trades_limit) for m in self.markets
         }
@@ -586,11 +603,15 @@ class Engine:
 
     def order_status(self, market_id: int, order_id: str) -> dict[str, Any] | None:
         """An order's latest record plus ``total_filled`` and ``remaining_size``, or None."""
-        self._market(market_id)
+        state = self._market(market_id)
         try:
-            found = self._order_records.get(int(order_id))
+            oid = int(order_id)
         except ValueError:
             return None
+        found = self._order_records.get(oid)
+        resting = state.book.get(oid)
+        if found is None and resting is not None and not self._profiles[resting.owner].internal:
+            found = (self._order_record(resting), resting.filled, resting.remaining)
         if found is None or found[0]["market_id"] != str(market_id):
             return None
         record, filled, remaining = found
@@ -874,6 +895,12 @@ class Engine:
             account.wallet_balance, account.balance = wallet_balance, balance
             account.apt_octas, account.pending = apt, pending
 
+    def _history_of(self, profile: str) -> _History:
+        history = self._history.get(profile)
+        if history is None:
+            history = self._history[profile] = _History(self._history_limit)
+        return history
+
     def _touch(self, tx: _Tx, account: _Account) -> _Account:
         """Remember ``account``'s balances before the transaction first changes them."""
         if account.profile not in tx.saved_accounts:
@@ -888,8 +915,9 @@ class Engine:
         for order in tx.orders.values():
             record = self._order_record(order)
             self._order_records[order.order_id] = (record, order.filled, order.remaining)
-            history = self._history.setdefault(order.owner, _History())
-            history.orders[order.order_id] = record
+            if len(self._order_records) > self._order_record_limit:
+                self._order_records.popitem(last=False)
+            self._history_of(order.owner).put_order(order.order_id, record)
             changes.append(Change("live_order_history", order.owner, record))
             tx.touch("order_history", order.owner)
         for owner, order_id, record, internal in tx.trades:
@@ -898,16 +926,16 @@ class Engine:
             self._fill_log[market_id].append((owner, order_id, record))
             tx.touch("recent_trades", record["market_id"])
             if not internal:
-                self._history.setdefault(owner, _History()).trades.append(record)
+                self._history_of(owner).trades.append(record)
                 changes.append(
                     Change("live_trade_history", owner, {**record, "order_id": str(order_id)})
                 )
                 tx.touch("trade_history", owner)
         for owner, record in tx.transfers:
-            self._history.setdefault(owner, _History()).transfers.append(record)
+            self._history_of(owner).transfers.append(record)
             tx.touch("deposit_withdraw_history", owner)
         for owner, record in tx.funding:
-            self._history.setdefault(owner, _History()).funding.append(record)
+            self._history_of(owner).funding.append(record)
         changes.extend(Change(topic, key) for topic, key in tx.touched)
         for change in changes:
             for listener in list(self._listeners):
@@ -1194,8 +1222,40 @@ class Engine:
                 if (is_ask, price) not in quoted:
                     quote = mm.quote(spec, is_ask, price)
                     self._internal_order(tx, state, maker, quote.is_ask, quote.price, quote.lots)
-            for trade in mm.trades(spec):
+            for trade in mm.trades(spec, self._net_lots(state, maker.profile)):
                 self._internal_order(tx, state, self._mm_taker, trade.is_ask, None, trade.lots)
+            for account in (maker, self._mm_taker):
+                self._net_hedge(state, account)
+
+    @staticmethod
+    def _net_lots(state: _Market, profile: str) -> int:
+        """``profile``'s long minus short lots in the market."""
+        long, short = state.positions.get((profile, True)), state.positions.get((profile, False))
+        return (0 if long is None else long.lots) - (0 if short is None else short.lots)
+
+    def _net_hedge(self, state: _Market, account: _Account) -> None:
+        """Offset an internal account's long against its short (what is not being closed):
+        the background liquidity carries one net position per market, not two ever-growing
+        ones. The pnl of closing both at any price is the difference of their entry values."""
+        key_long, key_short = (account.profile, True), (account.profile, False)
+        long, short = state.positions.get(key_long), state.positions.get(key_short)
+        if long is None or short is None:
+            return
+        lots = min(long.lots - long.closing, short.lots - short.closing)
+        if lots <= 0:
+            return
+        released = Decimal(0)
+        for key, position in ((key_long, long), (key_short, short)):
+            whole = lots == position.lots
+            entry = position.entry_value if whole else position.entry_value * lots / position.lots
+            margin = position.margin if whole else position.margin * lots / position.lots
+            released += margin + (-entry if position.trade_side else entry)
+            position.lots -= lots
+            position.entry_value -= entry
+            position.margin -= margin
+            if position.lots == 0:
+                del state.positions[key]
+        account.balance += released
 
     def _internal_order(
         self, tx: _Tx, state: _Market, account: _Account, is_ask: bool, price: int | None,

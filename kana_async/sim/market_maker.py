@@ -35,6 +35,9 @@ class MarketMakerConfig:
     level_notional: tuple[int, int] = (2_000, 20_000)
     #: Notional of one flow trade: drawn between these bounds.
     trade_notional: tuple[int, int] = (100, 3_000)
+    #: Notional (quote coin) of inventory the maker may carry on one market; beyond it the
+    #: flow trades against the maker's inventory, so hours of random flow stay bounded.
+    max_inventory: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +85,21 @@ class MarketMaker:
         """A fresh quote for one level, of random size."""
         return Quote(is_ask, price, self._lots(spec, price, self.config.level_notional))
 
-    def trades(self, spec: MarketSpec) -> list[Quote]:
-        """This step's flow: market orders of random side and size."""
+    def trades(self, spec: MarketSpec, inventory: int = 0) -> list[Quote]:
+        """This step's flow: market orders of random side and size. ``inventory`` is the
+        maker's net position in lots (long positive); past ``max_inventory`` every flow order
+        takes the side that reduces it (a sell to a long maker is a buy of the flow)."""
         expected = self.config.trades_per_step
         count = int(expected) + (1 if self._rng.random() < expected - int(expected) else 0)
         mid = self._mid[spec.market_id]
-        return [
-            Quote(self._rng.random() < 0.5, None, self._lots(spec, mid, self.config.trade_notional))
-            for _ in range(count)
-        ]
+        heavy = abs(spec.size_of(inventory) * spec.price_of(mid)) > self.config.max_inventory
+        out = []
+        for _ in range(count):
+            is_ask = self._rng.random() < 0.5
+            if heavy:
+                is_ask = inventory < 0
+            out.append(Quote(is_ask, None, self._lots(spec, mid, self.config.trade_notional)))
+        return out
 
     def _lots(self, spec: MarketSpec, price: int, bounds: tuple[int, int]) -> int:
         notional = Decimal(self._rng.randint(*bounds))
