@@ -56,7 +56,7 @@ class StreamHooks:
     #: ``(kind, frame excerpt)``: a frame the router could not deliver (see ``router``).
     on_anomaly: Callable[[str, str], None] | None = None
     #: ``(topic, key, action)``: the watchdog found a silent topic; action is
-    #: ``"resubscribe"`` or ``"reconnect"``.
+    #: ``"resubscribe"`` or ``"reconnect"`` (at once for the ``live_*`` event topics).
     on_watchdog: Callable[[str, str, str], None] | None = None
 
 
@@ -105,7 +105,7 @@ class StreamMux:
     ``send_interval`` paces subscribe messages. ``buffer_size`` is the default bound of
     queue-policy subscriptions. ``watchdog`` maps a topic to the seconds of silence after which
     it is resubscribed (and, if that brings nothing within the same time, the socket is
-    replaced).
+    replaced; a silent ``live_*`` event topic has its socket replaced at once).
     """
 
     def __init__(
@@ -373,12 +373,13 @@ class StreamMux:
                 self._watchdog_retry.pop(ident, None)
                 continue
             retried = self._watchdog_retry.get(ident)
-            if retried is None:
+            first = subs[0]
+            # An event topic is not asked twice on one socket (that could double its stream).
+            if retried is None and first.spec.is_list:
                 self._watchdog_retry[ident] = now
                 self._hook(self._hooks.on_watchdog, ident[0], ident[1], "resubscribe")
-                first = subs[0]
                 self._send_subscribe(first.spec, first.key, first.wire_key, force=True)
-            elif now - retried >= limit:
+            elif retried is None or now - retried >= limit:
                 self._hook(self._hooks.on_watchdog, ident[0], ident[1], "reconnect")
                 await self._conn.abort(f"watchdog: {ident[0]} silent for {now - last:.1f} s")
                 return

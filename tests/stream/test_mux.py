@@ -420,6 +420,21 @@ async def test_watchdog_resubscribes_a_silent_topic_then_reconnects(
         assert actions[:2] == ["resubscribe", "reconnect"]
 
 
+async def test_watchdog_replaces_the_socket_of_a_silent_event_topic_at_once() -> None:
+    # A second subscribe of a key already streaming could double an event stream (every fill
+    # twice): an event topic is not asked again, its socket is replaced.
+    first = FakeSocket()
+    actions: list[str] = []
+    hooks = StreamHooks(on_watchdog=lambda topic, key, action: actions.append(action))
+    connector = FakeConnector(first)
+    async with StreamMux(None, "ws://x/", connector=connector, reconnect=FAST,
+                         watchdog={"live_trade_history": 0.05}, hooks=hooks) as mux:
+        mux.live_trade_history(ADDR_A)
+        await until(lambda: len(connector.opened) == 2)
+        assert subscribes(first) == ["live_trade_history"]
+        assert actions[0] == "reconnect"
+
+
 async def test_watchdog_leaves_a_busy_topic_alone(http: aiohttp.ClientSession) -> None:
     async def script(conn: ServerConnection) -> None:
         await conn.subscribes_until(1)
