@@ -50,3 +50,16 @@ def test_the_walk_is_seeded_and_stays_positive() -> None:
     assert walk(4) == walk(4)
     assert walk(4) != walk(5)
     assert min(walk(4)) >= 10
+
+
+def test_flow_leans_against_a_heavy_inventory_only() -> None:
+    config = MarketMakerConfig(trades_per_step=4, max_inventory=10_000)
+    light = MarketMaker(MARKETS, seed=3, config=config)
+    heavy_long = MarketMaker(MARKETS, seed=3, config=config)
+    heavy_short = MarketMaker(MARKETS, seed=3, config=config)
+    # 1000 APT at ~5.7 is ~5,700 of notional: below the limit; 3000 APT is above it.
+    sides = [q.is_ask for _ in range(20) for q in light.trades(APT, inventory=1_000_000)]
+    assert True in sides
+    assert False in sides
+    assert all(not q.is_ask for _ in range(20) for q in heavy_long.trades(APT, 3_000_000))
+    assert all(q.is_ask for _ in range(20) for q in heavy_short.trades(APT, -3_000_000))
