@@ -42,6 +42,7 @@ from .faults import Faults, FrameFault
 
 __all__ = [
     "EVENT_TOPICS",
+    "HISTORY_SNAPSHOT_LIMIT",
     "TOPIC_KEYS",
     "IndexerServer",
     "Outbox",
@@ -74,6 +75,11 @@ EVENT_TOPICS = frozenset({"live_order_history", "live_trade_history"})
 
 #: The URL paths the server answers on (the documents show both).
 WS_PATHS = frozenset({"/ws/", "/ws"})
+
+#: Newest records a history snapshot (order, trade, deposit/withdraw history) carries: each
+#: change re-sends the list, so its cost must not grow with a long-running bot's history
+#: (the whole history, up to the engine's own bound, is on REST, paged).
+HISTORY_SNAPSHOT_LIMIT = 100
 
 Slot = tuple[str, str | None]
 Record = dict[str, Any]
@@ -111,11 +117,11 @@ class IndexerEngine(Protocol):
 def snapshot(engine: IndexerEngine, topic: str, key: str | None) -> list[Record]:
     """The whole current state of one snapshot topic and key, in wire shape."""
     if topic == "order_history":
-        return engine.order_history(_required(key))
+        return engine.order_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
     if topic == "deposit_withdraw_history":
-        return engine.deposit_withdraw_history(_required(key))
+        return engine.deposit_withdraw_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
     if topic == "trade_history":
-        return engine.trade_history(_required(key))
+        return engine.trade_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
     if topic == "positions":
         return engine.positions(_required(key))
     if topic == "open_orders":

@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kana_async.sim.faults import Faults
 from kana_async.sim.kana_ws import (
+    HISTORY_SNAPSHOT_LIMIT,
     IndexerServer,
     Outbox,
     RequestError,
@@ -458,3 +459,45 @@ async def test_stop_twice_is_harmless_and_closes_clients(engine: ScriptedEngine)
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(ws.recv(), 1.0)
     assert engine._listeners == []
+
+
+async def test_history_snapshots_carry_the_newest_records_only(
+    server: IndexerServer, engine: ScriptedEngine
+) -> None:
+    history = [{"order_id": str(n)} for n in range(HISTORY_SNAPSHOT_LIMIT + 50, 0, -1)]
+    engine.lists[("order_history", ALICE)] = history
+    engine.lists[("trade_history", ALICE)] = history
+    engine.lists[("deposit_withdraw_history", ALICE)] = history
+    async with connect(server.url) as ws:
+        for topic in ("order_history", "trade_history", "deposit_withdraw_history"):
+            await subscribe(ws, topic=topic, address=ALICE)
+            reply = await recv(ws)
+            assert reply["message"] == topic
+            assert reply["data"] == history[:HISTORY_SNAPSHOT_LIMIT]
+
+
+async def test_clients_that_come_and_go_leave_no_state_behind(
+    server: IndexerServer, engine: ScriptedEngine
+) -> None:
+    """A bot that reconnects for hours: every connection's subscriptions and queues go
+    with it."""
+    for n in range(20):
+        async with connect(server.url) as ws:
+            await subscribe(ws, topic="orderbook", market_id="1338")
+            await subscribe(ws, topic="positions", address="0x" + f"{n:064x}")
+            await subscribe(ws, topic="live_trade_history", address=ALICE)
+            await recv(ws)
+            engine.emit("live_trade_history", ALICE, {"n": n})
+            engine.set("orderbook", "1338", [level("5.70", str(n + 1), False, n)])
+            await asyncio.sleep(0)
+        if n % 5 == 4:
+            ws.transport.abort()  # abrupt ends as well as clean ones
+    for _ in range(100):
+        if server.clients == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert server.clients == 0
+    assert server._subscribers == {}
+    assert server._clients == set()
+    assert len(server._last_best) <= len(MARKETS)
+    assert len(server._events) == 0
