@@ -38,13 +38,22 @@ from .stream import (
     StreamMux,
     Subscription,
 )
-from .trade import PayloadMismatchError, Signer, Trader, TransactionRejectedError, TxResult
+from .trade import (
+    Fill,
+    PayloadMismatchError,
+    Signer,
+    Trader,
+    TransactionRejectedError,
+    TxEvent,
+    TxResult,
+)
 
 __all__ = [
     "NETWORKS",
     "ApiError",
     "AuthError",
     "DepositWithdraw",
+    "Fill",
     "FundingPayment",
     "FundingRate",
     "KanaClient",
@@ -77,6 +86,7 @@ __all__ = [
     "TransactionFailedError",
     "TransactionRejectedError",
     "TransportError",
+    "TxEvent",
     "TxPayload",
     "TxResult",
     "UnknownOutcomeError",
