@@ -369,6 +369,38 @@ async def test_a_subscription_made_by_the_connected_hook_is_sent_once() -> None:
         assert subscribes(socket) == ["positions"]
 
 
+async def test_subscriptions_made_while_connecting_are_sent_once() -> None:
+    socket = FakeSocket()
+    opened = asyncio.Event()
+
+    async def slow_connector(url: str) -> FakeSocket:
+        await opened.wait()
+        return socket
+
+    async with StreamMux(None, "ws://x/", connector=slow_connector) as mux:
+        mux.positions(ADDR_A)
+        await asyncio.sleep(0.01)  # connecting
+        mux.positions(ADDR_A)
+        mux.orderbook(14)
+        opened.set()
+        await until(lambda: len(socket.sent) == 2)
+        await asyncio.sleep(0.03)
+        assert subscribes(socket) == ["positions", "orderbook"]
+
+
+async def test_a_subscription_made_as_the_socket_dies_is_sent_once_on_the_next() -> None:
+    first, second = FakeSocket(), FakeSocket()
+    async with StreamMux(None, "ws://x/", connector=FakeConnector(first, second),
+                         reconnect=FAST) as mux:
+        mux.positions(ADDR_A)
+        await until(lambda: len(first.sent) == 1)
+        first.fail_sends = True  # dead, and the reader has not noticed yet
+        mux.orderbook(14)  # its send fails, which replaces the socket
+        await until(lambda: len(second.sent) == 2)
+        await asyncio.sleep(0.03)
+        assert subscribes(second) == ["positions", "orderbook"]
+
+
 # -- slow consumers --------------------------------------------------------------------------
 
 async def test_stalled_consumers_cost_at_most_their_bound(http: aiohttp.ClientSession) -> None:
