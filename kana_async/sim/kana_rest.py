@@ -5,7 +5,9 @@ maps them to profiles). Transaction builders validate human units against the ma
 convert them to the on-chain integers exactly and return the unsigned entry-function payload;
 they never change state. Bad input answers HTTP 400 ``{"success": false, "message": "<param>:
 <rule>", "data": null}``. The spellings and body-field variants the documents and live clients
-disagree on (spec §11) are all accepted.
+disagree on (spec §11) are all accepted, and the legacy paths of older pages and frontends
+(``getTradingAccountBalance``, ``withdraw``, ``marketOrder``, ``limitOrder``) are served with the
+envelope of their time.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .engine import Engine, EngineAbort
 from .faults import Faults
 from .markets import MAX_PRICE_TICKS, MarketSpec, Restriction, quote_units
 
-__all__ = ["RestParamError", "make_rest_app"]
+__all__ = ["LEGACY_ROUTES", "ROUTES", "RestParamError", "make_rest_app"]
 
 _ENCODER = msgspec.json.Encoder()
 _BODY = msgspec.json.Decoder(float_hook=Decimal)
@@ -45,8 +47,12 @@ class RestParamError(Exception):
         super().__init__(f"{param}: {rule}")
 
 
-def _envelope(success: bool, message: str, data: Data, status: int = 200) -> web.Response:
-    body = _ENCODER.encode({"success": success, "message": message, "data": data})
+def _envelope(
+    success: bool, message: str, data: Data, status: int = 200, *, legacy: bool = False
+) -> web.Response:
+    """The JSON envelope; ``legacy`` paths answer with the oldest pages' ``status`` key."""
+    key = "status" if legacy else "success"
+    body = _ENCODER.encode({key: success, "message": message, "data": data})
     return web.Response(body=body, status=status, content_type="application/json")
 
 
@@ -524,6 +530,51 @@ def _settle_pnl(engine: Engine, q: _Params) -> tuple[str, Data]:
     return "Settle pnl payload built successfully", payload
 
 
+# -- handlers: legacy paths (spec §4.2-4.4, §4.6) ------------------------------------------------
+#
+# Older pages and 2024 frontends call these; they answer with the ``status`` envelope key of that
+# time and build the same payloads as their current successors.
+
+
+def _trading_account_balance(engine: Engine, q: _Params) -> tuple[str, Data]:
+    """``getTradingAccountBalance?address=&marketId=``: the balance one market's withdrawal can
+    reach — free collateral plus that market's pending balance (closed pnl, refunds, funding)."""
+    wallet = q.address("address", "userAddress")
+    spec = q.market(engine)
+    balance = engine.profile_balance(wallet) + engine.pending_balance(wallet, spec.market_id)
+    return "Fetched trading account balance successfully", _text(balance)
+
+
+def _legacy_withdraw(engine: Engine, q: _Params) -> tuple[str, Data]:
+    """``withdraw?marketId=&amount=``: ``amount`` in raw 6-decimal units (old frontends sent
+    ``amount * 1000000``). The payload names the wallet, so the wallet is needed here too."""
+    spec = q.market(engine)
+    amount = _integer(q.raw("amount"), "amount", 1, _MAX_U64)
+    wallet = q.address("userAddress", "address")
+    payload = _payload(engine, "withdraw_specific_market", wallet, spec.market_id, amount)
+    return "Withdraw payload built successfully", payload
+
+
+def _legacy_amount(q: _Params) -> None:
+    """Old order forms also sent ``amount``, the order's quote value as the UI computed it;
+    no on-chain argument carries it, but a malformed one is still refused."""
+    amount = q.raw("amount", required=False)
+    if amount is not None and _decimal(amount, "amount") <= 0:
+        raise RestParamError("amount", "must be positive")
+
+
+def _legacy_market_order(engine: Engine, q: _Params) -> tuple[str, Data]:
+    message, payload = _market_order(engine, q)
+    _legacy_amount(q)
+    return message, payload
+
+
+def _legacy_limit_order(engine: Engine, q: _Params) -> tuple[str, Data]:
+    message, payload = _limit_order(engine, q)
+    _legacy_amount(q)
+    return message, payload
+
+
 # -- batch bodies ---------------------------------------------------------------------------------
 
 
@@ -656,6 +707,16 @@ _GET: dict[str, Handler] = {
     "/getTradeHistory": _trade_history,
     "/getAllOpenOrderIds": _open_order_ids,
 }
+#: Legacy paths (trailing slashes as old frontends wrote them); ``status`` envelope key.
+_LEGACY_GET: dict[str, Handler] = {
+    "/getTradingAccountBalance": _trading_account_balance,
+    "/withdraw": _legacy_withdraw,
+    "/withdraw/": _legacy_withdraw,
+    "/marketOrder": _legacy_market_order,
+    "/marketOrder/": _legacy_market_order,
+    "/limitOrder": _legacy_limit_order,
+    "/limitOrder/": _legacy_limit_order,
+}
 _POST: dict[str, Handler] = {
     "/placeMultipleOrders": _place_multiple,
     "/cancelMultipleOrders": _cancel_multiple,
@@ -667,6 +728,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     *(("GET", path) for path in _GET),
     *(("POST", path) for path in _POST),
 )
+#: The legacy paths served besides (spec §4.6).
+LEGACY_ROUTES: tuple[tuple[str, str], ...] = tuple(("GET", path) for path in _LEGACY_GET)
 
 _API_KEY_HEADERS = ("x-api-key", "api_key")
 
@@ -682,6 +745,7 @@ def make_rest_app(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         """Faults, then the API key, then the handler; every error as an envelope."""
+        legacy = request.path in _LEGACY_GET
         if faults.refusing:
             if request.transport is not None:
                 request.transport.close()
@@ -690,24 +754,25 @@ def make_rest_app(
             await asyncio.sleep(faults.rest_delay)
         status = faults.take_rest_failure()
         if status is not None:
-            response = _envelope(False, f"simulated failure (HTTP {status})", None, status)
+            response = _envelope(False, f"simulated failure (HTTP {status})", None, status,
+                                 legacy=legacy)
             if status == 429 and faults.rest_retry_after is not None:
                 response.headers["Retry-After"] = f"{faults.rest_retry_after:g}"
             return response
         key = next((request.headers[h] for h in _API_KEY_HEADERS if request.headers.get(h)), None)
         if key is None:
-            return _envelope(False, "x-api-key header is required", None, 401)
+            return _envelope(False, "x-api-key header is required", None, 401, legacy=legacy)
         if accepted is not None and key not in accepted:
-            return _envelope(False, "x-api-key is not valid", None, 403)
+            return _envelope(False, "x-api-key is not valid", None, 403, legacy=legacy)
         try:
             return await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return _envelope(False, exc.reason, None, exc.status)
+            return _envelope(False, exc.reason, None, exc.status, legacy=legacy)
 
     def endpoint(
-        function: Handler, *, body: bool
+        function: Handler, *, body: bool, legacy: bool = False
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             try:
@@ -720,16 +785,18 @@ def make_rest_app(
                     source = request.query
                 message, data = function(engine, _Params(source))
             except RestParamError as exc:
-                return _envelope(False, str(exc), None, 400)
+                return _envelope(False, str(exc), None, 400, legacy=legacy)
             except EngineAbort as exc:
-                return _envelope(False, exc.reason, None, 400)
-            return _envelope(True, message, data)
+                return _envelope(False, exc.reason, None, 400, legacy=legacy)
+            return _envelope(True, message, data, legacy=legacy)
 
         return handle
 
     app = web.Application(middlewares=[transport])
     for path, function in _GET.items():
         app.router.add_get(path, endpoint(function, body=False), allow_head=False)
+    for path, function in _LEGACY_GET.items():
+        app.router.add_get(path, endpoint(function, body=False, legacy=True), allow_head=False)
     for path, function in _POST.items():
         app.router.add_post(path, endpoint(function, body=True))
     return app
