@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator
@@ -61,6 +62,8 @@ __all__ = [
 
 FORMAT = "kana-async-recording"
 VERSION = 1
+
+logger = logging.getLogger("kana_async.recording")
 
 #: How many unreadable lines a :class:`Recording` describes (all are counted).
 _KEEP_PROBLEMS = 20
@@ -154,6 +157,9 @@ class Recorder:
         self._on_frame = on_frame
         #: Frames written so far.
         self.frames = 0
+        #: What stopped a :class:`RecordingConnector` from recording (a failed write, or an
+        #: exception from ``on_frame``); ``None`` while it records.
+        self.error: Exception | None = None
         header = Header(format=FORMAT, version=VERSION, url=url, started=wall_clock())
         self._write(_encode(header))
 
@@ -210,21 +216,22 @@ class _RecordingWebSocket:
         self._recorder = recorder
 
     async def receive(self) -> bytes | str | None:
+        recorder = self._recorder
         try:
             frame = await self._ws.receive()
         except Exception as exc:
-            self._recorder.disconnected(f"{type(exc).__name__}: {exc}")
+            _record(recorder, recorder.disconnected, f"{type(exc).__name__}: {exc}")
             raise
         if frame is None:
-            self._recorder.disconnected("closed")
+            _record(recorder, recorder.disconnected, "closed")
         else:
-            self._recorder.frame(frame)
+            _record(recorder, recorder.frame, frame)
         return frame
 
     async def send(self, text: str) -> None:
         # Recorded first: the live router counts a subscribe as sent before the send
         # completes, and replay must follow the same order.
-        self._recorder.sent(text)
+        _record(self._recorder, self._recorder.sent, text)
         await self._ws.send(text)
 
     async def close(self) -> None:
@@ -244,8 +251,21 @@ class RecordingConnector:
 
     async def __call__(self, url: str) -> WebSocket:
         ws = await self._inner(url)
-        self.recorder.connected(url)
+        _record(self.recorder, self.recorder.connected, url)
         return _RecordingWebSocket(ws, self.recorder)
+
+
+def _record(recorder: Recorder, write: Callable[[Any], None], value: Any) -> None:
+    """Recording never breaks the stream it records: the first failure stops it (a file
+    missing frames would replay wrongly), logged and kept in ``recorder.error``."""
+    if recorder.error is not None:
+        return
+    try:
+        write(value)
+    except Exception as exc:
+        recorder.error = exc
+        logger.warning("recording stopped after %d frame(s): %s: %s",
+                       recorder.frames, type(exc).__name__, exc)
 
 
 # -- reading -------------------------------------------------------------------------------

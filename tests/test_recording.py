@@ -24,6 +24,7 @@ from kana_async.recording import (
 from kana_async.sim import Simulator
 from kana_async.stream import AiohttpConnector, OrderBook, StreamMux
 from tests.conftest import load_fixture
+from tests.stream.fakes import FakeConnector, FakeSocket
 
 PROFILE_A = "0x" + "a" * 64
 PROFILE_B = "0x" + "b" * 64
@@ -306,6 +307,28 @@ async def test_closing_from_another_task_ends_the_iteration() -> None:
         await closing
     assert [r.topic for r in got] == ["live_trade_history"]
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("kana-replay")] == []
+
+
+async def test_a_failing_recorder_stops_recording_but_never_the_stream() -> None:
+    trade = body("ws_live_trade_history.json")
+    frame = msgspec.json.encode(trade)
+    socket = FakeSocket(frame, frame)
+
+    def full(frames: int) -> None:
+        raise RuntimeError("bug in the caller's hook")  # or the disk is full
+
+    out = io.BytesIO()
+    recorder = Recorder(out, "ws://x/", on_frame=full)
+    connector = RecordingConnector(FakeConnector(socket), recorder)
+    async with StreamMux(None, "ws://x/", connector=connector) as mux:
+        fills = mux.live_trade_history(trade["data"]["address"])
+        async with timeout(1):
+            for _ in range(2):
+                await fills.get()
+        assert mux.stats().connects == 1
+    assert isinstance(recorder.error, RuntimeError)
+    assert recorder.frames == 1
+    assert len(out.getvalue().splitlines()) == 3  # the header, connected, one frame
 
 
 # -- a live round trip -----------------------------------------------------------------------
