@@ -172,7 +172,9 @@ class Connection:
         ws = self._ws
         if ws is not None:
             self._abort_reason = reason
-            await ws.close()
+            # The caller (the watchdog) must outlive a socket that fails even to close.
+            with contextlib.suppress(Exception):
+                await ws.close()
 
     async def close(self) -> None:
         """Stop for good: cancel the supervisor and close the socket. Idempotent."""

@@ -145,8 +145,13 @@ async def test_frames_are_handed_over_in_order_and_messages_sent_paced() -> None
     await asyncio.sleep(0.01)
     vetoed: list[str] = []
     after: list[str] = []
+
+    def veto() -> bool:
+        vetoed.append("b")
+        return False
+
     conn.send(Outgoing("a", after=lambda: after.append("a")))
-    conn.send(Outgoing("b", prepare=lambda: vetoed.append("b") is not None))
+    conn.send(Outgoing("b", prepare=veto))
     conn.send(Outgoing("c"))
     await asyncio.sleep(0.02)
     assert handler.frames == [b"1", "2", b"3"]
@@ -172,6 +177,27 @@ async def test_abort_replaces_the_socket() -> None:
     assert ("lost", "watchdog: quiet") in handler.events
     assert first.closed
     assert second.closed
+
+
+async def test_abort_survives_a_socket_whose_close_raises() -> None:
+    class Brittle(FakeSocket):
+        async def close(self) -> None:
+            await super().close()
+            raise OSError("close failed")
+
+    first, second = Brittle(), FakeSocket()
+    handler = Recorder()
+    conn = Connection(FakeConnector(first, second), "ws://test", handler, policy=FAST,
+                      send_interval=0)
+    conn.start()
+    await asyncio.sleep(0.01)
+    await conn.abort("watchdog: quiet")  # raised into the watchdog, which then died
+    for _ in range(100):
+        if conn.connects == 2:
+            break
+        await asyncio.sleep(0.005)
+    await conn.close()
+    assert ("lost", "watchdog: quiet") in handler.events
 
 
 async def test_a_failed_send_replaces_the_socket() -> None:
