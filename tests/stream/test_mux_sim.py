@@ -58,7 +58,7 @@ async def test_a_subscription_per_topic_receives_typed_documented_shapes(
 ) -> None:
     profile = sim.engine.profile_address(WALLET)
     sim.engine.ensure_wallet(WALLET)
-    subs = {
+    subs: dict[str, Subscription[Any]] = {
         "positions": mux.positions(profile),
         "open_orders": mux.open_orders(profile),
         "order_history": mux.order_history(profile),
@@ -72,6 +72,8 @@ async def test_a_subscription_per_topic_receives_typed_documented_shapes(
     }
     book = await first_where(subs["orderbook"], lambda b: b.bids and b.asks)
     assert isinstance(book, OrderBook)
+    assert book.best_bid is not None
+    assert book.best_ask is not None
     assert book.best_bid.price < book.best_ask.price
     rates = await first_where(subs["live_funding_rate"], bool)
     assert all(isinstance(rate, FundingRate) for rate in rates)

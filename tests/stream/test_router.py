@@ -259,7 +259,7 @@ def test_buffers_that_may_be_reused_are_copied_before_routing() -> None:
     router = Router()
     mine = subscribe(router, "positions", ADDR_A)
     payloads: list[msgspec.Raw] = []
-    mine.push = payloads.append  # type: ignore[method-assign]
+    mine.push = payloads.append  # type: ignore[method-assign,assignment]
     buffer = bytearray(frame("positions", [{"address": ADDR_A, "size": "1"}]))
     router.feed(buffer)
     router.feed(memoryview(buffer))
