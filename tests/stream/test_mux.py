@@ -513,6 +513,26 @@ async def test_the_watchdog_is_not_held_up_by_a_peer_that_ignores_the_close(
         release.set()
 
 
+async def test_close_does_not_wait_for_a_peer_that_ignores_the_close(
+    http: aiohttp.ClientSession,
+) -> None:
+    release = asyncio.Event()
+
+    async def frozen(conn: ServerConnection) -> None:
+        await conn.next_subscribe()
+        await release.wait()  # never answers the closing handshake
+
+    async with ScriptedServer(frozen) as server:
+        mux = StreamMux(http, server.url)  # the default close_timeout: 1 s
+        mux.positions(ADDR_A)
+        await until(lambda: bool(server.connections) and bool(server.connections[0].subscribes))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await mux.close()
+        assert loop.time() - started < 0.5  # no closing handshake on close()
+        release.set()
+
+
 async def test_closing_ends_consumers_and_leaves_no_task(http: aiohttp.ClientSession) -> None:
     async with ScriptedServer(hold) as server:
         mux = StreamMux(http, server.url, watchdog={"positions": 10.0})
