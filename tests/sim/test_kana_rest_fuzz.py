@@ -128,7 +128,7 @@ def check_envelope(status: int, body: Any) -> None:
         assert rule, body["message"]
 
 
-FUZZ = settings(max_examples=300, deadline=None,
+FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
