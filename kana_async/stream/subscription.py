@@ -126,6 +126,8 @@ class Subscription(Generic[T]):
         else:
             if len(buffer) >= self.capacity:
                 self._evict_oldest()
+                if self._closed:  # by the on_dropped hook
+                    return
             buffer.append(payload)
         waiter = self._waiter
         if waiter is not None:
@@ -155,6 +157,8 @@ class Subscription(Generic[T]):
             return
         if len(self._buffer) >= self.capacity:
             self._evict_oldest()
+            if self._closed:  # by the on_dropped hook
+                return
         self._buffer.append(_GAP)
         self._wake()
 

@@ -220,6 +220,21 @@ async def test_a_consumer_cancelled_as_an_item_arrives_does_not_strand_the_next_
     assert cancelled.cancelled()
 
 
+@pytest.mark.parametrize("last", ["item", "gap"])
+async def test_a_subscription_closed_by_its_dropped_hook_stays_empty(last: str) -> None:
+    # "Too slow: stop and resync from REST" in on_dropped, which runs inside push.
+    sub = events(capacity=1, on_dropped=lambda s: s.close_nowait())
+    sub.push(raw(trade(1)))
+    if last == "item":
+        sub.push(raw(trade(2)))
+    else:
+        sub.mark_gap()
+    assert sub.closed
+    assert sub.stats.buffered == 0
+    with pytest.raises(StopAsyncIteration):
+        await sub.get()
+
+
 async def test_only_one_task_may_read_at_a_time() -> None:
     sub = events()
     first = asyncio.create_task(sub.get())
