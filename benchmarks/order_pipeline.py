@@ -8,7 +8,7 @@
    the commit) against the embedded simulator on 127.0.0.1 with 1, 10 and 50 orders in flight.
    Client and simulator share one process and event loop here, so the rate is bounded by the
    CPU both spend per order; more in flight hides latency but cannot add cores. Each row gets
-   a fresh simulator, because the engine's cost per order grows with the resting book.
+   a fresh simulator, so that rows start from the same state.
 
 Prints a table and saves JSON to ``benchmarks/results/order_pipeline.json``.
 """

@@ -105,7 +105,10 @@ class AptosNode:
     chain_id: int = 4
     clock: Callable[[], float] = time.time
     sequence_numbers: dict[str, int] = field(default_factory=dict)
+    #: Committed transactions by hash, newest last; the oldest are pruned past
+    #: ``max_committed`` (an old hash then answers 404, like a pruned fullnode).
     committed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_committed: int = 100_000
     parked: dict[str, dict[int, _Pending]] = field(default_factory=dict)
     #: Every POST /transactions that reached validation (tests count submissions with it).
     submissions: int = 0
@@ -269,6 +272,8 @@ class AptosNode:
                 if n > current and p.signed.transaction.expiration_timestamps_secs <= now
             ]:
                 del queue[number]
+        for sender in [sender for sender, queue in self.parked.items() if not queue]:
+            del self.parked[sender]
 
     def _run_ready(self, sender: str) -> None:
         """Execute this account's parked transactions while the next number is present."""
@@ -311,6 +316,8 @@ class AptosNode:
             }
         )
         self.committed[pending.tx_hash] = committed
+        while len(self.committed) > self.max_committed:
+            del self.committed[next(iter(self.committed))]
         for listener in list(self._listeners):
             listener(pending.tx_hash)
 

@@ -375,3 +375,32 @@ async def test_a_failed_transaction_has_no_events(node: Node) -> None:
     assert (tx["vm_status"], tx["events"]) == ("OUT_OF_GAS", [])
     assert node.engine.open_order_ids(node.engine.profile_address(str(account.address())),
                                       1338) == []
+
+
+async def test_the_committed_store_is_pruned_oldest_first(node: Node) -> None:
+    node.state.max_committed = 2
+    account = Account.generate()
+    hashes = []
+    for seq in range(3):
+        body = sign(account, deposit_entry(account, 1_000_000), seq)
+        assert (await node.post(body))[0] == 202
+        hashes.append(aptos_hash(body))
+    assert list(node.state.committed) == hashes[1:]
+    status, _ = await node.get(f"/transactions/by_hash/{hashes[0]}")
+    assert status == 404  # like a pruned fullnode
+    status, tx = await node.get(f"/transactions/by_hash/{hashes[2]}")
+    assert (status, tx["success"]) == (200, True)
+
+
+async def test_expired_parked_transactions_leave_no_empty_queue(node: Node) -> None:
+    clock = [time.time()]
+    node.state.clock = lambda: clock[0]
+    account = Account.generate()
+    later = sign(account, deposit_entry(account, 1_000_000), 1,
+                 expiration=int(clock[0]) + 5)
+    assert (await node.post(later))[0] == 202
+    assert str(account.address()) in node.state.parked
+    clock[0] += 10
+    status, _ = await node.get(f"/transactions/by_hash/{aptos_hash(later)}")
+    assert status == 404
+    assert node.state.parked == {}
