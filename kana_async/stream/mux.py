@@ -313,7 +313,7 @@ class StreamMux:
     def _connection_lost(self, reason: str) -> None:
         router = self._router
         for subs in list(self._subs.values()):
-            for sub in subs:
+            for sub in list(subs):  # a hook run by mark_gap may close a subscription
                 if router.is_streaming(sub.spec, sub.key):
                     sub.mark_gap()
         router.connection_reset()

@@ -401,6 +401,26 @@ async def test_a_subscription_made_as_the_socket_dies_is_sent_once_on_the_next()
         assert subscribes(second) == ["positions", "orderbook"]
 
 
+async def test_a_hook_closing_a_subscription_at_the_drop_costs_no_other_its_gap() -> None:
+    first = FakeSocket()
+    closing: list[Subscription[Any]] = []
+    hooks = StreamHooks(on_dropped=lambda topic, key, capacity: closing[0].close_nowait())
+    async with StreamMux(None, "ws://x/", connector=FakeConnector(first), reconnect=FAST,
+                         hooks=hooks) as mux:
+        slow = mux.live_trade_history(ADDR_A, buffer_size=1)
+        other = mux.live_trade_history(ADDR_A)
+        closing.append(slow)
+        await until(lambda: len(first.sent) == 1)
+        first.inbox.put_nowait(json_frame("live_trade_history", trade(1)))
+        await until(lambda: other.stats.received == 1)
+        await first.close()  # the gap makes `slow` drop its item; the hook closes it
+        async with timeout(1):
+            assert (await other.get()).trade_id == "1"
+            with pytest.raises(StreamGapError):
+                await other.get()
+        assert slow.closed
+
+
 # -- slow consumers --------------------------------------------------------------------------
 
 async def test_stalled_consumers_cost_at_most_their_bound(http: aiohttp.ClientSession) -> None:
