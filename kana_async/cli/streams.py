@@ -203,6 +203,8 @@ async def _record(args: argparse.Namespace) -> int:
                         subs += await _subscribe(args, kana, stream, topic, markets)
                     await until_stopped(full.wait(), stop, args.duration)
             recorder.close()
+    if recorder.error is not None:
+        raise CliError(f"recording stopped after {recorder.frames} frame(s): {recorder.error}")
     print(f"recorded {recorder.frames} frame(s) of {len(subs)} subscription(s) in "
           f"{time.monotonic() - started:.1f} s to {args.out}", file=sys.stderr)
     return 0

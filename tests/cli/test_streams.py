@@ -195,3 +195,21 @@ def test_record_to_an_unwritable_place_fails_in_one_line(
     assert status == 1
     (line,) = err.splitlines()
     assert line.startswith("kana-async: error: --out: cannot write ")
+
+
+def test_a_recording_that_fails_to_write_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], urls: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kana_async.recording import Recorder
+
+    def disk_full(self: Recorder, data: bytes | str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Recorder, "frame", disk_full)
+    path = tmp_path / "full.ndjson"
+    status, _, err = run(capsys, "record", "--out", str(path), "--market", "APT",
+                         "--duration", "1", *urls)
+    assert status == 1
+    assert "recording stopped after 0 frame(s)" in err
+    assert "No space left on device" in err
