@@ -24,29 +24,30 @@ from kana_async.models import (
     normalize_address,
 )
 
-TOPIC_MODELS: dict[str, type[Any]] = {
-    "ws_order_history.json": Order,
-    "ws_live_order_history.json": Order,
-    "ws_deposit_withdraw_history.json": DepositWithdraw,
-    "ws_trade_history.json": Trade,
-    "ws_live_trade_history.json": Trade,
-    "ws_recent_trades.json": Trade,
-    "ws_positions.json": Position,
-    "ws_open_orders.json": OpenOrder,
-    "ws_orderbook.json": OrderBookLevel,
-    "ws_live_funding_rate.json": FundingRate,
+#: The type each topic's ``data`` decodes into, one list (of one item or many).
+TOPIC_TYPES: dict[str, type[list[Any]]] = {
+    "ws_order_history.json": list[Order],
+    "ws_live_order_history.json": list[Order],
+    "ws_deposit_withdraw_history.json": list[DepositWithdraw],
+    "ws_trade_history.json": list[Trade],
+    "ws_live_trade_history.json": list[Trade],
+    "ws_recent_trades.json": list[Trade],
+    "ws_positions.json": list[Position],
+    "ws_open_orders.json": list[OpenOrder],
+    "ws_orderbook.json": list[OrderBookLevel],
+    "ws_live_funding_rate.json": list[FundingRate],
 }
 
 
-@pytest.mark.parametrize("name", sorted(TOPIC_MODELS))
+@pytest.mark.parametrize("name", sorted(TOPIC_TYPES))
 def test_every_documented_ws_example_decodes(name: str, fixture_bodies: Any) -> None:
-    model = TOPIC_MODELS[name]
+    list_type = TOPIC_TYPES[name]
     bodies = fixture_bodies(name)
     assert bodies
     for body in bodies:
         data = body["data"]
         items = data if isinstance(data, list) else [data]
-        dec = decoder(list[model])
+        dec = decoder(list_type)
         decoded = dec.decode(msgspec.json.encode(items))
         assert len(decoded) == len(items)
         for item, raw in zip(decoded, items, strict=True):
