@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import aiohttp
 import pytest
@@ -24,6 +24,9 @@ ALICE, BOB = "0x" + "a" * 64, "0x" + "b" * 64
 HEADERS = {"x-api-key": "test-key"}
 NOW = 1_700_000_000.0
 PKG = KANA_PACKAGE_ADDRESS + "::perpetual_scripts::"
+
+#: A ``/getFills`` time window; its keys are Python keywords, so it travels as ``**window``.
+TimeWindow = TypedDict("TimeWindow", {"from": str, "to": str})
 
 
 @pytest.fixture
@@ -185,7 +188,8 @@ async def test_order_history_pages(client: TestClient[Any, Any], engine: Engine)
 
 
 async def test_fills_by_time_user_and_order(client: TestClient[Any, Any], engine: Engine) -> None:
-    window = {"from": "2023-11-14T22:13:00Z", "to": "2023-11-14T22:14:00Z"}  # NOW = 22:13:20
+    # NOW = 22:13:20
+    window: TimeWindow = {"from": "2023-11-14T22:13:00Z", "to": "2023-11-14T22:14:00Z"}
     fills = (await get(client, "/getFills", marketId=APT, **window))["data"]
     assert len(fills) == 2  # both sides of ALICE's market order
     mine = (await get(client, "/getFills", marketId=APT, userAddress=ALICE, **window))["data"]
@@ -193,7 +197,7 @@ async def test_fills_by_time_user_and_order(client: TestClient[Any, Any], engine
     assert fill["address"] == profile(ALICE)
     by_order = await get(client, "/getFills", marketId=APT, orderId=fill["order_id"], **window)
     assert by_order["data"] == mine
-    early = {"from": "2023-11-14T00:00:00Z", "to": "2023-11-14T22:00:00Z"}
+    early: TimeWindow = {"from": "2023-11-14T00:00:00Z", "to": "2023-11-14T22:00:00Z"}
     assert (await get(client, "/getFills", marketId=APT, **early))["data"] == []
     unix = await get(client, "/getFillsForGivenTimestamp", userAddress=ALICE,
                      fromTimestamp=int(NOW), toTimestamp=int(NOW))
@@ -464,7 +468,7 @@ def same_shape(ours: Any, documented: Any) -> None:
         assert ours_shape == doc_shape
 
 
-FIDELITY_QUERIES = {
+FIDELITY_QUERIES: dict[str, dict[str, Any]] = {
     "/getMarketInfo": {"marketId": APT},
     "/getWalletAccountBalance": {"userAddress": ALICE},
     "/getProfileAddress": {"userAddress": ALICE},
