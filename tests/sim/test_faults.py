@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kana_async.sim import Faults, Simulator
-from tests.sim.ws_scenario import MARKET, WALLET, trade_a_little
+from tests.sim.ws_scenario import MARKET, WALLET, trade_a_little, ws_url
 
 HEADERS = {"x-api-key": "test"}
 
@@ -101,16 +101,17 @@ async def silent(ws: ClientConnection, seconds: float = 0.1) -> bool:
 async def test_refusing_rejects_the_websocket_handshake(sim: Simulator) -> None:
     sim.faults.refuse_connections(0.2)
     with pytest.raises(InvalidStatus) as caught:
-        await connect(sim.ws_url)
+        await connect(ws_url(sim))
     assert caught.value.response.status_code == 503
     await asyncio.sleep(0.25)
-    async with connect(sim.ws_url) as ws:
+    async with connect(ws_url(sim)) as ws:
         await ws.send(json.dumps({"topic": "live_funding_rate"}))
         assert (await recv(ws))["message"] == "live_funding_rate"
 
 
 async def test_refusing_also_covers_rest_and_node(sim: Simulator) -> None:
     sim.faults.refuse_connections(5)
+    assert sim.node_url is not None
     async with aiohttp.ClientSession() as session:
         async with session.get(sim.node_url) as response:
             assert response.status == 503
@@ -134,7 +135,7 @@ async def test_scripted_rest_failure_through_the_simulator(sim: Simulator) -> No
 
 
 async def test_drop_closes_every_websocket_abruptly(sim: Simulator) -> None:
-    clients = [await connect(sim.ws_url) for _ in range(3)]
+    clients = [await connect(ws_url(sim)) for _ in range(3)]
     try:
         for ws in clients:
             await ws.send(json.dumps({"topic": "live_funding_rate"}))
@@ -148,14 +149,14 @@ async def test_drop_closes_every_websocket_abruptly(sim: Simulator) -> None:
         for ws in clients:
             await ws.close()
     assert sim.ws.stats["dropped"] == 3
-    async with connect(sim.ws_url) as ws:  # new connections are welcome again
+    async with connect(ws_url(sim)) as ws:  # new connections are welcome again
         await ws.send(json.dumps({"topic": "live_funding_rate"}))
         assert (await recv(ws))["message"] == "live_funding_rate"
 
 
 async def test_stalled_topic_is_withheld_while_the_socket_stays_open(sim: Simulator) -> None:
     sim.faults.stall("orderbook")
-    async with connect(sim.ws_url) as ws:
+    async with connect(ws_url(sim)) as ws:
         await ws.send(json.dumps({"topic": "orderbook", "market_id": MARKET}))
         await ws.send(json.dumps({"topic": "live_funding_rate"}))
         assert (await recv(ws))["message"] == "live_funding_rate"
@@ -171,7 +172,7 @@ async def test_stalled_topic_is_withheld_while_the_socket_stays_open(sim: Simula
 async def test_stalled_live_events_are_held_until_the_topic_resumes(sim: Simulator) -> None:
     profile = sim.engine.profile_address(WALLET)
     sim.faults.stall("live_order_history")
-    async with connect(sim.ws_url) as ws:
+    async with connect(ws_url(sim)) as ws:
         await ws.send(json.dumps({"topic": "live_order_history", "address": profile}))
         await asyncio.sleep(0.05)
         trade_a_little(sim.engine)  # a market order and a limit order: two records
@@ -185,7 +186,7 @@ async def test_stalled_live_events_are_held_until_the_topic_resumes(sim: Simulat
 async def test_frame_faults_corrupt_the_next_pushes_in_order(sim: Simulator) -> None:
     profile = trade_a_little(sim.engine)
     sim.faults.corrupt_next_frames("malformed", "no_message", "numbers")
-    async with connect(sim.ws_url) as ws:
+    async with connect(ws_url(sim)) as ws:
         subscription = json.dumps({"topic": "open_orders", "address": profile})
         # re-subscribing re-sends the snapshot: one push each (waited for, or they conflate)
         await ws.send(subscription)

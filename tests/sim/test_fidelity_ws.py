@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from kana_async.sim import Simulator
 from tests.conftest import load_fixture
-from tests.sim.ws_scenario import MARKET, WALLET, trade_a_little
+from tests.sim.ws_scenario import MARKET, WALLET, trade_a_little, ws_url
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "kana"
 DOCUMENTED_TOPICS = sorted(
@@ -84,7 +84,7 @@ async def test_documented_topics_are_the_fixture_topics() -> None:
 async def test_every_topic_has_the_documented_shape(sim: Simulator) -> None:
     profile = trade_a_little(sim.engine)
     seen: dict[str, Any] = {}
-    async with connect(sim.ws_url) as ws:
+    async with connect(ws_url(sim)) as ws:
         for topic in DOCUMENTED_TOPICS:
             await ws.send(json.dumps(subscription(topic, profile)))
         snapshot_topics = [t for t in DOCUMENTED_TOPICS if not t.startswith("live_")]
@@ -109,7 +109,7 @@ async def test_every_topic_has_the_documented_shape(sim: Simulator) -> None:
 
 async def test_best_price_has_the_simulator_shape(sim: Simulator) -> None:
     sim.engine.step()
-    async with connect(sim.ws_url) as ws:
+    async with connect(ws_url(sim)) as ws:
         await ws.send(json.dumps({"topic": "best_price", "market_id": MARKET}))
         message = await recv(ws)
     assert message["message"] == "best_price"
@@ -124,7 +124,7 @@ async def test_best_price_has_the_simulator_shape(sim: Simulator) -> None:
 
 async def test_user_topics_follow_engine_changes(sim: Simulator) -> None:
     profile = sim.engine.profile_address(WALLET)
-    async with connect(sim.ws_url) as ws:
+    async with connect(ws_url(sim)) as ws:
         await ws.send(json.dumps({"topic": "positions", "address": profile}))
         assert (await recv(ws))["data"] == []
         trade_a_little(sim.engine)
@@ -136,7 +136,7 @@ async def test_user_topics_follow_engine_changes(sim: Simulator) -> None:
 async def test_malformed_and_abrupt_clients_do_not_crash_the_server() -> None:
     async with Simulator(seed=4, step_interval=0.01) as sim:
         for _ in range(5):
-            ws = await connect(sim.ws_url)
+            ws = await connect(ws_url(sim))
             await ws.send(b"\x00\xff not json")
             await ws.send('{"topic": "orderbook", "market_id": "x"}')
             await ws.send(json.dumps({"topic": "orderbook", "market_id": MARKET}))
@@ -145,7 +145,7 @@ async def test_malformed_and_abrupt_clients_do_not_crash_the_server() -> None:
             assert (await recv(ws))["message"] == "orderbook"
             ws.transport.abort()  # gone mid-push: the market maker keeps the book moving
             await ws.wait_closed()
-        async with connect(sim.ws_url) as ws:
+        async with connect(ws_url(sim)) as ws:
             await ws.send(json.dumps({"topic": "orderbook", "market_id": MARKET}))
             assert (await recv(ws))["message"] == "orderbook"
             assert (await recv(ws))["message"] == "orderbook"
@@ -159,7 +159,7 @@ async def test_two_hundred_concurrent_clients() -> None:
         ready: list[int] = []
 
         async def client(session: aiohttp.ClientSession) -> int:
-            async with session.ws_connect(sim.ws_url) as ws:
+            async with session.ws_connect(ws_url(sim)) as ws:
                 await ws.send_str(json.dumps({"topic": "orderbook", "market_id": MARKET}))
                 first = json.loads((await ws.receive(timeout=10)).data)
                 ready.append(1)
@@ -182,6 +182,6 @@ async def test_two_hundred_concurrent_clients() -> None:
             loop.set_debug(True)
         assert all(size > 0 for size in sizes)
         sim.engine.step()  # a push to nobody after they all left
-        async with connect(sim.ws_url) as ws:
+        async with connect(ws_url(sim)) as ws:
             await ws.send(json.dumps({"topic": "live_funding_rate"}))
             assert (await recv(ws))["message"] == "live_funding_rate"
