@@ -85,7 +85,7 @@ async def run_until_signal(argv: list[str], signum: int) -> tuple[int, str]:
     )
     assert proc.stdout is not None
     stdout = proc.stdout
-    output = []
+    output: list[str] = []
 
     async def read_banner() -> None:
         while True:
