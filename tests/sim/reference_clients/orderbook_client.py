@@ -1,6 +1,7 @@
 # ruff: noqa
+# mypy: ignore-errors
 # As printed in the Kana Perps Python WebSocket API docs; the tests swap only WS_URL and the
-# address (or market id) for the simulator's.
+# address (or market id) for the simulator's. Kept verbatim (untyped, unlinted) on purpose.
 import websocket
 import json
 import time
