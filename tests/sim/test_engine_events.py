@@ -8,31 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kana_async.sim.engine import AbortCode, Engine, EngineAbort
-
-APT = 1338
-ALICE, BOB, CAROL, DAVE = ("0x" + c * 64 for c in "abcd")
-UNIT = 10**6
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(clock: Clock) -> Engine:
-    engine = Engine(seed=7, clock=clock, market_maker=None)
-    for wallet in (ALICE, BOB, CAROL, DAVE):
-        engine.deposit(wallet, 1000 * UNIT)
-    return engine
+from tests.sim.conftest import ALICE, APT, BOB, CAROL, DAVE, Clock
 
 
 def test_a_taker_sweeping_two_makers_gives_two_pairs_in_matching_order(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from kana_async.sim.engine import Engine, MarketMakerConfig
 from kana_async.sim.markets import DEFAULT_MARKETS
-from tests.sim.test_engine import ALICE, APT, BOB, UNIT, Clock, limit, market, profile
+from tests.sim.conftest import ALICE, APT, BOB, UNIT, Clock, limit, market, profile
 
 BUSY = MarketMakerConfig(levels=4, trades_per_step=3, max_inventory=20_000)
 

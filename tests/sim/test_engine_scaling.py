@@ -11,7 +11,7 @@ import tracemalloc
 import pytest
 
 from kana_async.sim.engine import Engine, EngineAbort
-from tests.sim.test_engine import ALICE, APT, BOB, CAROL, UNIT, Clock, limit, profile, snapshot
+from tests.sim.conftest import ALICE, APT, BOB, CAROL, UNIT, Clock, limit, profile, snapshot
 
 
 def _engine_with_book(resting: int) -> Engine:
