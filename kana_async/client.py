@@ -104,8 +104,13 @@ class KanaClient:
             raise ValidationError(
                 "simulator", "applies only to network='local' without explicit URLs"
             )
+        # Imported here, not in __aenter__: a first import of the simulator (compiling its
+        # modules where bytecode is not written) would block a running event loop.
+        self._simulator_type: Any = (
+            importlib.import_module(".sim", __package__).Simulator if self._use_simulator else None
+        )
         if self._simulator_options:
-            _check_simulator_options(self._simulator_options)
+            _check_simulator_options(self._simulator_type, self._simulator_options)
         self._rate_limiter = _rate_limiter(options.get("rate_limit"))
         self._retry = options.get("retry")
         if self._retry is not None and not isinstance(self._retry, RetryPolicy):
@@ -176,9 +181,7 @@ class KanaClient:
         """Open each component on ``stack``; later components may use earlier ones."""
         config = self.config
         if self._use_simulator:
-            # Imported only when used: bots on testnet/mainnet never load the simulator.
-            simulator_type = importlib.import_module(".sim", __package__).Simulator
-            simulator = simulator_type(**self._simulator_options)
+            simulator = self._simulator_type(**self._simulator_options)
             self.simulator = await stack.enter_async_context(simulator)
             config = config.with_overrides(
                 rest_url=self.simulator.rest_url,
@@ -291,10 +294,9 @@ class KanaClient:
         return self._http
 
 
-def _check_simulator_options(options: dict[str, Any]) -> None:
+def _check_simulator_options(simulator_type: Any, options: dict[str, Any]) -> None:
     import inspect
 
-    simulator_type = importlib.import_module(".sim", __package__).Simulator
     known = set(inspect.signature(simulator_type).parameters)
     unknown = sorted(set(options) - known)
     if unknown:

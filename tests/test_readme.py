@@ -16,7 +16,7 @@ def test_readme_opens_with_the_install_and_run_commands() -> None:
     lines = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
     assert lines[:2] == [
         "pip install -e . && kana-async demo",
-        "pip install -e '.[dev]' && pytest",
+        "pip install -e '.[dev]' -c constraints.txt && pytest",
     ]
 
 

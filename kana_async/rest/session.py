@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -321,7 +321,7 @@ class RestSession:
             return dec.decode(data)
         except msgspec.ValidationError as first:
             try:
-                return decode_lenient(bytes(data), dec.type)
+                return decode_lenient(bytes(data), cast("type[Any]", dec.type))
             except (msgspec.ValidationError, msgspec.DecodeError):
                 raise ApiError(
                     path, f"unexpected data in response: {first}", status

@@ -270,7 +270,7 @@ class Router:
             self._anomaly("unroutable", frame)
             return
         is_list = isinstance(shape, list)
-        first = shape[0] if is_list and shape else shape
+        first: object = (shape[0] if shape else None) if isinstance(shape, list) else shape
         if not isinstance(first, dict) or not first:
             self._anomaly("unroutable", frame)
             return
