@@ -255,7 +255,7 @@ class _Order:
     trade_id: int
     timestamp: int
     #: Collateral (quote sub-units) still held back for the unfilled rest (opening limit
-    #: orders only): ``remaining`` lots at :meth:`Engine._reserve_per_lot`.
+    #: orders only): always :meth:`Engine._reserve` of its ``remaining`` lots.
     reserved: int = 0
     filled: int = 0
     filled_value: int = 0  # quote sub-units
