@@ -16,8 +16,14 @@ Accounting model (the documents leave it open; this is the simulator's choice):
   collateral, and new orders draw on it automatically when the free collateral is short;
   ``net_profile_balance`` is free collateral plus every pending balance;
 * positions are isolated: each holds its own margin and is liquidated when its equity falls to
-  the maintenance margin; what is left is split 20 % insurance fund, 30 % liquidator, 50 % back
-  to the user (spec §8).
+  the maintenance margin; the liquidator takes the position over at the mark price and what is
+  left of the margin is split 20 % insurance fund, 30 % liquidator, 50 % back to the user
+  (spec §8).
+
+Money is whole: every amount is an integer number of the quote coin's sub-units (6 decimals),
+rounded where it is computed as a contract would (margin and fees up, against the trader;
+shares of a position down), and fees, funding remainders and losses beyond a margin go to the
+house (``fees_collected``, ``insurance_fund``), so :meth:`Engine.audit` balances exactly.
 """
 
 from __future__ import annotations
@@ -43,10 +49,12 @@ from .market_maker import MarketMaker, MarketMakerConfig
 from .markets import (
     DEFAULT_MARKETS,
     MAX_PRICE_TICKS,
+    QUOTE_DECIMALS,
     MarketSpec,
     OrderType,
     Restriction,
     quote_amount,
+    quote_units,
 )
 
 __all__ = [
@@ -56,6 +64,7 @@ __all__ = [
     "TOPICS",
     "USER_TOPICS",
     "AbortCode",
+    "Audit",
     "Change",
     "Engine",
     "EngineAbort",
@@ -82,8 +91,10 @@ TOPICS = (*USER_TOPICS, *MARKET_TOPICS, "live_funding_rate")
 
 TAKER_FEE = Decimal("0.0005")
 MAKER_FEE = Decimal(0)
-#: Share of a liquidated position's remaining equity returned to its owner (spec §8).
-LIQUIDATION_REFUND = Decimal("0.5")
+#: Shares of a liquidated position's remaining equity, in percent (spec §8): back to its owner
+#: and to the insurance fund; the liquidator takes the rest (30 %, and the rounding).
+LIQUIDATION_REFUND_PCT = 50
+LIQUIDATION_INSURANCE_PCT = 20
 _MARKET_TYPES = frozenset(
     {OrderType.MARKET_OPEN_LONG, OrderType.MARKET_OPEN_SHORT, OrderType.MARKET_CLOSE_LONG,
      OrderType.MARKET_CLOSE_SHORT, OrderType.TRIGGER_CLOSE_LONG, OrderType.TRIGGER_CLOSE_SHORT,
@@ -134,6 +145,81 @@ def _econia(code: AbortCode, reason: str) -> EngineAbort:
     return EngineAbort(code, reason, module="market")
 
 
+# -- integer money: quote amounts are sub-units of the quote coin -----------------------------
+
+
+def _ceil_div(a: int, b: int) -> int:
+    """``a / b`` rounded up (``b > 0``)."""
+    return -(-a // b)
+
+
+def _half_even_div(a: int, b: int) -> int:
+    """``a / b`` to the nearest integer, ties to even (``b > 0``)."""
+    q, r = divmod(a, b)
+    if 2 * r > b or (2 * r == b and q % 2):
+        q += 1
+    return q
+
+
+def _fee(notional: int, rate: Decimal) -> int:
+    """A trading fee: ``notional x rate`` rounded up (the trader pays the part sub-unit)."""
+    num, den = rate.as_integer_ratio()
+    return _ceil_div(notional * num, den)
+
+
+def _margin(notional: int, leverage: int) -> int:
+    """Initial margin: ``notional / leverage`` rounded up (against the trader)."""
+    return _ceil_div(notional, leverage)
+
+
+def _share(amount: int, part: int, whole: int) -> int:
+    """The part of a position's ``amount`` that goes with ``part`` of its ``whole`` lots,
+    rounded toward zero; all of it when the whole goes (so the shares add up exactly)."""
+    return amount if part == whole else amount * part // whole
+
+
+def _human(units: int) -> Decimal:
+    """Quote sub-units -> quote coins, with no more digits than needed (and no exponent)."""
+    value = quote_amount(units)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def _money(units: int) -> str:
+    """Quote sub-units as a wire decimal string in quote coins."""
+    return _fmt(_human(units))
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Where every sub-unit of quote coin the faucet created is now.
+
+    ``unrealized_pnl`` is what the open positions owe each other: the shorts' entry values
+    minus the longs'. Since every market's long and short lots are equal, it is the sum of
+    every position's unrealised pnl at any common price, so ``held == minted`` at every price.
+    """
+
+    minted: int
+    wallets: int
+    free: int
+    pending: int
+    reserved: int
+    margins: int
+    unrealized_pnl: int
+    fees: int
+    insurance: int
+    #: Per market: long lots minus short lots (0 in a sound ledger).
+    open_lots: dict[int, int]
+
+    @property
+    def held(self) -> int:
+        return (self.wallets + self.free + self.pending + self.reserved + self.margins
+                + self.unrealized_pnl + self.fees + self.insurance)
+
+    @property
+    def balanced(self) -> bool:
+        return self.held == self.minted and not any(self.open_lots.values())
+
+
 @dataclass(frozen=True)
 class Change:
     """One thing a WebSocket subscriber of ``(topic, key)`` should hear about."""
@@ -168,10 +254,11 @@ class _Order:
     stop_loss: int
     trade_id: int
     timestamp: int
-    #: Collateral still held back for the unfilled rest (opening limit orders only).
-    reserved: Decimal = Decimal(0)
+    #: Collateral (quote sub-units) still held back for the unfilled rest (opening limit
+    #: orders only): always :meth:`Engine._reserve` of its ``remaining`` lots.
+    reserved: int = 0
     filled: int = 0
-    filled_value: Decimal = Decimal(0)
+    filled_value: int = 0  # quote sub-units
     status: str = "Open"
     last_updated: int = 0
     version: int = 0
@@ -191,8 +278,8 @@ class _Position:
     market_id: int
     trade_side: bool
     lots: int
-    entry_value: Decimal  # human notional paid to open the current size
-    margin: Decimal
+    entry_value: int  # notional (quote sub-units) paid to open the current size
+    margin: int  # quote sub-units
     leverage: int
     trade_id: int
     timestamp: int
@@ -212,11 +299,14 @@ _POSITION_FIELDS = attrgetter(*(f.name for f in fields(_Position)))
 class _Account:
     wallet: str
     profile: str
-    wallet_balance: Decimal
-    balance: Decimal
+    # Quote amounts in sub-units of the quote coin.
+    wallet_balance: int
+    balance: int
     apt_octas: int
     internal: bool = False
-    pending: dict[int, Decimal] = field(default_factory=dict)
+    pending: dict[int, int] = field(default_factory=dict)
+    #: Losses beyond a margin that the insurance fund absorbed for this account.
+    covered: int = 0
 
 
 @dataclass
@@ -295,7 +385,8 @@ class _Tx:
     def __init__(self, version: int, now: int) -> None:
         self.version = version
         self.now = now
-        self.saved_accounts: dict[str, tuple[Decimal, Decimal, int, dict[int, Decimal]]] = {}
+        self.saved_accounts: dict[str, tuple[int, int, int, dict[int, int], int]] = {}
+        self.saved_house: tuple[int, int] = (0, 0)
         #: Atomic transactions only: what reverts every change to markets, latest last.
         self.undo: list[Undo] | None = None
         self.kept: set[tuple[int, object]] = set()  # orders and positions already in ``undo``
@@ -360,10 +451,24 @@ class Engine:
         self._clock = clock
         self._created = int(clock())
         self.faucet_quote = Decimal(faucet_quote)
+        self._faucet_units = quote_units(self.faucet_quote)
         self.faucet_apt_octas = faucet_apt_octas
         self.markets: dict[int, MarketSpec] = {
             spec.market_id: spec for spec in (DEFAULT_MARKETS if markets is None else markets)
         }
+        for spec in self.markets.values():
+            if spec.quote_decimals != QUOTE_DECIMALS:
+                raise ValueError(
+                    f"market {spec.market_id}: quote_decimals must be {QUOTE_DECIMALS}, the "
+                    "decimals of the one quote coin every market settles in"
+                )
+        #: Quote sub-units the faucet has created (every account's first funds).
+        self.minted = 0
+        #: Trading fees taken (quote sub-units).
+        self.fees_collected = 0
+        #: The insurance fund (quote sub-units): its share of liquidations and the rounding of
+        #: funding payments in, losses beyond a position's margin out (it may go negative).
+        self.insurance_fund = 0
         self.ledger_version = 0
         self.package_address = KANA_PACKAGE_ADDRESS
         self.funding_interval = funding_interval
@@ -413,22 +518,39 @@ class Engine:
         """Fund a wallet seen for the first time, like testnet's faucet."""
         self._account(wallet)
 
+    @property
+    def stored_accounts(self) -> int:
+        """How many wallets the engine keeps state for (those that sent a transaction, and
+        the market maker's two)."""
+        return len(self._accounts)
+
+    def _fresh(self, wallet: str) -> _Account:
+        """What the faucet gives a wallet it has not seen: not stored."""
+        return _Account(wallet, self.profile_address(wallet), self._faucet_units, 0,
+                        self.faucet_apt_octas)
+
+    def _peek(self, wallet: str) -> _Account:
+        """The wallet's account for a view: a wallet never seen answers as a fresh one, and
+        nothing is stored, so that queries of any number of addresses cost no memory."""
+        wallet = normalize_address(wallet, param="wallet")
+        return self._accounts.get(wallet) or self._fresh(wallet)
+
     def _account(self, wallet: str) -> _Account:
+        """The wallet's account for a transaction: created (funded) on first use."""
         wallet = normalize_address(wallet, param="wallet")
         account = self._accounts.get(wallet)
         if account is None:
-            profile = self.profile_address(wallet)
-            account = _Account(
-                wallet, profile, self.faucet_quote, Decimal(0), self.faucet_apt_octas
-            )
-            self._accounts[wallet] = self._profiles[profile] = account
+            account = self._fresh(wallet)
+            self.minted += account.wallet_balance
+            self._accounts[wallet] = self._profiles[account.profile] = account
         return account
 
     def _internal_account(self, name: str) -> _Account:
         wallet = "0x" + hashlib.sha3_256(name.encode()).hexdigest()
         account = self._account(wallet)
         account.internal = True
-        account.balance = Decimal(10) ** 15
+        account.balance = quote_units(Decimal(10) ** 15)
+        self.minted += account.balance
         return account
 
     def _market(self, market_id: int) -> _Market:
@@ -526,24 +648,57 @@ class Engine:
 
     def wallet_balance(self, wallet: str) -> Decimal:
         """Quote coin in the wallet, not deposited."""
-        return self._account(wallet).wallet_balance
+        return _human(self._peek(wallet).wallet_balance)
 
     def profile_balance(self, wallet: str) -> Decimal:
         """Free collateral in the trading profile."""
-        return self._account(wallet).balance
+        return _human(self._peek(wallet).balance)
 
     def net_profile_balance(self, wallet: str) -> Decimal:
         """Free collateral plus the pending balances of every market."""
-        account = self._account(wallet)
-        return account.balance + sum(account.pending.values(), Decimal(0))
+        account = self._peek(wallet)
+        return _human(account.balance + sum(account.pending.values()))
 
     def pending_balance(self, wallet: str, market_id: int) -> Decimal:
         """What ``settle_pnl`` would move from ``market_id`` into the free collateral."""
-        return self._account(wallet).pending.get(market_id, Decimal(0))
+        return _human(self._peek(wallet).pending.get(market_id, 0))
 
     def apt_balance(self, wallet: str) -> Decimal:
         """APT for gas, in APT."""
-        return Decimal(self._account(wallet).apt_octas).scaleb(-8)
+        return Decimal(self._peek(wallet).apt_octas).scaleb(-8)
+
+    def audit(self) -> Audit:
+        """Count every sub-unit of quote coin: ``audit().balanced`` holds after every
+        transaction (deposits, withdrawals, fees, realised pnl, funding and liquidations
+        only move money between accounts and the house)."""
+        accounts = list(self._accounts.values())
+        margins = unrealized = 0
+        open_lots: dict[int, int] = {}
+        reserved = 0
+        for market_id, state in self._state.items():
+            lots = 0
+            for position in state.positions.values():
+                margins += position.margin
+                if position.trade_side:
+                    unrealized -= position.entry_value
+                    lots += position.lots
+                else:
+                    unrealized += position.entry_value
+                    lots -= position.lots
+            open_lots[market_id] = lots
+            reserved += sum(order.reserved for order in state.book.orders())
+        return Audit(
+            minted=self.minted,
+            wallets=sum(a.wallet_balance for a in accounts),
+            free=sum(a.balance for a in accounts),
+            pending=sum(sum(a.pending.values()) for a in accounts),
+            reserved=reserved,
+            margins=margins,
+            unrealized_pnl=unrealized,
+            fees=self.fees_collected,
+            insurance=self.insurance_fund,
+            open_lots=open_lots,
+        )
 
     # -- views: orders, trades, positions (by profile) ----------------------------------------
 
@@ -670,15 +825,15 @@ class Engine:
         self._check_amount(amount)
         with self._transaction() as tx:
             account = self._touch(tx, self._account(wallet))
-            value = quote_amount(amount)
-            if account.wallet_balance < value:
+            if account.wallet_balance < amount:
                 raise EngineAbort(
                     AbortCode.INSUFFICIENT_BALANCE,
-                    f"wallet holds {account.wallet_balance}, cannot deposit {value}",
+                    f"wallet holds {_money(account.wallet_balance)}, cannot deposit "
+                    f"{_money(amount)}",
                 )
-            account.wallet_balance -= value
-            account.balance += value
-            self._transfer(tx, account, value, is_deposit=True)
+            account.wallet_balance -= amount
+            account.balance += amount
+            self._transfer(tx, account, amount, is_deposit=True)
 
     def withdraw(self, wallet: str, market_id: int, amount: int) -> None:
         """Settle ``market_id``'s pending balance, then move ``amount`` units to the wallet."""
@@ -693,15 +848,15 @@ class Engine:
             account = self._touch(tx, self._account(wallet))
             for market_id in market_ids:
                 self._settle(account, market_id)
-            value = quote_amount(amount)
-            if account.balance < value:
+            if account.balance < amount:
                 raise EngineAbort(
                     AbortCode.INSUFFICIENT_BALANCE,
-                    f"free collateral is {account.balance}, cannot withdraw {value}",
+                    f"free collateral is {_money(account.balance)}, cannot withdraw "
+                    f"{_money(amount)}",
                 )
-            account.balance -= value
-            account.wallet_balance += value
-            self._transfer(tx, account, value, is_deposit=False)
+            account.balance -= amount
+            account.wallet_balance += amount
+            self._transfer(tx, account, amount, is_deposit=False)
 
     def settle_pnl(self, wallet: str, market_id: int) -> None:
         """Move the market's pending balance (closed pnl, refunds, funding) into collateral."""
@@ -717,10 +872,9 @@ class Engine:
             state = self._state[market_id]
             position = self._position_of(state, account.profile, trade_side)
             tx.keep_position(state, (account.profile, trade_side))
-            value = quote_amount(amount)
-            account.balance -= value
+            account.balance -= amount
             self._require_solvent(account)
-            position.margin += value
+            position.margin += amount
             position.version = tx.version
             tx.touch("positions", account.profile)
 
@@ -870,6 +1024,7 @@ class Engine:
         for market_id in market_ids:
             self._market(market_id)
         tx = _Tx(self.ledger_version + 1, int(self._clock() if now is None else now))
+        tx.saved_house = (self.fees_collected, self.insurance_fund)
         if atomic:
             tx.undo = []
             tx.markets = [self._state[market_id] for market_id in market_ids]
@@ -890,10 +1045,13 @@ class Engine:
             state.end()  # the undo steps themselves must not be journaled
         for step in reversed(tx.undo or ()):
             step()
-        for profile, (wallet_balance, balance, apt, pending) in tx.saved_accounts.items():
+        self.fees_collected, self.insurance_fund = tx.saved_house
+        for profile, (wallet_balance, balance, apt, pending, covered) in (
+            tx.saved_accounts.items()
+        ):
             account = self._profiles[profile]
             account.wallet_balance, account.balance = wallet_balance, balance
-            account.apt_octas, account.pending = apt, pending
+            account.apt_octas, account.pending, account.covered = apt, pending, covered
 
     def _history_of(self, profile: str) -> _History:
         history = self._history.get(profile)
@@ -905,7 +1063,8 @@ class Engine:
         """Remember ``account``'s balances before the transaction first changes them."""
         if account.profile not in tx.saved_accounts:
             tx.saved_accounts[account.profile] = (
-                account.wallet_balance, account.balance, account.apt_octas, dict(account.pending)
+                account.wallet_balance, account.balance, account.apt_octas,
+                dict(account.pending), account.covered,
             )
         return account
 
@@ -999,7 +1158,7 @@ class Engine:
             tx.keep_position(state, (account.profile, trade_side))
             state.positions[(account.profile, trade_side)].closing += lots
         elif not is_market:
-            order.reserved = self._cost(spec, price, lots, leverage)
+            order.reserved = self._reserve(spec, price, lots, leverage)
             account.balance -= order.reserved
         try:
             fills = book.match(is_ask, limit, lots, account.profile)
@@ -1053,10 +1212,12 @@ class Engine:
                                   f"{name} {trigger} ticks is out of range")
 
     @staticmethod
-    def _cost(spec: MarketSpec, price: int, lots: int, leverage: int) -> Decimal:
-        """Collateral an opening order needs at ``price``: margin plus the taker fee."""
-        notional = spec.size_of(lots) * spec.price_of(price)
-        return notional / leverage + notional * TAKER_FEE
+    def _reserve(spec: MarketSpec, price: int, lots: int, leverage: int) -> int:
+        """Collateral an opening limit order holds back for ``lots`` unfilled lots: their
+        margin plus their worst-case (taker) fee at its limit price, each rounded up. An
+        order's ``reserved`` is always this for its ``remaining`` lots."""
+        notional = spec.notional(lots, price)
+        return _margin(notional, leverage) + _fee(notional, TAKER_FEE)
 
     def _execute_fill(
         self, tx: _Tx, state: _Market, order: _Order, lots: int, price: int, *, taker: bool
@@ -1064,8 +1225,9 @@ class Engine:
         """Book one side of a trade: fee, margin, position, pnl and the records."""
         spec = state.spec
         account = self._touch(tx, self._profiles[order.owner])
-        notional = spec.size_of(lots) * spec.price_of(price)
-        fee = notional * (TAKER_FEE if taker else MAKER_FEE)
+        notional = spec.notional(lots, price)
+        fee = _fee(notional, TAKER_FEE if taker else MAKER_FEE)
+        self.fees_collected += fee
         key = (order.owner, order.trade_side)
         if not taker:
             tx.keep_order(order)
@@ -1073,10 +1235,8 @@ class Engine:
         position = state.positions.get(key)
         if order.direction:  # closing
             assert position is not None
-            entry = position.entry_value if lots == position.lots else (
-                position.entry_value * lots / position.lots)
-            margin = position.margin if lots == position.lots else (
-                position.margin * lots / position.lots)
+            entry = _share(position.entry_value, lots, position.lots)
+            margin = _share(position.margin, lots, position.lots)
             gain = notional - entry if order.trade_side else entry - notional
             pnl = gain - fee
             position.lots -= lots
@@ -1085,23 +1245,29 @@ class Engine:
             position.margin -= margin
             position.version = tx.version
             account.pending[spec.market_id] = (
-                account.pending.get(spec.market_id, Decimal(0)) + margin + pnl
+                account.pending.get(spec.market_id, 0) + margin + pnl
             )
             if position.lots == 0:
                 del state.positions[key]
         else:  # opening
             if order.reserved:
-                share = order.reserved if order.remaining == 0 else self._cost(
-                    spec, order.price, lots, order.leverage)
-                order.reserved -= share
-                account.balance += share
-            margin = notional / order.leverage
+                held = self._reserve(spec, order.price, order.remaining, order.leverage)
+                account.balance += order.reserved - held
+                order.reserved = held
+            if taker:
+                margin = _margin(notional, order.leverage)
+            else:
+                # A resting order fills at its own price: each fill takes the difference of
+                # the rounded-up margin before and after it, so its fills add up to what it
+                # held and never take more than they release.
+                margin = (_margin(spec.notional(order.remaining + lots, price), order.leverage)
+                          - _margin(spec.notional(order.remaining, price), order.leverage))
             account.balance -= margin + fee
             pnl = -fee
             if position is None:
                 position = state.positions[key] = _Position(
                     owner=order.owner, market_id=spec.market_id, trade_side=order.trade_side,
-                    lots=0, entry_value=Decimal(0), margin=Decimal(0), leverage=order.leverage,
+                    lots=0, entry_value=0, margin=0, leverage=order.leverage,
                     trade_id=order.trade_id, timestamp=tx.now,
                 )
             position.lots += lots
@@ -1124,10 +1290,10 @@ class Engine:
             "order_type": int(order.order_type),
             "size": _fmt(spec.size_of(lots)),
             "price": _fmt(spec.price_of(price)),
-            "order_value": _fmt(notional),
+            "order_value": _money(notional),
             "leverage": order.leverage,
-            "fee": _fmt(fee),
-            "pnl": _fmt(pnl),
+            "fee": _money(fee),
+            "pnl": _money(pnl),
             "timestamp": tx.now,
             "last_updated": tx.now,
             "transaction_version": tx.version,
@@ -1146,7 +1312,7 @@ class Engine:
             if position is not None:
                 position.closing -= order.remaining
         account.balance += order.reserved
-        order.reserved = Decimal(0)
+        order.reserved = 0
 
     def _cancel(self, tx: _Tx, state: _Market, profile: str, order_id: int, side: bool) -> None:
         order = state.book.get(order_id)
@@ -1244,11 +1410,10 @@ class Engine:
         lots = min(long.lots - long.closing, short.lots - short.closing)
         if lots <= 0:
             return
-        released = Decimal(0)
+        released = 0
         for key, position in ((key_long, long), (key_short, short)):
-            whole = lots == position.lots
-            entry = position.entry_value if whole else position.entry_value * lots / position.lots
-            margin = position.margin if whole else position.margin * lots / position.lots
+            entry = _share(position.entry_value, lots, position.lots)
+            margin = _share(position.margin, lots, position.lots)
             released += margin + (-entry if position.trade_side else entry)
             position.lots -= lots
             position.entry_value -= entry
@@ -1302,11 +1467,12 @@ class Engine:
         if state.last_price is None:
             return
         spec = state.spec
-        mark = spec.price_of(state.last_price)
+        mark = state.last_price
+        bps = spec.maintenance_margin_bps
         doomed = [
             p for (profile, _), p in state.positions.items()
             if not self._profiles[profile].internal
-            and self._equity(spec, p, mark) <= spec.size_of(p.lots) * mark * spec.maintenance_rate
+            and self._equity(spec, p, mark) * 10_000 <= spec.notional(p.lots, mark) * bps
         ]
         if not doomed:
             return
@@ -1316,17 +1482,38 @@ class Engine:
                 position = state.positions[(stale.owner, stale.trade_side)]
                 self._liquidate(tx, state, position, mark)
 
-    def _liquidate(self, tx: _Tx, state: _Market, position: _Position, mark: Decimal) -> None:
+    def _liquidate(self, tx: _Tx, state: _Market, position: _Position, mark: int) -> None:
+        """Close ``position`` at ``mark``: the liquidator (the market maker's account) takes it
+        over at that price; of the equity left, half goes back to the owner, 20 % to the
+        insurance fund and the rest to the liquidator. A negative equity is the insurance
+        fund's loss."""
         spec = state.spec
         account = self._touch(tx, self._profiles[position.owner])
         for order in list(self._resting(position.owner, spec.market_id)):
             if order.direction and order.trade_side == position.trade_side:
                 self._cancel(tx, state, position.owner, order.order_id, order.trade_side)
         equity = self._equity(spec, position, mark)
-        refund = max(equity, Decimal(0)) * LIQUIDATION_REFUND
-        account.pending[spec.market_id] = account.pending.get(spec.market_id, Decimal(0)) + refund
+        refund = max(equity, 0) * LIQUIDATION_REFUND_PCT // 100
+        insurance = equity * LIQUIDATION_INSURANCE_PCT // 100 if equity > 0 else equity
+        liquidator = self._touch(tx, self._mm_maker)
+        liquidator.balance += equity - refund - insurance
+        self.insurance_fund += insurance
+        account.pending[spec.market_id] = account.pending.get(spec.market_id, 0) + refund
         tx.keep_position(state, (position.owner, position.trade_side))
         del state.positions[(position.owner, position.trade_side)]
+        value = spec.notional(position.lots, mark)
+        key = (liquidator.profile, position.trade_side)
+        tx.keep_position(state, key)
+        taken = state.positions.get(key)
+        if taken is None:
+            taken = state.positions[key] = _Position(
+                owner=liquidator.profile, market_id=spec.market_id,
+                trade_side=position.trade_side, lots=0, entry_value=0, margin=0, leverage=1,
+                trade_id=position.trade_id, timestamp=tx.now,
+            )
+        taken.lots += position.lots
+        taken.entry_value += value
+        taken.version = tx.version
         state.order_counter += 1
         self._trade_seq += 1
         size = spec.size_of(position.lots)
@@ -1337,7 +1524,7 @@ class Engine:
             leverage=position.leverage, order_type=OrderType.liquidation(position.trade_side),
             is_market=True, take_profit=0, stop_loss=0,
             trade_id=(self._trade_seq << 64) | spec.market_id, timestamp=tx.now,
-            filled=position.lots, filled_value=size * mark, status="Filled",
+            filled=position.lots, filled_value=value, status="Filled",
             last_updated=tx.now, version=tx.version,
         )
         tx.orders[order.order_id] = order
@@ -1347,11 +1534,11 @@ class Engine:
             "market_id": str(spec.market_id),
             "order_type": int(order.order_type),
             "size": _fmt(size),
-            "price": _fmt(mark),
-            "order_value": _fmt(size * mark),
+            "price": _fmt(spec.price_of(mark)),
+            "order_value": _money(value),
             "leverage": position.leverage,
             "fee": "0",
-            "pnl": _fmt(refund - position.margin),
+            "pnl": _money(refund - position.margin),
             "timestamp": tx.now,
             "last_updated": tx.now,
             "transaction_version": tx.version,
@@ -1366,25 +1553,29 @@ class Engine:
                 funding = self._funding[market_id]
                 mark = state.last_price
                 if funding.rate and mark is not None:
-                    price = state.spec.price_of(mark)
+                    num, den = funding.rate.as_integer_ratio()
+                    paid = 0
                     for (profile, side), position in state.positions.items():
                         account = self._touch(tx, self._profiles[profile])
+                        notional = state.spec.notional(position.lots, mark)
+                        # Rounded down from the holder's view: a payer pays the part
+                        # sub-unit, a receiver does not get it; the insurance fund keeps it.
+                        amount = (-notional if side else notional) * num // den
+                        paid -= amount
                         if account.internal:
+                            account.balance += amount
                             continue
-                        notional = state.spec.size_of(position.lots) * price
-                        amount = -notional * funding.rate if side else notional * funding.rate
-                        account.pending[market_id] = (
-                            account.pending.get(market_id, Decimal(0)) + amount
-                        )
+                        account.pending[market_id] = account.pending.get(market_id, 0) + amount
                         tx.funding.append((profile, {
                             "address": profile,
                             "market_id": str(market_id),
                             "trade_side": side,
                             "funding_rate": _fmt(funding.rate),
-                            "amount": _fmt(amount),
+                            "amount": _money(amount),
                             "timestamp": tx.now,
                             "transaction_version": tx.version,
                         }))
+                    self.insurance_fund += paid
                     funding.funding_timestamp = tx.now
                 funding.rate = self._next_funding_rate()
                 funding.updated = tx.now
@@ -1412,9 +1603,9 @@ class Engine:
         return position
 
     @staticmethod
-    def _equity(spec: MarketSpec, position: _Position, mark: Decimal) -> Decimal:
-        """Margin plus unrealised pnl at ``mark``."""
-        now = spec.size_of(position.lots) * mark
+    def _equity(spec: MarketSpec, position: _Position, mark: int) -> int:
+        """Margin plus unrealised pnl at ``mark`` ticks, in quote sub-units."""
+        now = spec.notional(position.lots, mark)
         gain = now - position.entry_value if position.trade_side else position.entry_value - now
         return position.margin + gain
 
@@ -1429,25 +1620,27 @@ class Engine:
                     return
         raise EngineAbort(
             AbortCode.INSUFFICIENT_BALANCE,
-            f"insufficient collateral: short by {-account.balance}",
+            f"insufficient collateral: short by {_money(-account.balance)}",
         )
 
-    @staticmethod
-    def _settle(account: _Account, market_id: int) -> None:
-        amount = account.pending.pop(market_id, Decimal(0))
-        # A loss beyond the position's margin is absorbed by the insurance fund.
-        account.balance = max(account.balance + amount, Decimal(0)) if amount < 0 else (
-            account.balance + amount)
+    def _settle(self, account: _Account, market_id: int) -> None:
+        amount = account.pending.pop(market_id, 0)
+        account.balance += amount
+        if amount < 0 and account.balance < 0:
+            # A loss beyond the position's margin is absorbed by the insurance fund.
+            self.insurance_fund += account.balance
+            account.covered -= account.balance
+            account.balance = 0
 
     @staticmethod
     def _check_amount(amount: int) -> None:
         if amount <= 0:
             raise EngineAbort(AbortCode.INVALID_AMOUNT, f"amount {amount} must be positive")
 
-    def _transfer(self, tx: _Tx, account: _Account, value: Decimal, *, is_deposit: bool) -> None:
+    def _transfer(self, tx: _Tx, account: _Account, value: int, *, is_deposit: bool) -> None:
         tx.transfers.append((account.profile, {
             "address": account.profile,
-            "amount": _fmt(value),
+            "amount": _money(value),
             "is_deposit": is_deposit,
             "timestamp": tx.now,
             "last_updated": tx.now,
@@ -1463,11 +1656,12 @@ class Engine:
 
     def _order_record(self, order: _Order) -> dict[str, Any]:
         spec = self.markets[order.market_id]
-        if order.is_market:
-            price = order.filled_value / spec.size_of(order.filled) if order.filled else (
-                spec.price_of(self._state[order.market_id].last_price or 0))
+        if order.is_market:  # the average fill price, to the nearest tick (ties to even)
+            ticks = _half_even_div(order.filled_value, order.filled * spec.tick_size) if (
+                order.filled) else self._state[order.market_id].last_price or 0
         else:
-            price = spec.price_of(order.price)
+            ticks = order.price
+        price = spec.price_of(ticks)
         size = spec.size_of(order.size)
         return {
             "address": order.owner,
@@ -1477,7 +1671,8 @@ class Engine:
             "is_market_order": order.is_market,
             "size": _fmt(size),
             "price": _fmt(price),
-            "order_value": _fmt(order.filled_value if order.is_market else size * price),
+            "order_value": _money(order.filled_value if order.is_market
+                                  else spec.notional(order.size, order.price)),
             "leverage": order.leverage,
             "status": order.status,
             "timestamp": order.timestamp,
@@ -1498,7 +1693,7 @@ class Engine:
             "price": _fmt(price),
             "total_size": _fmt(total),
             "remaining_size": _fmt(spec.size_of(order.remaining)),
-            "order_value": _fmt(total * price),
+            "order_value": _money(spec.notional(order.size, order.price)),
             "leverage": order.leverage,
             "timestamp": order.timestamp,
             "last_updated": order.last_updated,
@@ -1507,24 +1702,29 @@ class Engine:
         }
 
     def _position_record(self, spec: MarketSpec, position: _Position) -> dict[str, Any]:
-        size = spec.size_of(position.lots)
-        entry = position.entry_value / size
-        mm = spec.maintenance_rate
+        # Prices to the nearest tick (ties to even): the average entry price and the price at
+        # which equity meets the maintenance margin, (entry x size -/+ margin) /
+        # (size x (1 -/+ maintenance rate)) for a long/short. Both are display figures: money
+        # moves by the exact entry value and margin.
+        per_tick = position.lots * spec.tick_size  # quote sub-units per tick of price
+        bps = spec.maintenance_margin_bps
+        entry = _half_even_div(position.entry_value, per_tick)
         if position.trade_side:
-            liq = (position.entry_value - position.margin) / (size * (1 - mm))
+            liq = _half_even_div(10_000 * max(position.entry_value - position.margin, 0),
+                                 per_tick * (10_000 - bps))
         else:
-            liq = (position.entry_value + position.margin) / (size * (1 + mm))
-        step = Decimal(1).scaleb(-spec.quote_precision)
+            liq = _half_even_div(10_000 * (position.entry_value + position.margin),
+                                 per_tick * (10_000 + bps))
         return {
             "address": position.owner,
             "market_id": str(position.market_id),
             "trade_id": str(position.trade_id),
-            "size": _fmt(size),
-            "entry_price": _fmt(entry),
-            "value": _fmt(position.entry_value),
+            "size": _fmt(spec.size_of(position.lots)),
+            "entry_price": _fmt(spec.price_of(entry)),
+            "value": _money(position.entry_value),
             "leverage": position.leverage,
-            "margin": _fmt(position.margin),
-            "liq_price": _fmt(max(liq, Decimal(0)).quantize(step)),
+            "margin": _money(position.margin),
+            "liq_price": _fmt(spec.price_of(liq)),
             "available_order_size": _fmt(spec.size_of(position.lots - position.closing)),
             "trade_side": position.trade_side,
             "sl": _fmt(spec.price_of(position.sl)) if position.sl else None,

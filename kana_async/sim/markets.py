@@ -139,6 +139,11 @@ class MarketSpec:
     def quote_units(self, amount: Decimal) -> int:
         return quote_units(amount)
 
+    def notional(self, lots: int, ticks: int) -> int:
+        """The quote sub-units ``lots`` lots at ``ticks`` ticks per lot are worth (exact:
+        Econia's ``lots x price x tick_size``)."""
+        return lots * ticks * self.tick_size
+
     @property
     def maintenance_rate(self) -> Decimal:
         return Decimal(self.maintenance_margin_bps) / 10_000

@@ -38,7 +38,7 @@ def test_faucet_funds_new_wallets_and_deposit_moves_collateral(clock: Clock) -> 
     assert engine.wallet_balance(ALICE) == Decimal("376.55")
     assert engine.profile_balance(ALICE) == Decimal("123.45")
     [record] = engine.deposit_withdraw_history(profile(engine, ALICE))
-    assert record["amount"] == "123.450000"
+    assert record["amount"] == "123.45"
     assert record["is_deposit"] is True
     assert record["transaction_version"] == engine.ledger_version
     with pytest.raises(EngineAbort) as info:
