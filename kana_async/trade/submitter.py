@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import logging
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -155,6 +156,17 @@ class TxResult:
             gas_used=int(tx["gas_used"]) if tx.get("gas_used") is not None else None,
             events=_events.parse_events(tx.get("events")),
         )
+
+
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+
+
+def _checked_hash(tx_hash: object) -> str:
+    """A transaction hash in the node's spelling (``0x`` + 64 lower-case hex digits)."""
+    text = tx_hash.strip().lower() if isinstance(tx_hash, str) else ""
+    if not _HASH.fullmatch(text):
+        raise ValidationError("tx_hash", "must be 0x followed by 64 hex digits")
+    return text
 
 
 def _positive_int(name: str, value: object) -> None:
@@ -344,11 +356,9 @@ class Submitter:
         attended by the caller (who must :meth:`_leave` it); nothing awaits between tracking
         it and the caller's POST."""
         async with self._lock:
-            if self._next is None or (self._resync and not self._open):
-                # Nothing of ours is outstanding: the chain's number is the truth.
-                self._next = await self._node.sequence_number(self._signer.address)
-                self._free.clear()
-                self._resync = False
+            next_number = self._next
+            if next_number is None or (self._resync and not self._open):
+                next_number = self._sync(await self._node.sequence_number(self.address))
             if number is not None:
                 if number not in self._free:
                     raise LookupError(number)
@@ -357,12 +367,22 @@ class Submitter:
                 number = min(self._free)
                 self._free.discard(number)
             else:
-                number = self._next
-                self._next += 1
+                number = next_number
+                self._next = next_number + 1
             body, expiration = self._build(entry, number, chain_id)
             tx = _Open(transaction_hash(body), number, expiration, filler, attended=1)
             self._open[tx.tx_hash] = tx
             return tx, body
+
+    def _sync(self, on_chain: int) -> int:
+        """Numbers from the chain's: on first use, or when nothing of ours is outstanding.
+        Transactions already tracked (adopted by :meth:`resolve`, or taken over) keep theirs;
+        the numbers between are free."""
+        held = {tx.number for tx in self._open.values()}
+        self._next = max([on_chain, *(n + 1 for n in held)])
+        self._free = set(range(on_chain, self._next)) - held
+        self._resync = False
+        return self._next
 
     def _free_number(self, number: int) -> None:
         """``number`` was definitely not used: reuse it, and give back the top of the range."""
@@ -658,8 +678,8 @@ class Submitter:
 
     async def wait(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
         """Wait for a transaction submitted with ``wait=False``."""
-        return await self._wait(tx_hash, self.options.wait_timeout if timeout is None
-                                else timeout)
+        return await self._wait(_checked_hash(tx_hash), self.options.wait_timeout
+                                if timeout is None else timeout)
 
     async def resolve(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
         """The true outcome of a transaction whose fate was unknown; it leaves
@@ -671,6 +691,7 @@ class Submitter:
         submitter never saw (e.g. from before a restart) is resolved the same way, assuming
         it was signed with the same ``expiry_secs``.
         """
+        tx_hash = _checked_hash(tx_hash)
         settled = self._settled.get(tx_hash)
         if settled is not None:
             return settled

@@ -467,3 +467,29 @@ def test_trading_options_name_the_rule() -> None:
         TradingOptions.coerce({"expiry": 3})
     with pytest.raises(ValidationError, match="must be a TradingOptions or a mapping"):
         TradingOptions.coerce(30)
+
+
+async def test_after_a_restart_a_pending_hash_is_tracked_and_its_number_kept(env: Env) -> None:
+    # An earlier process signed number 1 (parked on the node behind 0) and then died.
+    entry = await env.entry("deposit", env.signer.address, "1000000")
+    raw = RawTransaction(AccountAddress.from_str(env.signer.address), 1,
+                         TransactionPayload(entry), 20_000, 100, int(env.clock()) + 30, 4)
+    body = env.signer.sign(raw).bytes()
+    await env.client.submit(body)
+    earlier = transaction_hash(body)
+    submitter = env.make()
+    with pytest.raises(UnknownOutcomeError, match="still pending"):
+        await submitter.resolve(earlier.upper().replace("0X", "0x"), timeout=0.05)
+    assert submitter.in_doubt() == [earlier]
+    first = await submitter.submit(entry)  # takes 0, not the earlier one's 1
+    assert first.sequence_number == 0
+    resolved = await submitter.resolve(earlier)
+    assert (resolved.sequence_number, resolved.success) == (1, True)
+    assert (await submitter.submit(entry)).sequence_number == 2
+    assert submitter.in_doubt() == []
+
+
+@pytest.mark.parametrize("bad", ["0x1234", "", "0x" + "g" * 64, 7])
+async def test_a_malformed_hash_is_refused(env: Env, bad: Any) -> None:
+    with pytest.raises(ValidationError, match="tx_hash: must be 0x followed by 64 hex digits"):
+        await env.make().resolve(bad)
