@@ -462,8 +462,12 @@ class Submitter:
         """Start the reconciler if something needs it and it is not running."""
         if self._closed or (self._reconciler is not None and not self._reconciler.done()):
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not on a loop yet (take_over before opening): the next call starts it
         if self._needs_care():
-            self._reconciler = asyncio.get_running_loop().create_task(
+            self._reconciler = loop.create_task(
                 self._reconcile(), name=f"kana-reconcile-{self.address[:10]}")
 
     def _needs_care(self) -> bool:
@@ -547,6 +551,7 @@ class Submitter:
         """
         if self._closed:
             raise KanaError("the submitter is closed")
+        self._care()  # transactions taken over before the loop ran are followed from now
         chain_id = await self._node.chain_id()
         if self.chain_id is not None and chain_id != self.chain_id:
             raise ValidationError(

@@ -493,3 +493,21 @@ async def test_after_a_restart_a_pending_hash_is_tracked_and_its_number_kept(env
 async def test_a_malformed_hash_is_refused(env: Env, bad: Any) -> None:
     with pytest.raises(ValidationError, match="tx_hash: must be 0x followed by 64 hex digits"):
         await env.make().resolve(bad)
+
+
+async def test_taken_over_before_the_loop_runs_then_followed(env: Env) -> None:
+    submitter = env.make(submit_timeout=0.3)
+    env.faults.hang_next_submissions(1)
+    with pytest.raises(UnknownOutcomeError) as info:
+        await submitter.submit(await env.entry("deposit", env.signer.address, "1000000"))
+    await submitter.aclose()
+    successor = env.make()
+
+    def take_over_without_a_loop() -> None:
+        successor.take_over(submitter)
+
+    await asyncio.get_running_loop().run_in_executor(None, take_over_without_a_loop)
+    assert successor.in_doubt() == [info.value.tx_hash]
+    after = await successor.submit(await env.entry("deposit", env.signer.address, "1000000"))
+    assert after.sequence_number == 1
+    await settled(successor)  # the carried-over one was followed to its commit
