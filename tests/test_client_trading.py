@@ -217,10 +217,11 @@ async def test_trading_options_configure_submission(sim: Simulator, trading: Any
 async def test_a_timed_out_caller_leaves_the_hash_in_doubt(sim: Simulator) -> None:
     async with client(sim, ALICE) as alice:
         assert (await alice.deposit(100)).success
+        assert (await alice.place_limit_order(APT, True, False, "1", "4", 2)).success
         assert alice.in_doubt() == []
         sim.faults.hang_next_submissions(1)
         with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(alice.place_limit_order(APT, True, False, "1", "5", 2), 1)
+            await asyncio.wait_for(alice.place_limit_order(APT, True, False, "1", "5", 2), 2)
         [tx_hash] = alice.in_doubt()
         result = await alice.resolve(tx_hash)
         assert result.success is True

@@ -355,10 +355,11 @@ async def test_a_cancelled_callers_transaction_stays_in_doubt_until_it_commits(
     entry = await env.entry("deposit", env.signer.address, "1000000")
     env.faults.hang_next_submissions(3)
     callers = [asyncio.create_task(submitter.submit(entry)) for _ in range(3)]
-    for _ in range(100):
+    for _ in range(500):
         if env.node.submissions == 3:
             break
         await asyncio.sleep(0.01)
+    assert env.node.submissions == 3
     for task in callers:
         task.cancel()
     for task in callers:
