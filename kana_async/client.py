@@ -24,6 +24,7 @@ from .rest.session import RestSession, RetryPolicy
 from .stream.mux import StreamMux
 from .trade.node import NodeClient
 from .trade.signer import Signer
+from .trade.submitter import Submitter, TradingOptions
 from .trade.trader import Trader
 
 __all__ = ["LOCAL_API_KEY", "KanaClient"]
@@ -67,6 +68,9 @@ class KanaClient:
     starts the embedded simulator in-process and points every component at it.
     ``private_key`` (hex) is kept for signing and never shown in reprs or errors.
 
+    ``trading`` (a :class:`~kana_async.TradingOptions` or a mapping of its fields) sets order
+    submission: expiry, submit and wait timeouts, in-flight limit, gas.
+
     Options: ``timeout``, ``retry`` (:class:`~kana_async.rest.RetryPolicy`), ``rate_limit``
     (:class:`~kana_async.rest.RateLimiter` or requests/second), ``check_grid``,
     ``connection_limit``, ``simulator`` (keyword arguments for the embedded
@@ -82,6 +86,7 @@ class KanaClient:
         ws_url: str | None = None,
         node_url: str | None = None,
         private_key: str | None = None,
+        trading: object = None,
         **options: Any,
     ) -> None:
         self._preset = resolve_network(network, rest_url=rest_url, ws_url=ws_url, node_url=node_url)
@@ -139,6 +144,9 @@ class KanaClient:
             Signer(private_key) if private_key is not None else None
         )
         self._explicit_node = node_url is not None
+        self._trading = TradingOptions.coerce(trading)
+        # Kept after close, so in-doubt transactions are never forgotten with the session.
+        self._submitter: Submitter | None = None
         #: The embedded simulator while the client runs one (``network="local"``, no URLs).
         self.simulator: Any = None
 
@@ -212,11 +220,18 @@ class KanaClient:
         if self._signer is not None:
             if config.node_url is None:
                 raise KanaError(f"network {config.name!r} has no Aptos node URL; pass node_url=")
-            node = NodeClient(self._http, config.node_url, timeout=self._timeout)
+            node = NodeClient(self._http, config.node_url, timeout=self._timeout,
+                              max_body_bytes=self._trading.max_response_bytes)
             # A preset's chain id guards against signing for the wrong chain; with an
             # explicit node URL the node's own answer is trusted.
             chain_id = None if self._explicit_node else config.chain_id
-            self._trader = Trader(self._rest, node, self._signer, chain_id=chain_id)
+            submitter = Submitter(node, self._signer, self._trading, chain_id=chain_id)
+            if self._submitter is not None and not self._use_simulator:
+                # The same chain as before (an embedded simulator starts a new one).
+                submitter.take_over(self._submitter)
+            self._submitter = submitter
+            self._trader = Trader(self._rest, node, self._signer, submitter=submitter)
+            stack.push_async_callback(submitter.aclose)
 
     def _forget(self) -> None:
         self._http = None
@@ -285,6 +300,14 @@ class KanaClient:
     settle_pnl = _delegate(Trader.settle_pnl)
     wait = _delegate(Trader.wait)
     resolve = _delegate(Trader.resolve)
+
+    def in_doubt(self) -> list[str]:
+        """Hashes of transactions signed and maybe sent whose outcome is not known yet
+        (including after the caller was cancelled or timed out), oldest first; settle one
+        with :meth:`resolve`. Still answers after the client is closed."""
+        if self._signer is None:
+            raise KanaError("trading needs a private key: KanaClient(..., private_key=...)")
+        return [] if self._submitter is None else self._submitter.in_doubt()
 
     @property
     def http(self) -> aiohttp.ClientSession:

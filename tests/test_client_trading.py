@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from kana_async import KanaClient, KanaError, ValidationError
+from kana_async import KanaClient, KanaError, UnknownOutcomeError, ValidationError
 from kana_async.sim import Simulator
 from kana_async.stream import Subscription
 
@@ -181,3 +181,65 @@ async def test_explicit_local_urls_get_the_local_key(sim: Simulator) -> None:
     async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
                           node_url=sim.node_url) as kana:
         assert (await kana.rest.get_market_info(APT))[0].market_id == "1338"
+
+
+def test_trading_options_reach_the_client() -> None:
+    from kana_async import TradingOptions
+
+    with pytest.raises(ValidationError, match="max_in_flight: must be a positive integer"):
+        KanaClient("local", private_key=ALICE, trading={"max_in_flight": 0})
+    with pytest.raises(ValidationError, match=r"trading: unknown option\(s\) expiry"):
+        KanaClient("local", private_key=ALICE, trading={"expiry": 5})
+    with pytest.raises(ValidationError, match="trading: must be a TradingOptions or a mapping"):
+        KanaClient("local", private_key=ALICE, trading=5)
+    assert TradingOptions(expiry_secs=12).expiry_secs == 12
+
+
+@pytest.mark.parametrize("trading", [{"expiry_secs": 12, "max_in_flight": 3},
+                                     "options"])
+async def test_trading_options_configure_submission(sim: Simulator, trading: Any) -> None:
+    from kana_async import TradingOptions
+
+    if trading == "options":
+        trading = TradingOptions(expiry_secs=12, max_in_flight=3)
+    async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
+                          node_url=sim.node_url, api_key="k", private_key=ALICE,
+                          trading=trading) as kana:
+        result = await kana.deposit(10)
+        assert result.success
+        submitted = await kana.trader.node.transaction_by_hash(result.tx_hash)
+        assert submitted is not None
+        signed_at = int(submitted["timestamp"]) // 1_000_000
+        assert 11 <= int(submitted["expiration_timestamp_secs"]) - signed_at <= 12
+        assert kana.trader.submitter.options.max_in_flight == 3
+
+
+async def test_a_timed_out_caller_leaves_the_hash_in_doubt(sim: Simulator) -> None:
+    async with client(sim, ALICE) as alice:
+        assert (await alice.deposit(100)).success
+        assert (await alice.place_limit_order(APT, True, False, "1", "4", 2)).success
+        assert alice.in_doubt() == []
+        sim.faults.hang_next_submissions(1)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(alice.place_limit_order(APT, True, False, "1", "5", 2), 2)
+        [tx_hash] = alice.in_doubt()
+        result = await alice.resolve(tx_hash)
+        assert result.success is True
+        assert result.order_ids
+        assert alice.in_doubt() == []
+    assert alice.in_doubt() == []
+
+
+async def test_in_doubt_survives_closing_the_client(sim: Simulator) -> None:
+    kana = KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url, node_url=sim.node_url,
+                      api_key="k", private_key=ALICE, trading={"submit_timeout": 0.3})
+    async with kana:
+        sim.faults.hang_next_submissions(1)
+        with pytest.raises(UnknownOutcomeError) as info:
+            await kana.deposit(5)
+    assert kana.in_doubt() == [info.value.tx_hash]
+    async with kana:  # opened again on the same chain: still tracked, then settled
+        result = await kana.resolve(info.value.tx_hash)
+        assert result.success is True
+        assert kana.in_doubt() == []
+        assert (await kana.deposit(5)).sequence_number == 1

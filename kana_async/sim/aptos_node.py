@@ -13,6 +13,8 @@ documents are silent:
   expires first. Farther ahead: ``SEQUENCE_NUMBER_TOO_NEW``.
 * Accepted transactions whose number is next execute at once (one transaction per version).
   A Move abort commits with ``success: false``; gas is charged and the sequence number bumps.
+* ``0x1::aptos_account::transfer`` is known with a zero amount only (the no-op a client
+  uses to fill a sequence number); the simulator moves no APT between wallets.
 * A committed transaction lists the events the contract emitted (``kana_async.sim.contract``);
   one that aborted lists none. A real node also lists framework events (the gas fee
   statement, coin moves); the simulator does not.
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aptos_sdk.account_address import AccountAddress
 from aptos_sdk.authenticator import Ed25519Authenticator
 from aptos_sdk.bcs import Deserializer
 from aptos_sdk.transactions import EntryFunction, SignedTransaction, TransactionPayload
@@ -339,6 +342,8 @@ class AptosNode:
         if not isinstance(entry, EntryFunction):
             return False, "FEATURE_UNDER_GATING: only entry functions are supported", \
                 min(_BASE_GAS_UNITS, max_gas), []
+        if _is_transfer(entry):
+            return _run_transfer(entry, max_gas)
         package = normalize_address(self.engine.package_address)
         module_address = normalize_address(str(entry.module.address))
         definition = contract.ENTRY_FUNCTIONS.get(entry.function)
@@ -383,6 +388,41 @@ class AptosNode:
         }
 
 
+_TRANSFER_GAS_UNITS = 9
+
+
+def _is_transfer(entry: EntryFunction) -> bool:
+    return (normalize_address(str(entry.module.address)) == normalize_address("0x1")
+            and entry.module.name == "aptos_account" and entry.function == "transfer")
+
+
+def _transfer_arguments(entry: EntryFunction) -> tuple[str, int]:
+    """``(to, amount)`` of ``aptos_account::transfer``; ValueError if malformed."""
+    if entry.ty_args or len(entry.args) != 2:
+        raise ValueError("transfer takes (address, u64)")
+    to = Deserializer(entry.args[0])
+    address = normalize_address(str(AccountAddress.deserialize(to)))
+    amount = Deserializer(entry.args[1])
+    value = amount.u64()
+    if to.remaining() or amount.remaining():
+        raise ValueError("trailing bytes")
+    return address, value
+
+
+def _run_transfer(entry: EntryFunction, max_gas: int
+                  ) -> tuple[bool, str, int, list[contract.Event]]:
+    try:
+        _, amount = _transfer_arguments(entry)
+    except Exception as exc:  # the SDK raises bare Exception on malformed input
+        return False, f"FAILED_TO_DESERIALIZE_ARGUMENT: {exc}", min(_BASE_GAS_UNITS, max_gas), []
+    if max_gas < _TRANSFER_GAS_UNITS:
+        return False, "OUT_OF_GAS", max_gas, []
+    if amount != 0:
+        return False, ("FEATURE_UNDER_GATING: the simulator moves no APT between wallets; "
+                       "only a zero transfer is supported"), _TRANSFER_GAS_UNITS, []
+    return True, "Executed successfully", _TRANSFER_GAS_UNITS, []
+
+
 def _abort_status(package: str, exc: EngineAbort) -> str:
     """Aptos's wording: ``Move abort in <pkg>::<module>: <NAME>(0x<code>): <description>``."""
     name, _, description = exc.reason.partition(": ")
@@ -416,6 +456,14 @@ def _payload_json(payload: TransactionPayload) -> dict[str, Any]:
         return {"type": "unsupported_payload"}
     function = f"{normalize_address(str(entry.module.address))}::{entry.module.name}::" \
         f"{entry.function}"
+    if _is_transfer(entry):
+        try:
+            to, amount = _transfer_arguments(entry)
+        except Exception:  # the SDK raises bare Exception on malformed input
+            pass
+        else:
+            return {"type": "entry_function_payload", "function": "0x1::aptos_account::transfer",
+                    "type_arguments": [], "arguments": [to, str(amount)]}
     abi = contract.function_abi(entry.function)
     arguments: list[Any]
     try:

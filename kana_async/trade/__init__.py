@@ -8,7 +8,7 @@ from .abi import AbiCache, FunctionAbi, ModuleAbi, parse_move_type
 from .events import Fill, TxEvent
 from .node import NodeClient, TransactionRejectedError, VmStatus
 from .signer import Signer
-from .submitter import Submitter, TxResult, transaction_hash
+from .submitter import Submitter, TradingOptions, TxResult, transaction_hash
 from .trader import PayloadMismatchError, Trader
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Signer",
     "Submitter",
     "Trader",
+    "TradingOptions",
     "TransactionRejectedError",
     "TxEvent",
     "TxResult",

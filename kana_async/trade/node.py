@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import msgspec
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -20,19 +21,25 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ..errors import ApiError, TransportError
+from ..errors import ApiError, TransportError, ValidationError
 from ..models import normalize_address
 
 __all__ = [
     "BCS_SIGNED_TRANSACTION",
+    "MAX_BODY_BYTES",
+    "NODE_ERROR_CODES",
     "NodeClient",
     "SubmissionInDoubt",
     "TransactionRejectedError",
     "VmStatus",
+    "node_error",
 ]
 
 #: Content type of a BCS-encoded ``SignedTransaction`` body.
 BCS_SIGNED_TRANSACTION = "application/x.aptos.signed_transaction+bcs"
+
+#: The largest response body read from the node by default (a module ABI is tens of KB).
+MAX_BODY_BYTES = 1 << 20
 
 
 class VmStatus(enum.IntEnum):
@@ -56,7 +63,8 @@ class VmStatus(enum.IntEnum):
 
 
 class TransactionRejectedError(ApiError):
-    """The node refused a submission (HTTP 4xx): it was definitely NOT accepted.
+    """The node refused a submission (a 4xx with the node's own error body): it was
+    definitely NOT accepted.
 
     ``error_code`` is the node's (``vm_error``, ``invalid_input``, ...), ``vm_status`` the
     validation status name when the VM rejected it (``SEQUENCE_NUMBER_TOO_OLD``, ...).
@@ -77,11 +85,41 @@ class TransactionRejectedError(ApiError):
 
 
 class SubmissionInDoubt(Exception):
-    """The transaction's bytes may have reached the node but no answer came back."""
+    """The transaction's bytes may have reached the node, and nothing proves it refused them."""
 
 
 class _Transient(TransportError):
     """A read failed in a way worth repeating (connection trouble, 5xx)."""
+
+
+class _TooLarge(Exception):
+    """The response body is larger than the cap."""
+
+
+#: The ``error_code`` values of the Aptos node API (``AptosErrorCode``).
+NODE_ERROR_CODES = frozenset({
+    "account_not_found", "resource_not_found", "module_not_found", "struct_field_not_found",
+    "version_not_found", "transaction_not_found", "table_item_not_found", "block_not_found",
+    "state_value_not_found", "version_pruned", "block_pruned", "invalid_input",
+    "invalid_transaction_update", "sequence_number_too_old", "vm_error", "rejected_by_filter",
+    "health_check_failed", "mempool_is_full", "internal_error", "web_framework_error",
+    "bcs_not_supported", "api_disabled",
+})
+
+
+def node_error(body: object) -> dict[str, Any] | None:
+    """``body`` if it is an Aptos node error: ``message`` (str), ``error_code`` (one of the
+    node's codes) and optionally ``vm_error_code`` (an integer or null).
+
+    Only such a body proves that the node itself refused a submission: a proxy, gateway or
+    load balancer in between answers in its own shape."""
+    if not isinstance(body, dict):
+        return None
+    code = body.get("vm_error_code")
+    if not (isinstance(body.get("message"), str) and body.get("error_code") in NODE_ERROR_CODES
+            and (code is None or (isinstance(code, int) and not isinstance(code, bool)))):
+        return None
+    return body
 
 
 class NodeClient:
@@ -94,9 +132,15 @@ class NodeClient:
         *,
         timeout: float = 10.0,
         read_attempts: int = 3,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("node base_url must be an http(s):// URL")
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) \
+                or max_body_bytes < 1:
+            raise ValidationError("max_body_bytes", "must be a positive integer",
+                                  max_body_bytes)
+        self.max_body_bytes = max_body_bytes
         self._session = session
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -126,7 +170,14 @@ class NodeClient:
             async with self._session.get(url, timeout=self._timeout) as resp:
                 if resp.status == 404 and allow_404:
                     return None
-                body = await _json_or_none(resp)
+                try:
+                    body = await _json_or_none(resp, self.max_body_bytes)
+                except _TooLarge:
+                    # Not retried: the same question would get the same oversized answer.
+                    raise TransportError(
+                        f"GET {path}: the answer is larger than {self.max_body_bytes} bytes",
+                        status=resp.status,
+                    ) from None
                 if resp.status >= 500:
                     raise _Transient(f"GET {path}: HTTP {resp.status}", status=resp.status)
                 if resp.status >= 400:
@@ -178,9 +229,11 @@ class NodeClient:
     async def submit(self, signed_transaction: bytes) -> dict[str, Any]:
         """POST the BCS bytes; the pending transaction JSON on acceptance.
 
-        Raises :class:`TransactionRejectedError` (definitely not accepted),
-        :class:`~kana_async.TransportError` when the connection could not be opened (nothing
-        was sent), and :class:`SubmissionInDoubt` for anything after the bytes may have left.
+        Raises :class:`TransactionRejectedError` only when the node's own error body says it
+        refused the transaction, :class:`~kana_async.TransportError` only when the connection
+        could not be opened (nothing was sent), and :class:`SubmissionInDoubt` for everything
+        else: a 429 or 5xx (a proxy may answer so after forwarding), a 4xx in another shape,
+        an oversized or unreadable answer, a dropped connection, a timeout.
         """
         url = self._base + "/transactions"
         try:
@@ -190,33 +243,54 @@ class NodeClient:
                 headers={"Content-Type": BCS_SIGNED_TRANSACTION},
                 timeout=self._timeout,
             ) as resp:
-                body = await _json_or_none(resp)
-                if resp.status in (200, 202):
-                    if not isinstance(body, dict) or "hash" not in body:
-                        raise SubmissionInDoubt(f"HTTP {resp.status} without a transaction")
-                    return body
-                if 400 <= resp.status < 500:
-                    info = body if isinstance(body, dict) else {}
-                    raise TransactionRejectedError(
-                        _message(body, resp.status),
-                        resp.status,
-                        info.get("error_code"),
-                        info.get("vm_error_code"),
-                    )
-                if resp.status == 503:
-                    # Load balancers and the node itself answer 503 before reading a request.
-                    raise TransportError("POST /transactions: HTTP 503", status=503)
-                raise SubmissionInDoubt(f"HTTP {resp.status}")
-        except aiohttp.ClientConnectorError as exc:
+                try:
+                    body = await _json_or_none(resp, self.max_body_bytes)
+                except _TooLarge:
+                    raise SubmissionInDoubt(
+                        f"HTTP {resp.status} with an answer larger than "
+                        f"{self.max_body_bytes} bytes") from None
+                return _submission_outcome(resp.status, body)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise TransportError(f"POST /transactions: cannot connect: {exc}") from exc
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise SubmissionInDoubt(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
 
 
-async def _json_or_none(resp: aiohttp.ClientResponse) -> Any:
+def _submission_outcome(status: int, body: Any) -> dict[str, Any]:
+    """What an answer to ``POST /transactions`` proves (the pure half of :meth:`submit`)."""
+    if status in (200, 202):
+        if not isinstance(body, dict) or not isinstance(body.get("hash"), str):
+            raise SubmissionInDoubt(f"HTTP {status} without a transaction")
+        return body
+    error = node_error(body)
+    if 400 <= status < 500 and status not in (408, 429) and error is not None:
+        raise TransactionRejectedError(
+            str(error["message"]), status, str(error["error_code"]), error.get("vm_error_code")
+        )
+    # A 429, a 408, a 5xx, or a 4xx that is not the node's: something in between may have
+    # forwarded the transaction before answering.
+    detail = f": {error['message']}" if error is not None else ""
+    raise SubmissionInDoubt(f"HTTP {status}{detail}")
+
+
+async def _json_or_none(resp: aiohttp.ClientResponse, limit: int) -> Any:
+    """The JSON body, or None if it is not JSON; :class:`_TooLarge` past ``limit`` bytes
+    (checked against ``Content-Length`` first, then while reading)."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await resp.content.read(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
     try:
-        return await resp.json(content_type=None)
-    except ValueError:
+        return msgspec.json.decode(b"".join(chunks))
+    except msgspec.DecodeError:
         return None
 
 

@@ -108,7 +108,9 @@ class Signer:
         return SignedTransaction(raw, authenticator)
 
     def __repr__(self) -> str:
-        return f"Signer(address={self._address})"
+        # Safe on a half-built object too (its __init__ failed), e.g. in a traceback.
+        address = getattr(self, "_address", None)
+        return f"Signer(address={address})" if address else "Signer(<no key>)"
 
     __str__ = __repr__
 

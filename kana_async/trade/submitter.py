@@ -1,40 +1,70 @@
 """Sign, submit and confirm transactions for one account, with safe sequence numbers.
 
 Sequence numbers are handed out locally under a lock so many transactions can be in flight
-at once (bounded), fetched from the node on first use and resynchronised after the node says
-they are stale, or after a submission whose fate is unknown once nothing else is in flight.
+at once (bounded). They are fetched from the node on first use, moved forward after the node
+says they are stale, and re-read only when nothing of ours is outstanding.
 
-A submission is never re-sent when its fate is unknown: the caller gets
-:class:`~kana_async.UnknownOutcomeError` with the transaction hash, and :meth:`Submitter.resolve`
-later tells what happened. The policy is written down in ``docs/order-safety.md``.
+Every signed transaction is tracked from the moment before its bytes may leave until its
+outcome is known (committed, expired, or refused by the node itself): :meth:`Submitter.in_doubt`
+lists those still open, including the ones whose caller was cancelled or timed out, and their
+sequence numbers are never given to another transaction meanwhile. A submission is never
+re-sent: the caller gets :class:`~kana_async.UnknownOutcomeError` with the hash, and
+:meth:`Submitter.resolve` (or the background reconciler) later tells what happened.
+
+A number freed in the middle (its transaction was refused, never sent, or expired) would park
+every later transaction behind it; if no new submission takes it within ``fill_delay``, a
+harmless filler (a zero transfer of APT to oneself) uses it. The policy is written down in
+``docs/order-safety.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
-import heapq
+import logging
+import math
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aptos_sdk.account_address import AccountAddress
+from aptos_sdk.bcs import Serializer
 from aptos_sdk.transactions import (
     EntryFunction,
     RawTransaction,
     SignedTransaction,
+    TransactionArgument,
     TransactionPayload,
 )
 
+from .._tasks import cancel_and_wait
 from .._tasks import timeout as time_limit
-from ..errors import TransactionFailedError, TransportError, UnknownOutcomeError, ValidationError
+from ..errors import (
+    KanaError,
+    TransactionFailedError,
+    TransportError,
+    UnknownOutcomeError,
+    ValidationError,
+)
+from ..models import normalize_address
 from . import events as _events
 from .events import Fill, TxEvent
-from .node import NodeClient, SubmissionInDoubt, TransactionRejectedError, VmStatus
+from .node import (
+    MAX_BODY_BYTES,
+    NodeClient,
+    SubmissionInDoubt,
+    TransactionRejectedError,
+    VmStatus,
+)
 from .signer import Signer
 
-__all__ = ["Submitter", "TxResult", "transaction_hash"]
+__all__ = ["FILLER_FUNCTION", "Submitter", "TradingOptions", "TxResult", "transaction_hash"]
+
+log = logging.getLogger(__name__)
 
 _HASH_PREFIX = hashlib.sha3_256(b"APTOS::Transaction").digest()
 _USER_TRANSACTION = b"\x00"  # the UserTransaction variant of the Transaction enum
@@ -44,10 +74,17 @@ _USER_TRANSACTION = b"\x00"  # the UserTransaction variant of the Transaction en
 _STALE_SEQUENCE = frozenset(
     {VmStatus.SEQUENCE_NUMBER_TOO_OLD.name, VmStatus.SEQUENCE_NUMBER_TOO_NEW.name}
 )
+#: Node error codes saying the number is held by another transaction (not ours to reuse).
+_NUMBER_TAKEN = frozenset({"invalid_transaction_update", "sequence_number_too_old"})
 
-
-#: How many submitted transactions are remembered before old ones are pruned.
+#: How many settled outcomes are remembered for :meth:`Submitter.resolve`.
 _REMEMBER = 4096
+#: The filler that uses up a freed sequence number: ``transfer(own address, 0)``.
+FILLER_FUNCTION = "0x1::aptos_account::transfer"
+#: Consecutive filler failures after which filling waits for the next freed number.
+_FILL_ATTEMPTS = 3
+#: Transactions the reconciler looks at per pass.
+_RECONCILE_BATCH = 64
 
 
 def transaction_hash(signed_bcs: bytes) -> str:
@@ -121,89 +158,248 @@ class TxResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    sequence_number: int
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+
+
+def _checked_hash(tx_hash: object) -> str:
+    """A transaction hash in the node's spelling (``0x`` + 64 lower-case hex digits)."""
+    text = tx_hash.strip().lower() if isinstance(tx_hash, str) else ""
+    if not _HASH.fullmatch(text):
+        raise ValidationError("tx_hash", "must be 0x followed by 64 hex digits")
+    return text
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(name, "must be a positive integer", value)
+
+
+def _seconds(name: str, value: object, minimum: float = 0.0) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= minimum:
+        raise ValidationError(name, f"must be a finite number of seconds > {minimum:g}", value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradingOptions:
+    """How orders are submitted: ``KanaClient(..., trading=TradingOptions(...))`` or a mapping.
+
+    ``expiry_secs``: how long after signing the chain may still commit a transaction (whole
+    seconds, at least 1); ``submit_timeout``: how long to wait for the node to answer a POST
+    before the outcome is unknown; ``wait_timeout``: how long ``wait=True`` calls wait for the
+    commit; ``max_in_flight``: submissions between signing and the node's answer;
+    ``max_gas_amount`` and ``gas_unit_price`` (octas): the fee ceiling; ``fill_delay``: how
+    long a freed sequence number that blocks later transactions waits for a new submission
+    before a filler takes it; ``max_response_bytes``: the largest node answer read.
+    """
+
+    expiry_secs: float = 30.0
+    submit_timeout: float = 10.0
+    wait_timeout: float = 30.0
+    max_in_flight: int = 32
+    max_gas_amount: int = 20_000
+    gas_unit_price: int = 100
+    fill_delay: float = 0.5
+    max_response_bytes: int = MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("max_in_flight", "max_gas_amount", "gas_unit_price", "max_response_bytes"):
+            _positive_int(name, getattr(self, name))
+        for name in ("submit_timeout", "wait_timeout", "fill_delay"):
+            _seconds(name, getattr(self, name))
+        _seconds("expiry_secs", self.expiry_secs)
+        if self.expiry_secs < 1:
+            raise ValidationError("expiry_secs", "must be at least 1 second (the chain counts "
+                                  "expiry in whole seconds)", self.expiry_secs)
+
+    @classmethod
+    def coerce(cls, value: object, param: str = "trading") -> TradingOptions:
+        """``value`` as options: a TradingOptions, a mapping of its fields, or None (defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValidationError(param, "must be a TradingOptions or a mapping of its fields")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(str(k) for k in value if k not in known)
+        if unknown:
+            raise ValidationError(
+                param, f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return cls(**value)
+
+
+@dataclass(slots=True)
+class _Open:
+    """A transaction signed and maybe sent whose outcome is not known yet."""
+
+    tx_hash: str
+    number: int
     expiration: int
+    filler: bool = False
+    #: Callers currently following it (submitting or waiting); 0: the reconciler does.
+    attended: int = 0
 
 
 class Submitter:
     """Submits entry functions for ``signer`` through ``node``.
 
-    ``max_in_flight`` bounds the submissions between sequence-number allocation and the node's
-    answer; ``expiry_secs`` is how long the chain may still commit a transaction;
-    ``submit_timeout`` how long to wait for the node to answer a POST; ``wait_timeout`` how
-    long :meth:`submit` waits for the commit before reporting an unknown outcome. With
-    ``chain_id`` set, nothing is signed for a node that serves another chain.
+    ``options`` (a :class:`TradingOptions` or a mapping) sets expiry, timeouts, the in-flight
+    limit and gas; the same names as keywords override it. With ``chain_id`` set, nothing is
+    signed for a node that serves another chain. Close it (``await submitter.aclose()``) to
+    stop its background reconciler; what is still in doubt stays listed.
     """
 
     def __init__(
         self,
         node: NodeClient,
         signer: Signer,
+        options: TradingOptions | Mapping[str, Any] | None = None,
         *,
-        max_in_flight: int = 32,
-        max_gas_amount: int = 20_000,
-        gas_unit_price: int = 100,
-        expiry_secs: float = 30.0,
-        submit_timeout: float = 10.0,
-        wait_timeout: float = 30.0,
+        max_in_flight: int | None = None,
+        max_gas_amount: int | None = None,
+        gas_unit_price: int | None = None,
+        expiry_secs: float | None = None,
+        submit_timeout: float | None = None,
+        wait_timeout: float | None = None,
+        fill_delay: float | None = None,
         poll_interval: float = 0.05,
         chain_id: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        for name, value in (("max_in_flight", max_in_flight), ("max_gas_amount", max_gas_amount),
-                            ("gas_unit_price", gas_unit_price)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValidationError(name, "must be a positive integer", value)
-        for name, seconds in (("expiry_secs", expiry_secs), ("submit_timeout", submit_timeout),
-                              ("wait_timeout", wait_timeout), ("poll_interval", poll_interval)):
-            if not seconds > 0:
-                raise ValidationError(name, "must be a positive number of seconds", seconds)
+        overrides: dict[str, Any] = {
+            name: value for name, value in (
+                ("max_in_flight", max_in_flight), ("max_gas_amount", max_gas_amount),
+                ("gas_unit_price", gas_unit_price), ("expiry_secs", expiry_secs),
+                ("submit_timeout", submit_timeout), ("wait_timeout", wait_timeout),
+                ("fill_delay", fill_delay),
+            ) if value is not None
+        }
+        opts = TradingOptions.coerce(options, "options")
+        if overrides:
+            opts = dataclasses.replace(opts, **overrides)
+        _seconds("poll_interval", poll_interval)
+        self.options = opts
         self._node = node
         self._signer = signer
         self.chain_id = chain_id
         self._sender = AccountAddress.from_str_relaxed(signer.address)
-        self.max_gas_amount = max_gas_amount
-        self.gas_unit_price = gas_unit_price
-        self.expiry_secs = expiry_secs
-        self.submit_timeout = submit_timeout
-        self.wait_timeout = wait_timeout
         self._poll = poll_interval
         self._clock = clock
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._slots = asyncio.Semaphore(opts.max_in_flight)
         self._lock = asyncio.Lock()
         self._next: int | None = None
-        self._free: list[int] = []  # numbers handed out but definitely unused: reuse first
-        self._unanswered = 0
+        self._free: set[int] = set()  # numbers handed out but definitely unused: reuse first
         self._resync = False
-        self._sent: dict[str, _Sent] = {}
+        self._open: dict[str, _Open] = {}
+        self._settled: OrderedDict[str, TxResult] = OrderedDict()
+        self._reconciler: asyncio.Task[None] | None = None
+        self._fill_failures = 0
+        self._closed = False
+
+    # Read-only views of the options, under their historical names.
+    @property
+    def max_gas_amount(self) -> int:
+        return self.options.max_gas_amount
+
+    @property
+    def gas_unit_price(self) -> int:
+        return self.options.gas_unit_price
+
+    @property
+    def expiry_secs(self) -> float:
+        return self.options.expiry_secs
+
+    @property
+    def submit_timeout(self) -> float:
+        return self.options.submit_timeout
+
+    @property
+    def wait_timeout(self) -> float:
+        return self.options.wait_timeout
 
     @property
     def address(self) -> str:
         return self._signer.address
 
+    def in_doubt(self) -> list[str]:
+        """Hashes of the transactions signed and maybe sent whose outcome is not known yet,
+        oldest first: unanswered, in doubt after an error, a timeout or a cancelled caller,
+        or accepted and not committed yet. Each leaves the list once it commits, expires or
+        is resolved; its sequence number is not reused meanwhile."""
+        return list(self._open)
+
+    def take_over(self, previous: Submitter) -> None:
+        """Carry on for ``previous`` (same account and chain, e.g. a client opened again): its
+        open transactions, outcomes and sequence numbers, so none of them is forgotten or
+        reused. Call before the first submission."""
+        if previous.address != self.address:
+            raise ValueError("take_over: the previous submitter signs for another account")
+        self._open.update((h, dataclasses.replace(tx, attended=0))
+                          for h, tx in previous._open.items())
+        self._settled.update(previous._settled)
+        self._next, self._free = previous._next, set(previous._free)
+        self._resync = previous._resync
+        self._care()
+
+    async def aclose(self) -> None:
+        """Stop the background reconciler (idempotent). In-doubt transactions stay listed."""
+        self._closed = True
+        task, self._reconciler = self._reconciler, None
+        await cancel_and_wait(task)
+
     # -- sequence numbers -----------------------------------------------------------------
 
-    async def _allocate(self) -> int:
+    async def _sign_next(self, entry: EntryFunction, chain_id: int, *, filler: bool = False,
+                         number: int | None = None) -> tuple[_Open, bytes]:
+        """Take a number (``number`` if it is still free), sign, and track the transaction as
+        attended by the caller (who must :meth:`_leave` it); nothing awaits between tracking
+        it and the caller's POST."""
         async with self._lock:
-            if self._next is None or (self._resync and self._unanswered == 0):
-                self._next = await self._node.sequence_number(self._signer.address)
-                self._free.clear()
-                self._resync = False
-            if self._free:
-                number = heapq.heappop(self._free)
+            next_number = self._next
+            if next_number is None or (self._resync and not self._open):
+                next_number = self._sync(await self._node.sequence_number(self.address))
+            if number is not None:
+                if number not in self._free:
+                    raise LookupError(number)
+                self._free.discard(number)
+            elif self._free:
+                number = min(self._free)
+                self._free.discard(number)
             else:
-                number = self._next
-                self._next += 1
-            self._unanswered += 1
-            return number
+                number = next_number
+                self._next = next_number + 1
+            body, expiration = self._build(entry, number, chain_id)
+            tx = _Open(transaction_hash(body), number, expiration, filler, attended=1)
+            self._open[tx.tx_hash] = tx
+            return tx, body
 
-    def _release(self, number: int, *, unused: bool) -> None:
-        """The node answered (or will never answer) for ``number``."""
-        self._unanswered -= 1
-        if unused:
-            heapq.heappush(self._free, number)
+    def _sync(self, on_chain: int) -> int:
+        """Numbers from the chain's: on first use, or when nothing of ours is outstanding.
+        Transactions already tracked (adopted by :meth:`resolve`, or taken over) keep theirs;
+        the numbers between are free."""
+        held = {tx.number for tx in self._open.values()}
+        self._next = max([on_chain, *(n + 1 for n in held)])
+        self._free = set(range(on_chain, self._next)) - held
+        self._resync = False
+        return self._next
+
+    def _free_number(self, number: int) -> None:
+        """``number`` was definitely not used: reuse it, and give back the top of the range."""
+        if self._next is None or number >= self._next:
+            return
+        self._free.add(number)
+        while self._next - 1 in self._free:
+            self._next -= 1
+            self._free.discard(self._next)
+        self._care()
+
+    def _holes(self) -> list[int]:
+        """Free numbers below an open transaction's: they hold it back until used."""
+        if not self._free or not self._open:
+            return []
+        top = max(tx.number for tx in self._open.values())
+        return sorted(n for n in self._free if n < top)
 
     async def _catch_up(self) -> None:
         """After a stale-number rejection: skip past what the chain has already used."""
@@ -211,24 +407,133 @@ class Submitter:
             on_chain = await self._node.sequence_number(self._signer.address)
             if self._next is None or on_chain > self._next:
                 self._next = on_chain
-            self._free = [n for n in self._free if n >= on_chain]
-            heapq.heapify(self._free)
+            self._free = {n for n in self._free if n >= on_chain}
             self._resync = True
 
-    def _remember(self, tx_hash: str, number: int, expiration: int) -> None:
-        """Keep what :meth:`resolve` needs; forget transactions long past their expiry."""
-        if len(self._sent) >= _REMEMBER:
-            horizon = self._clock() - 3600
-            self._sent = {h: s for h, s in self._sent.items() if s.expiration > horizon}
-        self._sent[tx_hash] = _Sent(number, expiration)
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _settle(self, result: TxResult) -> TxResult:
+        """Record a known outcome: the transaction leaves :meth:`in_doubt`; a number that an
+        expired transaction never used is free again."""
+        known = self._settled.get(result.tx_hash)
+        if known is not None:
+            return known
+        tx = self._open.pop(result.tx_hash, None)
+        self._settled[result.tx_hash] = result
+        while len(self._settled) > _REMEMBER:
+            self._settled.popitem(last=False)
+        if tx is not None and not result.committed:
+            self._resync = True
+            self._fill_failures = 0
+            self._free_number(tx.number)
+        return result
+
+    def _drop(self, tx: _Open, *, unused: bool) -> None:
+        """The node refused ``tx`` or it never left: it can never execute."""
+        self._open.pop(tx.tx_hash, None)
+        if unused:
+            if not tx.filler:
+                self._fill_failures = 0  # a new hole: filling may be tried again
+            self._free_number(tx.number)
+
+    def _leave(self, tx: _Open) -> None:
+        """A caller stops following ``tx``; if it is still open, the reconciler takes over."""
+        tx.attended -= 1
+        if tx.tx_hash in self._open:
+            self._care()
+
+    async def _expired_for_sure(self, tx_hash: str, expiration: int) -> bool:
+        """True once the chain's own clock has passed ``expiration`` and the node still does
+        not know the transaction: it can never be committed."""
+        if self._clock() < expiration:
+            return False
+        info = await self._node.ledger_info()
+        if int(info.get("ledger_timestamp", 0)) < expiration * 1_000_000:
+            return False
+        return await self._node.transaction_by_hash(tx_hash) is None
+
+    def _expired(self, tx_hash: str, number: int) -> TxResult:
+        return TxResult(tx_hash, number, False, False,
+                        f"{VmStatus.TRANSACTION_EXPIRED.name}: expired without being committed")
+
+    # -- the background reconciler ----------------------------------------------------------
+
+    def _care(self) -> None:
+        """Start the reconciler if something needs it and it is not running."""
+        if self._closed or (self._reconciler is not None and not self._reconciler.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not on a loop yet (take_over before opening): the next call starts it
+        if self._needs_care():
+            self._reconciler = loop.create_task(
+                self._reconcile(), name=f"kana-reconcile-{self.address[:10]}")
+
+    def _needs_care(self) -> bool:
+        unattended = any(not tx.attended for tx in self._open.values())
+        return unattended or (bool(self._holes()) and self._fill_failures < _FILL_ATTEMPTS)
+
+    async def _reconcile(self) -> None:
+        """Fill blocking holes and settle the transactions no caller follows, until none is
+        left; each pass first leaves new submissions a moment to take a freed number."""
+        while not self._closed and self._needs_care():
+            await asyncio.sleep(self.options.fill_delay)
+            try:
+                await self._fill_holes()
+                for tx in [t for t in self._open.values() if not t.attended][:_RECONCILE_BATCH]:
+                    await self._check(tx)
+            except (TransportError, asyncio.TimeoutError) as exc:
+                log.debug("reconciling %s: %s", self.address, exc)
+            except Exception:  # keep following what is in doubt; say why a pass failed
+                log.warning("reconciling %s failed; trying again", self.address, exc_info=True)
+
+    async def _check(self, tx: _Open) -> None:
+        async with time_limit(self.submit_timeout):
+            found = await self._node.transaction_by_hash(tx.tx_hash)
+        if found is not None and found.get("type") != "pending_transaction":
+            self._settle(TxResult.from_node(found))
+        elif found is None and await self._expired_for_sure(tx.tx_hash, tx.expiration):
+            self._settle(self._expired(tx.tx_hash, tx.number))
+
+    async def _fill_holes(self) -> None:
+        holes = self._holes()
+        if not holes or self._fill_failures >= _FILL_ATTEMPTS:
+            return
+        chain_id = await self._node.chain_id()
+        entry = EntryFunction.natural(
+            FILLER_FUNCTION.rsplit("::", 1)[0], FILLER_FUNCTION.rsplit("::", 1)[1], [],
+            [TransactionArgument(self._sender, Serializer.struct),
+             TransactionArgument(0, Serializer.u64)],
+        )
+        for number in holes:
+            try:
+                tx, body = await self._sign_next(entry, chain_id, filler=True, number=number)
+            except LookupError:
+                continue  # a new submission took it meanwhile
+            try:
+                await self._post(tx, body)
+            except TransactionRejectedError as exc:
+                self._fill_failures += 1
+                log.warning("the filler for sequence number %d was refused: %s", number, exc)
+                if exc.vm_status in _STALE_SEQUENCE:
+                    await self._catch_up()
+                return
+            except TransportError:
+                return
+            except UnknownOutcomeError:
+                continue  # in doubt like any other: the reconciler follows it
+            finally:
+                tx.attended -= 1  # the reconciler (this task) follows it from here
+            self._fill_failures = 0
 
     # -- submission -------------------------------------------------------------------------
 
     def _build(self, entry: EntryFunction, number: int, chain_id: int) -> tuple[bytes, int]:
-        expiration = int(self._clock() + self.expiry_secs)
+        expiration = int(self._clock() + self.options.expiry_secs)
         raw = RawTransaction(
-            self._sender, number, TransactionPayload(entry), self.max_gas_amount,
-            self.gas_unit_price, expiration, chain_id,
+            self._sender, number, TransactionPayload(entry), self.options.max_gas_amount,
+            self.options.gas_unit_price, expiration, chain_id,
         )
         signed: SignedTransaction = self._signer.sign(raw)
         return signed.bytes(), expiration
@@ -241,8 +546,12 @@ class Submitter:
         Raises :class:`TransactionRejectedError` when the node refused it (nothing happened),
         :class:`~kana_async.TransportError` when the node could not be reached before anything
         was sent, and :class:`~kana_async.UnknownOutcomeError` (with ``tx_hash``) when it may
-        or may not have been executed.
+        or may not have been executed. A cancelled caller's transaction stays in
+        :meth:`in_doubt` until its outcome is known.
         """
+        if self._closed:
+            raise KanaError("the submitter is closed")
+        self._care()  # transactions taken over before the loop ran are followed from now
         chain_id = await self._node.chain_id()
         if self.chain_id is not None and chain_id != self.chain_id:
             raise ValidationError(
@@ -251,111 +560,149 @@ class Submitter:
                 f"{self.chain_id}; nothing was signed",
             )
         async with self._slots:
-            accepted, tx_hash, number, expiration = await self._submit_once(entry, chain_id)
-        if not wait:
-            return TxResult.from_node(accepted)
-        return await self._wait(tx_hash, number, expiration,
-                                self.wait_timeout if timeout is None else timeout)
+            tx, accepted = await self._submit_once(entry, chain_id)
+        try:
+            if not wait:
+                return TxResult.from_node(accepted)
+            return await self._follow(tx.tx_hash, [tx], self.options.wait_timeout
+                                      if timeout is None else timeout)
+        finally:
+            self._leave(tx)
 
-    async def _submit_once(
-        self, entry: EntryFunction, chain_id: int
-    ) -> tuple[dict[str, Any], str, int, int]:
+    async def _submit_once(self, entry: EntryFunction, chain_id: int
+                           ) -> tuple[_Open, dict[str, Any]]:
+        """Sign and POST; the accepted transaction is returned still attended."""
         for attempt in (1, 2):
-            number = await self._allocate()
-            body, expiration = self._build(entry, number, chain_id)
-            tx_hash = transaction_hash(body)
+            tx, body = await self._sign_next(entry, chain_id)
             try:
-                async with time_limit(self.submit_timeout):
-                    accepted = await self._node.submit(body)
+                return tx, await self._post(tx, body)
             except TransactionRejectedError as exc:
-                stale = exc.vm_status in _STALE_SEQUENCE
-                self._release(number, unused=not stale)
-                if stale:
+                self._leave(tx)
+                if exc.vm_status in _STALE_SEQUENCE:
                     await self._catch_up()
                     if attempt == 1:
                         continue  # definitely not accepted: a fresh number is safe
                 raise
-            except TransportError:
-                self._release(number, unused=True)  # never left this process
+            except BaseException:
+                self._leave(tx)
                 raise
-            except (SubmissionInDoubt, asyncio.TimeoutError) as exc:
-                self._release(number, unused=False)
-                self._resync = True
-                self._remember(tx_hash, number, expiration)
-                reason = "no answer from the node within " \
-                    f"{self.submit_timeout:g}s" if isinstance(exc, asyncio.TimeoutError) \
-                    else f"connection lost after sending ({exc})"
-                raise UnknownOutcomeError(tx_hash, reason) from None
-            except BaseException:  # cancelled mid-POST, or a bug: the bytes may have left
-                self._release(number, unused=False)
-                self._resync = True
-                self._remember(tx_hash, number, expiration)
-                raise
-            self._release(number, unused=False)
-            self._remember(tx_hash, number, expiration)
-            return accepted, tx_hash, number, expiration
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _post(self, tx: _Open, body: bytes) -> dict[str, Any]:
+        """POST one tracked transaction; it stays tracked unless the answer proves it can
+        never execute (a refusal by the node, or a connection that never opened)."""
+        try:
+            async with time_limit(self.options.submit_timeout):
+                return await self._node.submit(body)
+        except TransactionRejectedError as exc:
+            stale = exc.vm_status in _STALE_SEQUENCE or exc.error_code in _NUMBER_TAKEN
+            self._drop(tx, unused=not stale)
+            raise
+        except TransportError:
+            self._drop(tx, unused=True)  # never left this process
+            raise
+        except (SubmissionInDoubt, asyncio.TimeoutError) as exc:
+            reason = (f"no answer from the node within {self.options.submit_timeout:g}s"
+                      if isinstance(exc, asyncio.TimeoutError) else f"{exc}; it may have been "
+                      "received")
+            raise UnknownOutcomeError(tx.tx_hash, reason) from None
 
     # -- confirmation -----------------------------------------------------------------------
 
-    async def _wait(self, tx_hash: str, number: int, expiration: int, timeout: float) -> TxResult:
+    async def _wait(self, tx_hash: str, timeout: float) -> TxResult:
+        """:meth:`_follow` for a caller that did not submit ``tx_hash`` itself."""
+        followed: list[_Open | None] = [self._open.get(tx_hash)]
+        if followed[0] is not None:
+            followed[0].attended += 1
+        try:
+            return await self._follow(tx_hash, followed, timeout)
+        finally:
+            if followed[0] is not None:
+                self._leave(followed[0])
+
+    def _adopt(self, tx_hash: str, found: Mapping[str, Any]) -> _Open | None:
+        """Track a pending transaction of our account that this submitter did not sign (an
+        earlier process, say): it is listed in :meth:`in_doubt` until its outcome is known.
+        Its number is already taken on the node, so it is never handed out here meanwhile."""
+        try:
+            ours = normalize_address(str(found.get("sender", ""))) == self.address
+            tx = _Open(tx_hash, int(found["sequence_number"]),
+                       int(found["expiration_timestamp_secs"]), attended=1)
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not ours:
+            return None
+        self._open[tx_hash] = tx
+        if self._next is not None and tx.number >= self._next:
+            self._next = tx.number + 1
+        return tx
+
+    async def _follow(self, tx_hash: str, followed: list[_Open | None], timeout: float
+                      ) -> TxResult:
+        """Poll until ``tx_hash`` is committed or surely expired, or ``timeout`` passes.
+
+        ``followed[0]`` is the tracked transaction the caller attends, if any; a pending
+        transaction of ours found on the way is adopted into it."""
+        tx = followed[0]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        number = tx.number if tx is not None else -1
+        # A transaction signed before now (this process or an earlier one) expires by then.
+        expiration = tx.expiration if tx is not None else \
+            int(self._clock() + self.options.expiry_secs)
         probe = self._node.transaction_by_hash  # a quick look first, then long polls
         seen_pending = False
         while True:
+            settled = self._settled.get(tx_hash)
+            if settled is not None:
+                return settled
             remaining = deadline - loop.time()
-            tx: dict[str, Any] | None = None
+            found: dict[str, Any] | None = None
             if remaining > 0:
                 try:
                     async with time_limit(remaining):
-                        tx = await probe(tx_hash)
+                        found = await probe(tx_hash)
+                        if found is None and await self._expired_for_sure(tx_hash, expiration):
+                            return self._settle(self._expired(tx_hash, number))
                 except (TransportError, asyncio.TimeoutError):
-                    tx = None
+                    found = None
                 probe = self._node.wait_by_hash
-            if tx is not None and tx.get("type") != "pending_transaction":
-                self._sent.pop(tx_hash, None)
-                return TxResult.from_node(tx)
-            if tx is not None:  # pending: the node tells its number and expiry
+            if found is not None and found.get("type") != "pending_transaction":
+                return self._settle(TxResult.from_node(found))
+            if found is not None:  # pending: the node tells its number and expiry
                 seen_pending = True
-                number = int(tx.get("sequence_number", number))
-                expiration = int(tx.get("expiration_timestamp_secs", expiration))
-                self._remember(tx_hash, number, expiration)
-            if tx is None and self._clock() > expiration + 1:
-                # Past its expiry a transaction the node does not know can never commit.
-                self._sent.pop(tx_hash, None)
-                self._resync = True
-                return TxResult(tx_hash, number, False, False,
-                                f"{VmStatus.TRANSACTION_EXPIRED.name}: expired without "
-                                "being committed")
+                if followed[0] is None and tx_hash not in self._open:
+                    followed[0] = self._adopt(tx_hash, found)
+                number = int(found.get("sequence_number", number))
+                expiration = int(found.get("expiration_timestamp_secs", expiration))
             if loop.time() >= deadline:
-                self._resync = True
                 state = "still pending" if seen_pending else "not found on the node"
                 raise UnknownOutcomeError(tx_hash, f"{state} after {timeout:g}s")
-            if tx is None:
+            if found is None:
                 await asyncio.sleep(min(self._poll, max(0.0, deadline - loop.time())))
 
     async def wait(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
         """Wait for a transaction submitted with ``wait=False``."""
-        sent = self._sent.get(tx_hash)
-        number = sent.sequence_number if sent else -1
-        expiration = sent.expiration if sent else int(self._clock() + self.expiry_secs)
-        return await self._wait(tx_hash, number, expiration,
-                                self.wait_timeout if timeout is None else timeout)
+        return await self._wait(_checked_hash(tx_hash), self.options.wait_timeout
+                                if timeout is None else timeout)
 
     async def resolve(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
-        """The true outcome of a transaction whose fate was unknown.
+        """The true outcome of a transaction whose fate was unknown; it leaves
+        :meth:`in_doubt`.
 
-        Waits until it is committed or, at the latest, until its expiry has passed (then it
-        can no longer commit and the result says ``committed=False``). ``timeout`` caps the
-        wait; by default it lasts until the expiry (plus a second).
+        Waits until it is committed or, at the latest, until its expiry has passed on chain
+        (then it can no longer commit and the result says ``committed=False``). ``timeout``
+        caps the wait; by default it lasts until the expiry (plus a little). A hash this
+        submitter never saw (e.g. from before a restart) is resolved the same way, assuming
+        it was signed with the same ``expiry_secs``.
         """
-        sent = self._sent.get(tx_hash)
-        if sent is None:
-            expiration = int(self._clock() + self.expiry_secs)
-            number = -1
-        else:
-            expiration, number = sent.expiration, sent.sequence_number
+        tx_hash = _checked_hash(tx_hash)
+        settled = self._settled.get(tx_hash)
+        if settled is not None:
+            return settled
+        tx = self._open.get(tx_hash)
+        expiration = tx.expiration if tx is not None else \
+            int(self._clock() + self.options.expiry_secs)
         if timeout is None:
-            timeout = max(0.0, expiration + 1.5 - self._clock())
-        return await self._wait(tx_hash, number, expiration, timeout)
+            timeout = max(0.0, expiration + 2.0 - self._clock())
+        return await self._wait(tx_hash, timeout)

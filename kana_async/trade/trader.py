@@ -415,8 +415,17 @@ class Trader:
         return await self.submitter.wait(tx_hash, timeout=timeout)
 
     async def resolve(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
-        """The true outcome of a transaction that raised ``UnknownOutcomeError``."""
+        """The true outcome of a transaction that raised ``UnknownOutcomeError`` (or is listed
+        by :meth:`in_doubt`); it then leaves :meth:`in_doubt`."""
         return await self.submitter.resolve(tx_hash, timeout=timeout)
+
+    def in_doubt(self) -> list[str]:
+        """Hashes of transactions signed and maybe sent whose outcome is not known yet."""
+        return self.submitter.in_doubt()
+
+    async def aclose(self) -> None:
+        """Stop the submitter's background reconciler (in-doubt hashes stay listed)."""
+        await self.submitter.aclose()
 
 
 def _first_difference(actual: Any, expected: Any, where: str = "") -> tuple[str, Any, Any] | None:

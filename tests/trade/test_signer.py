@@ -91,3 +91,16 @@ def test_signature_verifies_for_the_public_key() -> None:
     signed = signer.sign(raw)
     assert signed.verify()
     assert isinstance(signer.public_key, ed25519.PublicKey)
+
+
+def test_repr_of_a_half_built_signer() -> None:
+    class Failing(Signer):
+        __slots__ = ()
+
+        def __init__(self, private_key: str | bytes) -> None:
+            raise RuntimeError("key store unavailable")
+
+    half = Failing.__new__(Failing)
+    assert repr(half) == "Signer(<no key>)"
+    assert str(half) == "Signer(<no key>)"
+    assert repr(Signer(KEY_HEX)) == f"Signer(address={EXPECTED})"

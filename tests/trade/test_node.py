@@ -1,0 +1,148 @@
+"""NodeClient: what an answer to a submission proves, and bounded response bodies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from kana_async.errors import TransportError, ValidationError
+from kana_async.trade.node import (
+    NodeClient,
+    SubmissionInDoubt,
+    TransactionRejectedError,
+    _submission_outcome,
+    node_error,
+)
+
+NODE_REJECTION = {
+    "message": "Invalid transaction: Type: Validation Code: SEQUENCE_NUMBER_TOO_OLD",
+    "error_code": "vm_error",
+    "vm_error_code": 3,
+}
+
+
+def test_only_a_node_error_body_with_a_4xx_proves_a_rejection() -> None:
+    with pytest.raises(TransactionRejectedError) as info:
+        _submission_outcome(400, NODE_REJECTION)
+    assert info.value.vm_status == "SEQUENCE_NUMBER_TOO_OLD"
+    # vm_error_code may be absent (the node's OpenAPI marks it optional).
+    with pytest.raises(TransactionRejectedError):
+        _submission_outcome(400, {"message": "bad", "error_code": "invalid_input"})
+    assert _submission_outcome(202, {"hash": "0x1", "type": "pending_transaction"})["hash"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (503, {"message": "busy", "error_code": "internal_error", "vm_error_code": None}),
+        (503, None),
+        (429, {"message": "slow down", "error_code": "vm_error", "vm_error_code": None}),
+        (429, "Too Many Requests"),
+        (408, NODE_REJECTION),
+        (500, NODE_REJECTION),
+        (502, "<html>Bad Gateway</html>"),
+        (400, "<html>400 Bad Request</html>"),
+        (403, {"error": "forbidden"}),
+        (400, {"message": "x", "error_code": "not_an_aptos_code"}),
+        (400, {"message": "x", "error_code": "vm_error", "vm_error_code": "3"}),
+        (202, {"type": "pending_transaction"}),
+        (200, "ok"),
+    ],
+)
+def test_anything_else_is_in_doubt(status: int, body: Any) -> None:
+    with pytest.raises(SubmissionInDoubt):
+        _submission_outcome(status, body)
+
+
+def test_node_error_shape() -> None:
+    assert node_error(NODE_REJECTION) is NODE_REJECTION
+    assert node_error({"message": "m", "error_code": "vm_error", "vm_error_code": True}) is None
+    assert node_error(["message"]) is None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[NodeClient]]]:
+    servers: list[TestServer] = []
+    async with aiohttp.ClientSession() as http:
+
+        async def start(handler: Handler) -> NodeClient:
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", handler)
+            server = TestServer(app, host="127.0.0.1")
+            await server.start_server()
+            servers.append(server)
+            return NodeClient(http, str(server.make_url("/v1")), read_attempts=1,
+                              max_body_bytes=1024)
+
+        yield start
+    for server in servers:
+        await server.close()
+
+
+async def big_json(request: web.Request) -> web.StreamResponse:
+    """A 4 KB JSON answer, streamed in chunks without a Content-Length."""
+    response = web.StreamResponse(status=202 if request.method == "POST" else 200)
+    response.content_type = "application/json"
+    await response.prepare(request)
+    await response.write(b'{"hash": "0x1", "type": "pending_transaction", "pad": "')
+    for _ in range(64):
+        await response.write(b"x" * 64)
+    await response.write(b'"}')
+    await response.write_eof()
+    return response
+
+
+async def big_declared(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b"[" + b"0," * 4000 + b"0]", content_type="application/json",
+                        status=202 if request.method == "POST" else 200)
+
+
+@pytest.mark.parametrize("handler", [big_json, big_declared])
+async def test_an_oversized_answer_to_a_read_is_a_transport_error(
+    serve: Callable[[Handler], Awaitable[NodeClient]], handler: Handler
+) -> None:
+    node = await serve(handler)
+    with pytest.raises(TransportError, match="larger than 1024 bytes"):
+        await node.ledger_info()
+
+
+@pytest.mark.parametrize("handler", [big_json, big_declared])
+async def test_an_oversized_answer_to_a_submission_is_in_doubt(
+    serve: Callable[[Handler], Awaitable[NodeClient]], handler: Handler
+) -> None:
+    node = await serve(handler)
+    with pytest.raises(SubmissionInDoubt, match="larger than 1024 bytes"):
+        await node.submit(b"\x00" * 10)
+
+
+async def test_an_answer_under_the_cap_is_read(
+    serve: Callable[[Handler], Awaitable[NodeClient]]
+) -> None:
+    async def small(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"chain_id": 4})
+
+    node = await serve(small)
+    assert await node.chain_id() == 4
+
+
+async def test_a_connection_that_never_opens_is_a_transport_error() -> None:
+    async with aiohttp.ClientSession() as http:
+        server = TestServer(web.Application(), host="127.0.0.1")
+        await server.start_server()
+        url = str(server.make_url("/v1"))
+        await server.close()  # nothing listens there any more
+        with pytest.raises(TransportError, match="cannot connect"):
+            await NodeClient(http, url).submit(b"\x00")
+
+
+def test_the_cap_is_validated() -> None:
+    with pytest.raises(ValidationError, match="max_body_bytes: must be a positive integer"):
+        NodeClient(None, "http://127.0.0.1:1/v1", max_body_bytes=0)  # type: ignore[arg-type]
