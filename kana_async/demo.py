@@ -182,6 +182,8 @@ class DemoReport:
         #: The demo's own fills in its market (trades that existed before it started excluded).
         self.trades: list[Trade] = []
         self.interrupted = False
+        #: The reader of the output went away (``| head``): the run stopped early, quietly.
+        self.reader_gone = False
         self.error: str | None = None
 
     # -- recording ------------------------------------------------------------------------
@@ -222,7 +224,8 @@ class DemoReport:
 
     @property
     def exit_status(self) -> int:
-        """0 after a complete run, 130 when interrupted, 1 after an error."""
+        """0 after a complete run (or one whose reader left), 130 when interrupted, 1 after
+        an error."""
         if self.error is not None:
             return 1
         return 130 if self.interrupted else 0
@@ -552,16 +555,38 @@ def _trade_key(trade: Trade) -> tuple[Any, ...]:
 
 
 class _Display:
-    """Plain lines, one per event, and a status line now and then while watching."""
+    """Plain lines, one per event, and a status line now and then while watching.
 
-    def __init__(self, out: TextIO) -> None:
+    Showing never raises: when the output goes away (a reader that left, ``| head``; a
+    closed file), ``on_gone`` is called once and the rest is dropped, so that the demo's
+    clean-up, which shows what it does, still runs."""
+
+    def __init__(self, out: TextIO, on_gone: Callable[[], None] = lambda: None) -> None:
         self.out = out
+        self.gone = False
+        self._on_gone = on_gone
+
+    def _show(self, draw: Callable[[], object]) -> None:
+        if self.gone:
+            return
+        try:
+            draw()
+        except (OSError, ValueError):  # BrokenPipeError, EBADF; ValueError: a closed file
+            self.gone = True
+            self._on_gone()
+
+    def _print(self, text: str) -> None:
+        def draw() -> None:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+        self._show(draw)
 
     def event(self, event: Event) -> None:
-        print(event.line(), file=self.out, flush=True)
+        self._print(event.line())
 
     def status(self, text: str) -> None:
-        print(f"          {text}", file=self.out, flush=True)
+        self._print(f"          {text}")
 
     def refresh(self) -> None:
         """Plain output has no screen to redraw."""
@@ -573,16 +598,15 @@ class _Display:
         """Nothing to tear down."""
 
     def summary(self, report: DemoReport) -> None:
-        for line in report.summary_lines():
-            print(line, file=self.out)
-        self.out.flush()
+        self._print("\n".join(report.summary_lines()))
 
 
 class _LiveDisplay(_Display):
     """A rich live screen redrawn by the demo's refresh task; the summary as tables."""
 
-    def __init__(self, out: TextIO, screen: Callable[[], RenderableType]) -> None:
-        super().__init__(out)
+    def __init__(self, out: TextIO, screen: Callable[[], RenderableType],
+                 on_gone: Callable[[], None] = lambda: None) -> None:
+        super().__init__(out, on_gone)
         self.console = Console(file=out)
         self._screen = screen
         self._live = Live(console=self.console, auto_refresh=False, transient=False,
@@ -596,18 +620,19 @@ class _LiveDisplay(_Display):
         """The screen shows the state already."""
 
     def refresh(self) -> None:
-        self._live.update(self._screen(), refresh=True)
+        self._show(lambda: self._live.update(self._screen(), refresh=True))
 
     def start(self) -> None:
-        self._live.start(refresh=False)
+        self._show(lambda: self._live.start(refresh=False))
         self.refresh()
 
     def stop(self) -> None:
         self.refresh()
-        self._live.stop()
+        with contextlib.suppress(OSError, ValueError):
+            self._live.stop()
 
     def summary(self, report: DemoReport) -> None:
-        self.console.print(summary_view(report))
+        self._show(lambda: self.console.print(summary_view(report)))
 
 
 class Demo:
@@ -622,7 +647,8 @@ class Demo:
         self.report = DemoReport(network=self._network_name(), market=str(options.market),
                                  started=time.monotonic())
         self.state = _State(self.report, str(options.market))
-        self.display: _Display = _LiveDisplay(out, self.screen) if live else _Display(out)
+        self.display: _Display = (_LiveDisplay(out, self.screen, self._reader_gone) if live
+                                  else _Display(out, self._reader_gone))
         self.info: MarketInfo | None = None
         self.names: dict[str, str] = {}
         self._kana: KanaClient | None = None
@@ -646,6 +672,12 @@ class Demo:
             self.report.error = reason
         elif reason is None:
             self.report.interrupted = True
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    def _reader_gone(self) -> None:
+        """Nobody reads the output any more: stop (and clean up), not an error."""
+        self.report.reader_gone = True
         if self._stopped is not None and not self._stopped.done():
             self._stopped.set_result(None)
 
@@ -1269,17 +1301,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if report.error is not None:
         print(f"kana-async demo: error: {report.error}", file=sys.stderr)
+    elif report.reader_gone:
+        from .cli.output import PipeClosed
+
+        raise PipeClosed  # the command ends quietly, as every command whose reader left
     return report.exit_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kana_async.demo``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m kana_async.demo",
-        description="Run the Kana SDK demo against the embedded simulator (or a real network).",
-    )
-    configure(parser)
-    return run(parser.parse_args(argv))
+    """``python -m kana_async.demo``: the same as ``kana-async demo`` (one place decides how
+    each outcome, a reader that left included, becomes an exit status)."""
+    from .cli.app import main as cli_main
+
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

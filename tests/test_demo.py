@@ -527,3 +527,23 @@ async def test_a_rejected_transaction_is_an_error() -> None:
     assert f"error: {report.error}" in out.getvalue()
     assert "FAILED" in report.summary_lines()[0]
     assert_no_other_task()
+
+
+def test_a_reader_that_leaves_ends_the_demo_quietly() -> None:
+    """``kana-async demo | head -3``: status 0, nothing on stderr, clean-up done."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kana_async.cli", "demo", "--duration", "20", "--plain"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        proc.stdout.close()  # what head does after its third line
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert all(lines), lines
+    assert proc.returncode == 0, err.decode()
+    assert err.decode() == ""
