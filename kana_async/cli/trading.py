@@ -89,7 +89,7 @@ async def _sign_all(
     """Ask once for all of ``transactions``, then send them one after the other."""
     network = args.network if args.local_port is None else f"local :{args.local_port}"
     summary = "\n".join(f"  {t.action}" for t in transactions)
-    confirm(f"On {network}, wallet {kana.address}:\n{summary}", assume_yes=args.yes)
+    await confirm(f"On {network}, wallet {kana.address}:\n{summary}", assume_yes=args.yes)
     out = Lines() if args.json else None
     for transaction in transactions:
         started = time.monotonic()
