@@ -31,6 +31,7 @@ __all__ = [
     "profile_address",
     "resolve_market",
     "stop_on_signals",
+    "throwaway_wallet",
     "until_stopped",
     "wallet_address",
 ]
@@ -59,6 +60,13 @@ def _urls(args: argparse.Namespace) -> dict[str, str | None]:
     return urls
 
 
+def throwaway_wallet(args: argparse.Namespace) -> bool:
+    """True when a command that signs will use a new throwaway wallet: on a simulator, with
+    no key in ``$<--private-key-env>`` (see :func:`private_key`)."""
+    name = getattr(args, "private_key_env", None)
+    return is_local(args) and not (name and os.environ.get(name))
+
+
 def private_key(args: argparse.Namespace, *, required: bool) -> str | None:
     """The key in ``$<--private-key-env>``, checked (the error names the variable, never the
     value). Without one: on a simulator a throwaway key when ``required`` (the faucet funds
@@ -81,7 +89,8 @@ def private_key(args: argparse.Namespace, *, required: bool) -> str | None:
 
         print(
             f"kana-async: no ${name}: signing with a new throwaway wallet "
-            f"{Signer(key).address} (the simulator's faucet funds it)",
+            f"{Signer(key).address} (the simulator's faucet funds the wallet; 'deposit' "
+            "moves collateral into its trading account)",
             file=sys.stderr,
         )
         return key
