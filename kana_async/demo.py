@@ -60,6 +60,7 @@ __all__ = [
     "TxRecord",
     "configure",
     "decimals",
+    "deposit_for",
     "main",
     "options_from_args",
     "percentile",
@@ -82,6 +83,12 @@ CLEANUP_TIMEOUT = 20.0
 #: Distance of the passive bids below the best bid, and of TP/SL from the entry.
 PASSIVE_OFFSET = Decimal("0.01")
 TRIGGER_OFFSET = Decimal("0.05")
+#: The least collateral the demo deposits, and what its counterparty deposits at least.
+MIN_DEPOSIT = Decimal(20)
+COUNTERPARTY_DEPOSIT = Decimal(1000)
+#: Orders of the market's minimum size the demo may hold at once: the position, a resting
+#: bid, and a spare (a bid placed again while the book moves).
+DEMO_ORDERS = 3
 
 
 # == the pure core =============================================================================
@@ -109,6 +116,16 @@ def short_status(vm_status: str) -> str:
     if named:
         return named.group(0)
     return vm_status if len(vm_status) <= 60 else vm_status[:59] + "…"
+
+
+def deposit_for(info: MarketInfo, price: Decimal, leverage: int) -> Decimal:
+    """The collateral the demo deposits in ``info``'s market at ``price``: what
+    :data:`DEMO_ORDERS` orders of the minimum size need (margin and fee), in whole units,
+    at least :data:`MIN_DEPOSIT`."""
+    from .cli.trading import collateral_for  # the CLI's rule for what an order needs
+
+    need = collateral_for(info.lot * info.min_lots, price, leverage, orders=DEMO_ORDERS)
+    return max(MIN_DEPOSIT, need.to_integral_value(ROUND_CEILING))
 
 
 def decimals(value: Decimal) -> int:
@@ -370,8 +387,11 @@ class DemoOptions:
 
     network: str = "local"
     duration: float = DEFAULT_DURATION
-    market: int = 1338
-    deposit: Decimal = Decimal(20)
+    #: A market id (1338) or name (APT, apt/usdc, APT-USDC), resolved like the CLI does.
+    market: int | str = 1338
+    #: Collateral to deposit (``None``: what the demo's orders need in this market, at least
+    #: :data:`MIN_DEPOSIT`; see :func:`deposit_for`).
+    deposit: Decimal | None = None
     leverage: int = 2
     keep_position: bool = False
     api_key: str | None = field(default=None, repr=False)
@@ -397,7 +417,7 @@ class DemoOptions:
         if not 0 < self.duration <= 86_400:
             raise ValidationError("duration", "must be > 0 and at most 86400 seconds",
                                   self.duration)
-        if not self.deposit > 0:
+        if self.deposit is not None and not self.deposit > 0:
             raise ValidationError("deposit", "must be > 0", self.deposit)
         if self.pace is not None and not 0 <= self.pace <= 60:
             raise ValidationError("pace", "must be from 0 to 60 seconds", self.pace)
@@ -644,9 +664,11 @@ class Demo:
         out = out if out is not None else sys.stdout
         if live is None:
             live = not options.plain and out.isatty()
-        self.report = DemoReport(network=self._network_name(), market=str(options.market),
+        #: The market's id, once resolved from ``options.market`` (which may be a name).
+        self.market_id = str(options.market)
+        self.report = DemoReport(network=self._network_name(), market=self.market_id,
                                  started=time.monotonic())
-        self.state = _State(self.report, str(options.market))
+        self.state = _State(self.report, self.market_id)
         self.display: _Display = (_LiveDisplay(out, self.screen, self._reader_gone) if live
                                   else _Display(out, self._reader_gone))
         self.info: MarketInfo | None = None
@@ -655,6 +677,8 @@ class Demo:
         self._counterparty: KanaClient | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._phase = "starting"
+        #: What the demo's orders need in its market (known once the market is read).
+        self._deposit_amount = MIN_DEPOSIT
 
     def _network_name(self) -> str:
         o = self.options
@@ -789,8 +813,14 @@ class Demo:
     async def _read_markets(self, kana: KanaClient) -> MarketInfo:
         markets = await kana.rest.get_perpetual_assets_info()
         self.names = {m.market_id: m.base_name for m in markets}
-        info = self.info = await kana.rest.market_info(self.options.market)
-        price = await kana.rest.get_market_price(self.options.market)
+        from .cli.connect import resolve_market  # the CLI's names: APT, apt/usdc, APT-USDC
+
+        info = self.info = await resolve_market(kana, str(self.options.market))
+        self.market_id = self.state.market = self.report.market = info.market_id
+        price = await kana.rest.get_market_price(self.market_id)
+        reference = price.best_ask_price or price.best_bid_price
+        if reference is not None:
+            self._deposit_amount = deposit_for(info, reference, self.options.leverage)
         listed = ", ".join(f"{m.base_name} ({m.market_id})" for m in markets)
         self.event(f"markets: {listed}")
         self.event(f"{info.base_name}: lot {info.lot.normalize()}, price step "
@@ -815,7 +845,7 @@ class Demo:
                            stack: contextlib.AsyncExitStack, tasks: _TaskSet) -> None:
         stream = kana.stream
         subs: list[tuple[str, Any]] = [
-            ("orderbook", stream.orderbook(self.options.market)),
+            ("orderbook", stream.orderbook(self.market_id)),
             ("positions", stream.positions(profile)),
             ("open_orders", stream.open_orders(profile)),
             ("live_funding_rate", stream.live_funding_rate()),
@@ -851,11 +881,13 @@ class Demo:
             await asyncio.sleep(0.25)
 
     async def _deposit(self, kana: KanaClient) -> None:
-        amount = self.options.deposit
+        need = self._deposit_amount
+        amount = self.options.deposit or need
         if self._counterparty is not None:
             counterparty = self._counterparty
-            await self._transact("counterparty: deposit 1000", "",
-                                 lambda: counterparty.deposit(1000))
+            theirs = max(COUNTERPARTY_DEPOSIT, need)
+            await self._transact(f"counterparty: deposit {theirs}", "",
+                                 lambda: counterparty.deposit(theirs))
         await self._transact(f"deposit {amount} {self._quote()}", "",
                              lambda: kana.deposit(amount))
         balance = await kana.rest.get_profile_balance_snapshot(kana.address)
@@ -927,7 +959,7 @@ class Demo:
         """The best bid and ask; a book without bids leaves no price to bid near."""
         book = self.state.book
         if book is None or book.best_bid is None:
-            raise KanaError(f"market {self.options.market} has no bid to quote against")
+            raise KanaError(f"market {self.market_id} has no bid to quote against")
         ask = book.best_ask
         return book.best_bid.price, None if ask is None else ask.price
 
@@ -948,7 +980,7 @@ class Demo:
 
         await self._transact(
             f"limit buy {size} @ {price} post-only ({why})", "resting order",
-            lambda: kana.place_limit_order(self.options.market, True, False, size, price,
+            lambda: kana.place_limit_order(self.market_id, True, False, size, price,
                                            self.options.leverage, 3),
             resting,
         )
@@ -960,7 +992,7 @@ class Demo:
         size = self._min_size(info)
         if self._counterparty is None:
             await self._rest_passive(kana, info, "rests")
-            await self._fill(lambda: kana.place_market_order(self.options.market, True, False,
+            await self._fill(lambda: kana.place_market_order(self.market_id, True, False,
                                                              size, self.options.leverage),
                              f"market buy {size} (crosses the book)", None)
             return
@@ -1012,7 +1044,7 @@ class Demo:
             return False
         counterparty = self._counterparty
         await self._fill(
-            lambda: counterparty.place_market_order(self.options.market, False, False,
+            lambda: counterparty.place_market_order(self.market_id, False, False,
                                                     current.remaining_size,
                                                     self.options.leverage),
             f"counterparty: market sell {current.remaining_size.normalize()}", order.order_id)
@@ -1041,7 +1073,7 @@ class Demo:
         assert long is not None
         tp = to_tick(long.entry_price * (1 + TRIGGER_OFFSET), info.tick, up=True)
         sl = to_tick(long.entry_price * (1 - TRIGGER_OFFSET), info.tick, up=False)
-        market = self.options.market
+        market = self.market_id
 
         def tp_set(state: _State) -> bool:
             p = state.long()
@@ -1072,7 +1104,7 @@ class Demo:
         # Every resting order here is a bid of the long side.
         await self._transact(
             f"cancel {len(ids)} resting order(s)", "orders gone",
-            lambda: kana.cancel_multiple_orders(self.options.market, sorted(ids),
+            lambda: kana.cancel_multiple_orders(self.market_id, sorted(ids),
                                                 [True] * len(ids)),
             gone,
         )
@@ -1106,7 +1138,7 @@ class Demo:
             return state.long() is None
 
         await self._transact("close the position", "position gone",
-                             lambda: kana.collapse_position(self.options.market), closed)
+                             lambda: kana.collapse_position(self.market_id), closed)
         self.report.position_closed = True
 
     # -- what is shown ------------------------------------------------------------------
@@ -1125,7 +1157,7 @@ class Demo:
     def screen(self) -> RenderableType:
         """The live screen: book, position, orders, stream and the latest events."""
         state, info = self.state, self.info
-        name = info.base_name if info is not None else str(self.options.market)
+        name = info.base_name if info is not None else str(self.market_id)
         elapsed = time.monotonic() - self.report.started
         rate = next((r.funding_rate for r in state.funding if r.market_id == state.market),
                     None)
@@ -1239,6 +1271,7 @@ def _positive_seconds(value: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the demo's options to ``parser`` (``kana-async demo`` and ``python -m``)."""
+    from .cli.args import market
     parser.add_argument("--duration", type=_positive_seconds, default=DEFAULT_DURATION,
                         metavar="SECONDS", help="how long the demo runs (default %(default)g)")
     parser.add_argument("--plain", action="store_true", default=None,
@@ -1257,10 +1290,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override the network's WebSocket URL")
     parser.add_argument("--node-url", default=None, metavar="URL",
                         help="override the network's Aptos node URL (…/v1)")
-    parser.add_argument("--market", type=int, default=1338,
-                        help="market id (default %(default)s, APT)")
-    parser.add_argument("--deposit", type=_decimal, default=Decimal(20), metavar="AMOUNT",
-                        help="collateral to deposit first (default %(default)s)")
+    parser.add_argument("--market", type=market, default="1338", metavar="MARKET",
+                        help="market id or name: 1338, APT, apt/usdc, APT-USDC (default "
+                        "%(default)s, APT)")
+    parser.add_argument("--deposit", type=_decimal, default=None, metavar="AMOUNT",
+                        help="collateral to deposit first (default: what the demo's orders "
+                        f"need in the market, at least {MIN_DEPOSIT})")
     parser.add_argument("--leverage", type=int, default=2, help="leverage (default %(default)s)")
     parser.add_argument("--keep-position", action="store_true",
                         help="leave the position open at the end (default: close it)")
@@ -1280,7 +1315,8 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str] | None =
                                   f"the environment variable {args.private_key_env} is not set")
     api_key = args.api_key or env.get("KANA_API_KEY") or None
     return DemoOptions(
-        network=args.network, duration=args.duration, market=args.market,
+        network=args.network, duration=args.duration,
+        market=int(args.market) if args.market.isdigit() else args.market,
         deposit=args.deposit, leverage=args.leverage, keep_position=args.keep_position,
         api_key=api_key, private_key=private_key, rest_url=args.rest_url, ws_url=args.ws_url,
         node_url=args.node_url, plain=args.plain, mainnet_confirmed=args.yes,

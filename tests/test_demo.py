@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import os
 import signal
@@ -34,7 +35,14 @@ from kana_async.demo import (
     to_tick,
 )
 from kana_async.errors import ValidationError
-from kana_async.models import FundingRate, OpenOrder, OrderBookLevel, Position, Trade
+from kana_async.models import (
+    FundingRate,
+    MarketInfo,
+    OpenOrder,
+    OrderBookLevel,
+    Position,
+    Trade,
+)
 from kana_async.sim.faults import Faults
 from kana_async.stream.book import OrderBook
 from kana_async.stream.mux import StreamStats
@@ -395,6 +403,37 @@ async def test_live_mode_draws_the_screen_and_prints_tables() -> None:
     assert "Messages per topic" in text
     assert "delivery latency" in text
     assert_no_other_task()
+
+
+@pytest.mark.parametrize("market", ["ETH", "1340"])
+async def test_any_market_by_name_or_id_with_a_deposit_its_orders_need(market: str) -> None:
+    # ETH's minimum order is worth ~35 USDC: the old fixed deposit of 20 could not hold the
+    # position and the second bid at once.
+    options = options_from_args(parse("--market", market, "--duration", "0.5", "--plain"),
+                                environ={})
+    out = io.StringIO()
+    report = await run_demo(dataclasses.replace(options, pace=0), out=out)
+    text = out.getvalue()
+    assert report.exit_status == 0, text
+    assert report.market == "1340"
+    assert "Summary: embedded simulator, market 1340" in text
+    deposit = next(r.action for r in report.transactions if r.action.startswith("deposit "))
+    assert Decimal(deposit.split()[1]) > 20, deposit
+    assert all(r.outcome == "ok" for r in report.transactions), text
+    assert_no_other_task()
+
+
+def test_the_deposit_is_sized_from_the_market() -> None:
+    apt = MarketInfo(market_id="1338", base_name="APT/USDC", base_decimals=8,
+                     quote_decimals=6, lot_size=100000, tick_size=1, min_lots=500,
+                     max_leverage=20)
+    eth = MarketInfo(market_id="1340", base_name="ETH/USDC", base_decimals=8,
+                     quote_decimals=6, lot_size=100000, tick_size=10, min_lots=10,
+                     max_leverage=20)
+    assert demo_module.deposit_for(apt, D("5.7"), 2) == D(20)  # the floor
+    # 3 orders of 0.01 ETH at 3500 at 2x: 3 x (17.5 margin + 0.35 headroom) = 53.55
+    assert demo_module.deposit_for(eth, D("3500"), 2) == D(54)
+    assert demo_module.deposit_for(eth, D("3500"), 20) == D(20)
 
 
 def test_counterparty_needs_the_simulator() -> None:
