@@ -201,6 +201,8 @@ class DemoReport:
         self.interrupted = False
         #: The reader of the output went away (``| head``): the run stopped early, quietly.
         self.reader_gone = False
+        #: The market's grid, once known: prices and sizes are shown on it.
+        self.grid: views.Grid | None = None
         self.error: str | None = None
 
     # -- recording ------------------------------------------------------------------------
@@ -311,15 +313,26 @@ class DemoReport:
             return f"FAILED: {self.error}"
         return "interrupted" if self.interrupted else "completed"
 
+    def price(self, value: Decimal | None) -> str:
+        """A price as shown: on the market's tick."""
+        grid = self.grid
+        return views.format_decimal(value if grid is None else grid.price(value, rounded=True))
+
+    def size(self, value: Decimal) -> str:
+        """A size as shown: on the market's lot."""
+        grid = self.grid
+        return views.format_decimal(value.normalize() if grid is None
+                                    else grid.size(value, rounded=True))
+
     def position_text(self) -> str:
         snap = self.position
         if snap is None:
             return "none opened"
         p = snap.position
         side = "long" if p.trade_side else "short"
-        text = (f"{side} {p.size.normalize()} @ {p.entry_price}, "
+        text = (f"{side} {self.size(p.size)} @ {self.price(p.entry_price)}, "
                 f"margin {views.format_decimal(p.margin, 4)}, "
-                f"TP {views.format_decimal(p.tp)}, SL {views.format_decimal(p.sl)}")
+                f"TP {self.price(p.tp)}, SL {self.price(p.sl)}")
         return text + (", closed at the end" if self.position_closed else ", still open")
 
     def unrealized_text(self) -> str:
@@ -327,8 +340,9 @@ class DemoReport:
         if snap is None or self.position_closed:
             return ""
         pnl = views.unrealized_pnl(snap.position, snap.mark)
+        mark = snap.mark if self.grid is None else self.grid.price(snap.mark)
         return f"; unrealized {views.format_decimal(pnl, 6, sign=True)} at mid " \
-               f"{views.format_decimal(snap.mark)}"
+               f"{views.format_decimal(mark)}"
 
 
 def _secs(seconds: float | None) -> str:
@@ -817,6 +831,7 @@ class Demo:
 
         info = self.info = await resolve_market(kana, str(self.options.market))
         self.market_id = self.state.market = self.report.market = info.market_id
+        self.report.grid = views.Grid.of(info)
         price = await kana.rest.get_market_price(self.market_id)
         reference = price.best_ask_price or price.best_bid_price
         if reference is not None:
@@ -1065,7 +1080,8 @@ class Demo:
                              required=order_id is None)
         long = self.state.long()
         if long is not None:
-            self.event(f"position: long {long.size.normalize()} @ {long.entry_price}, margin "
+            self.event(f"position: long {self.report.size(long.size)} @ "
+                       f"{self.report.price(long.entry_price)}, margin "
                        f"{views.format_decimal(long.margin, 4)}")
 
     async def _protect(self, kana: KanaClient, info: MarketInfo) -> None:
@@ -1145,11 +1161,11 @@ class Demo:
 
     def status_line(self) -> str:
         """One line of state for plain output while watching."""
-        book, long = self.state.book, self.state.long()
+        book, long, report = self.state.book, self.state.long(), self.report
         top = "no book" if book is None or book.best_bid is None or book.best_ask is None \
-            else f"bid {book.best_bid.price} ask {book.best_ask.price}"
+            else f"bid {report.price(book.best_bid.price)} ask {report.price(book.best_ask.price)}"
         pos = "no position" if long is None else (
-            f"long {long.size.normalize()} @ {long.entry_price} uPnL "
+            f"long {report.size(long.size)} @ {report.price(long.entry_price)} uPnL "
             f"{views.format_decimal(views.unrealized_pnl(long, self.state.mid), 6, sign=True)}")
         frames = self._kana.stream.stats().frames if self._kana and not self._kana.closed else 0
         return f"{top}; {pos}; {frames:,} frames"
@@ -1158,6 +1174,8 @@ class Demo:
         """The live screen: book, position, orders, stream and the latest events."""
         state, info = self.state, self.info
         name = info.base_name if info is not None else str(self.market_id)
+        grid = self.report.grid
+        grids = {} if grid is None else {self.market_id: grid}
         elapsed = time.monotonic() - self.report.started
         rate = next((r.funding_rate for r in state.funding if r.market_id == state.market),
                     None)
@@ -1170,13 +1188,13 @@ class Demo:
         book = views.book_top(
             state.book, depth=4, title=f"{name} book", own_prices=[o.price for o in
                                                                    state.open_orders],
-            size_places=None if info is None else decimals(info.lot),
-            price_places=None if info is None else decimals(info.tick),
+            grid=self.report.grid,
         )
         right = Group(
-            views.position_card(state.long(), state.mid, realized_pnl=self.report.realized_pnl),
+            views.position_card(state.long(), state.mid, realized_pnl=self.report.realized_pnl,
+                                grid=self.report.grid),
             Text(""),
-            views.open_orders(state.open_orders),
+            views.open_orders(state.open_orders, grids=grids),
         )
         top = Table.grid(padding=(0, 4))
         top.add_column()

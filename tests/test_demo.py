@@ -48,6 +48,7 @@ from kana_async.stream.book import OrderBook
 from kana_async.stream.mux import StreamStats
 from kana_async.stream.subscription import SubscriptionStats
 from kana_async.trade.submitter import TxResult
+from kana_async.views import Grid
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[1]
@@ -341,6 +342,24 @@ def test_screen_renders_a_full_state() -> None:
     assert state.report.messages["orderbook"] == 1
 
 
+def test_the_demo_shows_prices_and_sizes_on_the_market_grid() -> None:
+    demo = Demo(DemoOptions(), out=io.StringIO(), live=False)
+    demo.report.grid = Grid(tick=D("0.001"), lot=D("0.001"))
+    levels = [OrderBookLevel(market_id="1338", price=D("5.77"), size=D("10"), is_ask=True),
+              OrderBookLevel(market_id="1338", price=D("5.76"), size=D("3"), is_ask=False)]
+    demo.state.update("orderbook", OrderBook.from_levels(levels))
+    demo.state.update("positions", [position(size=D("0.5"), entry_price=D("5.7"),
+                                             tp=D("6"))])
+    line = demo.status_line()
+    assert line.startswith("bid 5.760 ask 5.770; long 0.500 @ 5.700 uPnL"), line
+    assert demo.report.position_text().startswith("long 0.500 @ 5.700, margin 1.4250, "
+                                                  "TP 6.000, SL 5.400")
+    text = render(demo.screen())
+    for figure in ("5.760", "5.770", "5.765", "0.500"):
+        assert figure in text, figure
+    assert " 5.76 " not in text
+
+
 # -- whole runs ------------------------------------------------------------------------------
 
 
@@ -585,4 +604,5 @@ def test_a_reader_that_leaves_ends_the_demo_quietly() -> None:
             proc.wait()
     assert all(lines), lines
     assert proc.returncode == 0, err.decode()
-    assert err.decode() == ""
+    for trouble in ("Traceback", "BrokenPipeError", "Exception ignored", "error"):
+        assert trouble not in err.decode(), err.decode()

@@ -23,10 +23,12 @@ from .args import CliError, UsageError, api_key_from
 if TYPE_CHECKING:
     from ..client import KanaClient
     from ..models import MarketInfo
+    from ..views import Grid
 
 __all__ = [
     "client",
     "is_local",
+    "market_grids",
     "private_key",
     "profile_address",
     "resolve_market",
@@ -146,6 +148,14 @@ async def resolve_market(kana: KanaClient, text: str) -> MarketInfo:
             return info
     known = ", ".join(f"{m.base_name} ({m.market_id})" for m in markets)
     raise CliError(f"no market named {text!r}; known: {known}")
+
+
+async def market_grids(kana: KanaClient) -> dict[str, Grid]:
+    """Every market's :class:`~kana_async.views.Grid`, by id: how its numbers are shown."""
+    from ..views import Grid
+
+    return {info.market_id: Grid.of(info)
+            for info in await kana.rest.get_perpetual_assets_info()}
 
 
 @contextlib.contextmanager
