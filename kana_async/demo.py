@@ -80,6 +80,8 @@ EFFECT_TIMEOUT = 15.0
 QUICK_TIMEOUT = 2.0
 #: Seconds the clean-up (cancel what rests, close the position) may take after a stop.
 CLEANUP_TIMEOUT = 20.0
+#: Columns and lines the full live screen needs; on a smaller terminal it is compact.
+FULL_SCREEN = (110, 40)
 #: Distance of the passive bids below the best bid, and of TP/SL from the entry.
 PASSIVE_OFFSET = Decimal("0.01")
 TRIGGER_OFFSET = Decimal("0.05")
@@ -638,7 +640,7 @@ class _Display:
 class _LiveDisplay(_Display):
     """A rich live screen redrawn by the demo's refresh task; the summary as tables."""
 
-    def __init__(self, out: TextIO, screen: Callable[[], RenderableType],
+    def __init__(self, out: TextIO, screen: Callable[[int, int], RenderableType],
                  on_gone: Callable[[], None] = lambda: None) -> None:
         super().__init__(out, on_gone)
         self.console = Console(file=out)
@@ -654,7 +656,11 @@ class _LiveDisplay(_Display):
         """The screen shows the state already."""
 
     def refresh(self) -> None:
-        self._show(lambda: self._live.update(self._screen(), refresh=True))
+        def draw() -> None:
+            width, height = self.console.size
+            self._live.update(self._screen(width, height), refresh=True)
+
+        self._show(draw)
 
     def start(self) -> None:
         self._show(lambda: self._live.start(refresh=False))
@@ -1170,15 +1176,19 @@ class Demo:
         frames = self._kana.stream.stats().frames if self._kana and not self._kana.closed else 0
         return f"{top}; {pos}; {frames:,} frames"
 
-    def screen(self) -> RenderableType:
-        """The live screen: book, position, orders, stream and the latest events."""
+    def screen(self, width: int | None = None, height: int | None = None) -> RenderableType:
+        """The live screen: book, position, orders, stream and the latest events; on a
+        terminal smaller than :data:`FULL_SCREEN` (``width`` x ``height``), the same figures
+        as short lines that fit it."""
+        if (width is not None and width < FULL_SCREEN[0]) or (
+                height is not None and height < FULL_SCREEN[1]):
+            return self.compact_screen(width or FULL_SCREEN[0], height or FULL_SCREEN[1])
         state, info = self.state, self.info
         name = info.base_name if info is not None else str(self.market_id)
         grid = self.report.grid
         grids = {} if grid is None else {self.market_id: grid}
         elapsed = time.monotonic() - self.report.started
-        rate = next((r.funding_rate for r in state.funding if r.market_id == state.market),
-                    None)
+        rate = self._funding_rate()
         header = Text.assemble(
             ("Kana demo", "bold"), f" — {self.report.network} — {name} — ",
             (self._phase, "cyan"), f" — {elapsed:4.1f} s / {self.options.duration:g} s",
@@ -1206,6 +1216,64 @@ class Demo:
         return Group(header, Text(""), top, Text(""),
                      views.order_log(self.report.transactions, limit=5), Text(""),
                      views.stream_stats(stats), Text(""), events)
+
+    def _funding_rate(self) -> Decimal | None:
+        state = self.state
+        return next((r.funding_rate for r in state.funding if r.market_id == state.market),
+                    None)
+
+    def compact_screen(self, width: int, height: int) -> RenderableType:
+        """The live screen as one line per figure, each cut to ``width``, at most
+        ``height`` lines (the latest events fill what is left)."""
+        state, report = self.state, self.report
+        info = self.info
+        name = info.base_name if info is not None else str(self.market_id)
+        elapsed = time.monotonic() - report.started
+        rate = self._funding_rate()
+        book = state.book
+        lines: list[Text] = [Text.assemble(
+            ("Kana demo", "bold"), f" {name} ", (self._phase, "cyan"),
+            f" {elapsed:.1f}/{self.options.duration:g} s",
+            "" if rate is None else f" funding {views.format_decimal(rate * 100, 4, sign=True)}%",
+        )]
+        if book is None:
+            lines.append(Text("book: waiting…", style="dim"))
+        else:
+            bid, ask = book.best_bid, book.best_ask
+            lines.append(Text.assemble(
+                "bid ", ("–" if bid is None else
+                         f"{report.price(bid.price)} x {report.size(bid.size)}", "green"),
+                "  ask ", ("–" if ask is None else
+                           f"{report.price(ask.price)} x {report.size(ask.size)}", "red"),
+                f"  spread {report.price(book.spread)}"))
+        long = state.long()
+        if long is None:
+            lines.append(Text("position: none"))
+        else:
+            pnl = views.unrealized_pnl(long, state.mid)
+            lines.append(Text(
+                f"long {report.size(long.size)} @ {report.price(long.entry_price)}  uPnL "
+                f"{views.format_decimal(pnl, 6, sign=True)}  margin "
+                f"{views.format_decimal(long.margin, 4)}  TP {report.price(long.tp)} SL "
+                f"{report.price(long.sl)}"))
+        lines.append(Text(f"realized {views.format_decimal(report.realized_pnl, 6, sign=True)}"
+                          f"  resting orders {len(state.open_orders)}"))
+        stats = self._kana.stream.stats() if self._kana and not self._kana.closed else None
+        lines.append(Text("stream: not open" if stats is None else
+                          f"stream: {'connected' if stats.connected else 'disconnected'}, "
+                          f"{stats.connects} connection(s), {stats.frames:,} frames"))
+        for record in report.transactions[-3:]:
+            lines.append(Text(
+                f"{record.outcome:<4.12} {views.format_seconds(record.confirm_seconds):>8} "
+                f"{record.action}", style="" if record.outcome in ("ok", "pending") else "red"))
+        room = height - len(lines) - 1  # a line for the cursor
+        if room > 0:
+            lines.extend(Text(event.line(), style="dim") for event in report.events[-room:])
+        for line in lines:
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+            line.truncate(width, overflow="ellipsis")
+        return Group(*lines[:max(1, height - 1)])
 
 
 def _has_message(topic: str) -> Callable[[_State], bool]:

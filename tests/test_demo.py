@@ -360,6 +360,34 @@ def test_the_demo_shows_prices_and_sizes_on_the_market_grid() -> None:
     assert " 5.76 " not in text
 
 
+def test_a_small_terminal_gets_a_compact_screen_that_fits() -> None:
+    demo = Demo(DemoOptions(duration=12), out=io.StringIO(), live=False)
+    demo.report.grid = Grid(tick=D("0.001"), lot=D("0.001"))
+    levels = [OrderBookLevel(market_id="1338", price=D("5.705"), size=D("10.5"), is_ask=True),
+              OrderBookLevel(market_id="1338", price=D("5.699"), size=D("3"), is_ask=False)]
+    demo.state.update("orderbook", OrderBook.from_levels(levels))
+    demo.state.update("positions", [position(size=D("0.5"), entry_price=D("5.7"))])
+    demo.state.update("trade_history", [])
+    for action in ("deposit 20 USDC", "limit buy 0.5 @ 5.725 post-only (top of the book)",
+                   "counterparty: market sell 0.5", "take-profit 6.000", "stop-loss 5.400",
+                   "limit buy 0.5 @ 5.650 post-only (a second bid, to cancel)"):
+        record = demo.report.sent(action, "effect", time.monotonic())
+        DemoReport.confirmed(record, result(), time.monotonic())
+    for i in range(30):
+        demo.event(f"event {i}: " + "a long line of text " * 6)
+    out = io.StringIO()
+    Console(file=out, width=80, height=24, color_system=None).print(demo.screen(80, 24))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80, out.getvalue()
+    assert len(lines) < 24, out.getvalue()
+    text = out.getvalue()
+    for figure in ("Kana demo", "bid 5.699", "ask 5.705", "long 0.500 @ 5.700", "uPnL +0.001000",
+                   "TP 6.000 SL 5.400", "limit buy 0.5 @ 5.650", "event 29"):
+        assert figure in text, figure
+    # A large terminal still gets the full screen.
+    assert "Open orders" in render(demo.screen(140, 50))
+
+
 # -- whole runs ------------------------------------------------------------------------------
 
 
