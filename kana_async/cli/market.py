@@ -13,7 +13,7 @@ import msgspec
 
 from .args import Command, add_connection_options, count, market, seconds
 from .connect import client, resolve_market, stop_on_signals, until_stopped
-from .output import Lines, PipeClosed, fmt, is_terminal, print_table
+from .output import Lines, fmt, is_terminal, print_table, say
 
 if TYPE_CHECKING:
     from ..models import MarketInfo, OrderBookLevel
@@ -127,16 +127,9 @@ async def _price(args: argparse.Namespace) -> int:
     if args.json:
         Lines().write(line)
         return 0
-    _print(f"{line.name} ({line.market_id})  bid {fmt(line.bid)}  ask {fmt(line.ask)}  "
+    say(f"{line.name} ({line.market_id})  bid {fmt(line.bid)}  ask {fmt(line.ask)}  "
            f"mid {fmt(line.mid)}  spread {fmt(line.spread)}  last {fmt(line.last)}")
     return 0
-
-
-def _print(text: str) -> None:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        raise PipeClosed from None
 
 
 PRICE = Command(
@@ -230,7 +223,7 @@ async def _plain_books(info: MarketInfo, sub: Subscription[OrderBook], depth: in
         if now - shown < interval:
             continue
         shown = now
-        _print(_plain_book(info, book, depth) + "\n")
+        say(_plain_book(info, book, depth) + "\n")
 
 
 BOOK = Command(

@@ -31,6 +31,7 @@ __all__ = [
     "is_terminal",
     "print_table",
     "read_line",
+    "say",
     "silence_stdout",
     "spinner",
     "warn",
@@ -89,6 +90,15 @@ class Lines:
         except BrokenPipeError:
             raise PipeClosed from None
         self.count += 1
+
+
+def say(text: str) -> None:
+    """A line for people on stdout (an outcome, a text view); a reader that left raises
+    :class:`PipeClosed`."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise PipeClosed from None
 
 
 def silence_stdout() -> None:

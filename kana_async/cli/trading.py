@@ -34,7 +34,7 @@ from .args import (
     positive_decimal,
 )
 from .connect import client, resolve_market, throwaway_wallet
-from .output import Lines, PipeClosed, confirm, fmt, spinner
+from .output import Lines, confirm, fmt, say, spinner
 
 if TYPE_CHECKING:
     from ..client import KanaClient
@@ -136,10 +136,7 @@ async def _sign_all(
 
 
 def _say(text: str) -> None:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        raise PipeClosed from None
+    say(text)
 
 
 def _check(check: Callable[[], object]) -> None:
