@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TextIO
 
 from kana_async import KanaClient, KanaError, ValidationError
 from kana_async.client import LOCAL_API_KEY
@@ -114,8 +114,8 @@ def on_simulator(args: argparse.Namespace) -> bool:
 async def stop_signal(duration: float | None) -> AsyncIterator[asyncio.Event]:
     """An event set by Ctrl-C, SIGTERM or, with ``duration``, after that many seconds.
 
-    After the first signal the default handlers are back, so a second Ctrl-C interrupts a
-    shutdown that hangs.
+    The reader of stdout going away sets it too (see :func:`log`). After the first signal the
+    default handlers are back, so a second Ctrl-C interrupts a shutdown that hangs.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,6 +127,7 @@ async def stop_signal(duration: float | None) -> AsyncIterator[asyncio.Event]:
             loop.remove_signal_handler(signum)
         handled.clear()
 
+    _on_stdout_gone.append(stop.set)  # nobody reads any more: stop, and clean up
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Not available on Windows: there Ctrl-C cancels the main task, which also cleans up.
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -134,8 +135,11 @@ async def stop_signal(duration: float | None) -> AsyncIterator[asyncio.Event]:
             handled.append(signum)
     timer = loop.call_later(duration, stop.set) if duration is not None else None
     try:
+        if _stdout_gone:
+            stop.set()
         yield stop
     finally:
+        _on_stdout_gone.remove(stop.set)
         if timer is not None:
             timer.cancel()
         for signum in handled:
@@ -163,9 +167,48 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
             raise result
 
 
+#: Called once when the reader of stdout goes away (``| head``): see :func:`log`.
+_on_stdout_gone: list[Callable[[], None]] = []
+_stdout_gone = False
+
+
 def log(message: str) -> None:
-    """One timestamped line on stdout, flushed at once (examples are often piped)."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+    """One timestamped line on stdout, flushed at once (examples are often piped).
+
+    Never raises: clean-up logs too, and must go on when nobody reads any more. If the reader
+    of stdout left (``| head``) or stdout was closed, the rest of the output is dropped and the
+    bot is asked to stop (see :func:`stop_signal`), as any command whose reader left would.
+    """
+    global _stdout_gone
+    if _stdout_gone:
+        return
+    if _write(sys.stdout, f"{time.strftime('%H:%M:%S')} {message}\n"):
+        return
+    _stdout_gone = True
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        # The interpreter's final flush would complain about the broken pipe otherwise.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    for callback in _on_stdout_gone:
+        callback()
+
+
+def _write(stream: TextIO | None, text: str) -> bool:
+    """Write and flush ``text``; False if the stream went away (broken pipe, closed)."""
+    if stream is None:  # started with the descriptor closed: there is nothing to write to
+        return True
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):  # BrokenPipeError, EBADF; ValueError: closed file
+        return False
+    return True
+
+
+def error(message: str) -> None:
+    """One line on stderr, if there is still a stderr to write to."""
+    _write(sys.stderr, message + "\n")
 
 
 def run(main: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
@@ -174,7 +217,7 @@ def run(main: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
     try:
         return asyncio.run(main(args))
     except KanaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        error(f"error: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130

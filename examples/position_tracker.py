@@ -193,10 +193,6 @@ class Tracker:
             self.marks[market_id] = mark
             self.show(now=first)
 
-    def long_size(self, market_id: str) -> Decimal:
-        return sum((p.size for p in self.positions
-                    if p.market_id == market_id and p.trade_side), Decimal(0))
-
 
 # -- the optional demo position --------------------------------------------------------------
 
@@ -216,8 +212,16 @@ async def open_demo_position(kana: KanaClient, info: MarketInfo, deposit: Decima
     return size
 
 
-async def close_demo_position(kana: KanaClient, info: MarketInfo, size: Decimal) -> None:
-    """Close the demo long with a market order (direction True = close)."""
+async def close_demo_position(kana: KanaClient, info: MarketInfo, size: Decimal,
+                              wallet: str) -> None:
+    """Close the demo long with a market order (direction True = close), if it is still open.
+
+    Asks the exchange rather than the stream: the run may have been stopped before the
+    ``positions`` topic said anything."""
+    held = await kana.rest.get_positions(wallet, info.market_id)
+    if sum((p.size for p in held if p.trade_side), Decimal(0)) < size:
+        log("demo long already closed")
+        return
     result = await kana.place_market_order(int(info.market_id), trade_side=True,
                                            direction=True, size=size, leverage=2, wait=True)
     state = "closed" if result.success else f"not closed ({result.vm_status})"
@@ -261,8 +265,8 @@ async def main(args: argparse.Namespace) -> int:
                 live.stop()
             log(f"summary: {tracker.updates} updates shown, {len(tracker.positions)} "
                 "position(s) open")
-            if demo is not None and tracker.long_size(info.market_id) >= demo:
-                await close_demo_position(kana, info, demo)
+            if demo is not None:
+                await close_demo_position(kana, info, demo, wallet)
     return 0
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "TxRecord",
     "configure",
     "decimals",
+    "deposit_for",
     "main",
     "options_from_args",
     "percentile",
@@ -79,9 +80,17 @@ EFFECT_TIMEOUT = 15.0
 QUICK_TIMEOUT = 2.0
 #: Seconds the clean-up (cancel what rests, close the position) may take after a stop.
 CLEANUP_TIMEOUT = 20.0
+#: Columns and lines the full live screen needs; on a smaller terminal it is compact.
+FULL_SCREEN = (110, 40)
 #: Distance of the passive bids below the best bid, and of TP/SL from the entry.
 PASSIVE_OFFSET = Decimal("0.01")
 TRIGGER_OFFSET = Decimal("0.05")
+#: The least collateral the demo deposits, and what its counterparty deposits at least.
+MIN_DEPOSIT = Decimal(20)
+COUNTERPARTY_DEPOSIT = Decimal(1000)
+#: Orders of the market's minimum size the demo may hold at once: the position, a resting
+#: bid, and a spare (a bid placed again while the book moves).
+DEMO_ORDERS = 3
 
 
 # == the pure core =============================================================================
@@ -109,6 +118,16 @@ def short_status(vm_status: str) -> str:
     if named:
         return named.group(0)
     return vm_status if len(vm_status) <= 60 else vm_status[:59] + "…"
+
+
+def deposit_for(info: MarketInfo, price: Decimal, leverage: int) -> Decimal:
+    """The collateral the demo deposits in ``info``'s market at ``price``: what
+    :data:`DEMO_ORDERS` orders of the minimum size need (margin and fee), in whole units,
+    at least :data:`MIN_DEPOSIT`."""
+    from .cli.trading import collateral_for  # the CLI's rule for what an order needs
+
+    need = collateral_for(info.lot * info.min_lots, price, leverage, orders=DEMO_ORDERS)
+    return max(MIN_DEPOSIT, need.to_integral_value(ROUND_CEILING))
 
 
 def decimals(value: Decimal) -> int:
@@ -182,6 +201,10 @@ class DemoReport:
         #: The demo's own fills in its market (trades that existed before it started excluded).
         self.trades: list[Trade] = []
         self.interrupted = False
+        #: The reader of the output went away (``| head``): the run stopped early, quietly.
+        self.reader_gone = False
+        #: The market's grid, once known: prices and sizes are shown on it.
+        self.grid: views.Grid | None = None
         self.error: str | None = None
 
     # -- recording ------------------------------------------------------------------------
@@ -222,7 +245,8 @@ class DemoReport:
 
     @property
     def exit_status(self) -> int:
-        """0 after a complete run, 130 when interrupted, 1 after an error."""
+        """0 after a complete run (or one whose reader left), 130 when interrupted, 1 after
+        an error."""
         if self.error is not None:
             return 1
         return 130 if self.interrupted else 0
@@ -291,15 +315,26 @@ class DemoReport:
             return f"FAILED: {self.error}"
         return "interrupted" if self.interrupted else "completed"
 
+    def price(self, value: Decimal | None) -> str:
+        """A price as shown: on the market's tick."""
+        grid = self.grid
+        return views.format_decimal(value if grid is None else grid.price(value, rounded=True))
+
+    def size(self, value: Decimal) -> str:
+        """A size as shown: on the market's lot."""
+        grid = self.grid
+        return views.format_decimal(value.normalize() if grid is None
+                                    else grid.size(value, rounded=True))
+
     def position_text(self) -> str:
         snap = self.position
         if snap is None:
             return "none opened"
         p = snap.position
         side = "long" if p.trade_side else "short"
-        text = (f"{side} {p.size.normalize()} @ {p.entry_price}, "
+        text = (f"{side} {self.size(p.size)} @ {self.price(p.entry_price)}, "
                 f"margin {views.format_decimal(p.margin, 4)}, "
-                f"TP {views.format_decimal(p.tp)}, SL {views.format_decimal(p.sl)}")
+                f"TP {self.price(p.tp)}, SL {self.price(p.sl)}")
         return text + (", closed at the end" if self.position_closed else ", still open")
 
     def unrealized_text(self) -> str:
@@ -307,8 +342,9 @@ class DemoReport:
         if snap is None or self.position_closed:
             return ""
         pnl = views.unrealized_pnl(snap.position, snap.mark)
+        mark = snap.mark if self.grid is None else self.grid.price(snap.mark)
         return f"; unrealized {views.format_decimal(pnl, 6, sign=True)} at mid " \
-               f"{views.format_decimal(snap.mark)}"
+               f"{views.format_decimal(mark)}"
 
 
 def _secs(seconds: float | None) -> str:
@@ -367,8 +403,11 @@ class DemoOptions:
 
     network: str = "local"
     duration: float = DEFAULT_DURATION
-    market: int = 1338
-    deposit: Decimal = Decimal(20)
+    #: A market id (1338) or name (APT, apt/usdc, APT-USDC), resolved like the CLI does.
+    market: int | str = 1338
+    #: Collateral to deposit (``None``: what the demo's orders need in this market, at least
+    #: :data:`MIN_DEPOSIT`; see :func:`deposit_for`).
+    deposit: Decimal | None = None
     leverage: int = 2
     keep_position: bool = False
     api_key: str | None = field(default=None, repr=False)
@@ -394,7 +433,7 @@ class DemoOptions:
         if not 0 < self.duration <= 86_400:
             raise ValidationError("duration", "must be > 0 and at most 86400 seconds",
                                   self.duration)
-        if not self.deposit > 0:
+        if self.deposit is not None and not self.deposit > 0:
             raise ValidationError("deposit", "must be > 0", self.deposit)
         if self.pace is not None and not 0 <= self.pace <= 60:
             raise ValidationError("pace", "must be from 0 to 60 seconds", self.pace)
@@ -552,16 +591,38 @@ def _trade_key(trade: Trade) -> tuple[Any, ...]:
 
 
 class _Display:
-    """Plain lines, one per event, and a status line now and then while watching."""
+    """Plain lines, one per event, and a status line now and then while watching.
 
-    def __init__(self, out: TextIO) -> None:
+    Showing never raises: when the output goes away (a reader that left, ``| head``; a
+    closed file), ``on_gone`` is called once and the rest is dropped, so that the demo's
+    clean-up, which shows what it does, still runs."""
+
+    def __init__(self, out: TextIO, on_gone: Callable[[], None] = lambda: None) -> None:
         self.out = out
+        self.gone = False
+        self._on_gone = on_gone
+
+    def _show(self, draw: Callable[[], object]) -> None:
+        if self.gone:
+            return
+        try:
+            draw()
+        except (OSError, ValueError):  # BrokenPipeError, EBADF; ValueError: a closed file
+            self.gone = True
+            self._on_gone()
+
+    def _print(self, text: str) -> None:
+        def draw() -> None:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+        self._show(draw)
 
     def event(self, event: Event) -> None:
-        print(event.line(), file=self.out, flush=True)
+        self._print(event.line())
 
     def status(self, text: str) -> None:
-        print(f"          {text}", file=self.out, flush=True)
+        self._print(f"          {text}")
 
     def refresh(self) -> None:
         """Plain output has no screen to redraw."""
@@ -573,16 +634,15 @@ class _Display:
         """Nothing to tear down."""
 
     def summary(self, report: DemoReport) -> None:
-        for line in report.summary_lines():
-            print(line, file=self.out)
-        self.out.flush()
+        self._print("\n".join(report.summary_lines()))
 
 
 class _LiveDisplay(_Display):
     """A rich live screen redrawn by the demo's refresh task; the summary as tables."""
 
-    def __init__(self, out: TextIO, screen: Callable[[], RenderableType]) -> None:
-        super().__init__(out)
+    def __init__(self, out: TextIO, screen: Callable[[int, int], RenderableType],
+                 on_gone: Callable[[], None] = lambda: None) -> None:
+        super().__init__(out, on_gone)
         self.console = Console(file=out)
         self._screen = screen
         self._live = Live(console=self.console, auto_refresh=False, transient=False,
@@ -596,18 +656,23 @@ class _LiveDisplay(_Display):
         """The screen shows the state already."""
 
     def refresh(self) -> None:
-        self._live.update(self._screen(), refresh=True)
+        def draw() -> None:
+            width, height = self.console.size
+            self._live.update(self._screen(width, height), refresh=True)
+
+        self._show(draw)
 
     def start(self) -> None:
-        self._live.start(refresh=False)
+        self._show(lambda: self._live.start(refresh=False))
         self.refresh()
 
     def stop(self) -> None:
         self.refresh()
-        self._live.stop()
+        with contextlib.suppress(OSError, ValueError):
+            self._live.stop()
 
     def summary(self, report: DemoReport) -> None:
-        self.console.print(summary_view(report))
+        self._show(lambda: self.console.print(summary_view(report)))
 
 
 class Demo:
@@ -619,16 +684,21 @@ class Demo:
         out = out if out is not None else sys.stdout
         if live is None:
             live = not options.plain and out.isatty()
-        self.report = DemoReport(network=self._network_name(), market=str(options.market),
+        #: The market's id, once resolved from ``options.market`` (which may be a name).
+        self.market_id = str(options.market)
+        self.report = DemoReport(network=self._network_name(), market=self.market_id,
                                  started=time.monotonic())
-        self.state = _State(self.report, str(options.market))
-        self.display: _Display = _LiveDisplay(out, self.screen) if live else _Display(out)
+        self.state = _State(self.report, self.market_id)
+        self.display: _Display = (_LiveDisplay(out, self.screen, self._reader_gone) if live
+                                  else _Display(out, self._reader_gone))
         self.info: MarketInfo | None = None
         self.names: dict[str, str] = {}
         self._kana: KanaClient | None = None
         self._counterparty: KanaClient | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._phase = "starting"
+        #: What the demo's orders need in its market (known once the market is read).
+        self._deposit_amount = MIN_DEPOSIT
 
     def _network_name(self) -> str:
         o = self.options
@@ -646,6 +716,12 @@ class Demo:
             self.report.error = reason
         elif reason is None:
             self.report.interrupted = True
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    def _reader_gone(self) -> None:
+        """Nobody reads the output any more: stop (and clean up), not an error."""
+        self.report.reader_gone = True
         if self._stopped is not None and not self._stopped.done():
             self._stopped.set_result(None)
 
@@ -757,8 +833,15 @@ class Demo:
     async def _read_markets(self, kana: KanaClient) -> MarketInfo:
         markets = await kana.rest.get_perpetual_assets_info()
         self.names = {m.market_id: m.base_name for m in markets}
-        info = self.info = await kana.rest.market_info(self.options.market)
-        price = await kana.rest.get_market_price(self.options.market)
+        from .cli.connect import resolve_market  # the CLI's names: APT, apt/usdc, APT-USDC
+
+        info = self.info = await resolve_market(kana, str(self.options.market))
+        self.market_id = self.state.market = self.report.market = info.market_id
+        self.report.grid = views.Grid.of(info)
+        price = await kana.rest.get_market_price(self.market_id)
+        reference = price.best_ask_price or price.best_bid_price
+        if reference is not None:
+            self._deposit_amount = deposit_for(info, reference, self.options.leverage)
         listed = ", ".join(f"{m.base_name} ({m.market_id})" for m in markets)
         self.event(f"markets: {listed}")
         self.event(f"{info.base_name}: lot {info.lot.normalize()}, price step "
@@ -783,7 +866,7 @@ class Demo:
                            stack: contextlib.AsyncExitStack, tasks: _TaskSet) -> None:
         stream = kana.stream
         subs: list[tuple[str, Any]] = [
-            ("orderbook", stream.orderbook(self.options.market)),
+            ("orderbook", stream.orderbook(self.market_id)),
             ("positions", stream.positions(profile)),
             ("open_orders", stream.open_orders(profile)),
             ("live_funding_rate", stream.live_funding_rate()),
@@ -819,11 +902,13 @@ class Demo:
             await asyncio.sleep(0.25)
 
     async def _deposit(self, kana: KanaClient) -> None:
-        amount = self.options.deposit
+        need = self._deposit_amount
+        amount = self.options.deposit or need
         if self._counterparty is not None:
             counterparty = self._counterparty
-            await self._transact("counterparty: deposit 1000", "",
-                                 lambda: counterparty.deposit(1000))
+            theirs = max(COUNTERPARTY_DEPOSIT, need)
+            await self._transact(f"counterparty: deposit {theirs}", "",
+                                 lambda: counterparty.deposit(theirs))
         await self._transact(f"deposit {amount} {self._quote()}", "",
                              lambda: kana.deposit(amount))
         balance = await kana.rest.get_profile_balance_snapshot(kana.address)
@@ -895,7 +980,7 @@ class Demo:
         """The best bid and ask; a book without bids leaves no price to bid near."""
         book = self.state.book
         if book is None or book.best_bid is None:
-            raise KanaError(f"market {self.options.market} has no bid to quote against")
+            raise KanaError(f"market {self.market_id} has no bid to quote against")
         ask = book.best_ask
         return book.best_bid.price, None if ask is None else ask.price
 
@@ -916,7 +1001,7 @@ class Demo:
 
         await self._transact(
             f"limit buy {size} @ {price} post-only ({why})", "resting order",
-            lambda: kana.place_limit_order(self.options.market, True, False, size, price,
+            lambda: kana.place_limit_order(self.market_id, True, False, size, price,
                                            self.options.leverage, 3),
             resting,
         )
@@ -928,7 +1013,7 @@ class Demo:
         size = self._min_size(info)
         if self._counterparty is None:
             await self._rest_passive(kana, info, "rests")
-            await self._fill(lambda: kana.place_market_order(self.options.market, True, False,
+            await self._fill(lambda: kana.place_market_order(self.market_id, True, False,
                                                              size, self.options.leverage),
                              f"market buy {size} (crosses the book)", None)
             return
@@ -980,7 +1065,7 @@ class Demo:
             return False
         counterparty = self._counterparty
         await self._fill(
-            lambda: counterparty.place_market_order(self.options.market, False, False,
+            lambda: counterparty.place_market_order(self.market_id, False, False,
                                                     current.remaining_size,
                                                     self.options.leverage),
             f"counterparty: market sell {current.remaining_size.normalize()}", order.order_id)
@@ -1001,7 +1086,8 @@ class Demo:
                              required=order_id is None)
         long = self.state.long()
         if long is not None:
-            self.event(f"position: long {long.size.normalize()} @ {long.entry_price}, margin "
+            self.event(f"position: long {self.report.size(long.size)} @ "
+                       f"{self.report.price(long.entry_price)}, margin "
                        f"{views.format_decimal(long.margin, 4)}")
 
     async def _protect(self, kana: KanaClient, info: MarketInfo) -> None:
@@ -1009,7 +1095,7 @@ class Demo:
         assert long is not None
         tp = to_tick(long.entry_price * (1 + TRIGGER_OFFSET), info.tick, up=True)
         sl = to_tick(long.entry_price * (1 - TRIGGER_OFFSET), info.tick, up=False)
-        market = self.options.market
+        market = self.market_id
 
         def tp_set(state: _State) -> bool:
             p = state.long()
@@ -1040,7 +1126,7 @@ class Demo:
         # Every resting order here is a bid of the long side.
         await self._transact(
             f"cancel {len(ids)} resting order(s)", "orders gone",
-            lambda: kana.cancel_multiple_orders(self.options.market, sorted(ids),
+            lambda: kana.cancel_multiple_orders(self.market_id, sorted(ids),
                                                 [True] * len(ids)),
             gone,
         )
@@ -1074,29 +1160,35 @@ class Demo:
             return state.long() is None
 
         await self._transact("close the position", "position gone",
-                             lambda: kana.collapse_position(self.options.market), closed)
+                             lambda: kana.collapse_position(self.market_id), closed)
         self.report.position_closed = True
 
     # -- what is shown ------------------------------------------------------------------
 
     def status_line(self) -> str:
         """One line of state for plain output while watching."""
-        book, long = self.state.book, self.state.long()
+        book, long, report = self.state.book, self.state.long(), self.report
         top = "no book" if book is None or book.best_bid is None or book.best_ask is None \
-            else f"bid {book.best_bid.price} ask {book.best_ask.price}"
+            else f"bid {report.price(book.best_bid.price)} ask {report.price(book.best_ask.price)}"
         pos = "no position" if long is None else (
-            f"long {long.size.normalize()} @ {long.entry_price} uPnL "
+            f"long {report.size(long.size)} @ {report.price(long.entry_price)} uPnL "
             f"{views.format_decimal(views.unrealized_pnl(long, self.state.mid), 6, sign=True)}")
         frames = self._kana.stream.stats().frames if self._kana and not self._kana.closed else 0
         return f"{top}; {pos}; {frames:,} frames"
 
-    def screen(self) -> RenderableType:
-        """The live screen: book, position, orders, stream and the latest events."""
+    def screen(self, width: int | None = None, height: int | None = None) -> RenderableType:
+        """The live screen: book, position, orders, stream and the latest events; on a
+        terminal smaller than :data:`FULL_SCREEN` (``width`` x ``height``), the same figures
+        as short lines that fit it."""
+        if (width is not None and width < FULL_SCREEN[0]) or (
+                height is not None and height < FULL_SCREEN[1]):
+            return self.compact_screen(width or FULL_SCREEN[0], height or FULL_SCREEN[1])
         state, info = self.state, self.info
-        name = info.base_name if info is not None else str(self.options.market)
+        name = info.base_name if info is not None else str(self.market_id)
+        grid = self.report.grid
+        grids = {} if grid is None else {self.market_id: grid}
         elapsed = time.monotonic() - self.report.started
-        rate = next((r.funding_rate for r in state.funding if r.market_id == state.market),
-                    None)
+        rate = self._funding_rate()
         header = Text.assemble(
             ("Kana demo", "bold"), f" — {self.report.network} — {name} — ",
             (self._phase, "cyan"), f" — {elapsed:4.1f} s / {self.options.duration:g} s",
@@ -1106,13 +1198,13 @@ class Demo:
         book = views.book_top(
             state.book, depth=4, title=f"{name} book", own_prices=[o.price for o in
                                                                    state.open_orders],
-            size_places=None if info is None else decimals(info.lot),
-            price_places=None if info is None else decimals(info.tick),
+            grid=self.report.grid,
         )
         right = Group(
-            views.position_card(state.long(), state.mid, realized_pnl=self.report.realized_pnl),
+            views.position_card(state.long(), state.mid, realized_pnl=self.report.realized_pnl,
+                                grid=self.report.grid),
             Text(""),
-            views.open_orders(state.open_orders),
+            views.open_orders(state.open_orders, grids=grids),
         )
         top = Table.grid(padding=(0, 4))
         top.add_column()
@@ -1124,6 +1216,64 @@ class Demo:
         return Group(header, Text(""), top, Text(""),
                      views.order_log(self.report.transactions, limit=5), Text(""),
                      views.stream_stats(stats), Text(""), events)
+
+    def _funding_rate(self) -> Decimal | None:
+        state = self.state
+        return next((r.funding_rate for r in state.funding if r.market_id == state.market),
+                    None)
+
+    def compact_screen(self, width: int, height: int) -> RenderableType:
+        """The live screen as one line per figure, each cut to ``width``, at most
+        ``height`` lines (the latest events fill what is left)."""
+        state, report = self.state, self.report
+        info = self.info
+        name = info.base_name if info is not None else str(self.market_id)
+        elapsed = time.monotonic() - report.started
+        rate = self._funding_rate()
+        book = state.book
+        lines: list[Text] = [Text.assemble(
+            ("Kana demo", "bold"), f" {name} ", (self._phase, "cyan"),
+            f" {elapsed:.1f}/{self.options.duration:g} s",
+            "" if rate is None else f" funding {views.format_decimal(rate * 100, 4, sign=True)}%",
+        )]
+        if book is None:
+            lines.append(Text("book: waiting…", style="dim"))
+        else:
+            bid, ask = book.best_bid, book.best_ask
+            lines.append(Text.assemble(
+                "bid ", ("–" if bid is None else
+                         f"{report.price(bid.price)} x {report.size(bid.size)}", "green"),
+                "  ask ", ("–" if ask is None else
+                           f"{report.price(ask.price)} x {report.size(ask.size)}", "red"),
+                f"  spread {report.price(book.spread)}"))
+        long = state.long()
+        if long is None:
+            lines.append(Text("position: none"))
+        else:
+            pnl = views.unrealized_pnl(long, state.mid)
+            lines.append(Text(
+                f"long {report.size(long.size)} @ {report.price(long.entry_price)}  uPnL "
+                f"{views.format_decimal(pnl, 6, sign=True)}  margin "
+                f"{views.format_decimal(long.margin, 4)}  TP {report.price(long.tp)} SL "
+                f"{report.price(long.sl)}"))
+        lines.append(Text(f"realized {views.format_decimal(report.realized_pnl, 6, sign=True)}"
+                          f"  resting orders {len(state.open_orders)}"))
+        stats = self._kana.stream.stats() if self._kana and not self._kana.closed else None
+        lines.append(Text("stream: not open" if stats is None else
+                          f"stream: {'connected' if stats.connected else 'disconnected'}, "
+                          f"{stats.connects} connection(s), {stats.frames:,} frames"))
+        for record in report.transactions[-3:]:
+            lines.append(Text(
+                f"{record.outcome:<4.12} {views.format_seconds(record.confirm_seconds):>8} "
+                f"{record.action}", style="" if record.outcome in ("ok", "pending") else "red"))
+        room = height - len(lines) - 1  # a line for the cursor
+        if room > 0:
+            lines.extend(Text(event.line(), style="dim") for event in report.events[-room:])
+        for line in lines:
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+            line.truncate(width, overflow="ellipsis")
+        return Group(*lines[:max(1, height - 1)])
 
 
 def _has_message(topic: str) -> Callable[[_State], bool]:
@@ -1207,6 +1357,7 @@ def _positive_seconds(value: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the demo's options to ``parser`` (``kana-async demo`` and ``python -m``)."""
+    from .cli.args import market
     parser.add_argument("--duration", type=_positive_seconds, default=DEFAULT_DURATION,
                         metavar="SECONDS", help="how long the demo runs (default %(default)g)")
     parser.add_argument("--plain", action="store_true", default=None,
@@ -1225,10 +1376,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override the network's WebSocket URL")
     parser.add_argument("--node-url", default=None, metavar="URL",
                         help="override the network's Aptos node URL (…/v1)")
-    parser.add_argument("--market", type=int, default=1338,
-                        help="market id (default %(default)s, APT)")
-    parser.add_argument("--deposit", type=_decimal, default=Decimal(20), metavar="AMOUNT",
-                        help="collateral to deposit first (default %(default)s)")
+    parser.add_argument("--market", type=market, default="1338", metavar="MARKET",
+                        help="market id or name: 1338, APT, apt/usdc, APT-USDC (default "
+                        "%(default)s, APT)")
+    parser.add_argument("--deposit", type=_decimal, default=None, metavar="AMOUNT",
+                        help="collateral to deposit first (default: what the demo's orders "
+                        f"need in the market, at least {MIN_DEPOSIT})")
     parser.add_argument("--leverage", type=int, default=2, help="leverage (default %(default)s)")
     parser.add_argument("--keep-position", action="store_true",
                         help="leave the position open at the end (default: close it)")
@@ -1248,7 +1401,8 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str] | None =
                                   f"the environment variable {args.private_key_env} is not set")
     api_key = args.api_key or env.get("KANA_API_KEY") or None
     return DemoOptions(
-        network=args.network, duration=args.duration, market=args.market,
+        network=args.network, duration=args.duration,
+        market=int(args.market) if args.market.isdigit() else args.market,
         deposit=args.deposit, leverage=args.leverage, keep_position=args.keep_position,
         api_key=api_key, private_key=private_key, rest_url=args.rest_url, ws_url=args.ws_url,
         node_url=args.node_url, plain=args.plain, mainnet_confirmed=args.yes,
@@ -1269,17 +1423,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if report.error is not None:
         print(f"kana-async demo: error: {report.error}", file=sys.stderr)
+    elif report.reader_gone:
+        from .cli.output import PipeClosed
+
+        raise PipeClosed  # the command ends quietly, as every command whose reader left
     return report.exit_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kana_async.demo``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m kana_async.demo",
-        description="Run the Kana SDK demo against the embedded simulator (or a real network).",
-    )
-    configure(parser)
-    return run(parser.parse_args(argv))
+    """``python -m kana_async.demo``: the same as ``kana-async demo`` (one place decides how
+    each outcome, a reader that left included, becomes an exit status)."""
+    from .cli.app import main as cli_main
+
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

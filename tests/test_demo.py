@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import os
 import signal
@@ -34,12 +35,20 @@ from kana_async.demo import (
     to_tick,
 )
 from kana_async.errors import ValidationError
-from kana_async.models import FundingRate, OpenOrder, OrderBookLevel, Position, Trade
+from kana_async.models import (
+    FundingRate,
+    MarketInfo,
+    OpenOrder,
+    OrderBookLevel,
+    Position,
+    Trade,
+)
 from kana_async.sim.faults import Faults
 from kana_async.stream.book import OrderBook
 from kana_async.stream.mux import StreamStats
 from kana_async.stream.subscription import SubscriptionStats
 from kana_async.trade.submitter import TxResult
+from kana_async.views import Grid
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,6 +342,52 @@ def test_screen_renders_a_full_state() -> None:
     assert state.report.messages["orderbook"] == 1
 
 
+def test_the_demo_shows_prices_and_sizes_on_the_market_grid() -> None:
+    demo = Demo(DemoOptions(), out=io.StringIO(), live=False)
+    demo.report.grid = Grid(tick=D("0.001"), lot=D("0.001"))
+    levels = [OrderBookLevel(market_id="1338", price=D("5.77"), size=D("10"), is_ask=True),
+              OrderBookLevel(market_id="1338", price=D("5.76"), size=D("3"), is_ask=False)]
+    demo.state.update("orderbook", OrderBook.from_levels(levels))
+    demo.state.update("positions", [position(size=D("0.5"), entry_price=D("5.7"),
+                                             tp=D("6"))])
+    line = demo.status_line()
+    assert line.startswith("bid 5.760 ask 5.770; long 0.500 @ 5.700 uPnL"), line
+    assert demo.report.position_text().startswith("long 0.500 @ 5.700, margin 1.4250, "
+                                                  "TP 6.000, SL 5.400")
+    text = render(demo.screen())
+    for figure in ("5.760", "5.770", "5.765", "0.500"):
+        assert figure in text, figure
+    assert " 5.76 " not in text
+
+
+def test_a_small_terminal_gets_a_compact_screen_that_fits() -> None:
+    demo = Demo(DemoOptions(duration=12), out=io.StringIO(), live=False)
+    demo.report.grid = Grid(tick=D("0.001"), lot=D("0.001"))
+    levels = [OrderBookLevel(market_id="1338", price=D("5.705"), size=D("10.5"), is_ask=True),
+              OrderBookLevel(market_id="1338", price=D("5.699"), size=D("3"), is_ask=False)]
+    demo.state.update("orderbook", OrderBook.from_levels(levels))
+    demo.state.update("positions", [position(size=D("0.5"), entry_price=D("5.7"))])
+    demo.state.update("trade_history", [])
+    for action in ("deposit 20 USDC", "limit buy 0.5 @ 5.725 post-only (top of the book)",
+                   "counterparty: market sell 0.5", "take-profit 6.000", "stop-loss 5.400",
+                   "limit buy 0.5 @ 5.650 post-only (a second bid, to cancel)"):
+        record = demo.report.sent(action, "effect", time.monotonic())
+        DemoReport.confirmed(record, result(), time.monotonic())
+    for i in range(30):
+        demo.event(f"event {i}: " + "a long line of text " * 6)
+    out = io.StringIO()
+    Console(file=out, width=80, height=24, color_system=None).print(demo.screen(80, 24))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80, out.getvalue()
+    assert len(lines) < 24, out.getvalue()
+    text = out.getvalue()
+    for figure in ("Kana demo", "bid 5.699", "ask 5.705", "long 0.500 @ 5.700", "uPnL +0.001000",
+                   "TP 6.000 SL 5.400", "limit buy 0.5 @ 5.650", "event 29"):
+        assert figure in text, figure
+    # A large terminal still gets the full screen.
+    assert "Open orders" in render(demo.screen(140, 50))
+
+
 # -- whole runs ------------------------------------------------------------------------------
 
 
@@ -395,6 +450,37 @@ async def test_live_mode_draws_the_screen_and_prints_tables() -> None:
     assert "Messages per topic" in text
     assert "delivery latency" in text
     assert_no_other_task()
+
+
+@pytest.mark.parametrize("market", ["ETH", "1340"])
+async def test_any_market_by_name_or_id_with_a_deposit_its_orders_need(market: str) -> None:
+    # ETH's minimum order is worth ~35 USDC: the old fixed deposit of 20 could not hold the
+    # position and the second bid at once.
+    options = options_from_args(parse("--market", market, "--duration", "0.5", "--plain"),
+                                environ={})
+    out = io.StringIO()
+    report = await run_demo(dataclasses.replace(options, pace=0), out=out)
+    text = out.getvalue()
+    assert report.exit_status == 0, text
+    assert report.market == "1340"
+    assert "Summary: embedded simulator, market 1340" in text
+    deposit = next(r.action for r in report.transactions if r.action.startswith("deposit "))
+    assert Decimal(deposit.split()[1]) > 20, deposit
+    assert all(r.outcome == "ok" for r in report.transactions), text
+    assert_no_other_task()
+
+
+def test_the_deposit_is_sized_from_the_market() -> None:
+    apt = MarketInfo(market_id="1338", base_name="APT/USDC", base_decimals=8,
+                     quote_decimals=6, lot_size=100000, tick_size=1, min_lots=500,
+                     max_leverage=20)
+    eth = MarketInfo(market_id="1340", base_name="ETH/USDC", base_decimals=8,
+                     quote_decimals=6, lot_size=100000, tick_size=10, min_lots=10,
+                     max_leverage=20)
+    assert demo_module.deposit_for(apt, D("5.7"), 2) == D(20)  # the floor
+    # 3 orders of 0.01 ETH at 3500 at 2x: 3 x (17.5 margin + 0.35 headroom) = 53.55
+    assert demo_module.deposit_for(eth, D("3500"), 2) == D(54)
+    assert demo_module.deposit_for(eth, D("3500"), 20) == D(20)
 
 
 def test_counterparty_needs_the_simulator() -> None:
@@ -527,3 +613,24 @@ async def test_a_rejected_transaction_is_an_error() -> None:
     assert f"error: {report.error}" in out.getvalue()
     assert "FAILED" in report.summary_lines()[0]
     assert_no_other_task()
+
+
+def test_a_reader_that_leaves_ends_the_demo_quietly() -> None:
+    """``kana-async demo | head -3``: status 0, nothing on stderr, clean-up done."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kana_async.cli", "demo", "--duration", "20", "--plain"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        proc.stdout.close()  # what head does after its third line
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert all(lines), lines
+    assert proc.returncode == 0, err.decode()
+    for trouble in ("Traceback", "BrokenPipeError", "Exception ignored", "error"):
+        assert trouble not in err.decode(), err.decode()

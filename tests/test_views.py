@@ -14,10 +14,12 @@ from kana_async.stream.book import OrderBook
 from kana_async.stream.mux import StreamStats
 from kana_async.stream.subscription import SubscriptionStats
 from kana_async.views import (
+    Grid,
     book_top,
     format_decimal,
     format_seconds,
     funding_rates,
+    on_grid,
     open_orders,
     order_log,
     position_card,
@@ -231,3 +233,74 @@ def test_order_log_view() -> None:
     assert pending.split()[2:] == ["pending", "–", "–"]
     assert "no order yet" in render(order_log([]))
     assert "no order yet" in render(order_log(lines, limit=0))
+
+
+# -- numbers on the market's grid ------------------------------------------------------------
+
+
+APT_GRID = Grid(tick=D("0.001"), lot=D("0.001"), quote_decimals=6)
+BTC_GRID = Grid(tick=D("1"), lot=D("0.00001"), quote_decimals=6)
+
+
+def test_the_grid_writes_the_market_decimals_whatever_the_wire_sent() -> None:
+    assert str(APT_GRID.price(D("5.76"))) == "5.760"
+    assert str(BTC_GRID.price(D("94896.0"))) == "94896"
+    assert str(BTC_GRID.size(D("0.1841"))) == "0.18410"
+    assert str(APT_GRID.money(D("100000.000000000000000000000"))) == "100000.000000"
+    # Off the grid (an average entry, a mid between ticks): data keeps every digit, a view
+    # rounds.
+    assert str(APT_GRID.price(D("5.7595"))) == "5.7595"
+    assert str(APT_GRID.price(D("5.7595"), rounded=True)) == "5.760"
+    assert APT_GRID.price(None) is None
+    assert (APT_GRID.price_places, BTC_GRID.price_places, BTC_GRID.size_places) == (3, 0, 5)
+
+
+def test_records_are_put_on_their_market_grid() -> None:
+    p = Position(address="0x1", market_id="1338", size=D("2"), entry_price=D("5.7"),
+                 value=D("11.4"), leverage=2, margin=D("5.700000000000000000000000000"),
+                 trade_side=True, tp=D("6"))
+    shown = on_grid([p], {"1338": APT_GRID})[0]
+    assert (str(shown.size), str(shown.entry_price), str(shown.margin), str(shown.tp)) == (
+        "2.000", "5.700", "5.700000", "6.000")
+    assert shown.sl is None
+    assert on_grid(p, {}) is p  # an unknown market: as it came
+    book = on_grid(OrderBook("1339", [OrderBookLevel(market_id="1339", price=D("94896.0"),
+                                                     size=D("0.1841"), is_ask=False)]),
+                   {"1339": BTC_GRID})
+    assert (str(book.bids[0].price), str(book.bids[0].size)) == ("94896", "0.18410")
+
+
+def test_the_book_lines_prices_up_on_the_tick() -> None:
+    book = OrderBook("1338", [level("5.76", "1", False), level("5.759", "2", False),
+                              level("5.77", "1", True)])
+    text = render(book_top(book, grid=APT_GRID))
+    assert "5.760" in text
+    assert "5.759" in text
+    assert "5.770" in text
+    assert "spread 0.010" in text
+    assert " 5.76 " not in text
+
+
+def test_positions_with_long_wire_amounts_stay_one_line_in_80_columns() -> None:
+    # Amounts as a simulator may answer them: 28 significant digits.
+    p = Position(address="0x1", market_id="1338", size=D("2.000000000000000000000000000"),
+                 entry_price=D("5.732123456789012345678901234"),
+                 value=D("11.46400000000000000000000000"), leverage=2,
+                 margin=D("5.732000000000000000000000000"),
+                 liq_price=D("2.939123456789012345678901234"), trade_side=True,
+                 tp=D("6.018000000000000000000000000"), sl=D("5.445000000000000000000000000"))
+    text = render(positions([p], {"1338": D("5.7305")}, grids={"1338": APT_GRID},
+                            names={"1338": "APT"}, width=80), width=80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80, text
+    (row,) = [line for line in lines if "long" in line]
+    assert row.split() == ["APT", "long", "2.000", "5.732", "5.730", "-0.003247", "5.732000",
+                           "2.939", "6.018", "5.445"], text
+    # Narrower: the least needed columns go, and the caption says so; no number is cut.
+    text = render(positions([p], {"1338": D("5.7305")}, grids={"1338": APT_GRID},
+                            names={"1338": "APT"}, width=50), width=50)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 50, text
+    (row,) = [line for line in lines if "long" in line]
+    assert row.split() == ["APT", "long", "2.000", "5.732", "5.730", "-0.003247", "5.732000"]
+    assert "liq., TP, SL left out" in text

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .args import Command, add_address_options, add_connection_options, market
-from .connect import client, resolve_market, wallet_address
+from .connect import client, market_grids, resolve_market, wallet_address
 from .output import Lines, is_terminal, print_table
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ async def _market_filter(kana: KanaClient, text: str | None) -> MarketInfo | Non
 
 
 async def _positions(args: argparse.Namespace) -> int:
-    from ..views import unrealized_pnl
+    from ..views import Grid, on_grid, unrealized_pnl
 
     async with client(args) as kana:
         wallet = wallet_address(args, kana)
@@ -62,6 +62,8 @@ async def _positions(args: argparse.Namespace) -> int:
         items = await kana.rest.get_positions(wallet, None if only is None else only.market_id)
         ids = sorted({p.market_id for p in items})
         prices = await asyncio.gather(*(kana.rest.get_market_price(m) for m in ids))
+        markets = await kana.rest.get_perpetual_assets_info() if items else []
+    grids = {m.market_id: Grid.of(m) for m in markets}
     marks: dict[str, Decimal | None] = {}
     for market_id, quote in zip(ids, prices, strict=True):
         bid, ask = quote.best_bid_price, quote.best_ask_price
@@ -69,22 +71,33 @@ async def _positions(args: argparse.Namespace) -> int:
     if args.json:
         out = Lines()
         for position in items:
-            out.write(position)
+            out.write(on_grid(position, grids))
         return 0
     if is_terminal(sys.stdout):
         from rich.console import Console
 
         from ..views import positions
 
-        Console().print(positions(items, marks, title=f"Positions of {_short(wallet)}"))
+        names = {m.market_id: m.base_name.partition("/")[0] for m in markets}
+        console = Console()
+        console.print(positions(items, marks, title=f"Positions of {_short(wallet)}",
+                                grids=grids, names=names, width=console.width))
         return 0
+    rows = []
+    for item in items:
+        grid = grids.get(item.market_id)
+        mark = marks.get(item.market_id)
+        pnl = unrealized_pnl(item, mark)
+        p = on_grid(item, grids)
+        if grid is not None:
+            mark, pnl = grid.price(mark), grid.money(pnl)
+        rows.append((
+            p.market_id, "?" if p.trade_side is None else ("long" if p.trade_side else "short"),
+            p.size, p.entry_price, mark, pnl, p.margin, f"{p.leverage}x", p.liq_price, p.tp,
+            p.sl))
     print_table(
         ("market", "side", "size", "entry", "mark", "upnl", "margin", "lev.", "liq", "tp", "sl"),
-        [(p.market_id, "?" if p.trade_side is None else ("long" if p.trade_side else "short"),
-          p.size, p.entry_price, marks.get(p.market_id),
-          unrealized_pnl(p, marks.get(p.market_id)), p.margin, f"{p.leverage}x", p.liq_price,
-          p.tp, p.sl) for p in items],
-        right=tuple(range(2, 11)),
+        rows, right=tuple(range(2, 11)),
     )
     return 0
 
@@ -102,10 +115,14 @@ POSITIONS = Command(
 
 
 async def _orders(args: argparse.Namespace) -> int:
+    from ..views import on_grid
+
     async with client(args) as kana:
         wallet = wallet_address(args, kana)
         only = await _market_filter(kana, args.market)
         items = await kana.rest.get_open_orders(wallet, None if only is None else only.market_id)
+        grids = await market_grids(kana) if items else {}
+    items = on_grid(items, grids)
     if args.json:
         out = Lines()
         for order in items:
@@ -116,7 +133,8 @@ async def _orders(args: argparse.Namespace) -> int:
 
         from ..views import open_orders
 
-        Console().print(open_orders(items, title=f"Open orders of {_short(wallet)}"))
+        Console().print(open_orders(items, title=f"Open orders of {_short(wallet)}",
+                                    grids=grids))
         return 0
     print_table(
         ("market", "order id", "side", "price", "remaining", "size", "lev."),

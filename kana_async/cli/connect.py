@@ -23,14 +23,17 @@ from .args import CliError, UsageError, api_key_from
 if TYPE_CHECKING:
     from ..client import KanaClient
     from ..models import MarketInfo
+    from ..views import Grid
 
 __all__ = [
     "client",
     "is_local",
+    "market_grids",
     "private_key",
     "profile_address",
     "resolve_market",
     "stop_on_signals",
+    "throwaway_wallet",
     "until_stopped",
     "wallet_address",
 ]
@@ -59,6 +62,13 @@ def _urls(args: argparse.Namespace) -> dict[str, str | None]:
     return urls
 
 
+def throwaway_wallet(args: argparse.Namespace) -> bool:
+    """True when a command that signs will use a new throwaway wallet: on a simulator, with
+    no key in ``$<--private-key-env>`` (see :func:`private_key`)."""
+    name = getattr(args, "private_key_env", None)
+    return is_local(args) and not (name and os.environ.get(name))
+
+
 def private_key(args: argparse.Namespace, *, required: bool) -> str | None:
     """The key in ``$<--private-key-env>``, checked (the error names the variable, never the
     value). Without one: on a simulator a throwaway key when ``required`` (the faucet funds
@@ -81,7 +91,8 @@ def private_key(args: argparse.Namespace, *, required: bool) -> str | None:
 
         print(
             f"kana-async: no ${name}: signing with a new throwaway wallet "
-            f"{Signer(key).address} (the simulator's faucet funds it)",
+            f"{Signer(key).address} (the simulator's faucet funds the wallet; 'deposit' "
+            "moves collateral into its trading account)",
             file=sys.stderr,
         )
         return key
@@ -137,6 +148,14 @@ async def resolve_market(kana: KanaClient, text: str) -> MarketInfo:
             return info
     known = ", ".join(f"{m.base_name} ({m.market_id})" for m in markets)
     raise CliError(f"no market named {text!r}; known: {known}")
+
+
+async def market_grids(kana: KanaClient) -> dict[str, Grid]:
+    """Every market's :class:`~kana_async.views.Grid`, by id: how its numbers are shown."""
+    from ..views import Grid
+
+    return {info.market_id: Grid.of(info)
+            for info in await kana.rest.get_perpetual_assets_info()}
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import msgspec
 
 from .args import Command, add_connection_options, count, market, seconds
 from .connect import client, resolve_market, stop_on_signals, until_stopped
-from .output import Lines, PipeClosed, fmt, is_terminal, print_table
+from .output import Lines, fmt, is_terminal, print_table, say
 
 if TYPE_CHECKING:
     from ..models import MarketInfo, OrderBookLevel
@@ -112,27 +112,24 @@ async def _price(args: argparse.Namespace) -> int:
             kana.rest.get_market_price(info.market_id),
             kana.rest.get_last_placed_price(info.market_id),
         )
+    from ..views import Grid
+
+    grid = Grid.of(info)
     bid, ask = quote.best_bid_price, quote.best_ask_price
     both = bid is not None and ask is not None
     line = _PriceLine(
-        market_id=info.market_id, name=info.base_name, bid=bid, ask=ask,
-        mid=(bid + ask) / 2 if both else None,  # type: ignore[operator]
-        spread=ask - bid if both else None,  # type: ignore[operator]
-        last=last,
+        market_id=info.market_id, name=info.base_name, bid=grid.price(bid),
+        ask=grid.price(ask),
+        mid=grid.price((bid + ask) / 2) if both else None,  # type: ignore[operator]
+        spread=grid.price(ask - bid) if both else None,  # type: ignore[operator]
+        last=grid.price(last),
     )
     if args.json:
         Lines().write(line)
         return 0
-    _print(f"{line.name} ({line.market_id})  bid {fmt(line.bid)}  ask {fmt(line.ask)}  "
+    say(f"{line.name} ({line.market_id})  bid {fmt(line.bid)}  ask {fmt(line.ask)}  "
            f"mid {fmt(line.mid)}  spread {fmt(line.spread)}  last {fmt(line.last)}")
     return 0
-
-
-def _print(text: str) -> None:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        raise PipeClosed from None
 
 
 PRICE = Command(
@@ -162,19 +159,19 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
 
 def _plain_book(info: MarketInfo, book: OrderBook, depth: int) -> str:
     """The book as text lines, for logs and pipes (numbers on the market's grid)."""
-    from ..units import price_step, size_step
+    from ..views import Grid
 
-    tick, lot = price_step(info), size_step(info)
+    grid = Grid.of(info)
 
     def price(level: OrderBookLevel) -> str:
-        return fmt(level.price.quantize(tick))
+        return fmt(grid.price(level.price))
 
     def size(level: OrderBookLevel) -> str:
-        return fmt(level.size.quantize(lot))
+        return fmt(grid.size(level.size))
 
     stamp = time.strftime("%H:%M:%S")
-    lines = [f"{info.base_name} ({info.market_id}) at {stamp}  mid {fmt(book.mid)}  "
-             f"spread {fmt(book.spread)}"]
+    lines = [f"{info.base_name} ({info.market_id}) at {stamp}  mid {fmt(grid.price(book.mid))}"
+             f"  spread {fmt(grid.price(book.spread))}"]
     bids, asks = book.bids[:depth], book.asks[:depth]
     cells = [("bid size", "bid", "ask", "ask size")]
     for i in range(max(len(bids), len(asks))):
@@ -208,21 +205,14 @@ async def _live_book(info: MarketInfo, sub: Subscription[OrderBook], depth: int)
     from rich.console import Console
     from rich.live import Live
 
-    from ..views import book_top
+    from ..views import Grid, book_top
 
     title = f"{info.base_name} ({info.market_id})"
-    places = max(0, -_exponent(info))
+    grid = Grid.of(info)
     with Live(book_top(None, depth=depth, title=title), console=Console(),
               refresh_per_second=8, auto_refresh=True) as live:
         async for book in sub:
-            live.update(book_top(book, depth=depth, title=title, size_places=places))
-
-
-def _exponent(info: MarketInfo) -> int:
-    from ..units import size_step
-
-    exponent = size_step(info).normalize().as_tuple().exponent
-    return exponent if isinstance(exponent, int) else 0
+            live.update(book_top(book, depth=depth, title=title, grid=grid))
 
 
 async def _plain_books(info: MarketInfo, sub: Subscription[OrderBook], depth: int,
@@ -233,7 +223,7 @@ async def _plain_books(info: MarketInfo, sub: Subscription[OrderBook], depth: in
         if now - shown < interval:
             continue
         shown = now
-        _print(_plain_book(info, book, depth) + "\n")
+        say(_plain_book(info, book, depth) + "\n")
 
 
 BOOK = Command(

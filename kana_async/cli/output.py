@@ -9,9 +9,11 @@ quietly with status 0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any, TextIO
@@ -28,6 +30,8 @@ __all__ = [
     "fmt",
     "is_terminal",
     "print_table",
+    "read_line",
+    "say",
     "silence_stdout",
     "spinner",
     "warn",
@@ -86,6 +90,15 @@ class Lines:
         except BrokenPipeError:
             raise PipeClosed from None
         self.count += 1
+
+
+def say(text: str) -> None:
+    """A line for people on stdout (an outcome, a text view); a reader that left raises
+    :class:`PipeClosed`."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise PipeClosed from None
 
 
 def silence_stdout() -> None:
@@ -153,9 +166,9 @@ def print_table(
         raise PipeClosed from None
 
 
-def confirm(question: str, *, assume_yes: bool, stdin: TextIO | None = None) -> None:
+async def confirm(question: str, *, assume_yes: bool, stdin: TextIO | None = None) -> None:
     """Ask before signing. ``--yes`` skips the question; without a terminal to ask on, refuse
-    (a script must say ``--yes`` on purpose)."""
+    (a script must say ``--yes`` on purpose). Ctrl-C while asking ends the command at once."""
     if assume_yes:
         return
     stdin = stdin if stdin is not None else sys.stdin
@@ -165,9 +178,68 @@ def confirm(question: str, *, assume_yes: bool, stdin: TextIO | None = None) -> 
     print(question, file=sys.stderr)
     sys.stderr.write("Sign and send? [y/N] ")
     sys.stderr.flush()
-    answer = stdin.readline().strip().lower()
+    try:
+        answer = (await read_line(stdin)).strip().lower()
+    except asyncio.CancelledError:  # Ctrl-C: end the question's line before leaving
+        print(file=sys.stderr, flush=True)
+        raise
     if answer not in ("y", "yes"):
         raise CliError("cancelled: nothing was signed")
+
+
+async def read_line(stdin: TextIO) -> str:
+    """A line of ``stdin``, awaited without blocking the event loop.
+
+    A blocking ``readline`` on the loop's thread would keep Ctrl-C (which cancels the main
+    task) waiting until Enter; an executor thread blocked in it would hold up the
+    interpreter's exit. So: wait for the descriptor to be readable (a terminal answers a
+    whole line at once), else read in a daemon thread. A stream without a descriptor is read
+    directly (it does not block)."""
+    try:
+        fd = stdin.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation: no descriptor
+        return stdin.readline()
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    try:
+        loop.add_reader(fd, readable)
+    except (NotImplementedError, OSError, ValueError):  # e.g. a loop without add_reader
+        return await _line_in_thread(stdin)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+    return stdin.readline()
+
+
+def _line_in_thread(stdin: TextIO) -> asyncio.Future[str]:
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def deliver(text: str | None, error: BaseException | None) -> None:
+        if line.done():
+            return
+        if error is not None:
+            line.set_exception(error)
+        else:
+            line.set_result(text or "")
+
+    def read() -> None:
+        text, error = None, None
+        try:
+            text = stdin.readline()
+        except Exception as exc:  # handed to the waiting coroutine
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(deliver, text, error)
+
+    threading.Thread(target=read, name="kana-async stdin", daemon=True).start()
+    return line
 
 
 @contextlib.contextmanager

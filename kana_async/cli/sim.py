@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import re
 import sys
 from typing import TextIO
 
 from ..errors import ValidationError
-from .args import Command, port, seconds
+from .args import CliError, Command, port, seconds
 from .connect import stop_on_signals
 
 __all__ = ["SIM", "serve_simulator"]
@@ -62,10 +65,14 @@ async def serve_simulator(
 
     out = out if out is not None else sys.stdout
     with stop_on_signals() as signalled:
-        async with Simulator(
-            seed=seed, port=port, host=host, step_interval=step_interval,
-            push_interval=push_interval,
-        ) as sim:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                sim = await stack.enter_async_context(Simulator(
+                    seed=seed, port=port, host=host, step_interval=step_interval,
+                    push_interval=push_interval,
+                ))
+            except OSError as exc:
+                raise CliError(_bind_failure(exc, host, port)) from None
             print(f"Kana simulator (seed {seed}) on {host}", file=out)
             print(f"  REST        {sim.rest_url}", file=out)
             print(f"  WebSocket   {sim.ws_url}", file=out)
@@ -82,6 +89,19 @@ async def serve_simulator(
                 await asyncio.gather(*waits, return_exceptions=True)
         print("Simulator stopped.", file=out, flush=True)
     return 0
+
+
+def _bind_failure(error: OSError, host: str, port: int) -> str:
+    """One line naming the port that could not be bound (the error's text says which)."""
+    reason = "address already in use" if error.errno == errno.EADDRINUSE else (
+        error.strerror or str(error))
+    bound = re.search(r"\(\'[^']*\', (\d+)\)", str(error))
+    where = f"port {bound.group(1)}" if bound else f"port {port}"
+    if port:
+        where += f" (--port {port} serves REST on {port}, WebSocket on {port + 1}, node on " \
+                 f"{port + 2})"
+    return f"cannot serve the simulator on {host} {where}: {reason}; choose another --port " \
+           "(0: ephemeral ports)"
 
 
 SIM = Command(

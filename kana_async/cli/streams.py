@@ -16,6 +16,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,14 @@ from .args import (
     seconds,
     speed,
 )
-from .connect import client, profile_address, resolve_market, stop_on_signals, until_stopped
+from .connect import (
+    client,
+    market_grids,
+    profile_address,
+    resolve_market,
+    stop_on_signals,
+    until_stopped,
+)
 from .output import Lines, warn
 
 if TYPE_CHECKING:
@@ -42,6 +50,7 @@ if TYPE_CHECKING:
     from ..recording import Replay
     from ..stream.mux import StreamMux
     from ..stream.subscription import Subscription
+    from ..views import Grid
 
 __all__ = ["RECORD", "REPLAY", "TAIL"]
 
@@ -108,13 +117,20 @@ async def _tail(args: argparse.Namespace) -> int:
     _check_keys([args.topic], args, markets)
     out = Lines()
     async with client(args) as kana:
+        grids = await market_grids(kana)
         (sub,) = await _subscribe(args, kana, kana.stream, args.topic, markets)
         with stop_on_signals() as stop:
-            await until_stopped(_print_items(sub, out, args.count), stop, args.duration)
+            await until_stopped(_print_items(sub, out, args.count, grids), stop,
+                                args.duration)
     return 0
 
 
-async def _print_items(sub: Subscription[Any], out: Lines, limit: int | None) -> None:
+async def _print_items(sub: Subscription[Any], out: Lines, limit: int | None,
+                       grids: Mapping[str, Grid]) -> None:
+    """Each item as a line, its numbers on its market's grid (``"5.760"``, not the wire's
+    ``5.76``; nothing is rounded)."""
+    from ..views import on_grid
+
     while limit is None or out.count < limit:
         try:
             item = await sub.get()
@@ -123,7 +139,7 @@ async def _print_items(sub: Subscription[Any], out: Lines, limit: int | None) ->
         except (StreamGapError, SlowConsumerError) as exc:
             warn(str(exc))
             continue
-        out.write(_Line(round(time.time(), 6), sub.topic, sub.key, item))
+        out.write(_Line(round(time.time(), 6), sub.topic, sub.key, on_grid(item, grids)))
 
 
 TAIL = Command(

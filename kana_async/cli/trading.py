@@ -33,8 +33,8 @@ from .args import (
     market,
     positive_decimal,
 )
-from .connect import client, resolve_market
-from .output import Lines, PipeClosed, confirm, fmt, spinner
+from .connect import client, resolve_market, throwaway_wallet
+from .output import Lines, confirm, fmt, say, spinner
 
 if TYPE_CHECKING:
     from ..client import KanaClient
@@ -75,12 +75,27 @@ def _no_details(result: TxResult) -> list[str]:
 
 @dataclass(frozen=True)
 class _Transaction:
-    """One transaction to sign: what it does (for people), the call that does it, and what
-    to say of its confirmed result beyond the hash."""
+    """One transaction to sign: what it does (for people), the call that does it, what to
+    say of its confirmed result beyond the hash, and a hint when it fails for lack of
+    collateral."""
 
     action: str
     send: Callable[[KanaClient, bool], Awaitable[TxResult]]
     details: Callable[[TxResult], list[str]] = field(default=_no_details)
+    short_of_collateral: str = ""
+
+
+#: Collateral asked for beyond an order's margin, as a share of its notional value: the
+#: exchange's fee (Kana's taker fee is well under 1 %) and the slippage of a market order.
+COLLATERAL_HEADROOM = Decimal("0.01")
+
+
+def collateral_for(size: Decimal, price: Decimal, leverage: int, orders: int = 1) -> Decimal:
+    """Quote coin to deposit for ``orders`` opening orders of ``size`` at ``price``: the
+    margin (notional / leverage) plus :data:`COLLATERAL_HEADROOM`, rounded up to a cent."""
+    notional = size * price
+    need = orders * (notional / leverage + notional * COLLATERAL_HEADROOM)
+    return need.quantize(Decimal("0.01"), rounding="ROUND_CEILING")
 
 
 async def _sign_all(
@@ -89,7 +104,7 @@ async def _sign_all(
     """Ask once for all of ``transactions``, then send them one after the other."""
     network = args.network if args.local_port is None else f"local :{args.local_port}"
     summary = "\n".join(f"  {t.action}" for t in transactions)
-    confirm(f"On {network}, wallet {kana.address}:\n{summary}", assume_yes=args.yes)
+    await confirm(f"On {network}, wallet {kana.address}:\n{summary}", assume_yes=args.yes)
     out = Lines() if args.json else None
     for transaction in transactions:
         started = time.monotonic()
@@ -103,8 +118,11 @@ async def _sign_all(
                                round(elapsed, 4), result.order_ids,
                                result.cancelled_order_ids))
         if result.success is False:
+            hint = ""
+            if transaction.short_of_collateral and "INSUFFICIENT_BALANCE" in result.vm_status:
+                hint = f" ({transaction.short_of_collateral})"
             raise CliError(f"{transaction.action}: transaction {result.tx_hash} failed: "
-                           f"{result.vm_status}")
+                           f"{result.vm_status}{hint}")
         if out is None:
             if result.pending:
                 _say(f"sent: {transaction.action}\n  tx {result.tx_hash} "
@@ -118,10 +136,7 @@ async def _sign_all(
 
 
 def _say(text: str) -> None:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        raise PipeClosed from None
+    say(text)
 
 
 def _check(check: Callable[[], object]) -> None:
@@ -200,7 +215,10 @@ def _place_transaction(args: argparse.Namespace, info: MarketInfo) -> _Transacti
                                        args.tp, args.sl, wait=wait)
 
     lots = size_to_lots(info, args.size, param="--size")
-    return _Transaction(" ".join(words), send, lambda result: _placed(info, lots, result))
+    return _Transaction(" ".join(words), send, lambda result: _placed(info, lots, result),
+                        short_of_collateral="the trading account lacks collateral: the faucet "
+                        "funds the wallet, 'kana-async deposit AMOUNT' moves it into the "
+                        "trading account")
 
 
 #: Beyond this many fills of one order, only their total is shown.
@@ -236,9 +254,36 @@ def _placed(info: MarketInfo, lots: int, result: TxResult) -> list[str]:
 
 
 async def _place(args: argparse.Namespace) -> int:
+    throwaway = throwaway_wallet(args)
     async with client(args, sign=True) as kana:
         info = await resolve_market(kana, args.market)
-        return await _sign_all(args, kana, [_place_transaction(args, info)])
+        order = _place_transaction(args, info)
+        transactions = [order]
+        if throwaway and not args.close:
+            # A new wallet's trading account is empty: fund what the order needs first.
+            transactions.insert(0, await _deposit_for_order(args, kana, info))
+        return await _sign_all(args, kana, transactions)
+
+
+async def _deposit_for_order(args: argparse.Namespace, kana: KanaClient, info: MarketInfo
+                             ) -> _Transaction:
+    """The deposit a throwaway wallet makes before its order: the order's margin and fee
+    at its limit price, or at the far side of the book for a market order."""
+    price: Decimal | None = args.price
+    if price is None:
+        quote = await kana.rest.get_market_price(info.market_id)
+        price = quote.best_ask_price if args.side == "long" else quote.best_bid_price
+        if price is None:
+            other = "ask" if args.side == "long" else "bid"
+            raise CliError(f"{info.base_name} has no {other}: a market order cannot fill")
+    amount = collateral_for(args.size, price, args.leverage)
+
+    def send(kana: KanaClient, wait: bool) -> Awaitable[TxResult]:
+        return kana.deposit(amount, wait=True)  # the order needs it confirmed
+
+    quote_coin = info.base_name.rpartition("/")[2] or "quote coin"
+    return _Transaction(f"deposit {fmt(amount)} {quote_coin} (a throwaway wallet's trading "
+                        "account is empty)", send)
 
 
 PLACE = Command(
@@ -248,8 +293,9 @@ PLACE = Command(
   kana-async place --market APT --side long --size 1 --price 5.000 --leverage 2 --post-only
   kana-async place --market APT --side short --size 0.5 --leverage 3 --tp 4.5 --sl 6.2
   kana-async place --market APT --side long --close --size 1 --leverage 2 --yes
-The key is read from $KANA_PRIVATE_KEY (or --private-key-env VAR); on the simulator a
-throwaway wallet is used when it is not set.""",
+The key is read from $KANA_PRIVATE_KEY (or --private-key-env VAR). On a simulator, when
+it is not set, a throwaway wallet signs: the faucet funds it, and place deposits what the
+order needs (margin and fee) before placing it. With your own key, deposit first.""",
 )
 
 

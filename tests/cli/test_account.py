@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -86,3 +87,23 @@ def test_on_a_terminal_the_views_are_used(
                                                   (4, "short")])
 def test_order_side_from_order_type(order_type: int, side: str) -> None:
     assert order_side(order_type) == side
+
+
+def test_the_positions_view_fits_the_terminal_and_shows_the_grid(
+    capsys: pytest.CaptureFixture[str], urls: list[str], trader: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kana_async.cli import account
+
+    monkeypatch.setattr(account, "is_terminal", lambda stream: True)
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out = run(capsys, "positions", *urls)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    (row,) = [line for line in lines if " long " in line]
+    cells = row.split()
+    assert cells[:3] == ["APT", "long", "2.000"], row
+    margin = cells[6]
+    assert re.fullmatch(r"\d+\.\d{6}", margin), row  # USDC has 6 decimals
+    for price in cells[3:5]:
+        assert re.fullmatch(r"\d+\.\d{3}", price), row  # APT's tick is 0.001

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -77,3 +78,28 @@ def test_book_on_a_terminal_draws_the_live_view(
     out = capsys.readouterr().out
     assert "APT/USDC (1338)" in out
     assert "spread" in out
+
+
+def test_prices_are_shown_on_the_tick(capsys: pytest.CaptureFixture[str],
+                                      urls: list[str]) -> None:
+    # BTC's tick is 1 USD: the wire's "94896.0" is shown "94896".
+    assert cli.main(["price", "BTC", "--json", *urls]) == 0
+    quote = json.loads(capsys.readouterr().out)
+    for name in ("bid", "ask", "spread", "last"):
+        if quote[name] is not None:
+            assert "." not in quote[name], quote
+    assert cli.main(["book", "BTC", "--depth", "3", "--duration", "0.4", "--interval", "0",
+                     *urls]) == 0
+    block = capsys.readouterr().out.split("\n\n")[0]
+    assert ".0 " not in block, block
+    assert not block.splitlines()[0].endswith(".0"), block
+
+
+def test_the_live_book_lines_prices_up_on_the_tick(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], urls: list[str]
+) -> None:
+    monkeypatch.setattr(market, "is_terminal", lambda stream: True)
+    assert cli.main(["book", "BTC", "--depth", "5", "--duration", "0.3", *urls]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\d\d,\d{3}\b", out), out  # a price, in whole dollars (tick 1)
+    assert not re.search(r"\d\d,\d{3}\.\d", out), out  # not the wire's 94896.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from decimal import Decimal
@@ -60,17 +61,69 @@ def test_fmt() -> None:
     assert (fmt(None), fmt(True), fmt(3)) == ("-", "yes", "3")
 
 
-def test_confirm(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    confirm("anything", assume_yes=True, stdin=io.StringIO(""))
+async def test_confirm(monkeypatch: pytest.MonkeyPatch,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    await confirm("anything", assume_yes=True, stdin=io.StringIO(""))
     with pytest.raises(CliError, match="stdin is not a terminal"):
-        confirm("place", assume_yes=False, stdin=io.StringIO("y\n"))
-    confirm("place it", assume_yes=False, stdin=Terminal("Y\n"))
+        await confirm("place", assume_yes=False, stdin=io.StringIO("y\n"))
+    await confirm("place it", assume_yes=False, stdin=Terminal("Y\n"))
     assert "place it\nSign and send? [y/N] " in capsys.readouterr().err
     with pytest.raises(CliError, match="nothing was signed"):
-        confirm("place", assume_yes=False, stdin=Terminal("no\n"))
+        await confirm("place", assume_yes=False, stdin=Terminal("no\n"))
 
 
 def test_spinner_stays_off_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     with spinner("waiting"):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_ctrl_c_at_the_question_ends_the_command_at_once(urls: list[str]) -> None:
+    """On a real terminal (a pty), SIGINT while ``Sign and send?`` waits for an answer."""
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "KANA_PRIVATE_KEY": "66" * 32}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kana_async.cli", "place", "--market", "APT", "--side",
+             "long", "--size", "1", "--price", "4.000", "--leverage", "2", "--post-only",
+             *urls],
+            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+        )
+    finally:
+        os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"Sign and send? [y/N]" not in seen:
+            assert time.monotonic() < deadline, f"no question within 30 s: {seen!r}"
+            readable, _, _ = select.select([master], [], [], 1.0)
+            if readable:
+                chunk = os.read(master, 4096)
+                assert chunk, seen
+                seen += chunk
+        proc.send_signal(signal.SIGINT)
+        try:
+            status = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("Ctrl-C did not end the question") from None
+        with contextlib.suppress(OSError):  # the pty's other end is closed once it exited
+            while select.select([master], [], [], 0)[0]:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert status == 130, seen
+    assert b"Traceback" not in seen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -213,3 +214,18 @@ def test_a_recording_that_fails_to_write_exits_non_zero(
     assert status == 1
     assert "recording stopped after 0 frame(s)" in err
     assert "No space left on device" in err
+
+
+def test_tail_writes_prices_and_sizes_on_the_market_grid(
+    capsys: pytest.CaptureFixture[str], urls: list[str]
+) -> None:
+    # BTC: tick 1, lot 0.00001; the wire sends prices like 94896.0.
+    status, out, err = run(capsys, "tail", "orderbook", "--market", "BTC", "--count", "1",
+                           *urls)
+    assert status == 0, err
+    (line,) = ndjson(out)
+    levels = line["data"]["bids"] + line["data"]["asks"]
+    assert levels
+    for lv in levels:
+        assert re.fullmatch(r"\d+", lv["price"]), lv
+        assert re.fullmatch(r"\d+\.\d{5}", lv["size"]), lv

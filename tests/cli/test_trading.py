@@ -273,3 +273,43 @@ def test_placed_orders_are_summed_up_in_one_line_each() -> None:
         "order 4: filled 1 @ 5.700",
         "order 5: resting",
     ]
+
+
+# -- the documented path without a key -------------------------------------------------------
+
+
+def test_place_without_a_key_on_the_embedded_simulator_works(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/cli.md: with no connection option and no key, trying `place` works: the
+    throwaway wallet deposits what the order needs first."""
+    status, out, err = run(capsys, "place", "--market", "APT", "--side", "long", "--size",
+                           "1", "--price", "5.000", "--leverage", "2", "--post-only", "--yes")
+    assert status == 0, err
+    assert "signing with a new throwaway wallet" in err
+    lines = out.splitlines()
+    assert lines[0].startswith("confirmed in ")
+    assert lines[0].endswith("deposit 2.55 USDC (a throwaway wallet's trading account is "
+                             "empty)"), out
+    assert any(line.startswith("confirmed in ") and line.endswith(
+        "open long 1 APT/USDC limit @ 5.000 (post-only) leverage 2x") for line in lines), out
+    assert "resting" in out
+
+
+def test_a_market_order_without_a_key_deposits_at_the_far_side_of_the_book(
+    capsys: pytest.CaptureFixture[str], urls: list[str],
+) -> None:
+    status, out, err = run(capsys, "place", "--market", "APT", "--side", "short", "--size",
+                           "0.5", "--leverage", "3", "--yes", *urls)
+    assert status == 0, err
+    assert "deposit " in out
+    assert "filled 0.5" in out
+
+
+def test_without_collateral_the_failure_says_to_deposit(
+    capsys: pytest.CaptureFixture[str], urls: list[str], wallet: str,
+) -> None:
+    status, _, err = run(capsys, *LIMIT, "--yes", *urls)
+    assert status == 1
+    assert "INSUFFICIENT_BALANCE" in err
+    assert "'kana-async deposit AMOUNT' moves it into the trading account" in err

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from kana_async import MarketInfo, OrderBook, OrderBookLevel, Position
+from kana_async import KanaClient, MarketInfo, OrderBook, OrderBookLevel, Position
 from kana_async.config import KANA_PACKAGE_ADDRESS
 from kana_async.sim import Simulator
 from kana_async.trade import Signer, TxResult
@@ -312,3 +312,86 @@ async def test_market_maker_takes_its_quotes_from_the_events() -> None:
     kana.result = _committed([])  # a node that reports no events: read back what rests
     await maker.requote(Decimal("5.9"), Decimal(172))
     assert (maker.quotes, kana.read_backs) == ({}, 1)
+
+
+# -- a reader of stdout that goes away (``| head``) -------------------------------------------
+
+
+async def start_piped(script: str, *args: str, key: str
+                      ) -> tuple[asyncio.subprocess.Process, asyncio.StreamReader,
+                                 asyncio.ReadTransport]:
+    """Start an example whose stdout is a pipe the test reads and may close (like ``head``)."""
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "KANA_PRIVATE_KEY": key}
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-X", "dev", str(EXAMPLES / script), *args,
+            stdout=write_fd, stderr=asyncio.subprocess.PIPE, env=env,
+        )
+    finally:
+        os.close(write_fd)
+    reader = asyncio.StreamReader()
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
+    return proc, reader, transport
+
+
+async def head(script: str, lines: int, *args: str, key: str) -> tuple[list[str], Run]:
+    """``python examples/SCRIPT ARGS | head -LINES``: the lines read, and how it ended."""
+    proc, reader, transport = await start_piped(script, *args, key=key)
+    read: list[str] = []
+    try:
+        for _ in range(lines):
+            line = await asyncio.wait_for(reader.readline(), 30)
+            assert line, f"stdout ended after {read}"
+            read.append(line.decode())
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+    finally:
+        transport.close()  # the reader goes away, as head does
+    assert proc.stderr is not None
+    try:
+        err = await asyncio.wait_for(proc.stderr.read(), 60)
+        await asyncio.wait_for(proc.wait(), 10)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError("did not exit after its reader went away") from None
+    assert proc.returncode is not None
+    return read, Run(proc.returncode, "".join(read), err.decode())
+
+
+def sim_urls(sim: Simulator) -> list[str]:
+    return ["--rest-url", str(sim.rest_url), "--ws-url", str(sim.ws_url),
+            "--node-url", str(sim.node_url)]
+
+
+async def test_market_maker_cancels_its_quotes_when_stdout_goes_away() -> None:
+    key = "44" * 32
+    async with Simulator(seed=3) as sim, KanaClient(
+            "local", api_key="local", private_key=key, **_urls(sim)) as kana:
+        # Read up to the first quote, then leave: the next line hits a broken pipe.
+        read, result = await head("market_maker.py", 3, *sim_urls(sim), key=key)
+        orders = await kana.rest.get_open_orders(Signer(key).address, 1338)
+    assert "quote #1" in read[-1], read
+    result.assert_clean()
+    assert orders == []
+
+
+async def test_position_tracker_closes_its_position_when_stdout_goes_away() -> None:
+    key = "55" * 32
+    async with Simulator(seed=4) as sim, KanaClient(
+            "local", api_key="local", private_key=key, **_urls(sim)) as kana:
+        read, result = await head("position_tracker.py", 1, "--open-demo-position",
+                                  *sim_urls(sim), key=key)
+        positions = await kana.rest.get_positions(Signer(key).address, 1338)
+    assert "deposited" in read[0], read
+    result.assert_clean()
+    assert positions == []
+
+
+def _urls(sim: Simulator) -> dict[str, str]:
+    return {"rest_url": str(sim.rest_url), "ws_url": str(sim.ws_url),
+            "node_url": str(sim.node_url)}

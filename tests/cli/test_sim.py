@@ -1,0 +1,25 @@
+"""``kana-async sim``: what a user sees when it cannot start."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from kana_async import cli
+
+
+def test_a_busy_port_is_one_line_naming_the_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        if port > 65533:
+            pytest.skip("the ephemeral port leaves no room for --port")
+        status = cli.main(["sim", "--port", str(port), "--step-interval", "0"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"kana-async: error: cannot serve the simulator on 127.0.0.1 port "
+                          f"{port} ")
+    assert "address already in use" in err
