@@ -27,7 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
 from ..errors import ApiError, AuthError, RateLimitError, TransportError, ValidationError
-from ..models.common import decode_lenient, decoder
+from ..models.common import ModelDecoder, decode_lenient, decoder
 from ..models.kana import RestEnvelope
 from .ratelimit import RateLimiter
 
@@ -78,10 +78,10 @@ class RetryPolicy:
         return cls(attempts=1)
 
 
-_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+_DECODERS: dict[Any, ModelDecoder[Any]] = {}
 
 
-def _decoder_for(type_: Any) -> msgspec.json.Decoder[Any]:
+def _decoder_for(type_: Any) -> ModelDecoder[Any]:
     """One Decoder per result type, built on first use."""
     dec = _DECODERS.get(type_)
     if dec is None:
@@ -217,7 +217,7 @@ class RestSession:
         path: str,
         params: Mapping[str, str] | None,
         body: bytes | None,
-        dec: msgspec.json.Decoder[Any],
+        dec: ModelDecoder[Any],
     ) -> Any:
         policy = self.retry
         deadline = started + policy.total_time
@@ -269,7 +269,7 @@ class RestSession:
         path: str,
         params: Mapping[str, str] | None,
         body: bytes | None,
-        dec: msgspec.json.Decoder[Any],
+        dec: ModelDecoder[Any],
         timeout: aiohttp.ClientTimeout,
     ) -> Any:
         if self.rate_limiter is not None:
@@ -302,7 +302,7 @@ class RestSession:
     # -- decoding (pure) ---------------------------------------------------------------------
 
     def _decode_success(
-        self, path: str, status: int, raw: bytes, dec: msgspec.json.Decoder[Any]
+        self, path: str, status: int, raw: bytes, dec: ModelDecoder[Any]
     ) -> Any:
         try:
             envelope = _ENVELOPE.decode(raw)
@@ -321,7 +321,7 @@ class RestSession:
             return dec.decode(data)
         except msgspec.ValidationError as first:
             try:
-                return decode_lenient(bytes(data), cast("type[Any]", dec.type))
+                return decode_lenient(data, cast("type[Any]", dec.type))
             except (msgspec.ValidationError, msgspec.DecodeError):
                 raise ApiError(
                     path, f"unexpected data in response: {first}", status
