@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 
-from kana_async.errors import ApiError
+from kana_async.errors import ApiError, ValidationError
 from kana_async.models import MarketPrice
-from kana_async.rest.session import RestSession, RetryPolicy
+from kana_async.rest.session import DEFAULT_MAX_BODY, MAX_REDIRECTS, RestSession, RetryPolicy
 from tests.rest.conftest import API_KEY, ok
 
 PARAMS = {"marketId": "1"}
@@ -52,3 +56,169 @@ async def test_non_finite_money_in_an_answer_is_an_api_error_naming_the_field(ba
         with pytest.raises(ApiError, match=r"bestBidPrice") as info:
             await session.get("/getMarketPrice", PARAMS, MarketPrice)
     assert "finite decimal" in str(info.value)
+
+
+# -- redirects ------------------------------------------------------------------------------
+
+
+class Recorder:
+    """A handler that answers a price and remembers the headers of each request."""
+
+    def __init__(self) -> None:
+        self.headers: list[dict[str, str]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.headers.append(dict(request.headers))
+        return web.json_response(ok(PRICE))
+
+
+PRICE = {"bestAskPrice": "5.1", "bestBidPrice": "5.0"}
+
+
+def redirect_to(location: str, status: int = 302) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": location})
+
+    return handler
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_to_another_host_is_refused_and_gets_no_key(status: int) -> None:
+    other = Recorder()
+    async with serve({"/getMarketPrice": other.handle}) as elsewhere:
+        target = str(elsewhere.make_url("/getMarketPrice"))
+        routes = {"/getMarketPrice": redirect_to(target, status)}
+        async with rest_on(routes) as session:
+            with pytest.raises(ApiError, match="redirect to another origin") as info:
+                await session.get("/getMarketPrice", PARAMS, MarketPrice)
+    assert other.headers == []  # not followed at all, so the key went nowhere
+    assert info.value.status == status
+    assert API_KEY not in str(info.value)
+
+
+async def test_the_same_port_under_another_host_name_is_another_origin() -> None:
+    other = Recorder()
+    target: list[str] = []
+
+    async def old(request: web.Request) -> web.Response:
+        return web.Response(status=307, headers={"Location": target[0]})
+
+    async with serve({"/getMarketPrice": other.handle, "/old": old}) as server:
+        target.append(str(server.make_url("/getMarketPrice")).replace("127.0.0.1", "localhost"))
+        async with RestSession(base_of(server), api_key=API_KEY, retry=FAST) as session:
+            with pytest.raises(ApiError, match="another origin"):
+                await session.get("/old", PARAMS, MarketPrice)
+    assert other.headers == []
+
+
+async def test_a_same_origin_redirect_is_followed_with_the_key() -> None:
+    price = Recorder()
+    routes = {
+        "/old": redirect_to("/getMarketPrice?marketId=1", 308),
+        "/getMarketPrice": price.handle,
+    }
+    async with rest_on(routes) as session:
+        result = await session.get("/old", PARAMS, MarketPrice)
+    assert result.best_bid_price == Decimal("5.0")
+    assert [h.get("x-api-key") for h in price.headers] == [API_KEY]
+
+
+async def test_a_redirect_loop_is_bounded() -> None:
+    hops = Recorder()
+
+    async def loop(request: web.Request) -> web.Response:
+        hops.headers.append(dict(request.headers))
+        return web.Response(status=307, headers={"Location": "/loop"})
+
+    async with rest_on({"/loop": loop}) as session:
+        with pytest.raises(ApiError, match=f"more than {MAX_REDIRECTS} redirects"):
+            await session.get("/loop", None, MarketPrice)
+    assert len(hops.headers) == MAX_REDIRECTS + 1
+
+
+async def test_a_redirect_without_location_is_an_api_error() -> None:
+    async def bare(request: web.Request) -> web.Response:
+        return web.Response(status=302)
+
+    async with rest_on({"/getMarketPrice": bare}) as session:
+        with pytest.raises(ApiError, match="without a Location"):
+            await session.get("/getMarketPrice", PARAMS, MarketPrice)
+
+
+async def test_a_post_answered_by_303_continues_as_a_get() -> None:
+    price = Recorder()
+    app = web.Application()
+    app.router.add_post("/build", redirect_to("/getMarketPrice", 303))
+    app.router.add_get("/getMarketPrice", price.handle)
+    async with TestServer(app, host="127.0.0.1", port=0) as server, RestSession(
+        base_of(server), api_key=API_KEY, retry=FAST
+    ) as session:
+        result = await session.post("/build", b"{}", MarketPrice)
+    assert result.best_ask_price == Decimal("5.1")
+    assert len(price.headers) == 1
+
+
+# -- body size ------------------------------------------------------------------------------
+
+CAP = 1024 * 1024
+
+
+async def test_a_declared_oversized_body_is_refused_naming_the_cap() -> None:
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(body=b" " * (CAP + 1), content_type="application/json")
+
+    async with rest_on({"/getMarketPrice": huge}, max_body=CAP) as session:
+        with pytest.raises(ApiError, match=rf"{CAP + 1} bytes .*\b{CAP}-byte cap \(max_body\)"):
+            await session.get("/getMarketPrice", PARAMS, MarketPrice)
+
+
+async def test_a_streamed_oversized_body_is_refused_without_reading_the_rest() -> None:
+    total = 64 * 1024 * 1024
+    chunk = b" " * (64 * 1024)
+    written = [0]
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(total // len(chunk)):
+                await response.write(chunk)
+                written[0] += len(chunk)
+        return response
+
+    async with rest_on({"/getMarketPrice": endless}, max_body=CAP) as session:
+        with pytest.raises(ApiError, match=rf"\b{CAP}-byte cap \(max_body\)"):
+            await session.get("/getMarketPrice", PARAMS, MarketPrice)
+        # Only what socket buffers hold past the cap was sent, not the 64 MiB.
+        assert written[0] < total // 2
+
+
+async def test_the_cap_applies_after_decompression() -> None:
+    bomb = gzip.compress(b" " * (8 * CAP))
+
+    async def compressed(request: web.Request) -> web.Response:
+        return web.Response(
+            body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        )
+
+    async with rest_on({"/getMarketPrice": compressed}, max_body=CAP) as session:
+        with pytest.raises(ApiError, match="max_body"):
+            await session.get("/getMarketPrice", PARAMS, MarketPrice)
+
+
+async def test_an_answer_at_the_cap_is_read() -> None:
+    body = msgspec.json.encode(ok(PRICE))
+
+    async def exact(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    async with rest_on({"/getMarketPrice": exact}, max_body=len(body)) as session:
+        assert (await session.get("/getMarketPrice", PARAMS, MarketPrice)).best_bid_price == 5
+
+
+def test_the_default_cap_and_bad_caps() -> None:
+    assert RestSession("http://127.0.0.1:1").max_body == DEFAULT_MAX_BODY == 8 * 1024 * 1024
+    for bad in (0, -1, 1.5, True, "8"):
+        with pytest.raises(ValidationError, match="max_body"):
+            RestSession("http://127.0.0.1:1", max_body=bad)  # type: ignore[arg-type]
