@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 
+from kana_async import KanaClient
 from kana_async.errors import ApiError, ValidationError
 from kana_async.models import MarketPrice
 from kana_async.rest.session import DEFAULT_MAX_BODY, MAX_REDIRECTS, RestSession, RetryPolicy
@@ -222,3 +223,16 @@ def test_the_default_cap_and_bad_caps() -> None:
     for bad in (0, -1, 1.5, True, "8"):
         with pytest.raises(ValidationError, match="max_body"):
             RestSession("http://127.0.0.1:1", max_body=bad)  # type: ignore[arg-type]
+
+
+async def test_the_client_passes_max_body_to_the_rest_session() -> None:
+    async def price(request: web.Request) -> web.Response:
+        return web.json_response(ok(PRICE))
+
+    async with serve({"/getMarketPrice": price}) as server, KanaClient(
+        "testnet", rest_url=base_of(server), retry=RetryPolicy.never(), max_body=20
+    ) as kana:
+        with pytest.raises(ApiError, match="20-byte cap"):
+            await kana.rest.get_market_price("1")
+    with pytest.raises(ValidationError, match="max_body"):
+        KanaClient("testnet", max_body=0)
