@@ -42,7 +42,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
+#: Matched with fullmatch: ``$`` would also accept a trailing newline.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
 #: Fields that are strings on the wire (u64/u128 ids) but sometimes arrive as JSON numbers.
 ID_FIELDS = frozenset(
@@ -56,7 +57,7 @@ class WireStruct(msgspec.Struct, frozen=True, kw_only=True):
 
 def is_address(value: object) -> bool:
     """True for a ``0x``-prefixed hex Aptos address of 1..64 digits."""
-    return isinstance(value, str) and _ADDRESS.match(value) is not None
+    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
 
 
 def normalize_address(value: str, *, param: str = "address") -> str:
