@@ -3,7 +3,8 @@
 Every Kana REST endpoint only reads data or builds an *unsigned* transaction payload; nothing
 moves until a transaction is signed and submitted elsewhere. Repeating any call is therefore
 safe, so connection failures, timeouts, 5xx and 429 answers are retried (jittered exponential
-backoff, bounded in attempts and in total time, ``Retry-After`` honoured within that budget).
+backoff, bounded in attempts and in total time, ``Retry-After`` honoured within that budget but
+never shorter than the backoff).
 Other 4xx answers and ``success: false`` are never retried: asking again gives the same answer.
 
 The first attempt runs outside tenacity to keep the per-call cost of the common case (a 200 on
@@ -251,10 +252,13 @@ class RestSession:
         )
 
         def wait(state: RetryCallState) -> float:
+            own = float(backoff(state))
             error = state.outcome.exception() if state.outcome else None
             if isinstance(error, RateLimitError) and error.retry_after is not None:
-                return error.retry_after
-            return float(backoff(state))
+                # Retry-After says "not before"; it never makes us retry sooner than our own
+                # backoff (a "Retry-After: 0" would otherwise spend every attempt at once).
+                return max(error.retry_after, own)
+            return own
 
         def stop(state: RetryCallState) -> bool:
             out_of_attempts = state.attempt_number >= policy.attempts

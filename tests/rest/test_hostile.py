@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -15,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 
 from kana_async import KanaClient
-from kana_async.errors import ApiError, ValidationError
+from kana_async.errors import ApiError, RateLimitError, ValidationError
 from kana_async.models import MarketPrice
 from kana_async.rest.session import DEFAULT_MAX_BODY, MAX_REDIRECTS, RestSession, RetryPolicy
 from tests.rest.conftest import API_KEY, ok
@@ -236,3 +238,28 @@ async def test_the_client_passes_max_body_to_the_rest_session() -> None:
             await kana.rest.get_market_price("1")
     with pytest.raises(ValidationError, match="max_body"):
         KanaClient("testnet", max_body=0)
+
+
+# -- Retry-After ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", ["0", "0.0001", "-5", "Thu, 01 Jan 1970 00:00:00 GMT"])
+async def test_a_tiny_retry_after_never_shortens_the_backoff(
+    retry_after: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    hits = Recorder()
+
+    async def busy(request: web.Request) -> web.Response:
+        hits.headers.append(dict(request.headers))
+        return web.Response(status=429, headers={"Retry-After": retry_after})
+
+    policy = RetryPolicy(attempts=3, total_time=10.0, backoff=0.02, max_backoff=0.04)
+    with caplog.at_level(logging.INFO, logger="kana_async.rest"):
+        async with rest_on({"/getMarketPrice": busy}, retry=policy) as session:
+            with pytest.raises(RateLimitError):
+                await session.get("/getMarketPrice", PARAMS, MarketPrice)
+    assert len(hits.headers) == 3
+    sleeps = [float(s) for s in re.findall(r"retry \d/2 in ([0-9.]+)s", caplog.text)]
+    assert len(sleeps) == 2
+    # The jittered backoff draws from [backoff/2, delay]: never the server's zero.
+    assert all(s >= policy.backoff / 2 for s in sleeps), sleeps
