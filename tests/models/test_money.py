@@ -172,3 +172,27 @@ async def test_the_stream_counts_a_non_finite_book_as_a_decode_error() -> None:
     assert sub.stats.decode_errors == 2
     assert all("finite decimal" in str(e) for e in errors)
     await sub.close()
+
+
+#: REST answers whose ``data`` is money itself (``Decimal`` or ``Decimal | None``).
+REST_MONEY = {
+    "rest_getWalletAccountBalance.json": Decimal,
+    "rest_getLastPlacedPrice.json": Decimal | None,
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_rest_money_answers_are_checked_too(data: Any) -> None:
+    bodies = [
+        (type_, example["body"]["data"])
+        for name, type_ in REST_MONEY.items()
+        for example in load_fixture(name)["examples"]
+    ] + [(Decimal | None, "5.768"), (Decimal | None, None)]
+    type_, good = data.draw(st.sampled_from(bodies))
+    assert decoder(type_).decode(json.dumps(good).encode()) == (
+        None if good is None else Decimal(str(good))
+    )
+    token = data.draw(st.sampled_from(BAD_TOKENS))
+    with pytest.raises(msgspec.ValidationError, match=r"finite decimal .* at `\$`"):
+        decoder(type_).decode(token)
