@@ -97,6 +97,11 @@ def _any_bad_decimal(values: Iterable[Any]) -> bool:
     return False
 
 
+def _skipping_none(check: _AnyBad) -> _AnyBad:
+    """``check`` for the values of an optional field, whose ``None`` values need no check."""
+    return lambda values: check(filter(_is_not_none, values))
+
+
 def _optional_member(t: mi.Type) -> mi.Type:
     """``X`` for ``X | None``, else ``t``."""
     if isinstance(t, mi.UnionType) and len(t.types) == 2:
@@ -132,16 +137,26 @@ def _struct_check(t: mi.StructType, memo: dict[type, _AnyBad | None]) -> _AnyBad
     memo[cls] = forward
     fields: list[tuple[Callable[[Any], Any], _AnyBad]] = []
     for field in t.fields:
-        sub = _any_bad(_optional_member(field.type), memo)
-        if sub is not None:
-            fields.append((operator.attrgetter(field.name), sub))
+        inner = _optional_member(field.type)
+        sub = _any_bad(inner, memo)
+        if sub is None:
+            continue
+        if inner is not field.type and sub is not _any_bad_decimal:
+            sub = _skipping_none(sub)
+        fields.append((operator.attrgetter(field.name), sub))
     if not fields:
         memo[cls] = None
         return None
 
     def any_bad(objs: Iterable[Any]) -> bool:
-        present = list(filter(_is_not_none, objs))
-        return any(sub(map(get, present)) for get, sub in fields)
+        # Never handed a None (optional fields skip theirs); read once per field.
+        present = objs if isinstance(objs, (list, tuple)) else list(objs)
+        if not present:  # also ends the walk of a self-referencing model
+            return False
+        for get, sub in fields:  # noqa: SIM110 (a loop: no generator on the hot path)
+            if sub(map(get, present)):
+                return True
+        return False
 
     cell[0] = memo[cls] = any_bad
     return any_bad
@@ -160,7 +175,10 @@ def _any_bad(t: mi.Type, memo: dict[type, _AnyBad | None]) -> _AnyBad | None:
             return None
 
         def any_bad_seq(seqs: Iterable[Any]) -> bool:
-            return any(seq is not None and items(seq) for seq in seqs)
+            for seq in seqs:  # noqa: SIM110 (a loop: no generator on the hot path)
+                if items(seq):
+                    return True
+            return False
 
         return any_bad_seq
     if isinstance(t, mi.TupleType):
@@ -206,6 +224,8 @@ def _any_bad(t: mi.Type, memo: dict[type, _AnyBad | None]) -> _AnyBad | None:
 def _locate(value: Any, t: mi.Type, path: str) -> tuple[str, Decimal] | None:
     """Where the bad money is (slow, only after the check said there is some)."""
     t = _optional_member(t)
+    if value is None:
+        return None
     if isinstance(value, Decimal):
         return (path, value) if isinstance(t, mi.DecimalType) and _bad_money(value) else None
     if isinstance(t, mi.StructType) and isinstance(value, t.cls):
@@ -213,12 +233,14 @@ def _locate(value: Any, t: mi.Type, path: str) -> tuple[str, Decimal] | None:
             found = _locate(getattr(value, field.name), field.type, f"{path}.{field.encode_name}")
             if found:
                 return found
-    elif isinstance(t, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
+    elif isinstance(t, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)) and (
+        isinstance(value, (list, tuple, set, frozenset))
+    ):
         for index, item in enumerate(value):
             found = _locate(item, t.item_type, f"{path}[{index}]")
             if found:
                 return found
-    elif isinstance(t, mi.TupleType):
+    elif isinstance(t, mi.TupleType) and isinstance(value, (list, tuple)):
         for index, (item, member) in enumerate(zip(value, t.item_types, strict=False)):
             found = _locate(item, member, f"{path}[{index}]")
             if found:

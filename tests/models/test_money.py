@@ -196,3 +196,45 @@ def test_rest_money_answers_are_checked_too(data: Any) -> None:
     token = data.draw(st.sampled_from(BAD_TOKENS))
     with pytest.raises(msgspec.ValidationError, match=r"finite decimal .* at `\$`"):
         decoder(type_).decode(token)
+
+
+class _Leg(msgspec.Struct, kw_only=True):
+    price: Decimal
+    fee: Decimal | None = None
+
+
+class _Ticket(msgspec.Struct, kw_only=True):
+    name: str
+    main: _Leg | None = None
+    legs: list[_Leg] | None = None
+    by_venue: dict[str, _Leg] = {}
+    pair: tuple[int, _Leg] | None = None
+    next: _Ticket | None = None
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ({"main": {"price": "NaN"}}, "$.main.price"),
+        ({"main": {"price": "1", "fee": "-Infinity"}}, "$.main.fee"),
+        ({"legs": [{"price": "1"}, {"price": "1", "fee": "sNaN"}]}, "$.legs[1].fee"),
+        ({"by_venue": {"a": {"price": "1"}, "b": {"price": "Infinity"}}}, "$.by_venue['b'].price"),
+        ({"pair": [1, {"price": "1e999"}]}, "$.pair[1].price"),
+        ({"next": {"name": "n", "next": {"name": "m", "main": {"price": "NaN"}}}},
+         "$.next.next.main.price"),
+    ],
+)
+def test_nested_optional_and_recursive_models_are_checked(doc: dict[str, Any], where: str) -> None:
+    raw = json.dumps({"name": "t", **doc}).encode()
+    with pytest.raises(msgspec.ValidationError) as info:
+        decoder(_Ticket).decode(raw)
+    assert str(info.value).endswith(f"at `{where}`")
+    fine = {"name": "t", "main": None, "legs": None, "next": {"name": "n"}}
+    assert decoder(_Ticket).decode(json.dumps(fine).encode()).next is not None
+
+
+def test_unions_of_containers_and_text_are_located() -> None:
+    type_ = dict[str, list[_Leg] | str | _Leg]
+    raw = b'{"a": "text", "b": {"price": "2"}, "c": [{"price": "1"}, {"price": "NaN"}]}'
+    with pytest.raises(msgspec.ValidationError, match=r"at `\$\['c'\]\[1\]\.price`"):
+        decoder(type_).decode(raw)
