@@ -388,6 +388,9 @@ class RestSession:
         if declared is not None and declared > cap:
             response.close()
             raise self._too_large(path, response.status, f"of {declared} bytes (Content-Length)")
+        if declared is not None and "Content-Encoding" not in response.headers:
+            # The common case: aiohttp reads exactly the declared (and allowed) length.
+            return await response.read()
         buffer = bytearray()
         async for chunk in response.content.iter_chunked(_CHUNK):
             buffer += chunk

@@ -263,3 +263,21 @@ async def test_a_tiny_retry_after_never_shortens_the_backoff(
     assert len(sleeps) == 2
     # The jittered backoff draws from [backoff/2, delay]: never the server's zero.
     assert all(s >= policy.backoff / 2 for s in sleeps), sleeps
+
+
+async def test_a_chunked_answer_under_the_cap_is_read_whole() -> None:
+    body = msgspec.json.encode(ok(PRICE))
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 7):
+            await response.write(body[start:start + 7])
+        await response.write_eof()
+        return response
+
+    async with rest_on({"/getMarketPrice": chunked}, max_body=len(body)) as session:
+        assert (await session.get("/getMarketPrice", PARAMS, MarketPrice)).best_ask_price == (
+            Decimal("5.1")
+        )
