@@ -331,7 +331,9 @@ def _ssl_context(ca_file: object, context: object) -> ssl.SSLContext | None:
         raise ValidationError("ssl_context", "give either ca_file or ssl_context, not both")
     if context is not None:
         if not isinstance(context, ssl.SSLContext):
-            raise ValidationError("ssl_context", "must be an ssl.SSLContext", None)
+            raise ValidationError(
+                "ssl_context", f"must be an ssl.SSLContext, not {type(context).__name__}"
+            )
         return context
     if ca_file is None:
         return None
@@ -343,7 +345,9 @@ def _ssl_context(ca_file: object, context: object) -> ssl.SSLContext | None:
     try:
         return ssl.create_default_context(cafile=path)
     except (OSError, ssl.SSLError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "no certificate"
+        # ssl.SSLError is an OSError too; its text names OpenSSL internals.
+        ssl_problem = isinstance(exc, ssl.SSLError) or not exc.strerror
+        reason = "no usable certificate in it" if ssl_problem else exc.strerror
         raise ValidationError(
             "ca_file", f"must be a readable PEM file of CA certificates ({reason})", path
         ) from None

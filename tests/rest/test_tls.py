@@ -143,7 +143,7 @@ async def test_a_redirect_from_https_to_http_is_refused(certs: Certs) -> None:
          "either ca_file or ssl_context"),
         ({"ssl_context": "yes"}, "must be an ssl.SSLContext"),
         ({"ca_file": 5}, "must be a path"),
-        ({"ca_file": "/nonexistent/ca.pem"}, "readable PEM file"),
+        ({"ca_file": "/nonexistent/ca.pem"}, r"readable PEM file .*\(No such file"),
     ],
 )
 def test_bad_tls_options(options: dict[str, Any], rule: str) -> None:
@@ -154,5 +154,5 @@ def test_bad_tls_options(options: dict[str, Any], rule: str) -> None:
 def test_a_file_without_certificates_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate\n")
-    with pytest.raises(ValidationError, match="ca_file: must be a readable PEM file"):
+    with pytest.raises(ValidationError, match=r"ca_file: .* \(no usable certificate in it\)"):
         KanaClient("testnet", ca_file=junk)
