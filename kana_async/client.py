@@ -10,6 +10,8 @@ is one ``enter_async_context``/``push_async_callback`` line.
 from __future__ import annotations
 
 import importlib
+import os
+import ssl
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -20,7 +22,7 @@ from .config import NetworkConfig, resolve_network
 from .errors import KanaError, ValidationError
 from .rest.kana import KanaRest
 from .rest.ratelimit import RateLimiter
-from .rest.session import RestSession, RetryPolicy
+from .rest.session import DEFAULT_MAX_BODY, RestSession, RetryPolicy
 from .stream.mux import StreamMux
 from .trade.node import NodeClient
 from .trade.signer import Signer
@@ -43,6 +45,9 @@ _OPTIONS = {
     "check_grid": "validate orders against MarketInfo before building them (default True)",
     "connection_limit": "maximum simultaneous HTTP connections (default 100)",
     "simulator": "keyword arguments for the embedded Simulator (network='local', no URLs)",
+    "ca_file": "path to a PEM bundle of CA certificates to trust for TLS, instead of the system's",
+    "ssl_context": "an ssl.SSLContext for every TLS connection (REST, node, WebSocket)",
+    "max_body": "largest REST answer read, in bytes (default 8 MiB)",
 }
 
 
@@ -74,7 +79,10 @@ class KanaClient:
     Options: ``timeout``, ``retry`` (:class:`~kana_async.rest.RetryPolicy`), ``rate_limit``
     (:class:`~kana_async.rest.RateLimiter` or requests/second), ``check_grid``,
     ``connection_limit``, ``simulator`` (keyword arguments for the embedded
-    :class:`~kana_async.sim.Simulator`, e.g. ``{"seed": 7, "funding_interval": 5}``).
+    :class:`~kana_async.sim.Simulator`, e.g. ``{"seed": 7, "funding_interval": 5}``),
+    ``max_body`` (bytes). TLS: ``ca_file`` (a PEM bundle of CAs to trust, e.g. a corporate
+    proxy's) or ``ssl_context`` (an :class:`ssl.SSLContext`), not both; either applies to the
+    client's one HTTP session, so REST, the Aptos node and the WebSocket all use it.
     """
 
     def __init__(
@@ -133,6 +141,11 @@ class KanaClient:
         self._check_grid = options.get("check_grid", True)
         if not isinstance(self._check_grid, bool):
             raise ValidationError("check_grid", "must be True or False", self._check_grid)
+        self._ssl = _ssl_context(options.get("ca_file"), options.get("ssl_context"))
+        max_body = options.get("max_body", DEFAULT_MAX_BODY)
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise ValidationError("max_body", "must be an int number of bytes >= 1", max_body)
+        self._max_body = max_body
 
         self._stack: AsyncExitStack | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -151,11 +164,15 @@ class KanaClient:
         self.simulator: Any = None
 
     def __repr__(self) -> str:
-        state = "open" if self._stack is not None else "closed"
+        # Tolerates a client whose __init__ failed partway (shown in tracebacks with locals).
+        config: NetworkConfig | None = getattr(self, "config", None)
+        if config is None:
+            return "KanaClient(<not initialised>)"
+        state = "open" if getattr(self, "_stack", None) is not None else "closed"
         return (
-            f"KanaClient(network={self.config.name!r}, rest_url={self.config.rest_url!r}, "
-            f"api_key={'set' if self._api_key else 'none'}, "
-            f"private_key={'set' if self._signer else 'none'}, {state})"
+            f"KanaClient(network={config.name!r}, rest_url={config.rest_url!r}, "
+            f"api_key={'set' if getattr(self, '_api_key', None) else 'none'}, "
+            f"private_key={'set' if getattr(self, '_signer', None) else 'none'}, {state})"
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -199,7 +216,9 @@ class KanaClient:
             self.config = config
         if config.rest_url is None:
             raise KanaError(f"network {config.name!r} has no REST URL; pass rest_url=")
-        connector = aiohttp.TCPConnector(limit=self._connection_limit)
+        connector = aiohttp.TCPConnector(
+            limit=self._connection_limit, ssl=self._ssl if self._ssl is not None else True
+        )
         self._http = aiohttp.ClientSession(connector=connector)
         stack.push_async_callback(self._http.close)
         # A simulator (embedded, or `kana-async sim` on explicit URLs) wants a key like the
@@ -212,6 +231,7 @@ class KanaClient:
             timeout=self._timeout,
             retry=self._retry,
             rate_limiter=self._rate_limiter,
+            max_body=self._max_body,
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
         if config.ws_url is not None:
@@ -326,6 +346,34 @@ def _check_simulator_options(simulator_type: Any, options: dict[str, Any]) -> No
         raise ValidationError(
             "simulator", f"unknown Simulator argument(s) {', '.join(unknown)}", None
         )
+
+
+def _ssl_context(ca_file: object, context: object) -> ssl.SSLContext | None:
+    """The TLS context the options ask for; ``None`` keeps aiohttp's default (system CAs)."""
+    if ca_file is not None and context is not None:
+        raise ValidationError("ssl_context", "give either ca_file or ssl_context, not both")
+    if context is not None:
+        if not isinstance(context, ssl.SSLContext):
+            raise ValidationError(
+                "ssl_context", f"must be an ssl.SSLContext, not {type(context).__name__}"
+            )
+        return context
+    if ca_file is None:
+        return None
+    if not isinstance(ca_file, (str, os.PathLike)):
+        raise ValidationError(
+            "ca_file", f"must be a path (str or os.PathLike), not {type(ca_file).__name__}"
+        )
+    path = os.fspath(ca_file)
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        # ssl.SSLError is an OSError too; its text names OpenSSL internals.
+        ssl_problem = isinstance(exc, ssl.SSLError) or not exc.strerror
+        reason = "no usable certificate in it" if ssl_problem else exc.strerror
+        raise ValidationError(
+            "ca_file", f"must be a readable PEM file of CA certificates ({reason})", path
+        ) from None
 
 
 def _rate_limiter(value: object) -> RateLimiter | None:

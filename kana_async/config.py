@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Literal
+from urllib.parse import urlsplit
 
 from .errors import ValidationError
 
-__all__ = ["KANA_PACKAGE_ADDRESS", "NETWORKS", "Network", "NetworkConfig", "resolve_network"]
+__all__ = [
+    "KANA_PACKAGE_ADDRESS",
+    "NETWORKS",
+    "Network",
+    "NetworkConfig",
+    "check_url",
+    "resolve_network",
+]
 
 Network = Literal["local", "testnet", "mainnet"]
 
@@ -80,6 +88,36 @@ def resolve_network(
             "network", f"must be one of {', '.join(NETWORKS)}", network
         ) from None
     for name, url in (("rest_url", rest_url), ("ws_url", ws_url), ("node_url", node_url)):
-        if url is not None and not url.startswith(("http://", "https://", "ws://", "wss://")):
-            raise ValidationError(name, "must be an http(s):// or ws(s):// URL", url)
+        if url is not None:
+            check_url(url, name)
     return preset.with_overrides(rest_url=rest_url, ws_url=ws_url, node_url=node_url)
+
+
+_HTTP = ("http", "https")
+_SCHEMES = {"rest_url": _HTTP, "node_url": _HTTP, "ws_url": ("ws", "wss", *_HTTP)}
+
+
+def check_url(url: object, param: str) -> str:
+    """``url`` if it is a usable absolute URL for ``param``, else a ``ValidationError``.
+
+    Refused: another scheme than the role takes, no host, whitespace or control characters
+    (a pasted ``"...\\n"``), and credentials in the URL: they would show in reprs, logs and
+    error texts, where the API key never does (pass it as ``api_key``).
+    """
+    schemes = _SCHEMES.get(param, (*_HTTP, "ws", "wss"))
+    rule = f"must be an absolute {' or '.join(f'{s}://' for s in schemes)} URL"
+    if not isinstance(url, str):
+        raise ValidationError(param, rule, url)
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ValidationError(param, f"{rule}, without spaces or control characters", url)
+    try:
+        parsed = urlsplit(url)
+        host, _ = parsed.hostname, parsed.port  # .port raises on a bad port
+    except ValueError:
+        raise ValidationError(param, rule, url) from None
+    if parsed.username is not None or parsed.password is not None:
+        # Not echoed: the point is to keep what it holds out of messages.
+        raise ValidationError(param, f"{rule}, without user:password@ (pass api_key instead)")
+    if parsed.scheme.lower() not in schemes or not host:
+        raise ValidationError(param, rule, url)
+    return url

@@ -22,6 +22,7 @@ value the caller never wrote.
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import NamedTuple
@@ -66,6 +67,9 @@ _MAX_U64 = 2**64 - 1
 # arithmetic on them needlessly expensive (``Decimal("1e999999")``).
 _MAX_ADJUSTED = 40
 _MAX_DIGITS = 80
+# What a money string may look like. ``Decimal()`` alone also takes "1_0", " 5 " and other
+# scripts' digits ("١٢"): text a bot did not mean to send as an amount.
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Wide enough that conversions of in-range values never round.
 _EXACT = decimal.Context(prec=200, Emax=10_000, Emin=-10_000)
 
@@ -92,9 +96,16 @@ def to_decimal(value: object, param: str) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, str):
         try:
-            result = Decimal(value.strip())
+            result = Decimal(value)
         except decimal.InvalidOperation:
             raise ValidationError(param, "must be a decimal number", value) from None
+        if result.is_finite() and _PLAIN_DECIMAL.fullmatch(value) is None:
+            raise ValidationError(
+                param,
+                "must be plain decimal text: ASCII digits with an optional sign, point and "
+                "exponent (no spaces, underscores or other scripts' digits)",
+                value,
+            )
     else:
         raise ValidationError(param, "must be a Decimal, int or str", value)
     if not result.is_finite():

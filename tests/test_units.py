@@ -232,3 +232,21 @@ def test_quote_units_round_trip(units: int, decimals: int) -> None:
     info = market(quote_decimals=decimals)
     if units:
         assert quote_to_units(info, units_to_quote(info, units)) == units
+
+
+@pytest.mark.parametrize(
+    "text", ["1_0", "1_000.5", "١٢", "٥.٥", "５", " 5 ", "5 ", "\t5", "5\n"]
+)
+def test_amount_text_must_be_plain_ascii_decimal(text: str) -> None:
+    with pytest.raises(ValidationError, match="plain decimal text") as info:
+        to_decimal(text, "size")
+    assert info.value.param == "size"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("5", 5), ("-5", -5), ("+5", 5), ("0.5", Decimal("0.5")), (".5", Decimal("0.5")),
+     ("5.", 5), ("1e-3", Decimal("0.001")), ("1E+2", 100), ("007", 7)],
+)
+def test_plain_decimal_text_is_accepted(text: str, value: Decimal) -> None:
+    assert to_decimal(text, "size") == value

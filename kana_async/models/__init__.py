@@ -1,6 +1,14 @@
 """Wire models (msgspec Structs) for Kana REST and WebSocket payloads."""
 
-from .common import decode_lenient, decoder, is_address, normalize_address
+from .common import (
+    MONEY_DIGITS,
+    ModelDecoder,
+    check_money,
+    decode_lenient,
+    decoder,
+    is_address,
+    normalize_address,
+)
 from .kana import (
     DepositWithdraw,
     FundingPayment,
@@ -17,11 +25,13 @@ from .kana import (
 )
 
 __all__ = [
+    "MONEY_DIGITS",
     "DepositWithdraw",
     "FundingPayment",
     "FundingRate",
     "MarketInfo",
     "MarketPrice",
+    "ModelDecoder",
     "OpenOrder",
     "Order",
     "OrderBookLevel",
@@ -29,6 +39,7 @@ __all__ = [
     "RestEnvelope",
     "Trade",
     "TxPayload",
+    "check_money",
     "decode_lenient",
     "decoder",
     "is_address",

@@ -5,20 +5,35 @@ ints or strings, prices as numbers or strings. The fast path decodes straight in
 Structs (``strict=False`` already turns numeric strings into ints and numbers into
 ``Decimal``); a frame that still fails is decoded once more through :func:`decode_lenient`,
 which turns numeric ids into strings first. Only anomalous frames pay for that.
+
+Every ``Decimal`` in a wire model is money (a price, size, amount or rate). ``Decimal`` parses
+``"NaN"``, ``"sNaN"``, ``"Infinity"`` and ``1e999`` without complaint, and such a value would
+only blow up later in the consumer's arithmetic, so both decode paths check every decoded
+``Decimal`` once, here (:class:`ModelDecoder`, :func:`decode_lenient`): a non-finite or absurdly
+large one fails the decode like any other type error, naming the field.
 """
 
 from __future__ import annotations
 
+import operator
 import re
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from functools import partial
+from itertools import chain
+from typing import Any, Generic, TypeVar
 
 import msgspec
+import msgspec.inspect as mi
 
 from ..errors import ValidationError
 
 __all__ = [
     "ID_FIELDS",
+    "MONEY_DIGITS",
+    "ModelDecoder",
     "WireStruct",
+    "check_money",
     "decode_lenient",
     "decoder",
     "is_address",
@@ -27,7 +42,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
+#: Matched with fullmatch: ``$`` would also accept a trailing newline.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
 #: Fields that are strings on the wire (u64/u128 ids) but sometimes arrive as JSON numbers.
 ID_FIELDS = frozenset(
@@ -41,7 +57,7 @@ class WireStruct(msgspec.Struct, frozen=True, kw_only=True):
 
 def is_address(value: object) -> bool:
     """True for a ``0x``-prefixed hex Aptos address of 1..64 digits."""
-    return isinstance(value, str) and _ADDRESS.match(value) is not None
+    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
 
 
 def normalize_address(value: str, *, param: str = "address") -> str:
@@ -53,9 +69,263 @@ def normalize_address(value: str, *, param: str = "address") -> str:
     return "0x" + value[2:].lower().rjust(64, "0")
 
 
-def decoder(type_: type[T]) -> msgspec.json.Decoder[T]:
-    """A JSON decoder for ``type_`` that accepts numeric strings and numbers interchangeably."""
-    return msgspec.json.Decoder(type_, strict=False)
+#: Money on the wire is finite with at most 39 integer digits: every Kana amount, even in raw
+#: integer units, fits in a u128 (< 3.5e38). Anything larger is garbage, not a price.
+MONEY_DIGITS = 39
+_MONEY_RULE = f"a finite decimal of at most {MONEY_DIGITS} integer digits"
+
+#: What msgspec decodes from (``msgspec.Raw`` included).
+WireBytes = bytes | bytearray | memoryview | msgspec.Raw | str
+#: ``values -> True if any of them holds bad money``: built once per wire type. It takes many
+#: values of one type at once so a list of levels is checked field by field, each field's
+#: values fetched by one C-level ``map``: a 20-level order book (6.5 us to decode) costs
+#: about 1.7 us more.
+_AnyBad = Callable[[Iterable[Any]], bool]
+
+
+_is_not_none = partial(operator.is_not, None)
+
+
+def _bad_money(value: Decimal) -> bool:
+    return not (value.is_finite() and value.adjusted() < MONEY_DIGITS)
+
+
+def _any_bad_decimal(values: Iterable[Any]) -> bool:
+    limit = MONEY_DIGITS
+    for value in values:
+        if value is not None and not (value.is_finite() and value.adjusted() < limit):
+            return True
+    return False
+
+
+def _skipping_none(check: _AnyBad) -> _AnyBad:
+    """``check`` for the values of an optional field, whose ``None`` values need no check."""
+    return lambda values: check(filter(_is_not_none, values))
+
+
+def _optional_member(t: mi.Type) -> mi.Type:
+    """``X`` for ``X | None``, else ``t``."""
+    if isinstance(t, mi.UnionType) and len(t.types) == 2:
+        kinds = [m for m in t.types if not isinstance(m, mi.NoneType)]
+        if len(kinds) == 1:
+            return kinds[0]
+    return t
+
+
+def _python_type(t: mi.Type) -> type | tuple[type, ...] | None:
+    if isinstance(t, mi.DecimalType):
+        return Decimal
+    if isinstance(t, mi.StructType):
+        return t.cls
+    if isinstance(t, (mi.ListType, mi.VarTupleType, mi.TupleType, mi.SetType, mi.FrozenSetType)):
+        return (list, tuple, set, frozenset)
+    if isinstance(t, mi.DictType):
+        return dict
+    return None
+
+
+def _struct_check(t: mi.StructType, memo: dict[type, _AnyBad | None]) -> _AnyBad | None:
+    cls = t.cls
+    if cls in memo:
+        return memo[cls]
+    # A self-referencing model reaches itself through this cell while it is being built.
+    cell: list[_AnyBad | None] = [None]
+
+    def forward(objs: Iterable[Any]) -> bool:
+        check = cell[0]
+        return check is not None and check(objs)
+
+    memo[cls] = forward
+    fields: list[tuple[Callable[[Any], Any], _AnyBad]] = []
+    for field in t.fields:
+        inner = _optional_member(field.type)
+        sub = _any_bad(inner, memo)
+        if sub is None:
+            continue
+        if inner is not field.type and sub is not _any_bad_decimal:
+            sub = _skipping_none(sub)
+        fields.append((operator.attrgetter(field.name), sub))
+    if not fields:
+        memo[cls] = None
+        return None
+
+    def any_bad(objs: Iterable[Any]) -> bool:
+        # Never handed a None (optional fields skip theirs); read once per field.
+        present = objs if isinstance(objs, (list, tuple)) else list(objs)
+        if not present:  # also ends the walk of a self-referencing model
+            return False
+        for get, sub in fields:  # noqa: SIM110 (a loop: no generator on the hot path)
+            if sub(map(get, present)):
+                return True
+        return False
+
+    cell[0] = memo[cls] = any_bad
+    return any_bad
+
+
+def _any_bad(t: mi.Type, memo: dict[type, _AnyBad | None]) -> _AnyBad | None:
+    """The check for values of type ``t``, or ``None`` when ``t`` holds no Decimal at all
+    (then nothing is checked)."""
+    if isinstance(t, mi.DecimalType):
+        return _any_bad_decimal
+    if isinstance(t, mi.StructType):
+        return _struct_check(t, memo)
+    if isinstance(t, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
+        items = _any_bad(t.item_type, memo)
+        if items is None:
+            return None
+
+        def any_bad_seq(seqs: Iterable[Any]) -> bool:
+            for seq in seqs:  # noqa: SIM110 (a loop: no generator on the hot path)
+                if items(seq):
+                    return True
+            return False
+
+        return any_bad_seq
+    if isinstance(t, mi.TupleType):
+        subs = [(i, _any_bad(member, memo)) for i, member in enumerate(t.item_types)]
+        checks = [(operator.itemgetter(i), sub) for i, sub in subs if sub is not None]
+        if not checks:
+            return None
+
+        def any_bad_tuple(tuples: Iterable[Any]) -> bool:
+            present = list(filter(_is_not_none, tuples))
+            return any(sub(map(get, present)) for get, sub in checks)
+
+        return any_bad_tuple
+    if isinstance(t, mi.DictType):
+        values = _any_bad(t.value_type, memo)
+        if values is None:
+            return None
+
+        def any_bad_dict(dicts: Iterable[Any]) -> bool:
+            return values(chain.from_iterable(d.values() for d in dicts if d is not None))
+
+        return any_bad_dict
+    if isinstance(t, mi.UnionType):
+        members: list[tuple[type | tuple[type, ...], _AnyBad]] = []
+        for member in t.types:
+            sub = _any_bad(member, memo)
+            kind = _python_type(member)
+            if sub is not None and kind is not None:
+                members.append((kind, sub))
+        if not members:
+            return None
+
+        def any_bad_union(values: Iterable[Any]) -> bool:
+            present = list(values)
+            return any(
+                sub(v for v in present if isinstance(v, kind)) for kind, sub in members
+            )
+
+        return any_bad_union
+    return None
+
+
+def _locate(value: Any, t: mi.Type, path: str) -> tuple[str, Decimal] | None:
+    """Where the bad money is (slow, only after the check said there is some)."""
+    t = _optional_member(t)
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return (path, value) if isinstance(t, mi.DecimalType) and _bad_money(value) else None
+    if isinstance(t, mi.StructType) and isinstance(value, t.cls):
+        for field in t.fields:
+            found = _locate(getattr(value, field.name), field.type, f"{path}.{field.encode_name}")
+            if found:
+                return found
+    elif isinstance(t, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)) and (
+        isinstance(value, (list, tuple, set, frozenset))
+    ):
+        for index, item in enumerate(value):
+            found = _locate(item, t.item_type, f"{path}[{index}]")
+            if found:
+                return found
+    elif isinstance(t, mi.TupleType) and isinstance(value, (list, tuple)):
+        for index, (item, member) in enumerate(zip(value, t.item_types, strict=False)):
+            found = _locate(item, member, f"{path}[{index}]")
+            if found:
+                return found
+    elif isinstance(t, mi.DictType) and isinstance(value, dict):
+        for key, item in value.items():
+            found = _locate(item, t.value_type, f"{path}[{key!r}]")
+            if found:
+                return found
+    elif isinstance(t, mi.UnionType):
+        for member in t.types:
+            found = _locate(value, member, path)
+            if found:
+                return found
+    return None
+
+
+_CHECKS: dict[Any, tuple[_AnyBad, mi.Type] | None] = {}
+
+
+def _money_check(type_: Any) -> tuple[_AnyBad, mi.Type] | None:
+    """The predicate and type info for ``type_``, built once (``None``: no money in it)."""
+    try:
+        return _CHECKS[type_]
+    except KeyError:
+        cacheable = True
+    except TypeError:  # an unhashable annotation: built each time
+        cacheable = False
+    info = mi.type_info(type_)
+    any_bad = _any_bad(info, {})
+    check = None if any_bad is None else (any_bad, info)
+    if cacheable:
+        _CHECKS[type_] = check
+    return check
+
+
+def _refuse(value: Any, info: mi.Type) -> msgspec.ValidationError:
+    found = _locate(value, info, "$")
+    where, bad = found if found else ("$", Decimal("NaN"))
+    return msgspec.ValidationError(f"Expected {_MONEY_RULE}, got `{bad}` - at `{where}`")
+
+
+def check_money(value: T, type_: Any) -> T:
+    """Return ``value`` (of wire type ``type_``) once every Decimal in it is known good.
+
+    For a value built some other way than :func:`decoder` (``msgspec.convert``); raises
+    ``msgspec.ValidationError`` naming the field, as a decode error would.
+    """
+    check = _money_check(type_)
+    if check is not None and check[0]((value,)):
+        raise _refuse(value, check[1])
+    return value
+
+
+class ModelDecoder(Generic[T]):
+    """A msgspec JSON decoder for a wire type that also refuses non-finite money.
+
+    ``strict=False``: numeric strings and numbers are accepted interchangeably. The money
+    check walks only the Decimal fields and is skipped for types that hold none.
+    """
+
+    __slots__ = ("_check", "_decode", "type")
+
+    def __init__(self, type_: Any) -> None:
+        self.type: Any = type_
+        self._decode = msgspec.json.Decoder(type_, strict=False).decode
+        self._check = _money_check(type_)
+
+    def __repr__(self) -> str:
+        return f"ModelDecoder({getattr(self.type, '__name__', self.type)})"
+
+    def decode(self, data: WireBytes) -> T:
+        """Decode ``data``; raises ``msgspec.DecodeError`` / ``msgspec.ValidationError``."""
+        value: T = self._decode(data)
+        check = self._check
+        if check is not None and check[0]((value,)):
+            raise _refuse(value, check[1])
+        return value
+
+
+def decoder(type_: type[T]) -> ModelDecoder[T]:
+    """A JSON decoder for ``type_`` that accepts numeric strings and numbers interchangeably
+    and refuses non-finite money (see :class:`ModelDecoder`)."""
+    return ModelDecoder(type_)
 
 
 def _stringify_ids(obj: Any) -> Any:
@@ -70,7 +340,8 @@ def _stringify_ids(obj: Any) -> Any:
     return obj
 
 
-def decode_lenient(data: bytes | str, type_: type[T]) -> T:
-    """Decode tolerating numeric ids; raises ``msgspec.ValidationError`` if still invalid."""
+def decode_lenient(data: WireBytes, type_: type[T]) -> T:
+    """Decode tolerating numeric ids; raises ``msgspec.ValidationError`` if still invalid
+    (a non-finite money value included)."""
     generic = msgspec.json.decode(data)
-    return msgspec.convert(_stringify_ids(generic), type_, strict=False)
+    return check_money(msgspec.convert(_stringify_ids(generic), type_, strict=False), type_)

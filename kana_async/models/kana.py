@@ -30,9 +30,12 @@ __all__ = [
 
 
 def _fix_address(struct: msgspec.Struct, field: str = "address") -> None:
+    # Checked whatever its length: 66 characters may still hold junk ("0x" + 63 digits + "\n").
     value = getattr(struct, field)
-    if value is not None and len(value) != 66:
-        msgspec.structs.force_setattr(struct, field, normalize_address(value, param=field))
+    if value is not None:
+        fixed = normalize_address(value, param=field)
+        if fixed != value:
+            msgspec.structs.force_setattr(struct, field, fixed)
 
 
 class RestEnvelope(msgspec.Struct, frozen=True, kw_only=True):

@@ -3,11 +3,18 @@
 Every Kana REST endpoint only reads data or builds an *unsigned* transaction payload; nothing
 moves until a transaction is signed and submitted elsewhere. Repeating any call is therefore
 safe, so connection failures, timeouts, 5xx and 429 answers are retried (jittered exponential
-backoff, bounded in attempts and in total time, ``Retry-After`` honoured within that budget).
+backoff, bounded in attempts and in total time, ``Retry-After`` honoured within that budget but
+never shorter than the backoff).
 Other 4xx answers and ``success: false`` are never retried: asking again gives the same answer.
 
 The first attempt runs outside tenacity to keep the per-call cost of the common case (a 200 on
 the first try) close to a bare aiohttp request; only a failed call builds a retry loop.
+
+A server is not trusted further than the API needs. Redirects are followed by hand, and only
+within the base URL's origin (scheme, host and port): a redirect to another host, or from
+https to http, would carry ``x-api-key`` where it was never meant to go, so it is refused with
+an :class:`~kana_async.errors.ApiError` instead. Bodies are read incrementally up to a cap
+(``max_body``, 8 MiB by default); a larger answer is refused without reading the rest.
 """
 
 from __future__ import annotations
@@ -25,13 +32,14 @@ import aiohttp
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
+from yarl import URL
 
 from ..errors import ApiError, AuthError, RateLimitError, TransportError, ValidationError
-from ..models.common import decode_lenient, decoder
+from ..models.common import ModelDecoder, decode_lenient, decoder
 from ..models.kana import RestEnvelope
 from .ratelimit import RateLimiter
 
-__all__ = ["RestSession", "RetryPolicy"]
+__all__ = ["DEFAULT_MAX_BODY", "MAX_REDIRECTS", "RestSession", "RetryPolicy"]
 
 T = TypeVar("T")
 
@@ -43,6 +51,13 @@ _RETRYABLE = (TransportError, RateLimitError)
 _Retryable = TransportError | RateLimitError
 #: How much of an unexpected body an error message quotes.
 _QUOTE_LIMIT = 200
+#: The largest REST answer read by default. The biggest documented answers (a market's
+#: trades, a long order history) are a few hundred KiB.
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+#: Same-origin redirects followed for one request before giving up.
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,15 +93,20 @@ class RetryPolicy:
         return cls(attempts=1)
 
 
-_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+_DECODERS: dict[Any, ModelDecoder[Any]] = {}
 
 
-def _decoder_for(type_: Any) -> msgspec.json.Decoder[Any]:
+def _decoder_for(type_: Any) -> ModelDecoder[Any]:
     """One Decoder per result type, built on first use."""
     dec = _DECODERS.get(type_)
     if dec is None:
         dec = _DECODERS[type_] = decoder(type_)
     return dec
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the default port made explicit."""
+    return (url.scheme.lower(), (url.host or "").lower(), url.port)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -112,8 +132,9 @@ class RestSession:
 
     Pass an ``aiohttp.ClientSession`` to share one the caller owns (and closes); without one,
     the RestSession creates its own on first use and closes it in :meth:`close` (or on leaving
-    ``async with``). ``api_key`` goes into the ``x-api-key`` header of every request and
-    nowhere else: not in reprs, logs or error messages.
+    ``async with``). ``api_key`` goes into the ``x-api-key`` header of every request to the
+    base URL's origin and nowhere else: not to another origin, not in reprs, logs or error
+    messages. ``max_body`` caps the bytes read from one answer (after decompression).
     """
 
     def __init__(
@@ -125,9 +146,12 @@ class RestSession:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url", "must be an http:// or https:// URL", base_url)
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise ValidationError("max_body", "must be an int number of bytes >= 1", max_body)
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ValidationError("api_key", "must be a non-empty str or None")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
@@ -135,6 +159,8 @@ class RestSession:
         ):
             raise ValidationError("timeout", "must be a finite number of seconds > 0", timeout)
         self.base_url = base_url.rstrip("/")
+        self.max_body = max_body
+        self._origin = _origin(URL(self.base_url))
         self.timeout = float(timeout)
         self.retry = retry if retry is not None else RetryPolicy()
         self.rate_limiter = rate_limiter
@@ -217,7 +243,7 @@ class RestSession:
         path: str,
         params: Mapping[str, str] | None,
         body: bytes | None,
-        dec: msgspec.json.Decoder[Any],
+        dec: ModelDecoder[Any],
     ) -> Any:
         policy = self.retry
         deadline = started + policy.total_time
@@ -226,10 +252,13 @@ class RestSession:
         )
 
         def wait(state: RetryCallState) -> float:
+            own = float(backoff(state))
             error = state.outcome.exception() if state.outcome else None
             if isinstance(error, RateLimitError) and error.retry_after is not None:
-                return error.retry_after
-            return float(backoff(state))
+                # Retry-After says "not before"; it never makes us retry sooner than our own
+                # backoff (a "Retry-After: 0" would otherwise spend every attempt at once).
+                return max(error.retry_after, own)
+            return own
 
         def stop(state: RetryCallState) -> bool:
             out_of_attempts = state.attempt_number >= policy.attempts
@@ -269,24 +298,38 @@ class RestSession:
         path: str,
         params: Mapping[str, str] | None,
         body: bytes | None,
-        dec: msgspec.json.Decoder[Any],
+        dec: ModelDecoder[Any],
         timeout: aiohttp.ClientTimeout,
     ) -> Any:
         if self.rate_limiter is not None:
             await self.rate_limiter.acquire()
         http = self._http()
+        url = URL(self.base_url + path)
+        headers = self._headers if body is None else self._json_headers
         try:
-            async with http.request(
-                method,
-                self.base_url + path,
-                params=params,
-                data=body,
-                headers=self._headers if body is None else self._json_headers,
-                timeout=timeout,
-            ) as response:
-                status = response.status
-                raw = await response.read()
-                retry_after = response.headers.get("Retry-After") if status == 429 else None
+            for _ in range(MAX_REDIRECTS + 1):
+                async with http.request(
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                ) as response:
+                    status = response.status
+                    if status in _REDIRECTS:
+                        url = self._redirect_target(path, response)
+                        params = None  # the Location carries its own query
+                        if status == 303 or (status in (301, 302) and method != "GET"):
+                            # What browsers and aiohttp do: the next request is a GET.
+                            method, body, headers = "GET", None, self._headers
+                        continue
+                    raw = await self._read_body(path, response)
+                    retry_after = response.headers.get("Retry-After") if status == 429 else None
+                    break
+            else:
+                raise ApiError(path, f"more than {MAX_REDIRECTS} redirects", status)
         except asyncio.TimeoutError as exc:
             raise TransportError(
                 f"{method} {path}: no answer within {timeout.total:g}s"
@@ -299,10 +342,73 @@ class RestSession:
             return self._decode_success(path, status, raw, dec)
         raise self._http_error(method, path, status, raw, retry_after)
 
+    def _redirect_target(self, path: str, response: aiohttp.ClientResponse) -> URL:
+        """Where a redirect points, if it stays on the API's origin; else an ApiError.
+
+        Not following is the safe answer for a trading client: another origin is not the API
+        the caller configured, and the key must not travel there or over plain http.
+        """
+        status = response.status
+        location = response.headers.get("Location")
+        if not location:
+            raise ApiError(path, f"HTTP {status} redirect without a Location", status)
+        try:
+            target = response.url.join(URL(location))
+            origin = _origin(target)
+        except ValueError:
+            raise ApiError(
+                path, f"HTTP {status} redirect to an unreadable Location", status
+            ) from None
+        if origin != self._origin:
+            scheme, host, port = origin
+            raise ApiError(
+                path,
+                self._redact(
+                    f"HTTP {status} redirect to another origin ({scheme}://{host}:{port}) "
+                    f"refused: the client talks only to {self._origin_text()} and never sends "
+                    "the API key elsewhere; point rest_url at the new address if it moved"
+                ),
+                status,
+            )
+        return target
+
+    def _origin_text(self) -> str:
+        scheme, host, port = self._origin
+        return f"{scheme}://{host}:{port}"
+
+    async def _read_body(self, path: str, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body, read in chunks, refusing one larger than ``max_body``.
+
+        A declared ``Content-Length`` over the cap is refused before reading anything; an
+        undeclared (chunked, or compressed) one is refused as soon as the cap is passed. The
+        connection is then closed rather than drained.
+        """
+        cap = self.max_body
+        declared = response.content_length
+        if declared is not None and declared > cap:
+            response.close()
+            raise self._too_large(path, response.status, f"of {declared} bytes (Content-Length)")
+        if declared is not None and "Content-Encoding" not in response.headers:
+            # The common case: aiohttp reads exactly the declared (and allowed) length.
+            return await response.read()
+        buffer = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            buffer += chunk
+            if len(buffer) > cap:
+                response.close()
+                raise self._too_large(path, response.status, "")
+        return bytes(buffer)
+
+    def _too_large(self, path: str, status: int, size: str) -> ApiError:
+        answer = f"answer {size}" if size else "answer"
+        return ApiError(
+            path, f"{answer} exceeds the {self.max_body}-byte cap (max_body); not read", status
+        )
+
     # -- decoding (pure) ---------------------------------------------------------------------
 
     def _decode_success(
-        self, path: str, status: int, raw: bytes, dec: msgspec.json.Decoder[Any]
+        self, path: str, status: int, raw: bytes, dec: ModelDecoder[Any]
     ) -> Any:
         try:
             envelope = _ENVELOPE.decode(raw)
@@ -321,7 +427,7 @@ class RestSession:
             return dec.decode(data)
         except msgspec.ValidationError as first:
             try:
-                return decode_lenient(bytes(data), cast("type[Any]", dec.type))
+                return decode_lenient(data, cast("type[Any]", dec.type))
             except (msgspec.ValidationError, msgspec.DecodeError):
                 raise ApiError(
                     path, f"unexpected data in response: {first}", status

@@ -17,6 +17,7 @@ from ..errors import ValidationError
 from ..models import (
     DepositWithdraw,
     FundingRate,
+    ModelDecoder,
     OpenOrder,
     Order,
     OrderBookLevel,
@@ -80,7 +81,7 @@ class TopicSpec:
     #: ``list[item]`` or ``item``: what a payload decodes to.
     payload_type: Any
     #: ``(payload bytes) -> value``: the typed decode, built once.
-    decoder: msgspec.json.Decoder[Any]
+    decoder: ModelDecoder[Any]
     #: ``(payload bytes) -> key view``: reads only the key field, built once (``None`` unkeyed).
     key_decoder: msgspec.json.Decoder[Any] | None
 

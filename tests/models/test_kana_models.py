@@ -104,7 +104,18 @@ def test_envelope_accepts_legacy_status_flag() -> None:
     assert not msgspec.json.decode(b'{"success":false,"data":null}', type=RestEnvelope).ok
 
 
-@pytest.mark.parametrize("bad", ["", "0x", "abc", "0xzz", "0x" + "1" * 65, 12])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "0x", "abc", "0xzz", "0x" + "1" * 65, 12, "0x1\n", "0x" + "a" * 64 + "\n", " 0x1",
+     "0x1 ", "0x\n1"],
+)
 def test_bad_address_names_the_rule(bad: Any) -> None:
     with pytest.raises(ValidationError, match="user_address: must be a 0x-prefixed hex"):
         normalize_address(bad, param="user_address")
+
+
+@pytest.mark.parametrize("junk", ["0x" + "a" * 63 + "\n", "0x" + "z" * 64, "0X" + "a" * 64])
+def test_a_wire_address_of_full_length_is_checked_too(junk: str) -> None:
+    row = {"address": junk, "amount": "1", "is_deposit": True, "timestamp": 1}
+    with pytest.raises(msgspec.ValidationError, match="address: must be a 0x-prefixed hex"):
+        decoder(DepositWithdraw).decode(msgspec.json.encode(row))
