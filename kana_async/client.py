@@ -56,6 +56,10 @@ def _delegate(
     call.__name__ = method.__name__
     call.__qualname__ = f"KanaClient.{method.__name__}"
     call.__doc__ = method.__doc__
+    # ``inspect.signature`` (help(), IPython, Jupyter) follows ``__wrapped__``: the caller sees
+    # the Trader method's parameters, not ``(*args, **kwargs)``.
+    call.__wrapped__ = method  # type: ignore[attr-defined]
+    call.__annotations__ = dict(method.__annotations__)
     return call
 
 
