@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from ..errors import ApiError, ValidationError
+from ..errors import ApiError, ValidationError, describe_value
 from ..models.kana import (
     DepositWithdraw,
     FundingPayment,
@@ -180,7 +180,9 @@ class KanaRest:
         try:
             return p.address(result, "data")
         except ValidationError as exc:
-            raise ApiError("/getProfileAddress", f"not an address: {result!r}") from exc
+            raise ApiError(
+                "/getProfileAddress", f"not an address: {describe_value(result)}"
+            ) from exc
 
     async def _balance(self, path: str, user_address: str) -> Decimal:
         query = {"userAddress": p.address(user_address)}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config import KANA_PACKAGE_ADDRESS
-from ..errors import ApiError, ValidationError
+from ..errors import ApiError, ValidationError, describe_value
 from ..models import MarketInfo, TxPayload, normalize_address
 from ..rest import params as p
 from ..units import Money, check_leverage, price_to_ticks, quote_to_units, size_to_lots
@@ -127,7 +127,8 @@ class Trader:
             where, got_value, want_value = mismatch
             raise PayloadMismatchError(
                 f"payload {function}",
-                f"argument {where} is {got_value!r}, expected {want_value!r}; not signed",
+                f"argument {where} is {describe_value(got_value)}, expected "
+                f"{describe_value(want_value)}; not signed",
             )
         return entry
 

@@ -180,7 +180,7 @@ async def test_position_tracker_shows_a_pnl_row_for_the_demo_position() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--size", "0.1", "--duration", "1"], "error: --size: must be at least min_lots"),
+        (["--size", "0.1", "--duration", "1"], "error: --size: minimum size is 0.5 APT (got 0.1)"),
         (["--size", "0.0005", "--duration", "1"], "error: --size: must be a multiple of"),
         (["--leverage", "99", "--duration", "1"], "error: --leverage: must be between 1 and"),
         (["--network", "testnet", "--private-key-env", "NO_SUCH_KEY_VARIABLE"],
