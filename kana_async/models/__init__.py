@@ -2,6 +2,7 @@
 
 from .common import decode_lenient, decoder, is_address, normalize_address
 from .kana import (
+    BestPrice,
     DepositWithdraw,
     FundingPayment,
     FundingRate,
@@ -17,6 +18,7 @@ from .kana import (
 )
 
 __all__ = [
+    "BestPrice",
     "DepositWithdraw",
     "FundingPayment",
     "FundingRate",

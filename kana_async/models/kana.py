@@ -14,6 +14,7 @@ import msgspec
 from .common import WireStruct, normalize_address
 
 __all__ = [
+    "BestPrice",
     "DepositWithdraw",
     "FundingPayment",
     "FundingRate",
@@ -280,3 +281,46 @@ class FundingPayment(WireStruct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _fix_address(self)
+
+
+class BestPrice(WireStruct, frozen=True, kw_only=True):
+    """One market's best bid and ask (``best_price`` topic). PROVISIONAL.
+
+    The documents list the topic but show neither its key nor its payload; this follows the
+    embedded simulator's shape and may change when the live one is known. Decoding is
+    lenient: every field may be missing, prices may be JSON numbers or strings, and fields
+    not known here are kept in :attr:`extra`.
+    """
+
+    market_id: int | None = None
+    best_bid_price: Decimal | None = None
+    best_ask_price: Decimal | None = None
+    last_updated: int | None = None
+    transaction_version: int | None = None
+    #: Fields of the payload that this version does not know, as received.
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for price in (self.best_bid_price, self.best_ask_price):
+            if price is not None and not price.is_finite():
+                raise ValueError("a best price must be finite")
+
+
+_BEST_PRICE_FIELDS = frozenset(f for f in BestPrice.__struct_fields__ if f != "extra")
+_GENERIC_LIST = msgspec.json.Decoder(list[dict[str, Any]], float_hook=Decimal)
+
+
+class BestPriceDecoder:
+    """Decodes a ``best_price`` payload (a list) into :class:`BestPrice` items, keeping unknown
+    fields; raises ``msgspec.ValidationError``/``DecodeError`` like a msgspec decoder."""
+
+    __slots__ = ()
+
+    def decode(self, buf: Any, /) -> list[BestPrice]:
+        rows = _GENERIC_LIST.decode(buf)
+        items = []
+        for row in rows:
+            known = {k: v for k, v in row.items() if k in _BEST_PRICE_FIELDS}
+            known["extra"] = {k: v for k, v in row.items() if k not in _BEST_PRICE_FIELDS}
+            items.append(msgspec.convert(known, BestPrice, strict=False))
+        return items

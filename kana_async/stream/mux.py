@@ -21,7 +21,15 @@ import msgspec
 
 from .._tasks import cancel_and_wait
 from ..errors import KanaError, TransportError, ValidationError
-from ..models import DepositWithdraw, FundingRate, OpenOrder, Order, Position, Trade
+from ..models import (
+    BestPrice,
+    DepositWithdraw,
+    FundingRate,
+    OpenOrder,
+    Order,
+    Position,
+    Trade,
+)
 from .book import OrderBook
 from .connection import Connection, Outgoing, ReconnectPolicy
 from .router import Router
@@ -252,6 +260,13 @@ class StreamMux:
         """The latest trades of a market."""
         return cast(Subscription[list[Trade]],
                     self.subscribe("recent_trades", market_id=market_id, **options))
+
+    def best_price(self, market_id: int | str, **options: Any) -> Subscription[list[BestPrice]]:
+        """Best bid and ask of a market, on every change of either. PROVISIONAL: the documents
+        name this topic without its payload; items follow the simulator's shape and keep
+        unknown fields in ``.extra`` (see :class:`~kana_async.models.BestPrice`)."""
+        return cast(Subscription[list[BestPrice]],
+                    self.subscribe("best_price", market_id=market_id, **options))
 
     def live_funding_rate(self, **options: Any) -> Subscription[list[FundingRate]]:
         """Current funding rates of every market."""
