@@ -211,7 +211,7 @@ class KanaClient:
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
         if config.ws_url is not None:
-            self._stream = StreamMux(self._http, config.ws_url)
+            self._stream = StreamMux(self._http, config.ws_url, markets=self._rest.markets)
             stack.push_async_callback(self._stream.close)
         if self._signer is not None:
             if config.node_url is None:

@@ -483,7 +483,7 @@ class _TaskSet:
 class _State:
     """The latest snapshot of each topic, and waiters for a condition on them."""
 
-    def __init__(self, report: DemoReport, market: str) -> None:
+    def __init__(self, report: DemoReport, market: int) -> None:
         self.report = report
         self.market = market
         self.book: OrderBook | None = None
@@ -621,10 +621,10 @@ class Demo:
             live = not options.plain and out.isatty()
         self.report = DemoReport(network=self._network_name(), market=str(options.market),
                                  started=time.monotonic())
-        self.state = _State(self.report, str(options.market))
+        self.state = _State(self.report, options.market)
         self.display: _Display = _LiveDisplay(out, self.screen) if live else _Display(out)
         self.info: MarketInfo | None = None
-        self.names: dict[str, str] = {}
+        self.names: dict[int, str] = {}
         self._kana: KanaClient | None = None
         self._counterparty: KanaClient | None = None
         self._stopped: asyncio.Future[None] | None = None

@@ -159,7 +159,7 @@ def unrealized_pnl(position: Position, mark: Decimal | None) -> Decimal | None:
 
 def positions(
     items: Sequence[Position],
-    marks: Mapping[str, Decimal | None] | None = None,
+    marks: Mapping[int, Decimal | None] | None = None,
     *,
     title: str | None = "Positions",
 ) -> RenderableType:
@@ -180,7 +180,7 @@ def positions(
         pnl = unrealized_pnl(position, mark)
         side = position.trade_side
         table.add_row(
-            position.market_id,
+            str(position.market_id),
             Text("?" if side is None else ("long" if side else "short"),
                  style="" if side is None else (_BID if side else _ASK)),
             format_decimal(position.size),
@@ -243,7 +243,7 @@ def open_orders(items: Sequence[OpenOrder], *, title: str | None = "Open orders"
         table.add_row(Text("nothing rests", style=_DIM), "", "", "", "", "")
     for order in items:
         table.add_row(
-            _short_id(order.order_id), order.market_id, format_decimal(order.price),
+            _short_id(order.order_id), str(order.market_id), format_decimal(order.price),
             format_decimal(order.remaining_size), format_decimal(order.total_size),
             f"{order.leverage}x",
         )
@@ -261,7 +261,7 @@ def _short_id(order_id: str, keep: int = 12) -> str:
 def funding_rates(
     rates: Sequence[FundingRate],
     *,
-    names: Mapping[str, str] | None = None,
+    names: Mapping[int, str] | None = None,
     title: str | None = "Funding",
 ) -> RenderableType:
     """One row per market: its name (from ``names``) and current funding rate in percent."""
@@ -274,7 +274,7 @@ def funding_rates(
     for rate in sorted(rates, key=lambda r: r.market_id):
         percent = rate.funding_rate * 100
         table.add_row(
-            names.get(rate.market_id, rate.market_id),
+            names.get(rate.market_id, str(rate.market_id)),
             Text(format_decimal(percent, 4, sign=True) + " %", style=_signed_style(percent)),
         )
     return table

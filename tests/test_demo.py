@@ -52,14 +52,14 @@ def render(renderable: RenderableType, width: int = 140) -> str:
 
 
 def trade(pnl: str, fee: str, version: int = 1) -> Trade:
-    return Trade(address="0x1", trade_id="7", market_id="1338", order_type=1, size=D("0.5"),
+    return Trade(address="0x1", trade_id="7", market_id=1338, order_type=1, size=D("0.5"),
                  price=D("5.7"), fee=D(fee), pnl=D(pnl), timestamp=0,
                  transaction_version=version)
 
 
 def position(**fields: object) -> Position:
     values: dict[str, object] = dict(
-        address="0x1", market_id="1338", size=D("0.500"), entry_price=D("5.700"),
+        address="0x1", market_id=1338, size=D("0.500"), entry_price=D("5.700"),
         value=D("2.85"), leverage=2, margin=D("1.425"), trade_side=True, tp=D("6"),
         sl=D("5.4"),
     )
@@ -309,14 +309,14 @@ def test_screen_renders_a_full_state() -> None:
     demo = Demo(DemoOptions(duration=12), out=io.StringIO(), live=False)
     demo.info = None
     state = demo.state
-    levels = [OrderBookLevel(market_id="1338", price=D("5.705"), size=D("10"), is_ask=True),
-              OrderBookLevel(market_id="1338", price=D("5.701"), size=D("3"), is_ask=False)]
+    levels = [OrderBookLevel(market_id=1338, price=D("5.705"), size=D("10"), is_ask=True),
+              OrderBookLevel(market_id=1338, price=D("5.701"), size=D("3"), is_ask=False)]
     state.update("orderbook", OrderBook.from_levels(levels))
-    state.update("positions", [position(), position(market_id="1339")])
+    state.update("positions", [position(), position(market_id=1339)])
     state.update("open_orders", [OpenOrder(
-        address="0x1", order_id="42", market_id="1338", order_type=1, price=D("5.701"),
+        address="0x1", order_id="42", market_id=1338, order_type=1, price=D("5.701"),
         total_size=D("1"), remaining_size=D("1"), leverage=2, timestamp=0)])
-    state.update("live_funding_rate", [FundingRate(market_id="1338", funding_rate=D("0.0001"))])
+    state.update("live_funding_rate", [FundingRate(market_id=1338, funding_rate=D("0.0001"))])
     state.update("trade_history", [])
     state.update("trade_history", [trade("-0.001", "0.001")])
     record = demo.report.sent("limit buy 0.5 @ 5.701", "resting order", time.monotonic())

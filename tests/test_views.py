@@ -36,7 +36,7 @@ def render(renderable: RenderableType, width: int = 100) -> str:
 
 
 def level(price: str, size: str, is_ask: bool) -> OrderBookLevel:
-    return OrderBookLevel(market_id="1338", price=D(price), size=D(size), is_ask=is_ask)
+    return OrderBookLevel(market_id=1338, price=D(price), size=D(size), is_ask=is_ask)
 
 
 def full_book() -> OrderBook:
@@ -47,7 +47,7 @@ def full_book() -> OrderBook:
 
 def position(side: bool | None = True, **fields: object) -> Position:
     values: dict[str, object] = dict(
-        address="0x1", market_id="1338", size=D("2"), entry_price=D("5.000"), value=D("10"),
+        address="0x1", market_id=1338, size=D("2"), entry_price=D("5.000"), value=D("10"),
         leverage=2, margin=D("5"), trade_side=side,
     )
     values.update(fields)
@@ -90,7 +90,7 @@ def test_book_top_shows_best_levels_mid_and_spread() -> None:
 
 def test_book_top_without_data() -> None:
     assert "waiting for the book" in render(book_top(None))
-    text = render(book_top(OrderBook("1338", [])))
+    text = render(book_top(OrderBook(1338, [])))
     for words in ("no asks", "no bids", "one side empty"):
         assert words in text
     only_bids = render(book_top(OrderBook.from_levels([level("5", "1", False)])))
@@ -123,8 +123,8 @@ def test_unrealized_pnl_long_short_and_unknown() -> None:
 def test_positions_view() -> None:
     text = render(positions(
         [position(True, tp=D("6.5"), sl=D("4.2"), liq_price=D("2.6")),
-         position(False, market_id="1339", size=D("0.01"))],
-        {"1338": D("5.25")},
+         position(False, market_id=1339, size=D("0.01"))],
+        {1338: D("5.25")},
     ))
     (long,) = [line for line in text.splitlines() if "long" in line]
     for cell in ("1338", "5.000", "5.25", "+0.5000", "6.5", "4.2", "2.6"):
@@ -155,7 +155,7 @@ def test_position_card() -> None:
 
 
 def test_open_orders_view_shortens_long_ids() -> None:
-    order = OpenOrder(address="0x1", order_id="1" * 30 + "987654321012", market_id="1338",
+    order = OpenOrder(address="0x1", order_id="1" * 30 + "987654321012", market_id=1338,
                       order_type=1, price=D("5.5"), total_size=D("2"), remaining_size=D("1.5"),
                       leverage=3, timestamp=0)
     text = render(open_orders([order]))
@@ -165,9 +165,9 @@ def test_open_orders_view_shortens_long_ids() -> None:
 
 
 def test_funding_rates_view_in_percent() -> None:
-    rates = [FundingRate(market_id="1339", funding_rate=D("-0.0001")),
-             FundingRate(market_id="1338", funding_rate=D("0.000125"))]
-    text = render(funding_rates(rates, names={"1338": "APT/USDC"}))
+    rates = [FundingRate(market_id=1339, funding_rate=D("-0.0001")),
+             FundingRate(market_id=1338, funding_rate=D("0.000125"))]
+    text = render(funding_rates(rates, names={1338: "APT/USDC"}))
     lines = text.splitlines()
     (apt,) = [line for line in lines if "APT/USDC" in line]
     assert "+0.0125 %" in apt

@@ -62,7 +62,7 @@ async def _positions(args: argparse.Namespace) -> int:
         items = await kana.rest.get_positions(wallet, None if only is None else only.market_id)
         ids = sorted({p.market_id for p in items})
         prices = await asyncio.gather(*(kana.rest.get_market_price(m) for m in ids))
-    marks: dict[str, Decimal | None] = {}
+    marks: dict[int, Decimal | None] = {}
     for market_id, quote in zip(ids, prices, strict=True):
         bid, ask = quote.best_bid_price, quote.best_ask_price
         marks[market_id] = (bid + ask) / 2 if bid is not None and ask is not None else None

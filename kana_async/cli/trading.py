@@ -308,12 +308,12 @@ async def _cancel(args: argparse.Namespace) -> int:
 async def _cancel_everything(kana: KanaClient, only: MarketInfo | None) -> list[_Transaction]:
     orders = await kana.rest.get_open_orders(kana.address,
                                              None if only is None else only.market_id)
-    by_market: dict[str, list[tuple[str, bool]]] = {}
+    by_market: dict[int, list[tuple[str, bool]]] = {}
     for order in orders:
         by_market.setdefault(order.market_id, []).append(
             (order.order_id, order_side(order.order_type) == "long"))
     transactions = []
-    for market_id in sorted(by_market, key=int):
+    for market_id in sorted(by_market):
         info = only if only is not None else await kana.rest.market_info(market_id)
         pairs = by_market[market_id]
         transactions.append(_cancel_transaction(info, [i for i, _ in pairs],

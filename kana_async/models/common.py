@@ -10,7 +10,7 @@ which turns numeric ids into strings first. Only anomalous frames pay for that.
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -18,6 +18,7 @@ from ..errors import ValidationError
 
 __all__ = [
     "ID_FIELDS",
+    "MarketId",
     "WireStruct",
     "decode_lenient",
     "decoder",
@@ -33,6 +34,11 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
 ID_FIELDS = frozenset(
     {"market_id", "order_id", "trade_id", "counter", "custodian_id", "underwriter_id"}
 )
+
+
+#: A market id: an ``int`` in every model (what users type), decoded from the wire's number or
+#: numeric string alike; never negative.
+MarketId = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class WireStruct(msgspec.Struct, frozen=True, kw_only=True):

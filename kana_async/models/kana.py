@@ -1,7 +1,9 @@
 """msgspec models for every Kana REST response and indexer WebSocket payload (spec §3, §4, §9).
 
-Money is ``Decimal``; ids are ``str`` (order and trade ids exceed 2**64); timestamps are Unix
-seconds as ``int``. Optional fields cover the legacy shapes the documents still show.
+Money is ``Decimal``; ``market_id`` is an ``int`` (what users type: ``1338``; the wire's
+``"1338"`` is decoded into it), other ids are ``str`` (order and trade ids exceed 2**64);
+timestamps are Unix seconds as ``int``. Optional fields cover the legacy shapes the documents
+still show.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from .common import WireStruct, normalize_address
+from .common import MarketId, WireStruct, normalize_address
 
 __all__ = [
     "BestPrice",
@@ -53,7 +55,7 @@ class RestEnvelope(msgspec.Struct, frozen=True, kw_only=True):
 class MarketInfo(WireStruct, frozen=True, kw_only=True):
     """One market's parameters (``getMarketInfo``, ``getPerpetualAssetsInfo``)."""
 
-    market_id: str
+    market_id: MarketId
     base_name: str
     base_decimals: int
     quote_decimals: int
@@ -132,7 +134,7 @@ class Order(WireStruct, frozen=True, kw_only=True):
 
     address: str
     order_id: str
-    market_id: str
+    market_id: MarketId
     order_type: int
     is_market_order: bool | None = None
     size: Decimal
@@ -157,7 +159,7 @@ class OpenOrder(WireStruct, frozen=True, kw_only=True):
 
     address: str
     order_id: str
-    market_id: str
+    market_id: MarketId
     order_type: int
     price: Decimal
     total_size: Decimal
@@ -178,7 +180,7 @@ class Trade(WireStruct, frozen=True, kw_only=True):
 
     address: str
     trade_id: str
-    market_id: str
+    market_id: MarketId
     order_type: int
     size: Decimal
     price: Decimal
@@ -203,7 +205,7 @@ class Position(WireStruct, frozen=True, kw_only=True):
     """
 
     address: str
-    market_id: str
+    market_id: MarketId
     trade_id: str | None = None
     size: Decimal
     entry_price: Decimal
@@ -231,7 +233,7 @@ class Position(WireStruct, frozen=True, kw_only=True):
 class OrderBookLevel(WireStruct, frozen=True, kw_only=True, gc=False):
     """One price level of the ``orderbook`` topic; ``price`` is a JSON number on the wire."""
 
-    market_id: str
+    market_id: MarketId
     price: Decimal
     size: Decimal
     is_ask: bool
@@ -242,7 +244,7 @@ class OrderBookLevel(WireStruct, frozen=True, kw_only=True, gc=False):
 class FundingRate(WireStruct, frozen=True, kw_only=True, gc=False):
     """One market's current funding rate (``live_funding_rate``)."""
 
-    market_id: str
+    market_id: MarketId
     funding_rate: Decimal
     funding_timestamp: int | None = None
     last_updated: int | None = None
@@ -272,7 +274,7 @@ class FundingPayment(WireStruct, frozen=True, kw_only=True):
     """
 
     address: str
-    market_id: str
+    market_id: MarketId
     trade_side: bool | None = None
     funding_rate: Decimal
     amount: Decimal
@@ -292,7 +294,7 @@ class BestPrice(WireStruct, frozen=True, kw_only=True):
     not known here are kept in :attr:`extra`.
     """
 
-    market_id: int | None = None
+    market_id: MarketId | None = None
     best_bid_price: Decimal | None = None
     best_ask_price: Decimal | None = None
     last_updated: int | None = None

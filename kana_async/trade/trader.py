@@ -133,7 +133,7 @@ class Trader:
         return entry
 
     async def _market(self, market_id: object) -> tuple[int, MarketInfo]:
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         return mid, await self.rest.market_info(mid)
 
     # -- collateral --------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class Trader:
         self, market_ids: Sequence[int | str], amount: Money, *, wait: bool = True
     ) -> TxResult:
         """Withdraw ``amount`` from several markets in one transaction."""
-        mids = [p.market_id(m, f"market_ids[{i}]")
+        mids = [await self.rest.markets.market_id(m, f"market_ids[{i}]")
                 for i, m in enumerate(p.sequence(market_ids, "market_ids"))]
         if not mids:
             raise ValidationError("market_ids", "must name at least one market")
@@ -184,7 +184,7 @@ class Trader:
         self, market_id: int | str, user_address: str | None = None, *, wait: bool = True
     ) -> TxResult:
         """Settle a user's PnL in a market (the signer's own by default)."""
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         user = normalize_address(user_address or self.address, param="user_address")
         return await self._execute(
             "settle_pnl", [user, mid], self.rest.settle_pnl(user, mid), wait=wait
@@ -333,7 +333,7 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side."""
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         ids, sides = self._cancels(order_ids, cancel_trade_sides)
         if not ids:
             raise ValidationError("order_ids", "must name at least one order")
@@ -404,7 +404,7 @@ class Trader:
 
     async def collapse_position(self, market_id: int | str, *, wait: bool = True) -> TxResult:
         """Close the wallet's positions in the market at once."""
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         return await self._execute(
             "collapse_position", [mid], self.rest.collapse_position(mid), wait=wait
         )

@@ -437,7 +437,7 @@ async def test_market_info_answered_under_another_id(mock: Aioresponses, rest: K
     # The documents show marketId=501 answered with market 1338.
     reply(mock, "GET", "/getMarketInfo", MARKET_BODY["data"])
     info = await rest.market_info(501)
-    assert info.market_id == "1338"
+    assert info.market_id == 1338
     assert rest.cached_market_info(501) is info
 
 

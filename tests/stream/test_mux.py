@@ -177,7 +177,7 @@ async def test_anomalous_frames_never_stop_the_reader(http: aiohttp.ClientSessio
             StreamMux(http, server.url, hooks=hooks) as mux:
         sub = mux.positions(ADDR_A)
         [pos] = await asyncio.wait_for(sub.get(), 2)
-        assert (pos.market_id, pos.leverage) == ("14", 2)  # numbers where strings are usual
+        assert (pos.market_id, pos.leverage) == (14, 2)  # numbers where strings are usual
         assert seen == ["malformed", "server_error", "unknown_topic"]
         stats = mux.stats()
         assert (stats.malformed, stats.server_error, stats.unknown_topic) == (1, 1, 1)
