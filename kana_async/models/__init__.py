@@ -15,6 +15,7 @@ from .kana import (
     RestEnvelope,
     Trade,
     TxPayload,
+    order_trade_side,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "decoder",
     "is_address",
     "normalize_address",
+    "order_trade_side",
 ]

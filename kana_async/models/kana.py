@@ -29,6 +29,7 @@ __all__ = [
     "RestEnvelope",
     "Trade",
     "TxPayload",
+    "order_trade_side",
 ]
 
 
@@ -154,8 +155,19 @@ class Order(WireStruct, frozen=True, kw_only=True):
         _fix_address(self)
 
 
+def order_trade_side(order_type: int) -> bool:
+    """The position side of an order (True long) from its ``order_type``.
+
+    Kana's wire has no side field. Every documented example (1 resting long, 3 cancelled on
+    the long side, 4 on the short side) and the simulator's numbering agree: odd is the long
+    side, even the short side.
+    """
+    return order_type % 2 == 1
+
+
 class OpenOrder(WireStruct, frozen=True, kw_only=True):
-    """A resting order (``open_orders``, ``getOpenOrders``). The wire has no side field."""
+    """A resting order (``open_orders``, ``getOpenOrders``). The wire has no side field:
+    :attr:`trade_side` derives it from ``order_type``."""
 
     address: str
     order_id: str
@@ -173,6 +185,11 @@ class OpenOrder(WireStruct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _fix_address(self)
+
+    @property
+    def trade_side(self) -> bool:
+        """The position side the order is on (True long), from ``order_type``."""
+        return order_trade_side(self.order_type)
 
 
 class Trade(WireStruct, frozen=True, kw_only=True):

@@ -34,6 +34,10 @@ __all__ = ["PayloadMismatchError", "Trader"]
 
 MODULE = "perpetual_scripts"
 
+#: Most orders :meth:`Trader.cancel_all` cancels in one transaction. The documents state no
+#: limit; this keeps each transaction small (its gas, and what a failure takes with it).
+MAX_CANCELS_PER_TRANSACTION = 20
+
 
 class PayloadMismatchError(ApiError):
     """The REST API returned a payload that does not do what was asked; it was not signed."""
@@ -372,6 +376,57 @@ class Trader:
             "cancel_and_place_multiple_orders", [mid, ids, sides, *orders], build, wait=wait
         )
 
+    async def open_order_sides(
+        self, market_id: int | str, order_ids: Sequence[int | str]
+    ) -> list[bool]:
+        """The position side (True long) of each of the signer's open orders in a market,
+        read from the chain; an id that is not open raises ``ValidationError``."""
+        mid = await self.rest.markets.market_id(market_id)
+        wanted = [p.order_id(v, f"order_ids[{i}]")
+                  for i, v in enumerate(p.sequence(order_ids, "order_ids"))]
+        sides = {_order_key(o.order_id): o.trade_side
+                 for o in await self.rest.get_open_orders_from_contract(self.address, mid)}
+        found = []
+        for i, oid in enumerate(wanted):
+            side = sides.get(oid)
+            if side is None:
+                raise ValidationError(
+                    f"order_ids[{i}]", f"is not an open order of the signer in market {mid} "
+                    "(filled, cancelled or never placed); nothing was sent", oid,
+                )
+            found.append(side)
+        return found
+
+    async def cancel_order(
+        self, market_id: int | str, order_id: int | str, *, wait: bool = True
+    ) -> TxResult:
+        """Cancel one of the signer's resting orders; its side is looked up among the open
+        orders (an order that is not open raises ``ValidationError`` and nothing is sent)."""
+        mid = await self.rest.markets.market_id(market_id)
+        oid = p.order_id(order_id)
+        try:
+            (side,) = await self.open_order_sides(mid, [oid])
+        except ValidationError as exc:
+            raise ValidationError("order_id", exc.rule, exc.value) from None
+        return await self.cancel_multiple_orders(mid, [oid], [side], wait=wait)
+
+    async def cancel_all(self, market_id: int | str, *, wait: bool = True) -> list[TxResult]:
+        """Cancel every resting order of the signer in a market, at most
+        ``MAX_CANCELS_PER_TRANSACTION`` per transaction, one transaction after the other.
+        Returns each transaction's result; no open order: ``[]`` and nothing is sent. An
+        error (e.g. ``UnknownOutcomeError``) stops at that transaction: the earlier ones were
+        sent, and a later call cancels what is still open."""
+        mid = await self.rest.markets.market_id(market_id)
+        orders = await self.rest.get_open_orders_from_contract(self.address, mid)
+        batch = MAX_CANCELS_PER_TRANSACTION
+        results = []
+        for start in range(0, len(orders), batch):
+            chunk = orders[start:start + batch]
+            results.append(await self.cancel_multiple_orders(
+                mid, [o.order_id for o in chunk], [o.trade_side for o in chunk], wait=wait,
+            ))
+        return results
+
     # -- positions ---------------------------------------------------------------------------
 
     async def _trigger(
@@ -418,6 +473,14 @@ class Trader:
     async def resolve(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
         """The true outcome of a transaction that raised ``UnknownOutcomeError``."""
         return await self.submitter.resolve(tx_hash, timeout=timeout)
+
+
+def _order_key(order_id: str) -> str:
+    """An order id as :func:`params.order_id` writes it (the wire may pad or vary)."""
+    try:
+        return p.order_id(order_id)
+    except ValidationError:
+        return order_id
 
 
 def _first_difference(actual: Any, expected: Any, where: str = "") -> tuple[str, Any, Any] | None:
