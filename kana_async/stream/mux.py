@@ -217,7 +217,8 @@ class StreamMux:
         convert: Callable[[Any], Any] | None = None
         if spec.name == "orderbook":
             def convert(levels: Any) -> OrderBook:
-                return OrderBook.from_levels(levels, int(sub.key))
+                # The key is text (routing); an empty book takes its id from it.
+                return OrderBook.from_levels(levels, 0 if levels else int(sub.key))
         sub: Subscription[Any] = Subscription(
             spec,
             wire_key,
