@@ -11,11 +11,14 @@ import pytest
 from kana_async import KanaClient
 from kana_async.trade import Trader
 
-#: Every public coroutine method of Trader: each is offered on KanaClient too.
+#: Trader coroutines that are not trading: the client's own lifecycle runs them.
+LIFECYCLE = {"aclose", "close"}
+
+#: Every public trading coroutine of Trader: each is offered on KanaClient too.
 TRADING = sorted(
     name
     for name, member in vars(Trader).items()
-    if not name.startswith("_") and inspect.iscoroutinefunction(member)
+    if not name.startswith("_") and name not in LIFECYCLE and inspect.iscoroutinefunction(member)
 )
 
 
