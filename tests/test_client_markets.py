@@ -7,11 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from kana_async import KanaClient, ValidationError
 from kana_async.sim import Simulator
-from kana_async.stream import OrderBook
+from kana_async.stream import OrderBook, StreamMux
 
 ALICE = "11" * 32
 
@@ -105,3 +106,11 @@ async def test_closing_the_client_while_a_name_is_looked_up(sim: Simulator) -> N
                           node_url=sim.node_url) as kana:
         sub = kana.stream.orderbook("APT")
     assert sub.closed
+
+
+async def test_a_mux_without_the_market_list_refuses_names() -> None:
+    async with aiohttp.ClientSession() as http, \
+            StreamMux(http, "ws://127.0.0.1:9/ws/") as stream:
+        with pytest.raises(ValidationError, match="a market name needs the market list"):
+            stream.orderbook("APT")
+        assert stream.stats().subscriptions == []
