@@ -63,7 +63,8 @@ def _require_async_test(request: pytest.FixtureRequest) -> None:
     """The simulator serves on the loop this fixture runs in; a plain ``def`` test leaves
     that loop stopped while it runs, so every request to the simulator would time out."""
     test = getattr(request.node, "obj", None)
-    if test is None or inspect.iscoroutinefunction(test):
+    # Unwrapped: a runner may have wrapped the coroutine function in a plain one.
+    if test is None or inspect.iscoroutinefunction(inspect.unwrap(test)):
         return
     name = getattr(test, "__name__", request.node.name)
     pytest.fail(
