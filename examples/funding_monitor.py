@@ -49,11 +49,11 @@ def percent(value: Decimal, places: int) -> str:
 class FundingMonitor:
     """Remembers each market's last rate and reports what changed."""
 
-    names: Mapping[str, str]
+    names: Mapping[int, str]
     interval_hours: Decimal
     alert_apr: Decimal | None  # in percent, either sign
-    only_market: str | None = None
-    last: dict[str, Decimal] = field(default_factory=dict)
+    only_market: int | None = None
+    last: dict[int, Decimal] = field(default_factory=dict)
     updates: int = 0
     changes: int = 0
     alerts: int = 0
@@ -104,9 +104,10 @@ async def main(args: argparse.Namespace) -> int:
             _common.open_client(args, wallet=False) as kana:
         markets = await kana.rest.get_perpetual_assets_info()
         names = {m.market_id: m.base_name for m in markets}
-        only = None if args.market is None else str(args.market)
+        only = None if args.market is None else int(args.market)
         if only is not None and only not in names:
-            raise ValidationError("--market", f"must be one of {', '.join(names)}", args.market)
+            known = ", ".join(map(str, names))
+            raise ValidationError("--market", f"must be one of {known}", args.market)
         monitor = FundingMonitor(names, args.interval_hours, args.alert_apr, only)
         log(f"watching funding of {only or 'every market'}; annualised assumes a payment "
             f"every {args.interval_hours} h")

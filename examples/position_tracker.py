@@ -47,7 +47,7 @@ PERCENT = Decimal(100)
 class Row:
     """One position, valued at ``mark``."""
 
-    market_id: str
+    market_id: int
     long: bool
     size: Decimal
     entry: Decimal
@@ -102,13 +102,13 @@ class Tracker:
     """Holds the latest positions and marks, and shows them when they change."""
 
     kana: KanaClient
-    markets: Mapping[str, MarketInfo]
+    markets: Mapping[int, MarketInfo]
     plain: bool
     refresh: float
     live: Live | None = None
     positions: list[Position] = field(default_factory=list)
-    marks: dict[str, Decimal] = field(default_factory=dict)
-    books: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    marks: dict[int, Decimal] = field(default_factory=dict)
+    books: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     shown_at: float = 0.0
     last_lines: list[str] = field(default_factory=list)
     updates: int = 0
@@ -181,17 +181,21 @@ class Tracker:
                 self.books[market_id] = asyncio.create_task(self.watch_book(market_id))
             self.show(now=True)
 
-    async def watch_book(self, market_id: str) -> None:
+    async def watch_book(self, market_id: int) -> None:
         async with self.kana.stream.orderbook(market_id) as books:
             async for book in books:
                 self.update_mark(market_id, book)
 
-    def update_mark(self, market_id: str, book: OrderBook) -> None:
+    def update_mark(self, market_id: int, book: OrderBook) -> None:
         mark = book.mid
         if mark is not None and mark != self.marks.get(market_id):
             first = market_id not in self.marks
             self.marks[market_id] = mark
             self.show(now=first)
+
+    def long_size(self, market_id: int) -> Decimal:
+        return sum((p.size for p in self.positions
+                    if p.market_id == market_id and p.trade_side), Decimal(0))
 
 
 # -- the optional demo position --------------------------------------------------------------
@@ -237,9 +241,9 @@ async def main(args: argparse.Namespace) -> int:
     async with _common.stop_signal(args.duration) as stop, \
             _common.open_client(args, wallet=needs_key) as kana:
         markets = {m.market_id: m for m in await kana.rest.get_perpetual_assets_info()}
-        info = markets.get(str(args.market))
+        info = markets.get(args.market)
         if info is None:
-            raise ValidationError("--market", f"must be one of {', '.join(markets)}",
+            raise ValidationError("--market", f"must be one of {', '.join(map(str, markets))}",
                                   args.market)
         wallet = args.address or kana.address
         profile = await kana.rest.get_profile_address(wallet)  # streams use the profile

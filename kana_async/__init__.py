@@ -17,6 +17,7 @@ from .errors import (
     ValidationError,
 )
 from .models import (
+    BestPrice,
     DepositWithdraw,
     FundingPayment,
     FundingRate,
@@ -53,6 +54,7 @@ __all__ = [
     "NETWORKS",
     "ApiError",
     "AuthError",
+    "BestPrice",
     "DepositWithdraw",
     "Fill",
     "FundingPayment",

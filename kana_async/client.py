@@ -62,6 +62,10 @@ def _delegate(
     call.__name__ = method.__name__
     call.__qualname__ = f"KanaClient.{method.__name__}"
     call.__doc__ = method.__doc__
+    # ``inspect.signature`` (help(), IPython, Jupyter) follows ``__wrapped__``: the caller sees
+    # the Trader method's parameters, not ``(*args, **kwargs)``.
+    call.__wrapped__ = method  # type: ignore[attr-defined]
+    call.__annotations__ = dict(method.__annotations__)
     return call
 
 
@@ -235,7 +239,7 @@ class KanaClient:
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
         if config.ws_url is not None:
-            self._stream = StreamMux(self._http, config.ws_url)
+            self._stream = StreamMux(self._http, config.ws_url, markets=self._rest.markets)
             stack.push_async_callback(self._stream.close)
         if self._signer is not None:
             if config.node_url is None:
@@ -310,6 +314,9 @@ class KanaClient:
     place_multiple_orders = _delegate(Trader.place_multiple_orders)
     cancel_multiple_orders = _delegate(Trader.cancel_multiple_orders)
     cancel_and_place_multiple_orders = _delegate(Trader.cancel_and_place_multiple_orders)
+    cancel_order = _delegate(Trader.cancel_order)
+    cancel_all = _delegate(Trader.cancel_all)
+    open_order_sides = _delegate(Trader.open_order_sides)
     update_take_profit = _delegate(Trader.update_take_profit)
     update_stop_loss = _delegate(Trader.update_stop_loss)
     add_margin = _delegate(Trader.add_margin)

@@ -522,7 +522,7 @@ class _TaskSet:
 class _State:
     """The latest snapshot of each topic, and waiters for a condition on them."""
 
-    def __init__(self, report: DemoReport, market: str) -> None:
+    def __init__(self, report: DemoReport, market: int) -> None:
         self.report = report
         self.market = market
         self.book: OrderBook | None = None
@@ -685,14 +685,15 @@ class Demo:
         if live is None:
             live = not options.plain and out.isatty()
         #: The market's id, once resolved from ``options.market`` (which may be a name).
-        self.market_id = str(options.market)
-        self.report = DemoReport(network=self._network_name(), market=self.market_id,
+        #: (0 until then: no market has that id).
+        self.market_id = options.market if isinstance(options.market, int) else 0
+        self.report = DemoReport(network=self._network_name(), market=str(options.market),
                                  started=time.monotonic())
         self.state = _State(self.report, self.market_id)
         self.display: _Display = (_LiveDisplay(out, self.screen, self._reader_gone) if live
                                   else _Display(out, self._reader_gone))
         self.info: MarketInfo | None = None
-        self.names: dict[str, str] = {}
+        self.names: dict[int, str] = {}
         self._kana: KanaClient | None = None
         self._counterparty: KanaClient | None = None
         self._stopped: asyncio.Future[None] | None = None
@@ -836,7 +837,8 @@ class Demo:
         from .cli.connect import resolve_market  # the CLI's names: APT, apt/usdc, APT-USDC
 
         info = self.info = await resolve_market(kana, str(self.options.market))
-        self.market_id = self.state.market = self.report.market = info.market_id
+        self.market_id = self.state.market = info.market_id
+        self.report.market = str(info.market_id)
         self.report.grid = views.Grid.of(info)
         price = await kana.rest.get_market_price(self.market_id)
         reference = price.best_ask_price or price.best_bid_price

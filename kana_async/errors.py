@@ -6,6 +6,9 @@ Catch :class:`KanaError` to handle anything the SDK reports. Messages never cont
 
 from __future__ import annotations
 
+import datetime
+import re
+from decimal import Decimal
 from typing import Any
 
 __all__ = [
@@ -20,7 +23,40 @@ __all__ = [
     "TransportError",
     "UnknownOutcomeError",
     "ValidationError",
+    "describe_value",
 ]
+
+#: Longest text of a value shown in a message (hostile input must not flood a log).
+_SHOWN_CHARS = 60
+_SHOWN_ITEMS = 5
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def describe_value(value: object) -> str:
+    """A value as the user wrote it, for error texts: ``5.0005``, not ``Decimal('5.0005')``.
+
+    Numbers and bools as literals (numeric text too), other strings quoted, lists bracketed
+    (the first few items), times in ISO-8601; any other object by its type only. Long texts
+    are cut.
+    """
+    if isinstance(value, Decimal):
+        text = format(value, "f") if value.is_finite() else str(value)
+    elif isinstance(value, (bool, int, float)):
+        text = str(value)
+    elif isinstance(value, str):
+        # Numeric text is shown as the number it spells; any other text quoted.
+        text = value if _NUMBER.fullmatch(value) else repr(value)
+    elif isinstance(value, (datetime.datetime, datetime.date)):
+        text = value.isoformat()
+    elif isinstance(value, (list, tuple)):
+        items = [describe_value(item) for item in value[:_SHOWN_ITEMS]]
+        if len(value) > _SHOWN_ITEMS:
+            items.append(f"… {len(value)} items")
+        text = "[" + ", ".join(items) + "]"
+    else:
+        name = type(value).__name__
+        return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
 class KanaError(Exception):
@@ -37,7 +73,7 @@ class ValidationError(KanaError, ValueError):
         self.param = param
         self.rule = rule
         self.value = value
-        shown = "" if value is None else f" (got {value!r})"
+        shown = "" if value is None else f" (got {describe_value(value)})"
         super().__init__(f"{param}: {rule}{shown}")
 
 

@@ -532,7 +532,7 @@ class Replay:
             convert: Callable[[Any], Any] | None = None
             if spec.name == "orderbook":
                 def convert(levels: Any) -> OrderBook:
-                    return OrderBook.from_levels(levels, key)
+                    return OrderBook.from_levels(levels, int(key))
             sub: Subscription[Any] = Subscription(
                 spec, wire_key, key, overflow=spec.default_overflow, capacity=1024,
                 convert=convert,

@@ -9,12 +9,14 @@ Installed with the package (entry point ``pytest11: kana_async``), so any test c
 
 Configure the simulator with a ``kana_sim_options`` fixture (override it in a conftest.py) or
 per test with ``@pytest.mark.kana_sim(seed=7, step_interval=None)``; the marker wins. The
-fixture needs pytest-asyncio (any mode). Nothing heavy is imported until a test uses it, so
-suites that do not use it are not affected.
+fixture needs pytest-asyncio (any mode) and an ``async def`` test: a plain test fails at
+once, since the simulator could not run while it does. Nothing heavy is imported until a test
+uses it, so suites that do not use it are not affected.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,7 @@ def kana_sim_options() -> dict[str, Any]:
 async def _running_simulator(
     request: pytest.FixtureRequest, kana_sim_options: dict[str, Any]
 ) -> AsyncIterator[Simulator]:
+    _require_async_test(request)
     from .sim import Simulator  # here, so that merely loading the plugin stays cheap
 
     options = dict(kana_sim_options)
@@ -54,6 +57,22 @@ async def _running_simulator(
         options.update(marker.kwargs)
     async with Simulator(**options) as sim:
         yield sim
+
+
+def _require_async_test(request: pytest.FixtureRequest) -> None:
+    """The simulator serves on the loop this fixture runs in; a plain ``def`` test leaves
+    that loop stopped while it runs, so every request to the simulator would time out."""
+    test = getattr(request.node, "obj", None)
+    # Unwrapped: a runner may have wrapped the coroutine function in a plain one.
+    if test is None or inspect.iscoroutinefunction(inspect.unwrap(test)):
+        return
+    name = getattr(test, "__name__", request.node.name)
+    pytest.fail(
+        f"kana_sim: {name} is not async, so the simulator's event loop would not run while "
+        "it does (requests would time out). Make it 'async def' and let pytest-asyncio run "
+        "it (asyncio_mode = auto, or @pytest.mark.asyncio in strict mode).",
+        pytrace=False,
+    )
 
 
 def _needs_pytest_asyncio() -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_PRICE_TICKS",
     "Money",
     "OrderUnits",
+    "base_asset",
     "check_leverage",
     "check_order",
     "lots_to_size",
@@ -192,16 +193,24 @@ def size_to_lots(info: MarketInfo, size: Money, *, param: str = "size") -> int:
     count = lots.numerator
     if count < info.min_lots:
         raise ValidationError(
-            param,
-            f"must be at least min_lots {info.min_lots} lots ({lots_to_size(info, info.min_lots)})",
-            size,
+            param, f"minimum size is {_in_base(info, lots_to_size(info, info.min_lots))}", size
         )
     upper = info.max_lots if info.max_lots is not None else _MAX_U64
     if count > upper:
         raise ValidationError(
-            param, f"must be at most max_lots {upper} lots ({lots_to_size(info, upper)})", size
+            param, f"maximum size is {_in_base(info, lots_to_size(info, upper))}", size
         )
     return count
+
+
+def base_asset(info: MarketInfo) -> str:
+    """The base asset's symbol (``APT`` of ``APT/USDC``); ``""`` when the market has no name."""
+    return info.base_name.replace("-", "/").split("/")[0].strip()
+
+
+def _in_base(info: MarketInfo, size: Decimal) -> str:
+    unit = base_asset(info)
+    return f"{size} {unit}" if unit else str(size)
 
 
 def lots_to_size(info: MarketInfo, lots: int) -> Decimal:

@@ -133,7 +133,7 @@ _SIZE_FIELDS = frozenset({"size", "total_size", "remaining_size", "total_filled"
 _MONEY_FIELDS = frozenset({"margin", "value", "order_value", "fee", "pnl"})
 
 
-def on_grid(item: Any, grids: Mapping[str, Grid]) -> Any:
+def on_grid(item: Any, grids: Mapping[int, Grid]) -> Any:
     """``item`` (a record, a list of them, an order book) with its prices, sizes and amounts
     on the grid of its market (by its ``market_id``; markets not in ``grids`` unchanged).
     Nothing is rounded: see :class:`Grid`."""
@@ -144,7 +144,7 @@ def on_grid(item: Any, grids: Mapping[str, Grid]) -> Any:
                                           (*item.bids, *item.asks)])
     if not isinstance(item, msgspec.Struct):
         return item
-    grid = grids.get(getattr(item, "market_id", None) or "")
+    grid = grids.get(getattr(item, "market_id", None) or 0)
     if grid is None:
         return item
     changes: dict[str, Any] = {}
@@ -277,11 +277,11 @@ _DROPPED_FIRST = ("SL", "TP", "liq.", "mark")
 
 def positions(
     items: Sequence[Position],
-    marks: Mapping[str, Decimal | None] | None = None,
+    marks: Mapping[int, Decimal | None] | None = None,
     *,
     title: str | None = "Positions",
-    grids: Mapping[str, Grid] | None = None,
-    names: Mapping[str, str] | None = None,
+    grids: Mapping[int, Grid] | None = None,
+    names: Mapping[int, str] | None = None,
     width: int | None = None,
 ) -> RenderableType:
     """One row per position: side, size, entry, mark, unrealized PnL, margin, liq., TP/SL.
@@ -304,7 +304,7 @@ def positions(
         price, size, money = _shown(grids.get(position.market_id))
         pnls.append(pnl)
         rows.append((
-            names.get(position.market_id, position.market_id),
+            names.get(position.market_id, str(position.market_id)),
             "?" if side is None else ("long" if side else "short"),
             size(position.size), price(position.entry_price), price(mark),
             money(pnl, sign=True), money(position.margin), price(position.liq_price),
@@ -409,7 +409,7 @@ def position_card(
 
 
 def open_orders(items: Sequence[OpenOrder], *, title: str | None = "Open orders",
-                grids: Mapping[str, Grid] | None = None) -> RenderableType:
+                grids: Mapping[int, Grid] | None = None) -> RenderableType:
     """One row per resting order: id, market, price, remaining of total size, leverage
     (on the market's grid when ``grids`` has it)."""
     grids = grids or {}
@@ -421,7 +421,7 @@ def open_orders(items: Sequence[OpenOrder], *, title: str | None = "Open orders"
     for order in items:
         price, size, _ = _shown(grids.get(order.market_id))
         table.add_row(
-            _short_id(order.order_id), order.market_id, price(order.price),
+            _short_id(order.order_id), str(order.market_id), price(order.price),
             size(order.remaining_size), size(order.total_size), f"{order.leverage}x",
         )
     return table
@@ -438,7 +438,7 @@ def _short_id(order_id: str, keep: int = 12) -> str:
 def funding_rates(
     rates: Sequence[FundingRate],
     *,
-    names: Mapping[str, str] | None = None,
+    names: Mapping[int, str] | None = None,
     title: str | None = "Funding",
 ) -> RenderableType:
     """One row per market: its name (from ``names``) and current funding rate in percent."""
@@ -451,7 +451,7 @@ def funding_rates(
     for rate in sorted(rates, key=lambda r: r.market_id):
         percent = rate.funding_rate * 100
         table.add_row(
-            names.get(rate.market_id, rate.market_id),
+            names.get(rate.market_id, str(rate.market_id)),
             Text(format_decimal(percent, 4, sign=True) + " %", style=_signed_style(percent)),
         )
     return table

@@ -153,7 +153,7 @@ def test_private_key_is_checked_at_construction_and_never_echoed() -> None:
 async def test_default_local_network_runs_the_embedded_simulator() -> None:
     async with KanaClient(private_key=ALICE) as kana:
         markets: Any = await kana.rest.get_perpetual_assets_info()
-        assert {m.market_id for m in markets} >= {"1338", "1339", "1340", "2387"}
+        assert {m.market_id for m in markets} >= {1338, 1339, 1340, 2387}
         async with kana.stream.orderbook(APT) as book:
             snapshot = await until(
                 book, lambda b: b.best_bid is not None and b.best_ask is not None
@@ -180,7 +180,7 @@ async def test_explicit_local_urls_get_the_local_key(sim: Simulator) -> None:
     # `kana-async sim` wants some x-api-key; a local client sends one without being told.
     async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
                           node_url=sim.node_url) as kana:
-        assert (await kana.rest.get_market_info(APT))[0].market_id == "1338"
+        assert (await kana.rest.get_market_info(APT))[0].market_id == 1338
 
 
 def test_trading_options_reach_the_client() -> None:

@@ -61,14 +61,14 @@ def render(renderable: RenderableType, width: int = 140) -> str:
 
 
 def trade(pnl: str, fee: str, version: int = 1) -> Trade:
-    return Trade(address="0x1", trade_id="7", market_id="1338", order_type=1, size=D("0.5"),
+    return Trade(address="0x1", trade_id="7", market_id=1338, order_type=1, size=D("0.5"),
                  price=D("5.7"), fee=D(fee), pnl=D(pnl), timestamp=0,
                  transaction_version=version)
 
 
 def position(**fields: object) -> Position:
     values: dict[str, object] = dict(
-        address="0x1", market_id="1338", size=D("0.500"), entry_price=D("5.700"),
+        address="0x1", market_id=1338, size=D("0.500"), entry_price=D("5.700"),
         value=D("2.85"), leverage=2, margin=D("1.425"), trade_side=True, tp=D("6"),
         sl=D("5.4"),
     )
@@ -318,14 +318,14 @@ def test_screen_renders_a_full_state() -> None:
     demo = Demo(DemoOptions(duration=12), out=io.StringIO(), live=False)
     demo.info = None
     state = demo.state
-    levels = [OrderBookLevel(market_id="1338", price=D("5.705"), size=D("10"), is_ask=True),
-              OrderBookLevel(market_id="1338", price=D("5.701"), size=D("3"), is_ask=False)]
+    levels = [OrderBookLevel(market_id=1338, price=D("5.705"), size=D("10"), is_ask=True),
+              OrderBookLevel(market_id=1338, price=D("5.701"), size=D("3"), is_ask=False)]
     state.update("orderbook", OrderBook.from_levels(levels))
-    state.update("positions", [position(), position(market_id="1339")])
+    state.update("positions", [position(), position(market_id=1339)])
     state.update("open_orders", [OpenOrder(
-        address="0x1", order_id="42", market_id="1338", order_type=1, price=D("5.701"),
+        address="0x1", order_id="42", market_id=1338, order_type=1, price=D("5.701"),
         total_size=D("1"), remaining_size=D("1"), leverage=2, timestamp=0)])
-    state.update("live_funding_rate", [FundingRate(market_id="1338", funding_rate=D("0.0001"))])
+    state.update("live_funding_rate", [FundingRate(market_id=1338, funding_rate=D("0.0001"))])
     state.update("trade_history", [])
     state.update("trade_history", [trade("-0.001", "0.001")])
     record = demo.report.sent("limit buy 0.5 @ 5.701", "resting order", time.monotonic())
@@ -345,8 +345,8 @@ def test_screen_renders_a_full_state() -> None:
 def test_the_demo_shows_prices_and_sizes_on_the_market_grid() -> None:
     demo = Demo(DemoOptions(), out=io.StringIO(), live=False)
     demo.report.grid = Grid(tick=D("0.001"), lot=D("0.001"))
-    levels = [OrderBookLevel(market_id="1338", price=D("5.77"), size=D("10"), is_ask=True),
-              OrderBookLevel(market_id="1338", price=D("5.76"), size=D("3"), is_ask=False)]
+    levels = [OrderBookLevel(market_id=1338, price=D("5.77"), size=D("10"), is_ask=True),
+              OrderBookLevel(market_id=1338, price=D("5.76"), size=D("3"), is_ask=False)]
     demo.state.update("orderbook", OrderBook.from_levels(levels))
     demo.state.update("positions", [position(size=D("0.5"), entry_price=D("5.7"),
                                              tp=D("6"))])
@@ -363,8 +363,8 @@ def test_the_demo_shows_prices_and_sizes_on_the_market_grid() -> None:
 def test_a_small_terminal_gets_a_compact_screen_that_fits() -> None:
     demo = Demo(DemoOptions(duration=12), out=io.StringIO(), live=False)
     demo.report.grid = Grid(tick=D("0.001"), lot=D("0.001"))
-    levels = [OrderBookLevel(market_id="1338", price=D("5.705"), size=D("10.5"), is_ask=True),
-              OrderBookLevel(market_id="1338", price=D("5.699"), size=D("3"), is_ask=False)]
+    levels = [OrderBookLevel(market_id=1338, price=D("5.705"), size=D("10.5"), is_ask=True),
+              OrderBookLevel(market_id=1338, price=D("5.699"), size=D("3"), is_ask=False)]
     demo.state.update("orderbook", OrderBook.from_levels(levels))
     demo.state.update("positions", [position(size=D("0.5"), entry_price=D("5.7"))])
     demo.state.update("trade_history", [])
@@ -471,10 +471,10 @@ async def test_any_market_by_name_or_id_with_a_deposit_its_orders_need(market: s
 
 
 def test_the_deposit_is_sized_from_the_market() -> None:
-    apt = MarketInfo(market_id="1338", base_name="APT/USDC", base_decimals=8,
+    apt = MarketInfo(market_id=1338, base_name="APT/USDC", base_decimals=8,
                      quote_decimals=6, lot_size=100000, tick_size=1, min_lots=500,
                      max_leverage=20)
-    eth = MarketInfo(market_id="1340", base_name="ETH/USDC", base_decimals=8,
+    eth = MarketInfo(market_id=1340, base_name="ETH/USDC", base_decimals=8,
                      quote_decimals=6, lot_size=100000, tick_size=10, min_lots=10,
                      max_leverage=20)
     assert demo_module.deposit_for(apt, D("5.7"), 2) == D(20)  # the floor

@@ -69,3 +69,28 @@ async def test_foreign_strict_mode_project(tmp_path: Path) -> None:
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, out.decode()
     assert "2 passed" in out.decode()
+
+
+SYNC_TEST = """
+    def test_sync_test_asks_for_the_simulator(kana_sim):
+        assert kana_sim.running
+"""
+
+
+async def test_a_sync_test_fails_at_once_saying_to_make_it_async(tmp_path: Path) -> None:
+    # The simulator serves on the loop the fixture ran in; a plain test leaves that loop
+    # stopped, so every request would time out: the fixture refuses instead.
+    (tmp_path / "test_sync.py").write_text(textwrap.dedent(SYNC_TEST))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
+        "-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function",
+        str(tmp_path),
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    text = out.decode()
+    assert proc.returncode == 1, text
+    assert "1 error" in text
+    assert "test_sync_test_asks_for_the_simulator is not async" in text
+    assert "async def" in text
+    assert "pytest-asyncio" in text

@@ -71,13 +71,25 @@ def test_legacy_lot_size_market() -> None:
         size_to_lots(info, "751")
 
 
+def test_messages_show_values_as_written() -> None:
+    with pytest.raises(ValidationError) as info:
+        price_to_ticks(APT, Decimal("5.0005"))
+    assert str(info.value) == "price: must be a multiple of the tick size 0.001 (got 5.0005)"
+    with pytest.raises(ValidationError) as info:
+        size_to_lots(APT, Decimal("0.4"))
+    assert str(info.value) == "size: minimum size is 0.5 APT (got 0.4)"
+    with pytest.raises(ValidationError) as info:
+        size_to_lots(market(base_name=""), Decimal("0.4"))
+    assert str(info.value) == "size: minimum size is 0.5 (got 0.4)"
+
+
 @pytest.mark.parametrize(
     ("size", "rule"),
     [
         ("0.0005", "multiple of the lot size"),
         ("0.5001", "multiple of the lot size"),
-        ("0.499", "at least min_lots 500"),
-        ("150000.001", "at most max_lots 150000000"),
+        ("0.499", r"minimum size is 0\.5 APT \(got 0\.499\)"),
+        ("150000.001", r"maximum size is 150000 APT \(got 150000\.001\)"),
         ("0", "greater than 0"),
         ("-1", "greater than 0"),
         ("NaN", "finite"),
@@ -213,7 +225,7 @@ def test_lot_bounds_are_enforced(info: MarketInfo, lots: int) -> None:
     if info.min_lots <= lots <= upper:
         assert size_to_lots(info, size) == lots
     else:
-        with pytest.raises(ValidationError, match=r"min_lots|max_lots"):
+        with pytest.raises(ValidationError, match=r"minimum size|maximum size"):
             size_to_lots(info, size)
 
 

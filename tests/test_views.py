@@ -38,7 +38,7 @@ def render(renderable: RenderableType, width: int = 100) -> str:
 
 
 def level(price: str, size: str, is_ask: bool) -> OrderBookLevel:
-    return OrderBookLevel(market_id="1338", price=D(price), size=D(size), is_ask=is_ask)
+    return OrderBookLevel(market_id=1338, price=D(price), size=D(size), is_ask=is_ask)
 
 
 def full_book() -> OrderBook:
@@ -49,7 +49,7 @@ def full_book() -> OrderBook:
 
 def position(side: bool | None = True, **fields: object) -> Position:
     values: dict[str, object] = dict(
-        address="0x1", market_id="1338", size=D("2"), entry_price=D("5.000"), value=D("10"),
+        address="0x1", market_id=1338, size=D("2"), entry_price=D("5.000"), value=D("10"),
         leverage=2, margin=D("5"), trade_side=side,
     )
     values.update(fields)
@@ -92,7 +92,7 @@ def test_book_top_shows_best_levels_mid_and_spread() -> None:
 
 def test_book_top_without_data() -> None:
     assert "waiting for the book" in render(book_top(None))
-    text = render(book_top(OrderBook("1338", [])))
+    text = render(book_top(OrderBook(1338, [])))
     for words in ("no asks", "no bids", "one side empty"):
         assert words in text
     only_bids = render(book_top(OrderBook.from_levels([level("5", "1", False)])))
@@ -125,8 +125,8 @@ def test_unrealized_pnl_long_short_and_unknown() -> None:
 def test_positions_view() -> None:
     text = render(positions(
         [position(True, tp=D("6.5"), sl=D("4.2"), liq_price=D("2.6")),
-         position(False, market_id="1339", size=D("0.01"))],
-        {"1338": D("5.25")},
+         position(False, market_id=1339, size=D("0.01"))],
+        {1338: D("5.25")},
     ))
     (long,) = [line for line in text.splitlines() if "long" in line]
     for cell in ("1338", "5.000", "5.25", "+0.5000", "6.5", "4.2", "2.6"):
@@ -157,7 +157,7 @@ def test_position_card() -> None:
 
 
 def test_open_orders_view_shortens_long_ids() -> None:
-    order = OpenOrder(address="0x1", order_id="1" * 30 + "987654321012", market_id="1338",
+    order = OpenOrder(address="0x1", order_id="1" * 30 + "987654321012", market_id=1338,
                       order_type=1, price=D("5.5"), total_size=D("2"), remaining_size=D("1.5"),
                       leverage=3, timestamp=0)
     text = render(open_orders([order]))
@@ -167,9 +167,9 @@ def test_open_orders_view_shortens_long_ids() -> None:
 
 
 def test_funding_rates_view_in_percent() -> None:
-    rates = [FundingRate(market_id="1339", funding_rate=D("-0.0001")),
-             FundingRate(market_id="1338", funding_rate=D("0.000125"))]
-    text = render(funding_rates(rates, names={"1338": "APT/USDC"}))
+    rates = [FundingRate(market_id=1339, funding_rate=D("-0.0001")),
+             FundingRate(market_id=1338, funding_rate=D("0.000125"))]
+    text = render(funding_rates(rates, names={1338: "APT/USDC"}))
     lines = text.splitlines()
     (apt,) = [line for line in lines if "APT/USDC" in line]
     assert "+0.0125 %" in apt
@@ -256,22 +256,22 @@ def test_the_grid_writes_the_market_decimals_whatever_the_wire_sent() -> None:
 
 
 def test_records_are_put_on_their_market_grid() -> None:
-    p = Position(address="0x1", market_id="1338", size=D("2"), entry_price=D("5.7"),
+    p = Position(address="0x1", market_id=1338, size=D("2"), entry_price=D("5.7"),
                  value=D("11.4"), leverage=2, margin=D("5.700000000000000000000000000"),
                  trade_side=True, tp=D("6"))
-    shown = on_grid([p], {"1338": APT_GRID})[0]
+    shown = on_grid([p], {1338: APT_GRID})[0]
     assert (str(shown.size), str(shown.entry_price), str(shown.margin), str(shown.tp)) == (
         "2.000", "5.700", "5.700000", "6.000")
     assert shown.sl is None
     assert on_grid(p, {}) is p  # an unknown market: as it came
-    book = on_grid(OrderBook("1339", [OrderBookLevel(market_id="1339", price=D("94896.0"),
+    book = on_grid(OrderBook(1339, [OrderBookLevel(market_id=1339, price=D("94896.0"),
                                                      size=D("0.1841"), is_ask=False)]),
-                   {"1339": BTC_GRID})
+                   {1339: BTC_GRID})
     assert (str(book.bids[0].price), str(book.bids[0].size)) == ("94896", "0.18410")
 
 
 def test_the_book_lines_prices_up_on_the_tick() -> None:
-    book = OrderBook("1338", [level("5.76", "1", False), level("5.759", "2", False),
+    book = OrderBook(1338, [level("5.76", "1", False), level("5.759", "2", False),
                               level("5.77", "1", True)])
     text = render(book_top(book, grid=APT_GRID))
     assert "5.760" in text
@@ -283,22 +283,22 @@ def test_the_book_lines_prices_up_on_the_tick() -> None:
 
 def test_positions_with_long_wire_amounts_stay_one_line_in_80_columns() -> None:
     # Amounts as a simulator may answer them: 28 significant digits.
-    p = Position(address="0x1", market_id="1338", size=D("2.000000000000000000000000000"),
+    p = Position(address="0x1", market_id=1338, size=D("2.000000000000000000000000000"),
                  entry_price=D("5.732123456789012345678901234"),
                  value=D("11.46400000000000000000000000"), leverage=2,
                  margin=D("5.732000000000000000000000000"),
                  liq_price=D("2.939123456789012345678901234"), trade_side=True,
                  tp=D("6.018000000000000000000000000"), sl=D("5.445000000000000000000000000"))
-    text = render(positions([p], {"1338": D("5.7305")}, grids={"1338": APT_GRID},
-                            names={"1338": "APT"}, width=80), width=80)
+    text = render(positions([p], {1338: D("5.7305")}, grids={1338: APT_GRID},
+                            names={1338: "APT"}, width=80), width=80)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80, text
     (row,) = [line for line in lines if "long" in line]
     assert row.split() == ["APT", "long", "2.000", "5.732", "5.730", "-0.003247", "5.732000",
                            "2.939", "6.018", "5.445"], text
     # Narrower: the least needed columns go, and the caption says so; no number is cut.
-    text = render(positions([p], {"1338": D("5.7305")}, grids={"1338": APT_GRID},
-                            names={"1338": "APT"}, width=50), width=50)
+    text = render(positions([p], {1338: D("5.7305")}, grids={1338: APT_GRID},
+                            names={1338: "APT"}, width=50), width=50)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 50, text
     (row,) = [line for line in lines if "long" in line]

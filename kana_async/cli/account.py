@@ -24,13 +24,11 @@ __all__ = ["ORDERS", "POSITIONS", "order_side"]
 
 
 def order_side(order_type: int) -> str:
-    """The position side of a resting order, from its ``order_type``.
+    """The position side of a resting order, from its ``order_type`` (the rule is
+    :func:`kana_async.models.order_trade_side`)."""
+    from ..models import order_trade_side
 
-    Kana's wire has no side field. Every documented example (1 resting long, 3 cancelled on
-    the long side, 4 on the short side) and the simulator's numbering agree: odd is the long
-    side, even the short side.
-    """
-    return "long" if order_type % 2 else "short"
+    return "long" if order_trade_side(order_type) else "short"
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +62,7 @@ async def _positions(args: argparse.Namespace) -> int:
         prices = await asyncio.gather(*(kana.rest.get_market_price(m) for m in ids))
         markets = await kana.rest.get_perpetual_assets_info() if items else []
     grids = {m.market_id: Grid.of(m) for m in markets}
-    marks: dict[str, Decimal | None] = {}
+    marks: dict[int, Decimal | None] = {}
     for market_id, quote in zip(ids, prices, strict=True):
         bid, ask = quote.best_bid_price, quote.best_ask_price
         marks[market_id] = (bid + ask) / 2 if bid is not None and ask is not None else None

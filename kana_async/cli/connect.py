@@ -137,20 +137,15 @@ async def profile_address(args: argparse.Namespace, kana: KanaClient) -> str:
 
 
 async def resolve_market(kana: KanaClient, text: str) -> MarketInfo:
-    """The market named by an id (``1338``) or a name (``APT``, ``apt/usdc``)."""
-    if text.isdigit():
-        return await kana.rest.market_info(text)
-    markets = await kana.rest.get_perpetual_assets_info()
-    wanted = text.upper().replace("-", "/")
-    for info in markets:
-        name = info.base_name.upper()
-        if wanted in (name, name.split("/")[0]):
-            return info
-    known = ", ".join(f"{m.base_name} ({m.market_id})" for m in markets)
-    raise CliError(f"no market named {text!r}; known: {known}")
+    """The market named by an id (``1338``) or a name (``APT``, ``apt/usdc``, ``APT-USD``),
+    by the SDK's one rule (:mod:`kana_async.rest.markets`)."""
+    try:
+        return await kana.rest.resolve_market(text)
+    except ValidationError as exc:
+        raise CliError(exc.rule) from None
 
 
-async def market_grids(kana: KanaClient) -> dict[str, Grid]:
+async def market_grids(kana: KanaClient) -> dict[int, Grid]:
     """Every market's :class:`~kana_async.views.Grid`, by id: how its numbers are shown."""
     from ..views import Grid
 

@@ -27,7 +27,7 @@ __all__ = ["BOOK", "MARKETS", "PRICE"]
 
 
 class _MarketLine(msgspec.Struct):
-    market_id: str
+    market_id: int
     name: str
     size_step: Decimal
     min_size: Decimal
@@ -89,7 +89,7 @@ MARKETS = Command(
 
 
 class _PriceLine(msgspec.Struct):
-    market_id: str
+    market_id: int
     name: str
     bid: Decimal | None
     ask: Decimal | None

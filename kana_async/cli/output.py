@@ -50,7 +50,7 @@ class _BookLevel(msgspec.Struct):
 class _Book(msgspec.Struct):
     """An order book as NDJSON shows it: sides split and sorted, best first."""
 
-    market_id: str
+    market_id: int
     bids: list[_BookLevel]
     asks: list[_BookLevel]
 

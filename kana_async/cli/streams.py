@@ -126,7 +126,7 @@ async def _tail(args: argparse.Namespace) -> int:
 
 
 async def _print_items(sub: Subscription[Any], out: Lines, limit: int | None,
-                       grids: Mapping[str, Grid]) -> None:
+                       grids: Mapping[int, Grid]) -> None:
     """Each item as a line, its numbers on its market's grid (``"5.760"``, not the wire's
     ``5.76``; nothing is rounded)."""
     from ..views import on_grid

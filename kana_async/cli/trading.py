@@ -311,7 +311,8 @@ def _configure_cancel(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--all", action="store_true",
                        help="every resting order of the wallet (in --market, or everywhere)")
     parser.add_argument("--side", choices=("long", "short"),
-                        help="position side of the --order-id orders")
+                        help="position side of the --order-id orders (default: looked up "
+                             "among the wallet's open orders)")
     _add_signing_options(parser)
 
 
@@ -329,8 +330,8 @@ def _cancel_transaction(info: MarketInfo, ids: list[str], sides: list[bool]) -> 
 
 async def _cancel(args: argparse.Namespace) -> int:
     if args.order_ids is not None:
-        if args.market is None or args.side is None:
-            raise UsageError("--order-id needs --market and --side")
+        if args.market is None:
+            raise UsageError("--order-id needs --market")
         for order_id in args.order_ids:
             if not order_id.isdigit():
                 raise UsageError(f"--order-id: must be a whole number (got {order_id!r})")
@@ -340,9 +341,14 @@ async def _cancel(args: argparse.Namespace) -> int:
         only = None if args.market is None else await resolve_market(kana, args.market)
         if args.order_ids is not None:
             assert only is not None
-            side = args.side == "long"
-            transactions = [_cancel_transaction(only, args.order_ids,
-                                                [side] * len(args.order_ids))]
+            if args.side is None:
+                try:
+                    sides = await kana.open_order_sides(only.market_id, args.order_ids)
+                except ValidationError as exc:
+                    raise CliError(f"--order-id {exc.value}: {exc.rule}") from None
+            else:
+                sides = [args.side == "long"] * len(args.order_ids)
+            transactions = [_cancel_transaction(only, args.order_ids, sides)]
         else:
             transactions = await _cancel_everything(kana, only)
             if not transactions:
@@ -354,12 +360,12 @@ async def _cancel(args: argparse.Namespace) -> int:
 async def _cancel_everything(kana: KanaClient, only: MarketInfo | None) -> list[_Transaction]:
     orders = await kana.rest.get_open_orders(kana.address,
                                              None if only is None else only.market_id)
-    by_market: dict[str, list[tuple[str, bool]]] = {}
+    by_market: dict[int, list[tuple[str, bool]]] = {}
     for order in orders:
         by_market.setdefault(order.market_id, []).append(
             (order.order_id, order_side(order.order_type) == "long"))
     transactions = []
-    for market_id in sorted(by_market, key=int):
+    for market_id in sorted(by_market):
         info = only if only is not None else await kana.rest.market_info(market_id)
         pairs = by_market[market_id]
         transactions.append(_cancel_transaction(info, [i for i, _ in pairs],
@@ -371,7 +377,7 @@ CANCEL = Command(
     "cancel", "cancel resting orders by id, or all of them; asks before signing",
     _configure_cancel, lambda args: asyncio.run(_cancel(args)),
     epilog="""examples:
-  kana-async cancel --market APT --order-id 1234567 --side long
+  kana-async cancel --market APT --order-id 1234567
   kana-async cancel --all --market APT --yes
   kana-async cancel --all
 With --all, each order's side is read from its order_type (odd: long side, even: short).""",

@@ -10,6 +10,7 @@ from .common import (
     normalize_address,
 )
 from .kana import (
+    BestPrice,
     DepositWithdraw,
     FundingPayment,
     FundingRate,
@@ -22,10 +23,12 @@ from .kana import (
     RestEnvelope,
     Trade,
     TxPayload,
+    order_trade_side,
 )
 
 __all__ = [
     "MONEY_DIGITS",
+    "BestPrice",
     "DepositWithdraw",
     "FundingPayment",
     "FundingRate",
@@ -44,4 +47,5 @@ __all__ = [
     "decoder",
     "is_address",
     "normalize_address",
+    "order_trade_side",
 ]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import partial
 from itertools import chain
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
@@ -31,6 +31,7 @@ from ..errors import ValidationError
 __all__ = [
     "ID_FIELDS",
     "MONEY_DIGITS",
+    "MarketId",
     "ModelDecoder",
     "WireStruct",
     "check_money",
@@ -49,6 +50,11 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{1,64}")
 ID_FIELDS = frozenset(
     {"market_id", "order_id", "trade_id", "counter", "custodian_id", "underwriter_id"}
 )
+
+
+#: A market id: an ``int`` in every model (what users type), decoded from the wire's number or
+#: numeric string alike; never negative.
+MarketId = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class WireStruct(msgspec.Struct, frozen=True, kw_only=True):

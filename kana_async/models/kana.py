@@ -1,7 +1,9 @@
 """msgspec models for every Kana REST response and indexer WebSocket payload (spec §3, §4, §9).
 
-Money is ``Decimal``; ids are ``str`` (order and trade ids exceed 2**64); timestamps are Unix
-seconds as ``int``. Optional fields cover the legacy shapes the documents still show.
+Money is ``Decimal``; ``market_id`` is an ``int`` (what users type: ``1338``; the wire's
+``"1338"`` is decoded into it), other ids are ``str`` (order and trade ids exceed 2**64);
+timestamps are Unix seconds as ``int``. Optional fields cover the legacy shapes the documents
+still show.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from typing import Any
 
 import msgspec
 
-from .common import WireStruct, normalize_address
+from .common import MarketId, WireStruct, normalize_address
 
 __all__ = [
+    "BestPrice",
     "DepositWithdraw",
     "FundingPayment",
     "FundingRate",
@@ -26,6 +29,7 @@ __all__ = [
     "RestEnvelope",
     "Trade",
     "TxPayload",
+    "order_trade_side",
 ]
 
 
@@ -55,7 +59,7 @@ class RestEnvelope(msgspec.Struct, frozen=True, kw_only=True):
 class MarketInfo(WireStruct, frozen=True, kw_only=True):
     """One market's parameters (``getMarketInfo``, ``getPerpetualAssetsInfo``)."""
 
-    market_id: str
+    market_id: MarketId
     base_name: str
     base_decimals: int
     quote_decimals: int
@@ -134,7 +138,7 @@ class Order(WireStruct, frozen=True, kw_only=True):
 
     address: str
     order_id: str
-    market_id: str
+    market_id: MarketId
     order_type: int
     is_market_order: bool | None = None
     size: Decimal
@@ -154,12 +158,23 @@ class Order(WireStruct, frozen=True, kw_only=True):
         _fix_address(self)
 
 
+def order_trade_side(order_type: int) -> bool:
+    """The position side of an order (True long) from its ``order_type``.
+
+    Kana's wire has no side field. Every documented example (1 resting long, 3 cancelled on
+    the long side, 4 on the short side) and the simulator's numbering agree: odd is the long
+    side, even the short side.
+    """
+    return order_type % 2 == 1
+
+
 class OpenOrder(WireStruct, frozen=True, kw_only=True):
-    """A resting order (``open_orders``, ``getOpenOrders``). The wire has no side field."""
+    """A resting order (``open_orders``, ``getOpenOrders``). The wire has no side field:
+    :attr:`trade_side` derives it from ``order_type``."""
 
     address: str
     order_id: str
-    market_id: str
+    market_id: MarketId
     order_type: int
     price: Decimal
     total_size: Decimal
@@ -174,13 +189,18 @@ class OpenOrder(WireStruct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         _fix_address(self)
 
+    @property
+    def trade_side(self) -> bool:
+        """The position side the order is on (True long), from ``order_type``."""
+        return order_trade_side(self.order_type)
+
 
 class Trade(WireStruct, frozen=True, kw_only=True):
     """A fill (``trade_history``, ``recent_trades``, ``live_trade_history``, ``getFills``)."""
 
     address: str
     trade_id: str
-    market_id: str
+    market_id: MarketId
     order_type: int
     size: Decimal
     price: Decimal
@@ -205,7 +225,7 @@ class Position(WireStruct, frozen=True, kw_only=True):
     """
 
     address: str
-    market_id: str
+    market_id: MarketId
     trade_id: str | None = None
     size: Decimal
     entry_price: Decimal
@@ -233,7 +253,7 @@ class Position(WireStruct, frozen=True, kw_only=True):
 class OrderBookLevel(WireStruct, frozen=True, kw_only=True, gc=False):
     """One price level of the ``orderbook`` topic; ``price`` is a JSON number on the wire."""
 
-    market_id: str
+    market_id: MarketId
     price: Decimal
     size: Decimal
     is_ask: bool
@@ -244,7 +264,7 @@ class OrderBookLevel(WireStruct, frozen=True, kw_only=True, gc=False):
 class FundingRate(WireStruct, frozen=True, kw_only=True, gc=False):
     """One market's current funding rate (``live_funding_rate``)."""
 
-    market_id: str
+    market_id: MarketId
     funding_rate: Decimal
     funding_timestamp: int | None = None
     last_updated: int | None = None
@@ -274,7 +294,7 @@ class FundingPayment(WireStruct, frozen=True, kw_only=True):
     """
 
     address: str
-    market_id: str
+    market_id: MarketId
     trade_side: bool | None = None
     funding_rate: Decimal
     amount: Decimal
@@ -283,3 +303,46 @@ class FundingPayment(WireStruct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _fix_address(self)
+
+
+class BestPrice(WireStruct, frozen=True, kw_only=True):
+    """One market's best bid and ask (``best_price`` topic). PROVISIONAL.
+
+    The documents list the topic but show neither its key nor its payload; this follows the
+    embedded simulator's shape and may change when the live one is known. Decoding is
+    lenient: every field may be missing, prices may be JSON numbers or strings, and fields
+    not known here are kept in :attr:`extra`.
+    """
+
+    market_id: MarketId | None = None
+    best_bid_price: Decimal | None = None
+    best_ask_price: Decimal | None = None
+    last_updated: int | None = None
+    transaction_version: int | None = None
+    #: Fields of the payload that this version does not know, as received.
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for price in (self.best_bid_price, self.best_ask_price):
+            if price is not None and not price.is_finite():
+                raise ValueError("a best price must be finite")
+
+
+_BEST_PRICE_FIELDS = frozenset(f for f in BestPrice.__struct_fields__ if f != "extra")
+_GENERIC_LIST = msgspec.json.Decoder(list[dict[str, Any]], float_hook=Decimal)
+
+
+class BestPriceDecoder:
+    """Decodes a ``best_price`` payload (a list) into :class:`BestPrice` items, keeping unknown
+    fields; raises ``msgspec.ValidationError``/``DecodeError`` like a msgspec decoder."""
+
+    __slots__ = ()
+
+    def decode(self, buf: Any, /) -> list[BestPrice]:
+        rows = _GENERIC_LIST.decode(buf)
+        items = []
+        for row in rows:
+            known = {k: v for k, v in row.items() if k in _BEST_PRICE_FIELDS}
+            known["extra"] = {k: v for k, v in row.items() if k not in _BEST_PRICE_FIELDS}
+            items.append(msgspec.convert(known, BestPrice, strict=False))
+        return items

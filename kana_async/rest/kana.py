@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from ..errors import ApiError, ValidationError
+from ..errors import ApiError, ValidationError, describe_value
 from ..models.kana import (
     DepositWithdraw,
     FundingPayment,
@@ -45,6 +45,7 @@ from ..units import (
     to_decimal,
 )
 from . import params as p
+from .markets import MarketDirectory
 from .session import RestSession
 
 __all__ = ["KanaRest"]
@@ -67,6 +68,9 @@ class KanaRest:
         self.check_grid = p.boolean(check_grid, "check_grid")
         self._markets: dict[int, MarketInfo] = {}
         self._market_locks: dict[int, asyncio.Lock] = {}
+        #: Market names -> ids (``"APT"``, ``"APT-USD"``); the list is fetched once, when a
+        #: name first needs it. Shared with the stream and the trader.
+        self.markets = MarketDirectory(self._all_markets)
 
     def __repr__(self) -> str:
         return f"KanaRest({self.session!r}, cached_markets={sorted(self._markets)})"
@@ -80,7 +84,7 @@ class KanaRest:
         with a single market under another id (the documents show ``marketId=501`` answered
         with market 1338), that market is used.
         """
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         info = self._markets.get(mid)
         if info is not None:
             return info
@@ -95,24 +99,50 @@ class KanaRest:
 
     def cached_market_info(self, market_id: int | str) -> MarketInfo | None:
         """The cached parameters of a market, or ``None`` (never makes a request)."""
-        return self._markets.get(p.market_id(market_id))
+        mid = self.markets.lookup(market_id)
+        return None if mid is None else self._markets.get(mid)
 
     def invalidate_market_info(self, market_id: int | str | None = None) -> None:
         """Forget one market's cached parameters (all markets with ``None``)."""
         if market_id is None:
             self._markets.clear()
+            self.markets.forget()
         else:
-            self._markets.pop(p.market_id(market_id), None)
+            mid = self.markets.lookup(market_id)
+            if mid is not None:
+                self._markets.pop(mid, None)
+
+    async def resolve_market_id(self, market: int | str) -> int:
+        """The id of a market id or name (``1338``, ``"1338"``, ``"APT"``, ``"APT-USD"``);
+        a name fetches the market list once. An unknown name raises ``ValidationError``
+        listing the known ones."""
+        return await self._mid(market)
+
+    async def resolve_market(self, market: int | str) -> MarketInfo:
+        """The ``MarketInfo`` of a market id or name (cached, like :meth:`market_info`)."""
+        listed = await self.markets.market(market)
+        if listed is not None:
+            self._markets.setdefault(listed.market_id, listed)
+            return self._markets[listed.market_id]
+        return await self.market_info(market)
+
+    async def _mid(self, market: object, param: str = "market_id") -> int:
+        return await self.markets.market_id(market, param)
+
+    async def _optional_mid(self, market: object) -> int | None:
+        return None if market is None else await self._mid(market)
+
+    async def _all_markets(self) -> list[MarketInfo]:
+        return await self.get_perpetual_assets_info()
 
     def _remember(self, markets: Sequence[MarketInfo]) -> None:
         for info in markets:
-            if info.market_id.isdigit():
-                self._markets[int(info.market_id)] = info
+            self._markets[info.market_id] = info
 
     @staticmethod
     def _pick(mid: int, markets: Sequence[MarketInfo]) -> MarketInfo:
         for info in markets:
-            if info.market_id == str(mid):
+            if info.market_id == mid:
                 return info
         if len(markets) == 1:
             return markets[0]
@@ -128,7 +158,7 @@ class KanaRest:
     async def get_market_info(self, market_id: int | str) -> list[MarketInfo]:
         """``GET /getMarketInfo``: the market's parameters (a one-element list, as sent).
         Refreshes the cache used by :meth:`market_info`."""
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         markets: list[MarketInfo] = await self.session.get(
             "/getMarketInfo", {"marketId": str(mid)}, list[MarketInfo]
         )
@@ -144,21 +174,23 @@ class KanaRest:
         if market_id is None:
             path, query = "/getPerpetualAssetsInfo/allMarkets", None
         else:
-            path, query = "/getPerpetualAssetsInfo", {"marketId": str(p.market_id(market_id))}
+            path, query = "/getPerpetualAssetsInfo", {"marketId": str(await self._mid(market_id))}
         markets: list[MarketInfo] = await self.session.get(path, query, list[MarketInfo])
         self._remember(markets)
+        if market_id is None:
+            self.markets.remember(markets)
         return markets
 
     async def get_market_price(self, market_id: int | str) -> MarketPrice:
         """``GET /getMarketPrice``: best bid and ask (``None`` for an empty side)."""
-        query = {"marketId": str(p.market_id(market_id))}
+        query = {"marketId": str(await self._mid(market_id))}
         result: MarketPrice = await self.session.get("/getMarketPrice", query, MarketPrice)
         return result
 
     async def get_last_placed_price(self, market_id: int | str) -> Decimal | None:
         """``GET /getLastPlacedPrice`` (the docs' "Get Last Execution Price"; one client calls
         it ``/getLastExecutionPrice``): the last traded price, ``None`` before any trade."""
-        query = {"marketId": str(p.market_id(market_id))}
+        query = {"marketId": str(await self._mid(market_id))}
         result: Decimal | None = await self.session.get(
             "/getLastPlacedPrice", query, _OPTIONAL_DECIMAL
         )
@@ -166,7 +198,7 @@ class KanaRest:
 
     async def get_all_trades(self, market_id: int | str) -> list[Trade]:
         """``GET /getAllTrades``: the market's recent trades."""
-        query = {"marketId": str(p.market_id(market_id))}
+        query = {"marketId": str(await self._mid(market_id))}
         result: list[Trade] = await self.session.get("/getAllTrades", query, list[Trade])
         return result
 
@@ -180,7 +212,9 @@ class KanaRest:
         try:
             return p.address(result, "data")
         except ValidationError as exc:
-            raise ApiError("/getProfileAddress", f"not an address: {result!r}") from exc
+            raise ApiError(
+                "/getProfileAddress", f"not an address: {describe_value(result)}"
+            ) from exc
 
     async def _balance(self, path: str, user_address: str) -> Decimal:
         query = {"userAddress": p.address(user_address)}
@@ -228,7 +262,7 @@ class KanaRest:
         against the live API; one other writes ``withdrawSpecificMarket``): payload moving
         ``amount`` of one market's collateral back to the wallet."""
         address = p.address(user_address)
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         quote_to_units(None, amount)
         quote_to_units(await self._grid(mid), amount)
         query = {"userAddress": address, "marketId": str(mid), "amount": _text(amount, "amount")}
@@ -243,7 +277,7 @@ class KanaRest:
         ids = p.sequence(market_ids, "market_ids")
         if not ids:
             raise ValidationError("market_ids", "must name at least one market")
-        mids = [p.market_id(m, f"market_ids[{i}]") for i, m in enumerate(ids)]
+        mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(ids)]
         quote_to_units(None, amount)
         query = {
             "userAddress": address,
@@ -269,7 +303,7 @@ class KanaRest:
         order: str = "desc",
     ) -> list[FundingPayment]:
         """``GET /getFundingHistory``: funding settled on the user's positions, paged."""
-        query = _paged(user_address, market_id, offset, limit, order)
+        query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
         result: list[FundingPayment] = await self.session.get(
             "/getFundingHistory", query, list[FundingPayment]
         )
@@ -293,7 +327,7 @@ class KanaRest:
         ``direction`` False = open/increase, True = close/reduce. ``restriction``: 0 none,
         1 fill-or-abort, 2 immediate-or-cancel, 3 post-or-abort. ``take_profit``/``stop_loss``
         are trigger prices; ``None`` leaves them unset."""
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         query = {
             "marketId": str(mid),
             "tradeSide": p.flag(p.boolean(trade_side, "trade_side")),
@@ -321,7 +355,7 @@ class KanaRest:
     ) -> TxPayload:
         """``GET /placeMarketOrder``: like :meth:`place_limit_order` without price and
         restriction; fills against the book at once."""
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         query = {
             "marketId": str(mid),
             "tradeSide": p.flag(p.boolean(trade_side, "trade_side")),
@@ -357,7 +391,7 @@ class KanaRest:
     async def _trigger_update(
         self, path: str, field: str, param: str, market_id: object, side: object, price: Money
     ) -> TxPayload:
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         query = {"marketId": str(mid), "tradeSide": p.flag(p.boolean(side, "trade_side"))}
         _precheck(**{param: price})
         info = await self._grid(mid)
@@ -367,7 +401,7 @@ class KanaRest:
     async def add_margin(self, market_id: int | str, trade_side: bool, amount: Money) -> TxPayload:
         """``GET /addMargin``: payload adding ``amount`` of collateral (human quote units) to
         the position (``market_id``, ``trade_side``)."""
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         query = {"marketId": str(mid), "tradeSide": p.flag(p.boolean(trade_side, "trade_side"))}
         quote_to_units(None, amount)
         quote_to_units(await self._grid(mid), amount)
@@ -376,11 +410,11 @@ class KanaRest:
 
     async def collapse_position(self, market_id: int | str) -> TxPayload:
         """``GET /collapsePosition``: payload closing the user's positions in the market."""
-        return await self._build("/collapsePosition", {"marketId": str(p.market_id(market_id))})
+        return await self._build("/collapsePosition", {"marketId": str(await self._mid(market_id))})
 
     async def settle_pnl(self, user_address: str, market_id: int | str) -> TxPayload:
         """``GET /settlePnl``: payload moving the market's settled PnL into the profile."""
-        query = {"userAddress": p.address(user_address), "marketId": str(p.market_id(market_id))}
+        query = _user(user_address, await self._mid(market_id))
         return await self._build("/settlePnl", query)
 
     # -- batch orders ------------------------------------------------------------------------
@@ -403,7 +437,7 @@ class KanaRest:
         ``order_types[i]`` True = limit, False = market; a market order's price may be
         ``None`` (sent as 0: the body needs a slot). ``restriction`` applies to every
         limit order (the REST body takes one value)."""
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         body: dict[str, Any] = {"marketId": mid}
         await self._batch(
             body, mid, order_types, trade_sides, directions, sizes, prices, leverages,
@@ -423,7 +457,7 @@ class KanaRest:
         independent clients use against the live API (the oldest doc page says ``orderIds``
         and ``cancelTradeSides``). ``cancel_trade_sides[i]`` is the position side of order *i*
         (True long, False short)."""
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         body: dict[str, Any] = {"marketId": mid}
         _cancels(body, order_ids, cancel_trade_sides, required=True)
         return await self._post("/cancelMultipleOrders", body)
@@ -448,7 +482,7 @@ class KanaRest:
         in :meth:`place_multiple_orders`. Field names follow the live clients: ``cancelOrderIds``,
         ``orderSides``, ``tradeSides`` (doc: ``orderIds``, ``cancelTradeSides``,
         ``orderTradeSides``) and ``leverages``."""
-        mid = p.market_id(market_id)
+        mid = await self._mid(market_id)
         body: dict[str, Any] = {"marketId": mid}
         cancels = _cancels(body, order_ids, cancel_trade_sides, required=False)
         count = len(p.sequence(order_types, "order_types"))
@@ -541,9 +575,8 @@ class KanaRest:
         self, user_address: str, market_id: int | str | None = None
     ) -> list[OpenOrder]:
         """``GET /getOpenOrders`` (indexer view); all markets when ``market_id`` is None."""
-        result: list[OpenOrder] = await self.session.get(
-            "/getOpenOrders", _user(user_address, market_id), list[OpenOrder]
-        )
+        query = _user(user_address, await self._optional_mid(market_id))
+        result: list[OpenOrder] = await self.session.get("/getOpenOrders", query, list[OpenOrder])
         return result
 
     async def get_open_orders_from_contract(
@@ -551,8 +584,9 @@ class KanaRest:
     ) -> list[OpenOrder]:
         """``GET /getOpenOrdersFromContract``: open orders read from the chain (no indexer
         lag)."""
+        query = _user(user_address, await self._mid(market_id))
         result: list[OpenOrder] = await self.session.get(
-            "/getOpenOrdersFromContract", _user(user_address, market_id, True), list[OpenOrder]
+            "/getOpenOrdersFromContract", query, list[OpenOrder]
         )
         return result
 
@@ -566,7 +600,7 @@ class KanaRest:
     ) -> list[Order]:
         """``GET /getOrderHistory``, paged (``order`` is ``"asc"`` or ``"desc"`` by time).
         Sends ``userAddress`` as current clients do (the oldest page says ``address``)."""
-        query = _paged(user_address, market_id, offset, limit, order)
+        query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
         result: list[Order] = await self.session.get("/getOrderHistory", query, list[Order])
         return result
 
@@ -574,17 +608,17 @@ class KanaRest:
         self, user_address: str, market_id: int | str | None = None
     ) -> list[Position]:
         """``GET /getPositions`` (indexer view); all markets when ``market_id`` is None."""
-        result: list[Position] = await self.session.get(
-            "/getPositions", _user(user_address, market_id), list[Position]
-        )
+        query = _user(user_address, await self._optional_mid(market_id))
+        result: list[Position] = await self.session.get("/getPositions", query, list[Position])
         return result
 
     async def get_positions_from_contract(
         self, user_address: str, market_id: int | str
     ) -> list[Position]:
         """``GET /getPositionsFromContract``: positions read from the chain."""
+        query = _user(user_address, await self._mid(market_id))
         result: list[Position] = await self.session.get(
-            "/getPositionsFromContract", _user(user_address, market_id, True), list[Position]
+            "/getPositionsFromContract", query, list[Position]
         )
         return result
 
@@ -593,7 +627,7 @@ class KanaRest:
     ) -> Order:
         """``GET /getOrderStatusByOrderId`` (the docs' name; some clients call
         ``/fetchOrderStatusById``): one order's current record."""
-        query = {"marketId": str(p.market_id(market_id)), "orderId": p.order_id(order_id)}
+        query = {"marketId": str(await self._mid(market_id)), "orderId": p.order_id(order_id)}
         result: Order = await self.session.get("/getOrderStatusByOrderId", query, Order)
         return result
 
@@ -608,7 +642,7 @@ class KanaRest:
         """``GET /getFills`` between two times (aware ``datetime`` or ISO-8601 strings with an
         offset, sent as UTC ``...Z`` in ``from``/``to``). Optional filters: ``userAddress``
         (current clients' name; the oldest page says ``address``) and ``orderId``."""
-        query = {"marketId": str(p.market_id(market_id))}
+        query = {"marketId": str(await self._mid(market_id))}
         start = p.iso_time(from_time, "from_time")
         end = p.iso_time(to_time, "to_time")
         if start > end:
@@ -631,7 +665,7 @@ class KanaRest:
     ) -> list[Trade]:
         """``GET /getFillsForGivenTimestamp``: the user's fills between two Unix times
         (seconds, or aware ``datetime``)."""
-        query = _user(user_address, market_id)
+        query = _user(user_address, await self._optional_mid(market_id))
         start = p.unix_time(from_timestamp, "from_timestamp")
         end = p.unix_time(to_timestamp, "to_timestamp")
         if start > end:
@@ -648,9 +682,8 @@ class KanaRest:
     ) -> list[Trade]:
         """``GET /getTradeHistory``: the user's fills; all markets when ``market_id`` is
         None."""
-        result: list[Trade] = await self.session.get(
-            "/getTradeHistory", _user(user_address, market_id), list[Trade]
-        )
+        query = _user(user_address, await self._optional_mid(market_id))
+        result: list[Trade] = await self.session.get("/getTradeHistory", query, list[Trade])
         return result
 
     async def get_all_open_order_ids(
@@ -659,7 +692,7 @@ class KanaRest:
         """``GET /getAllOpenOrderIds``: ids of the user's resting orders (decimal strings,
         even when the server sends numbers)."""
         ids: list[str | int] = await self.session.get(
-            "/getAllOpenOrderIds", _user(user_address, market_id, True), _IDS
+            "/getAllOpenOrderIds", _user(user_address, await self._mid(market_id)), _IDS
         )
         return [str(i) for i in ids]
 
@@ -732,17 +765,16 @@ def _require_positive(value: object, param: str) -> None:
         raise ValidationError(param, "must be greater than 0", value)
 
 
-def _user(
-    user_address: str, market_id: int | str | None, required: bool = False
-) -> dict[str, str]:
+def _user(user_address: str, market_id: int | None) -> dict[str, str]:
+    """The query of a user's endpoint (``market_id`` already resolved; ``None``: all)."""
     query = {"userAddress": p.address(user_address)}
-    if market_id is not None or required:
-        query["marketId"] = str(p.market_id(market_id))
+    if market_id is not None:
+        query["marketId"] = str(market_id)
     return query
 
 
 def _paged(
-    user_address: str, market_id: int | str | None, offset: int, limit: int, order: str
+    user_address: str, market_id: int | None, offset: int, limit: int, order: str
 ) -> dict[str, str]:
     query = _user(user_address, market_id)
     query["offset"] = str(p.non_negative_int(offset, "offset"))

@@ -23,14 +23,14 @@ class OrderBook:
 
     __slots__ = ("_asks", "_bids", "_levels", "market_id")
 
-    def __init__(self, market_id: str, levels: Sequence[OrderBookLevel] = ()) -> None:
+    def __init__(self, market_id: int, levels: Sequence[OrderBookLevel] = ()) -> None:
         self.market_id = market_id
         self._levels = levels
         self._bids: tuple[OrderBookLevel, ...] | None = None
         self._asks: tuple[OrderBookLevel, ...] | None = None
 
     @classmethod
-    def from_levels(cls, levels: Sequence[OrderBookLevel], market_id: str = "") -> OrderBook:
+    def from_levels(cls, levels: Sequence[OrderBookLevel], market_id: int = 0) -> OrderBook:
         """A book from the wire's level list. ``market_id`` is used when the list is empty."""
         return cls(levels[0].market_id if levels else market_id, levels)
 

@@ -21,7 +21,16 @@ import msgspec
 
 from .._tasks import cancel_and_wait
 from ..errors import KanaError, TransportError, ValidationError
-from ..models import DepositWithdraw, FundingRate, OpenOrder, Order, Position, Trade
+from ..models import (
+    BestPrice,
+    DepositWithdraw,
+    FundingRate,
+    OpenOrder,
+    Order,
+    Position,
+    Trade,
+)
+from ..rest.markets import MarketDirectory, is_market_name
 from .book import OrderBook
 from .connection import Connection, Outgoing, ReconnectPolicy
 from .router import Router
@@ -120,6 +129,7 @@ class StreamMux:
         buffer_size: int = 1024,
         watchdog: Mapping[str, float] | None = None,
         hooks: StreamHooks | None = None,
+        markets: MarketDirectory | None = None,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             raise ValidationError("url", "must be a ws:// or wss:// URL", url)
@@ -157,6 +167,10 @@ class StreamMux:
         self._queued: set[_Key] = set()
         self._watch_task: asyncio.Task[None] | None = None
         self._closed = False
+        #: Turns market names into ids (``KanaClient`` shares its REST client's directory).
+        self._markets = markets
+        #: Subscriptions by market name whose id is being looked up.
+        self._resolving: dict[asyncio.Task[None], Subscription[Any]] = {}
 
     # -- subscribing ----------------------------------------------------------------------
 
@@ -171,21 +185,40 @@ class StreamMux:
     ) -> Subscription[Any]:
         """Subscribe to ``topic`` for ``address`` or ``market_id`` (as the topic requires).
 
-        ``overflow`` defaults to keep-latest for snapshot topics and to error for the
-        ``live_*`` event topics; ``buffer_size`` bounds an error-policy buffer. Must be
-        called with the event loop running (the connection opens in the background).
+        ``market_id`` may be a market name (``"APT"``, ``"APT-USD"``) when the mux knows the
+        market list (``KanaClient.stream`` does): a name not looked up yet is resolved in the
+        background, and an unknown name makes the subscription's first read raise
+        :class:`~kana_async.ValidationError`. ``overflow`` defaults to keep-latest for
+        snapshot topics and to error for the ``live_*`` event topics; ``buffer_size`` bounds
+        an error-policy buffer. Must be called with the event loop running (the connection
+        opens in the background).
         """
         if self._closed:
             raise KanaError("the stream is closed")
         spec = topic_spec(topic)
-        wire_key, key = validate_key(spec, address, market_id)
+        name = (market_id if isinstance(market_id, str) and spec.key == "market_id"
+                and is_market_name(market_id) else None)
+        if name is not None:
+            if self._markets is None:
+                raise ValidationError(
+                    "market_id", "a market name needs the market list (use KanaClient.stream) "
+                    "or give the numeric market id", name,
+                )
+            known = self._markets.lookup(name)  # an unknown name of a known list raises here
+            if known is not None:
+                market_id, name = known, None
+        # A name waiting for its id is checked like id 0; its keys are set once it is known.
+        wire_key, key = validate_key(spec, address, market_id if name is None else 0)
+        if name is not None:
+            wire_key = key = ""
         policy = _check_overflow(overflow, spec)
         capacity = self._buffer_size if buffer_size is None else _check_buffer_size(buffer_size)
         loop = asyncio.get_running_loop()
         convert: Callable[[Any], Any] | None = None
         if spec.name == "orderbook":
             def convert(levels: Any) -> OrderBook:
-                return OrderBook.from_levels(levels, key)
+                # The key is text (routing); an empty book takes its id from it.
+                return OrderBook.from_levels(levels, 0 if levels else int(sub.key))
         sub: Subscription[Any] = Subscription(
             spec,
             wire_key,
@@ -197,14 +230,41 @@ class StreamMux:
             on_decode_error=self._decode_error,
             on_dropped=self._dropped,
         )
+        if name is not None:
+            task = loop.create_task(self._subscribe_by_name(sub, name),
+                                    name=f"kana-stream market {name}")
+            self._resolving[task] = sub
+            task.add_done_callback(self._resolved)
+            return sub
+        self._start(sub)
+        return sub
+
+    def _start(self, sub: Subscription[Any]) -> None:
+        """Route ``sub``'s key to it and ask the server for it (now or on connect)."""
+        spec, key, wire_key = sub.spec, sub.key, sub.wire_key
         self._subs.setdefault((spec.name, key), []).append(sub)
         self._router.add(sub, spec, key)
         if self._conn.connected:
             self._send_subscribe(spec, key, wire_key)
         self._conn.start()
         if self._watchdog and self._watch_task is None:
-            self._watch_task = loop.create_task(self._watch(), name="kana-stream watchdog")
-        return sub
+            self._watch_task = asyncio.get_running_loop().create_task(
+                self._watch(), name="kana-stream watchdog")
+
+    def _resolved(self, task: asyncio.Task[None]) -> None:
+        self._resolving.pop(task, None)
+
+    async def _subscribe_by_name(self, sub: Subscription[Any], name: str) -> None:
+        assert self._markets is not None
+        try:
+            market_id = await self._markets.market_id(name)
+        except Exception as exc:
+            sub.fail(exc)  # the consumer's next read raises it
+            return
+        if sub.closed or self._closed:
+            return
+        sub.wire_key, sub.key = validate_key(sub.spec, None, market_id)
+        self._start(sub)
 
     def positions(self, address: str, **options: Any) -> Subscription[list[Position]]:
         """Open positions of a profile address (full list on every change)."""
@@ -252,6 +312,13 @@ class StreamMux:
         """The latest trades of a market."""
         return cast(Subscription[list[Trade]],
                     self.subscribe("recent_trades", market_id=market_id, **options))
+
+    def best_price(self, market_id: int | str, **options: Any) -> Subscription[list[BestPrice]]:
+        """Best bid and ask of a market, on every change of either. PROVISIONAL: the documents
+        name this topic without its payload; items follow the simulator's shape and keep
+        unknown fields in ``.extra`` (see :class:`~kana_async.models.BestPrice`)."""
+        return cast(Subscription[list[BestPrice]],
+                    self.subscribe("best_price", market_id=market_id, **options))
 
     def live_funding_rate(self, **options: Any) -> Subscription[list[FundingRate]]:
         """Current funding rates of every market."""
@@ -401,13 +468,18 @@ class StreamMux:
         watch, self._watch_task = self._watch_task, None
         if watch is not None:
             watch.cancel()
+        resolving = dict(self._resolving)
+        for task in resolving:
+            task.cancel()
         try:
             await self._conn.close()
-            await cancel_and_wait(watch)
+            await cancel_and_wait(watch, *resolving)
         finally:
             for subs in list(self._subs.values()):
                 for sub in list(subs):
                     sub.close_nowait()
+            for pending in resolving.values():
+                pending.close_nowait()
 
     async def __aenter__(self) -> StreamMux:
         return self

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 from ..errors import ValidationError
 from ..models import (
+    BestPrice,
     DepositWithdraw,
     FundingRate,
-    ModelDecoder,
     OpenOrder,
     Order,
     OrderBookLevel,
@@ -26,6 +26,7 @@ from ..models import (
     decoder,
     normalize_address,
 )
+from ..models.kana import BestPriceDecoder
 
 __all__ = [
     "TOPICS",
@@ -52,6 +53,12 @@ class Overflow(str, enum.Enum):
 
     KEEP_LATEST = "keep_latest"
     ERROR = "error"
+
+
+class PayloadDecoder(Protocol):
+    """What turns a payload into its value: a ``msgspec.json.Decoder``, or a lenient one."""
+
+    def decode(self, buf: Any, /) -> Any: ...
 
 
 class AddressKey(msgspec.Struct, gc=False):
@@ -81,13 +88,18 @@ class TopicSpec:
     #: ``list[item]`` or ``item``: what a payload decodes to.
     payload_type: Any
     #: ``(payload bytes) -> value``: the typed decode, built once.
-    decoder: ModelDecoder[Any]
+    decoder: PayloadDecoder
     #: ``(payload bytes) -> key view``: reads only the key field, built once (``None`` unkeyed).
     key_decoder: msgspec.json.Decoder[Any] | None
 
 
 def _spec(
-    name: str, key: KeyKind | None, item: type[msgspec.Struct], *, is_list: bool = True
+    name: str,
+    key: KeyKind | None,
+    item: type[msgspec.Struct],
+    *,
+    is_list: bool = True,
+    payload_decoder: PayloadDecoder | None = None,
 ) -> TopicSpec:
     key_struct: type[msgspec.Struct] | None = {
         "address": AddressKey,
@@ -106,13 +118,14 @@ def _spec(
         is_list=is_list,
         default_overflow=Overflow.KEEP_LATEST if is_list else Overflow.ERROR,
         payload_type=payload_type,
-        decoder=decoder(payload_type),
+        decoder=payload_decoder or decoder(payload_type),
         key_decoder=key_decoder,
     )
 
 
-#: Every supported topic by name. ``best_price`` is listed by the documents without a key or a
-#: payload, so it is not offered.
+#: Every topic of the documents by name. ``best_price`` is PROVISIONAL: the documents show no
+#: key or payload; it follows the embedded simulator (keyed by market, a list of
+#: :class:`~kana_async.models.BestPrice`) and is decoded leniently, keeping unknown fields.
 TOPICS: dict[str, TopicSpec] = {
     spec.name: spec
     for spec in (
@@ -126,6 +139,7 @@ TOPICS: dict[str, TopicSpec] = {
         _spec("orderbook", "market_id", OrderBookLevel),
         _spec("recent_trades", "market_id", Trade),
         _spec("live_funding_rate", None, FundingRate),
+        _spec("best_price", "market_id", BestPrice, payload_decoder=BestPriceDecoder()),
     )
 }
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config import KANA_PACKAGE_ADDRESS
-from ..errors import ApiError, ValidationError
+from ..errors import ApiError, ValidationError, describe_value
 from ..models import MarketInfo, TxPayload, normalize_address
 from ..rest import params as p
 from ..units import Money, check_leverage, price_to_ticks, quote_to_units, size_to_lots
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 __all__ = ["PayloadMismatchError", "Trader"]
 
 MODULE = "perpetual_scripts"
+
+#: Most orders :meth:`Trader.cancel_all` cancels in one transaction. The documents state no
+#: limit; this keeps each transaction small (its gas, and what a failure takes with it).
+MAX_CANCELS_PER_TRANSACTION = 20
 
 
 class PayloadMismatchError(ApiError):
@@ -127,12 +131,13 @@ class Trader:
             where, got_value, want_value = mismatch
             raise PayloadMismatchError(
                 f"payload {function}",
-                f"argument {where} is {got_value!r}, expected {want_value!r}; not signed",
+                f"argument {where} is {describe_value(got_value)}, expected "
+                f"{describe_value(want_value)}; not signed",
             )
         return entry
 
     async def _market(self, market_id: object) -> tuple[int, MarketInfo]:
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         return mid, await self.rest.market_info(mid)
 
     # -- collateral --------------------------------------------------------------------------
@@ -158,7 +163,7 @@ class Trader:
         self, market_ids: Sequence[int | str], amount: Money, *, wait: bool = True
     ) -> TxResult:
         """Withdraw ``amount`` from several markets in one transaction."""
-        mids = [p.market_id(m, f"market_ids[{i}]")
+        mids = [await self.rest.markets.market_id(m, f"market_ids[{i}]")
                 for i, m in enumerate(p.sequence(market_ids, "market_ids"))]
         if not mids:
             raise ValidationError("market_ids", "must name at least one market")
@@ -183,7 +188,7 @@ class Trader:
         self, market_id: int | str, user_address: str | None = None, *, wait: bool = True
     ) -> TxResult:
         """Settle a user's PnL in a market (the signer's own by default)."""
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         user = normalize_address(user_address or self.address, param="user_address")
         return await self._execute(
             "settle_pnl", [user, mid], self.rest.settle_pnl(user, mid), wait=wait
@@ -332,7 +337,7 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side."""
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         ids, sides = self._cancels(order_ids, cancel_trade_sides)
         if not ids:
             raise ValidationError("order_ids", "must name at least one order")
@@ -371,6 +376,57 @@ class Trader:
             "cancel_and_place_multiple_orders", [mid, ids, sides, *orders], build, wait=wait
         )
 
+    async def open_order_sides(
+        self, market_id: int | str, order_ids: Sequence[int | str]
+    ) -> list[bool]:
+        """The position side (True long) of each of the signer's open orders in a market,
+        read from the chain; an id that is not open raises ``ValidationError``."""
+        mid = await self.rest.markets.market_id(market_id)
+        wanted = [p.order_id(v, f"order_ids[{i}]")
+                  for i, v in enumerate(p.sequence(order_ids, "order_ids"))]
+        sides = {_order_key(o.order_id): o.trade_side
+                 for o in await self.rest.get_open_orders_from_contract(self.address, mid)}
+        found = []
+        for i, oid in enumerate(wanted):
+            side = sides.get(oid)
+            if side is None:
+                raise ValidationError(
+                    f"order_ids[{i}]", f"is not an open order of the signer in market {mid} "
+                    "(filled, cancelled or never placed); nothing was sent", oid,
+                )
+            found.append(side)
+        return found
+
+    async def cancel_order(
+        self, market_id: int | str, order_id: int | str, *, wait: bool = True
+    ) -> TxResult:
+        """Cancel one of the signer's resting orders; its side is looked up among the open
+        orders (an order that is not open raises ``ValidationError`` and nothing is sent)."""
+        mid = await self.rest.markets.market_id(market_id)
+        oid = p.order_id(order_id)
+        try:
+            (side,) = await self.open_order_sides(mid, [oid])
+        except ValidationError as exc:
+            raise ValidationError("order_id", exc.rule, exc.value) from None
+        return await self.cancel_multiple_orders(mid, [oid], [side], wait=wait)
+
+    async def cancel_all(self, market_id: int | str, *, wait: bool = True) -> list[TxResult]:
+        """Cancel every resting order of the signer in a market, at most
+        ``MAX_CANCELS_PER_TRANSACTION`` per transaction, one transaction after the other.
+        Returns each transaction's result; no open order: ``[]`` and nothing is sent. An
+        error (e.g. ``UnknownOutcomeError``) stops at that transaction: the earlier ones were
+        sent, and a later call cancels what is still open."""
+        mid = await self.rest.markets.market_id(market_id)
+        orders = await self.rest.get_open_orders_from_contract(self.address, mid)
+        batch = MAX_CANCELS_PER_TRANSACTION
+        results = []
+        for start in range(0, len(orders), batch):
+            chunk = orders[start:start + batch]
+            results.append(await self.cancel_multiple_orders(
+                mid, [o.order_id for o in chunk], [o.trade_side for o in chunk], wait=wait,
+            ))
+        return results
+
     # -- positions ---------------------------------------------------------------------------
 
     async def _trigger(
@@ -403,7 +459,7 @@ class Trader:
 
     async def collapse_position(self, market_id: int | str, *, wait: bool = True) -> TxResult:
         """Close the wallet's positions in the market at once."""
-        mid = p.market_id(market_id)
+        mid = await self.rest.markets.market_id(market_id)
         return await self._execute(
             "collapse_position", [mid], self.rest.collapse_position(mid), wait=wait
         )
@@ -426,6 +482,14 @@ class Trader:
     async def aclose(self) -> None:
         """Stop the submitter's background reconciler (in-doubt hashes stay listed)."""
         await self.submitter.aclose()
+
+
+def _order_key(order_id: str) -> str:
+    """An order id as :func:`params.order_id` writes it (the wire may pad or vary)."""
+    try:
+        return p.order_id(order_id)
+    except ValidationError:
+        return order_id
 
 
 def _first_difference(actual: Any, expected: Any, where: str = "") -> tuple[str, Any, Any] | None:

@@ -78,7 +78,7 @@ def test_bad_arguments_exit_2_with_one_line(
          "--local-port works with --network local only"),
         (["markets", "--network", "testnet"], 1, "needs an API key: set $KANA_API_KEY"),
         (["positions"], 2, "which wallet? pass --address"),
-        (["cancel", "--order-id", "12"], 2, "--order-id needs --market and --side"),
+        (["cancel", "--order-id", "12"], 2, "--order-id needs --market"),
         (["cancel", "--all", "--side", "long"], 2, "--side goes with --order-id"),
         (["cancel", "--order-id", "x1", "--market", "APT", "--side", "long"], 2,
          "--order-id: must be a whole number"),

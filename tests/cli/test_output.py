@@ -28,16 +28,16 @@ class Terminal(io.StringIO):
 def test_lines_are_json_with_decimals_as_strings_and_books_split() -> None:
     out = io.StringIO()
     lines = Lines(out)
-    levels = [OrderBookLevel(market_id="1338", price=Decimal("5.1"), size=Decimal("2"),
+    levels = [OrderBookLevel(market_id=1338, price=Decimal("5.1"), size=Decimal("2"),
                              is_ask=True),
-              OrderBookLevel(market_id="1338", price=Decimal("4.9"), size=Decimal("1.5"),
+              OrderBookLevel(market_id=1338, price=Decimal("4.9"), size=Decimal("1.5"),
                              is_ask=False)]
     lines.write({"money": Decimal("0.1"), "book": OrderBook.from_levels(levels)})
     assert lines.count == 1
     (line,) = out.getvalue().splitlines()
     assert json.loads(line) == {
         "money": "0.1",
-        "book": {"market_id": "1338", "bids": [{"price": "4.9", "size": "1.5"}],
+        "book": {"market_id": 1338, "bids": [{"price": "4.9", "size": "1.5"}],
                  "asks": [{"price": "5.1", "size": "2"}]},
     }
 

@@ -101,7 +101,7 @@ def recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str], urls: list[str]
                            "1339", "--count", "12", *urls)
     assert status == 0, err
     assert out == ""
-    assert err.startswith("recorded 12 frame(s) of 5 subscription(s) in ")
+    assert err.startswith("recorded 12 frame(s) of 7 subscription(s) in ")
     return path
 
 
@@ -114,8 +114,8 @@ def test_record_writes_frames_sends_and_socket_events(recorded: Path) -> None:
     sent = sorted(json.loads(entry.sent or "")["topic"] + str(json.loads(entry.sent or "")
                                                               .get("market_id", ""))
                   for entry in entries if entry.kind == "sent")
-    assert sent == ["live_funding_rate", "orderbook1338", "orderbook1339",
-                    "recent_trades1338", "recent_trades1339"]
+    assert sent == ["best_price1338", "best_price1339", "live_funding_rate", "orderbook1338",
+                    "orderbook1339", "recent_trades1338", "recent_trades1339"]
 
 
 def test_replay_prints_one_item_per_recorded_frame(
@@ -125,7 +125,7 @@ def test_replay_prints_one_item_per_recorded_frame(
     assert status == 0, err
     lines = ndjson(out)
     assert len(lines) == 12
-    assert {line["topic"] for line in lines} <= {"orderbook", "recent_trades",
+    assert {line["topic"] for line in lines} <= {"orderbook", "recent_trades", "best_price",
                                                  "live_funding_rate"}
     with read_recording(recorded) as reading:
         started = reading.header.started
@@ -144,7 +144,7 @@ def test_replay_is_the_same_as_tail_saw(
     books = [line for line in first if line["topic"] == "orderbook"]
     assert {line["key"] for line in books} <= {"1338", "1339"}
     for line in books:
-        assert line["data"]["market_id"] == line["key"]
+        assert line["data"]["market_id"] == int(line["key"])
 
 
 def test_replay_filters_by_topic(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:

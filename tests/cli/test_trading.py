@@ -66,6 +66,23 @@ def test_limit_order_rests_then_is_cancelled_by_id(
     assert open_orders(capsys, urls) == []
 
 
+def test_cancel_by_id_finds_the_side(
+    capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
+) -> None:
+    status, _, err = run(capsys, *LIMIT, "--yes", *urls)
+    assert status == 0, err
+    (order,) = open_orders(capsys, urls)
+    status, out, err = run(capsys, "cancel", "--market", "APT", "--order-id", "12345", "--yes",
+                           *urls)
+    assert status == 1
+    assert "not an open order of the signer in market 1338" in err
+    status, out, err = run(capsys, "cancel", "--market", "APT", "--order-id",
+                           order["order_id"], "--yes", *urls)
+    assert status == 0, err
+    assert f"cancel 1 order(s) on APT/USDC: {order['order_id']} (long)" in out
+    assert open_orders(capsys, urls) == []
+
+
 def test_cancel_all_finds_each_orders_side(
     capsys: pytest.CaptureFixture[str], urls: list[str], funded: str
 ) -> None:

@@ -180,7 +180,7 @@ async def test_position_tracker_shows_a_pnl_row_for_the_demo_position() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--size", "0.1", "--duration", "1"], "error: --size: must be at least min_lots"),
+        (["--size", "0.1", "--duration", "1"], "error: --size: minimum size is 0.5 APT (got 0.1)"),
         (["--size", "0.0005", "--duration", "1"], "error: --size: must be a multiple of"),
         (["--leverage", "99", "--duration", "1"], "error: --leverage: must be between 1 and"),
         (["--network", "testnet", "--private-key-env", "NO_SUCH_KEY_VARIABLE"],
@@ -207,24 +207,24 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
-APT = MarketInfo(market_id="1338", base_name="APT/USDC", base_decimals=8, quote_decimals=6,
+APT = MarketInfo(market_id=1338, base_name="APT/USDC", base_decimals=8, quote_decimals=6,
                  lot_size=100000, tick_size=1, min_lots=500, max_lots=150000000,
                  max_leverage=20)
 
 
 def level(price: str, size: str, is_ask: bool) -> OrderBookLevel:
-    return OrderBookLevel(market_id="1338", price=Decimal(price), size=Decimal(size),
+    return OrderBookLevel(market_id=1338, price=Decimal(price), size=Decimal(size),
                           is_ask=is_ask)
 
 
 def test_fair_mid_leaves_out_our_own_quotes() -> None:
     mm: Any = load("market_maker")
-    book = OrderBook("1338", [level("5.690", "0.5", False), level("5.680", "3", False),
+    book = OrderBook(1338, [level("5.690", "0.5", False), level("5.680", "3", False),
                               level("5.700", "2", True)])
     assert mm.fair_mid(book, {}) == Decimal("5.695")
     # Our 0.5 at 5.690 is the whole best bid: the mid is taken from the next level.
     assert mm.fair_mid(book, {Decimal("5.690"): Decimal("0.5")}) == Decimal("5.690")
-    assert mm.fair_mid(OrderBook("1338", [level("5.7", "1", True)]), {}) is None
+    assert mm.fair_mid(OrderBook(1338, [level("5.7", "1", True)]), {}) is None
 
 
 def test_quotes_are_on_the_grid_and_never_tighter_than_asked() -> None:
@@ -246,7 +246,7 @@ def test_annualised_funding() -> None:
 
 
 def position(long: bool, liq: str | None = "4.5") -> Position:
-    return Position(address="0x" + "1" * 64, market_id="1338", size=Decimal("2"),
+    return Position(address="0x" + "1" * 64, market_id=1338, size=Decimal("2"),
                     entry_price=Decimal("5"), value=Decimal("10"), leverage=5,
                     margin=Decimal("2"), trade_side=long,
                     liq_price=None if liq is None else Decimal(liq))

@@ -52,7 +52,7 @@ def test_every_documented_ws_example_decodes(name: str, fixture_bodies: Any) -> 
         assert len(decoded) == len(items)
         for item, raw in zip(decoded, items, strict=True):
             if "market_id" in raw:
-                assert item.market_id == str(raw["market_id"])
+                assert item.market_id == int(raw["market_id"])
 
 
 def test_orderbook_price_number_becomes_exact_decimal() -> None:
@@ -78,11 +78,26 @@ def test_short_address_is_normalised(fixture_bodies: Any) -> None:
     assert order.address == "0x0" + body["address"][2:]
 
 
-def test_numeric_ids_need_the_lenient_path() -> None:
-    raw = b'{"market_id":1338,"funding_rate":"0.1"}'
+@pytest.mark.parametrize("market_id", [b"1338", b'"1338"'])
+def test_market_ids_are_ints_whether_numbers_or_text_on_the_wire(market_id: bytes) -> None:
+    raw = b'{"market_id":' + market_id + b',"funding_rate":"0.1"}'
+    assert decoder(FundingRate).decode(raw).market_id == 1338
+    assert decode_lenient(raw, FundingRate).market_id == 1338
+
+
+@pytest.mark.parametrize("market_id", [b'"APT"', b'"-1"', b"true", b"1.5"])
+def test_a_market_id_that_is_not_a_whole_number_is_refused(market_id: bytes) -> None:
+    raw = b'{"market_id":' + market_id + b',"funding_rate":"0.1"}'
     with pytest.raises(msgspec.ValidationError):
-        decoder(FundingRate).decode(raw)
-    assert decode_lenient(raw, FundingRate).market_id == "1338"
+        decode_lenient(raw, FundingRate)
+
+
+def test_numeric_ids_need_the_lenient_path() -> None:
+    raw = (b'{"address":"0x1","trade_id":77,"market_id":1338,"order_type":1,"size":"1",'
+           b'"price":"5","fee":"0","pnl":"0","timestamp":1}')
+    with pytest.raises(msgspec.ValidationError):
+        decoder(Trade).decode(raw)
+    assert decode_lenient(raw, Trade).trade_id == "77"
 
 
 def test_market_info_examples_and_grid(fixture_bodies: Any) -> None:

@@ -146,7 +146,7 @@ def test_check_money_covers_values_built_without_the_decoder() -> None:
     )
     with pytest.raises(msgspec.ValidationError, match=r"at `\$\[0\]\.price`"):
         check_money([level], list[OrderBookLevel])
-    good = OrderBookLevel(market_id="1", price=Decimal(5), size=Decimal(1), is_ask=True)
+    good = OrderBookLevel(market_id=1, price=Decimal(5), size=Decimal(1), is_ask=True)
     assert check_money({"k": (good, None)}, dict[str, tuple[OrderBookLevel, None]]) == {
         "k": (good, None)
     }

@@ -382,14 +382,16 @@ async def test_bad_input_is_rejected_before_any_request(
 
 
 GRID_INVALID: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str]] = [
-    ("place_limit_order", (1338, True, False, "0.4", "5", 2), {}, "size", "min_lots 500"),
+    ("place_limit_order", (1338, True, False, "0.4", "5", 2), {}, "size",
+     "minimum size is 0.5 APT (got 0.4)"),
     ("place_limit_order", (1338, True, False, "1.0005", "5", 2), {}, "size", "lot size 0.001"),
     ("place_limit_order", (1338, True, False, "1", "5.0001", 2), {}, "price", "tick size"),
     ("place_limit_order", (1338, True, False, "1", 5.768, 2), {}, "price", "tick size"),
     ("place_limit_order", (1338, True, False, "1", "5", 21), {}, "leverage", "max_leverage 20"),
     ("place_limit_order", (1338, True, False, "1", "5", 2), {"stop_loss": "4.0001"},
      "stop_loss", "tick size"),
-    ("place_market_order", (1338, True, False, "200000", 2), {}, "size", "max_lots"),
+    ("place_market_order", (1338, True, False, "200000", 2), {}, "size",
+     "maximum size is 150000 APT"),
     ("update_take_profit", (1338, True, "7.0001"), {}, "new_take_profit_price", "tick size"),
     ("place_multiple_orders", (1338, [True, True], [True, True], [False, False], ["1", "1"],
                                ["5", "5.0001"], [2, 2]), {}, "prices[1]", "tick size"),
@@ -435,7 +437,7 @@ async def test_market_info_answered_under_another_id(mock: Aioresponses, rest: K
     # The documents show marketId=501 answered with market 1338.
     reply(mock, "GET", "/getMarketInfo", MARKET_BODY["data"])
     info = await rest.market_info(501)
-    assert info.market_id == "1338"
+    assert info.market_id == 1338
     assert rest.cached_market_info(501) is info
 
 

@@ -26,6 +26,7 @@ def test_market_id_rejects(value: Any) -> None:
     with pytest.raises(ValidationError, match="positive integer market id") as info:
         p.market_id(value)
     assert info.value.param == "market_id"
+    assert "or a market name such as APT or APT-USD" in info.value.rule
 
 
 def test_order_ids_stay_exact_beyond_64_bits() -> None:

@@ -52,7 +52,7 @@ async def test_every_documented_market_info_example_decodes(
     for example in load_fixture("rest_getMarketInfo.json")["examples"]:
         mock.get(f"{BASE}/getMarketInfo?marketId=1", payload=example["body"])
         (info,) = await session.get("/getMarketInfo", {"marketId": "1"}, list[MarketInfo])
-        assert info.market_id == example["body"]["data"][0]["market_id"]
+        assert info.market_id == int(example["body"]["data"][0]["market_id"])
         assert info.lot_size == int(example["body"]["data"][0]["lot_size"])
 
 
@@ -61,7 +61,7 @@ async def test_numeric_ids_are_tolerated(mock: Aioresponses, session: RestSessio
     body["data"][0]["market_id"] = 501
     mock.get(URL, payload=body)
     (info,) = await session.get("/getMarketPrice", PARAMS, list[MarketInfo])
-    assert info.market_id == "501"
+    assert info.market_id == 501
 
 
 async def test_success_false_is_an_api_error(mock: Aioresponses, session: RestSession) -> None:

@@ -14,7 +14,7 @@ LEVELS = msgspec.json.Decoder(list[OrderBookLevel], strict=False)
 
 
 def levels(*rows: tuple[str, str, bool]) -> list[OrderBookLevel]:
-    return [OrderBookLevel(market_id="14", price=Decimal(p), size=Decimal(s), is_ask=ask)
+    return [OrderBookLevel(market_id=14, price=Decimal(p), size=Decimal(s), is_ask=ask)
             for p, s, ask in rows]
 
 
@@ -30,7 +30,7 @@ def test_sides_are_sorted_whatever_the_wire_order() -> None:
     assert book.best_ask.price == Decimal("5.0")
     assert book.mid == Decimal("4.975")
     assert book.spread == Decimal("0.05")
-    assert book.market_id == "14"
+    assert book.market_id == 14
 
 
 def test_one_sided_and_empty_books() -> None:
@@ -38,8 +38,8 @@ def test_one_sided_and_empty_books() -> None:
     assert one_sided.best_bid is None
     assert one_sided.mid is None
     assert one_sided.spread is None
-    empty = OrderBook.from_levels([], market_id="1338")
-    assert empty.market_id == "1338"
+    empty = OrderBook.from_levels([], market_id=1338)
+    assert empty.market_id == 1338
     assert (empty.bids, empty.asks, empty.last_updated) == ((), (), None)
     assert "best_bid=None" in repr(empty)
 

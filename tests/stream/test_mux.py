@@ -73,7 +73,7 @@ async def test_bad_subscriptions_are_rejected_before_anything_happens() -> None:
     connector = FakeConnector()
     mux = StreamMux(None, "ws://127.0.0.1:1/ws/", connector=connector)
     cases: list[tuple[Callable[[], Any], str]] = [
-        (lambda: mux.subscribe("best_price", market_id=1), "topic"),
+        (lambda: mux.subscribe("best_prices", market_id=1), "topic"),
         (lambda: mux.subscribe("positions"), "address"),
         (lambda: mux.subscribe("positions", address=ADDR_A, market_id=1), "market_id"),
         (lambda: mux.positions("0x12zz"), "address"),
@@ -168,7 +168,7 @@ async def test_anomalous_frames_never_stop_the_reader(http: aiohttp.ClientSessio
         await conn.subscribes_until(1)
         await conn.send_raw("{garbage")
         await conn.send_raw('{"message": "error", "data": "Invalid address"}')
-        await conn.send_raw('{"message": "best_price", "data": []}')
+        await conn.send_raw('{"message": "best_prices", "data": []}')
         await conn.send("positions", [position("1") | {"market_id": 14, "leverage": "2"}])
         await hold(conn)
 
@@ -177,7 +177,7 @@ async def test_anomalous_frames_never_stop_the_reader(http: aiohttp.ClientSessio
             StreamMux(http, server.url, hooks=hooks) as mux:
         sub = mux.positions(ADDR_A)
         [pos] = await asyncio.wait_for(sub.get(), 2)
-        assert (pos.market_id, pos.leverage) == ("14", 2)  # numbers where strings are usual
+        assert (pos.market_id, pos.leverage) == (14, 2)  # numbers where strings are usual
         assert seen == ["malformed", "server_error", "unknown_topic"]
         stats = mux.stats()
         assert (stats.malformed, stats.server_error, stats.unknown_topic) == (1, 1, 1)

@@ -100,7 +100,7 @@ async def test_a_subscription_per_topic_receives_typed_documented_shapes(
     assert all(isinstance(f, Trade) for f in fills)
     market_fills = await first_where(
         subs["recent_trades"], lambda rows: any(r.address == profile for r in rows))
-    assert all(isinstance(f, Trade) and f.market_id == str(MARKET) for f in market_fills)
+    assert all(isinstance(f, Trade) and f.market_id == MARKET for f in market_fills)
 
     live_order = await asyncio.wait_for(subs["live_order_history"].get(), 2)
     assert isinstance(live_order, Order)
@@ -151,7 +151,7 @@ async def test_corrupted_simulator_frames_never_stop_the_stream(
         sim.engine.place_market_order(WALLET, MARKET, True, False, 500, 2, 0, 0)
     order = await asyncio.wait_for(orders.get(), 2)
     assert isinstance(order, Order)
-    assert order.market_id == str(MARKET)
+    assert order.market_id == MARKET
     stats = mux.stats()
     assert stats.malformed == (1 if fault == "malformed" else 0)
     assert stats.routed_by_shape == (1 if fault == "no_message" else 0)

@@ -71,7 +71,9 @@ WS_EXAMPLES = [
 
 def test_fixtures_are_all_covered() -> None:
     assert len(WS_EXAMPLES) == 18
-    assert {name for name, _, _ in WS_EXAMPLES} == {f"ws_{t}.json" for t in TOPICS}
+    # best_price: the documents show no example (it is provisional).
+    documented = {f"ws_{t}.json" for t in TOPICS if t != "best_price"}
+    assert {name for name, _, _ in WS_EXAMPLES} == documented
 
 
 @pytest.mark.parametrize("single", [True, False], ids=["one-key", "several-keys"])
@@ -208,7 +210,7 @@ def test_empty_list_with_one_key_goes_to_it() -> None:
         (b'\xff\xfe{"message": "positions"}', "malformed"),
         (b'{"message": "error", "data": "Invalid topic"}', "server_error"),
         (b'{"error": {"code": 1, "text": "bad address"}}', "server_error"),
-        (b'{"message": "best_price", "data": []}', "unknown_topic"),
+        (b'{"message": "best_prices", "data": []}', "unknown_topic"),
         (b'{"message": "subscribed", "topic": "positions"}', "unknown_topic"),
         (b'{"message": "positions"}', "unroutable"),
         (b'{"data": [{"color": "blue"}]}', "unroutable"),

@@ -153,7 +153,7 @@ async def test_numbers_where_strings_are_usual_are_decoded_leniently() -> None:
     row = trade(5) | {"trade_id": 5, "market_id": 14, "price": 5.5, "size": 1}
     sub.push(raw(row))
     item = await sub.get()
-    assert (item.trade_id, item.market_id, item.price) == ("5", "14", Decimal("5.5"))
+    assert (item.trade_id, item.market_id, item.price) == ("5", 14, Decimal("5.5"))
 
 
 async def test_undecodable_payloads_are_skipped_and_reported() -> None:

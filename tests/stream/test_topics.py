@@ -18,11 +18,11 @@ from kana_async.stream.topics import (
 ADDRESS = "0x725c8b51b2c1b3d17336c48d75c56c19253f70e1de00e26c8138a29722d82da"  # 63 digits
 
 
-def test_every_documented_topic_with_a_payload_is_known() -> None:
+def test_every_documented_topic_is_known() -> None:
     assert set(TOPICS) == {
         "positions", "open_orders", "order_history", "trade_history",
         "deposit_withdraw_history", "live_order_history", "live_trade_history",
-        "orderbook", "recent_trades", "live_funding_rate",
+        "orderbook", "recent_trades", "live_funding_rate", "best_price",
     }
 
 
@@ -34,7 +34,7 @@ def test_event_topics_default_to_error_policy_and_snapshots_to_keep_latest() -> 
         assert spec.is_list is (expected is Overflow.KEEP_LATEST)
 
 
-@pytest.mark.parametrize("topic", ["best_price", "POSITIONS", "", None, 3])
+@pytest.mark.parametrize("topic", ["best_prices", "POSITIONS", "", None, 3])
 def test_unknown_topic_is_rejected_naming_the_rule(topic: object) -> None:
     with pytest.raises(ValidationError) as info:
         topic_spec(topic)
