@@ -290,16 +290,21 @@ class MarketMaker:
     async def cancel_everything(self, open_orders: Subscription[list[OpenOrder]]) -> bool:
         """Cancel every resting order of this market; True once the stream shows none rest."""
         for _attempt in range(3):
-            await self.load_quotes(self.quoted_mid or Decimal(0))
-            if not self.quotes:
+            log(f"cancelling every resting order in market {self.market}")
+            try:
+                results = await self.kana.cancel_all(self.market)
+            except UnknownOutcomeError as exc:
+                # Maybe cancelled, maybe not: learn which before asking again.
+                log(f"cancel: outcome unknown ({exc.reason}); resolving {exc.tx_hash}")
+                await self.kana.resolve(exc.tx_hash)
+                continue
+            if not results:
                 break
-            ids = list(self.quotes)
-            sides = [self.quotes[i].is_bid for i in ids]
-            log(f"cancelling {len(ids)} resting order(s)")
-            result = await self.transact("cancel", self.kana.cancel_multiple_orders(
-                self.market, ids, sides, wait=True))
-            if not result.success:
-                log(f"cancel not done ({result.vm_status}); trying again")
+            log(f"cancelled resting orders in {len(results)} transaction(s)")
+            failed = [r for r in results if not r.success]
+            if failed:
+                log(f"cancel not done ({failed[0].vm_status}); trying again")
+        self.quotes.clear()
         # The chain says nothing rests; the indexer's open_orders view must agree.
         try:
             await asyncio.wait_for(self._until_no_open_orders(open_orders), timeout=10)
