@@ -34,8 +34,6 @@ _monotonic = time.monotonic
 #: Stands in the buffer where a reconnect happened.
 _GAP: Any = object()
 
-_DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
-
 
 class SubscriptionStats(msgspec.Struct, kw_only=True):
     """Counters of one subscription (a snapshot taken by :attr:`Subscription.stats`)."""
@@ -191,7 +189,9 @@ class Subscription(Generic[T]):
                     raise StreamGapError(self.topic, self._gaps)
                 try:
                     item = self._decode(payload)
-                except _DecodeErrors as exc:
+                except Exception as exc:
+                    # Not only msgspec's errors: nesting too deep (RecursionError), or a
+                    # conversion that refuses what the decoder accepted.
                     self._decode_errors += 1
                     if self._on_decode_error is not None:
                         self._on_decode_error(self, exc)
