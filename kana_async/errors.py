@@ -81,12 +81,19 @@ class TransportError(KanaError):
 class SlowConsumerError(KanaError):
     """An event subscription's buffer overflowed: ``lost`` items were dropped before this read."""
 
-    def __init__(self, topic: str, lost: int, capacity: int) -> None:
+    def __init__(
+        self, topic: str, lost: int, capacity: int, *, capacity_bytes: int | None = None
+    ) -> None:
         self.topic = topic
         self.lost = lost
         self.capacity = capacity
+        #: The buffer's bound in bytes, when it has one (it is bounded in items and bytes).
+        self.capacity_bytes = capacity_bytes
+        bound = f"{capacity}" if capacity_bytes is None else (
+            f"{capacity} items or {capacity_bytes} bytes"
+        )
         super().__init__(
-            f"{topic}: consumer too slow, {lost} item(s) lost after the buffer of {capacity} filled"
+            f"{topic}: consumer too slow, {lost} item(s) lost after the buffer of {bound} filled"
         )
 
 

@@ -25,7 +25,10 @@ from ..errors import SlowConsumerError, StreamGapError
 from ..models import decode_lenient
 from .topics import Overflow, TopicSpec
 
-__all__ = ["Subscription", "SubscriptionStats"]
+__all__ = ["DEFAULT_BUFFER_BYTES", "Subscription", "SubscriptionStats"]
+
+#: The default bound in bytes of an error-policy buffer (frames may be up to 16 MiB).
+DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -42,6 +45,8 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     key: str
     overflow: str
     capacity: int
+    #: The bound of the buffer in bytes (the newest item is kept even if it alone is larger).
+    capacity_bytes: int
     #: Payloads the reader handed to this subscription.
     received: int
     #: Items the consumer got.
@@ -56,6 +61,8 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     gaps: int
     #: Items waiting in the buffer.
     buffered: int
+    #: Bytes of the raw payloads waiting in the buffer.
+    buffered_bytes: int
     #: ``time.monotonic()`` of the last payload received, ``None`` before the first.
     last_received: float | None
     closed: bool
@@ -76,6 +83,7 @@ class Subscription(Generic[T]):
         *,
         overflow: Overflow,
         capacity: int,
+        capacity_bytes: int = DEFAULT_BUFFER_BYTES,
         convert: Callable[[Any], T] | None = None,
         on_close: Callable[[Subscription[Any]], None] | None = None,
         on_decode_error: Callable[[Subscription[Any], Exception], None] | None = None,
@@ -87,12 +95,14 @@ class Subscription(Generic[T]):
         self.key = route_key
         self.overflow = overflow
         self.capacity = 1 if overflow is Overflow.KEEP_LATEST else capacity
+        self.capacity_bytes = capacity_bytes
         self._keep_latest = overflow is Overflow.KEEP_LATEST
         self._convert = convert
         self._on_close = on_close
         self._on_decode_error = on_decode_error
         self._on_dropped = on_dropped
         self._buffer: deque[Any] = deque()
+        self._bytes = 0
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._failure: BaseException | None = None
@@ -115,18 +125,27 @@ class Subscription(Generic[T]):
         self._received += 1
         self._last_received = _monotonic()
         buffer = self._buffer
+        size = len(payload)
         if self._keep_latest:
             if buffer:
+                self._bytes -= len(buffer[0])
                 buffer[0] = payload
                 self._conflated += 1
             else:
                 buffer.append(payload)
+            self._bytes += size
         else:
             if len(buffer) >= self.capacity:
                 self._evict_oldest()
                 if self._closed:  # by the on_dropped hook
                     return
+            # Bounded in bytes too: oldest items go until the newest fits (or stands alone).
+            while buffer and self._bytes + size > self.capacity_bytes:
+                self._evict_oldest()
+                if self._closed:
+                    return
             buffer.append(payload)
+            self._bytes += size
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -138,6 +157,7 @@ class Subscription(Generic[T]):
         if evicted is _GAP:
             self._gap_pending = True
             return
+        self._bytes -= len(evicted)
         self._dropped += 1
         self._lost += 1
         if self._lost == 1 and self._on_dropped is not None:
@@ -177,13 +197,16 @@ class Subscription(Generic[T]):
         while True:
             if self._lost:
                 lost, self._lost = self._lost, 0
-                raise SlowConsumerError(self.topic, lost, self.capacity)
+                raise SlowConsumerError(self.topic, lost, self.capacity,
+                                        capacity_bytes=self.capacity_bytes)
             if self._gap_pending:
                 self._gap_pending = False
                 self._gaps += 1
                 raise StreamGapError(self.topic, self._gaps)
             if buffer:
                 payload = buffer.popleft()
+                if payload is not _GAP:
+                    self._bytes -= len(payload)
                 if payload is _GAP:
                     self._gaps += 1
                     raise StreamGapError(self.topic, self._gaps)
@@ -252,6 +275,7 @@ class Subscription(Generic[T]):
         if self._closed:
             return
         self._buffer.clear()
+        self._bytes = 0
         self._lost = 0
         self._gap_pending = False
         self._finish()
@@ -290,6 +314,7 @@ class Subscription(Generic[T]):
             key=self.key,
             overflow=self.overflow.value,
             capacity=self.capacity,
+            capacity_bytes=self.capacity_bytes,
             received=self._received,
             delivered=self._delivered,
             conflated=self._conflated,
@@ -297,6 +322,7 @@ class Subscription(Generic[T]):
             decode_errors=self._decode_errors,
             gaps=self._gaps,
             buffered=sum(1 for item in self._buffer if item is not _GAP),
+            buffered_bytes=self._bytes,
             last_received=self._last_received,
             closed=self._closed,
         )
