@@ -6,6 +6,7 @@ from .config import NETWORKS, NetworkConfig
 from .errors import (
     ApiError,
     AuthError,
+    ConnectionRejectedError,
     KanaError,
     PulseRpcError,
     RateLimitError,
@@ -36,6 +37,7 @@ from .stream import (
     ReconnectPolicy,
     StreamHooks,
     StreamMux,
+    StreamOptions,
     Subscription,
 )
 from .trade import (
@@ -52,6 +54,7 @@ __all__ = [
     "NETWORKS",
     "ApiError",
     "AuthError",
+    "ConnectionRejectedError",
     "DepositWithdraw",
     "Fill",
     "FundingPayment",
@@ -80,6 +83,7 @@ __all__ = [
     "StreamGapError",
     "StreamHooks",
     "StreamMux",
+    "StreamOptions",
     "Subscription",
     "Trade",
     "Trader",

@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "ApiError",
     "AuthError",
+    "ConnectionRejectedError",
     "KanaError",
     "PulseRpcError",
     "RateLimitError",
@@ -76,6 +77,20 @@ class TransportError(KanaError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+class ConnectionRejectedError(TransportError):
+    """A connection was refused in a way retrying cannot fix (a 4xx answer to the WebSocket
+    handshake, a TLS certificate that fails verification). ``cause`` says which."""
+
+    def __init__(self, url: str, cause: str, *, status: int | None = None) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(
+            f"cannot connect to {url}: {cause}; retrying cannot fix this (check the URL, "
+            "the API key and the certificate)",
+            status=status,
+        )
 
 
 class SlowConsumerError(KanaError):

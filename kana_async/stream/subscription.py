@@ -8,6 +8,12 @@ Loss is never silent. Under ``Overflow.ERROR`` a full buffer drops its oldest it
 consumer's next read raises :class:`SlowConsumerError` with the count; a reconnect leaves a gap
 marker after the items received before it, raised as :class:`StreamGapError` when reached.
 Both are raised once; iterating again continues with the next item.
+
+Staleness is visible without reading: :attr:`Subscription.age` is the seconds since the last
+payload, and :attr:`Subscription.stale` is true while the state a snapshot consumer holds may
+be out of date: before the first payload, from a disconnect until the key is answered again,
+after an empty list that may have been this key's could not be attributed, and when nothing
+came for longer than ``stale_after`` seconds.
 """
 
 from __future__ import annotations
@@ -45,8 +51,6 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     key: str
     overflow: str
     capacity: int
-    #: The bound of the buffer in bytes (the newest item is kept even if it alone is larger).
-    capacity_bytes: int
     #: Payloads the reader handed to this subscription.
     received: int
     #: Items the consumer got.
@@ -61,11 +65,19 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     gaps: int
     #: Items waiting in the buffer.
     buffered: int
-    #: Bytes of the raw payloads waiting in the buffer.
-    buffered_bytes: int
     #: ``time.monotonic()`` of the last payload received, ``None`` before the first.
     last_received: float | None
     closed: bool
+    #: The bound of the buffer in bytes (the newest item is kept even if it alone is larger).
+    capacity_bytes: int = DEFAULT_BUFFER_BYTES
+    #: Bytes of the raw payloads waiting in the buffer.
+    buffered_bytes: int = 0
+    #: Seconds since the last payload received, ``None`` before the first.
+    age: float | None = None
+    #: See :attr:`Subscription.stale`.
+    stale: bool = False
+    #: Empty lists not delivered because they may have been this key's or another's.
+    unattributed: int = 0
 
 
 class Subscription(Generic[T]):
@@ -84,6 +96,7 @@ class Subscription(Generic[T]):
         overflow: Overflow,
         capacity: int,
         capacity_bytes: int = DEFAULT_BUFFER_BYTES,
+        stale_after: float | None = None,
         convert: Callable[[Any], T] | None = None,
         on_close: Callable[[Subscription[Any]], None] | None = None,
         on_decode_error: Callable[[Subscription[Any], Exception], None] | None = None,
@@ -96,6 +109,8 @@ class Subscription(Generic[T]):
         self.overflow = overflow
         self.capacity = 1 if overflow is Overflow.KEEP_LATEST else capacity
         self.capacity_bytes = capacity_bytes
+        #: Seconds without a payload after which the subscription counts as stale.
+        self.stale_after = stale_after
         self._keep_latest = overflow is Overflow.KEEP_LATEST
         self._convert = convert
         self._on_close = on_close
@@ -115,6 +130,10 @@ class Subscription(Generic[T]):
         self._decode_errors = 0
         self._gaps = 0
         self._last_received: float | None = None
+        #: The server answered this key on the current connection, and no undeliverable
+        #: empty list may have been its since.
+        self._current = False
+        self._unattributed = 0
 
     # -- reader side (called by the router; never blocks, never raises) --------------------
 
@@ -124,6 +143,7 @@ class Subscription(Generic[T]):
             return
         self._received += 1
         self._last_received = _monotonic()
+        self._current = True
         buffer = self._buffer
         size = len(payload)
         if self._keep_latest:
@@ -179,6 +199,18 @@ class Subscription(Generic[T]):
                 return
         self._buffer.append(_GAP)
         self._wake()
+
+    def mark_stale(self, *, unattributed: bool = False) -> None:
+        """The state this consumer holds may be out of date (the connection dropped, or an
+        empty list that may have been this key's was not delivered); the next payload
+        makes it current again."""
+        self._current = False
+        if unattributed:
+            self._unattributed += 1
+
+    def mark_current(self) -> None:
+        """The key is streaming on the current connection (event topics send no snapshot)."""
+        self._current = True
 
     def fail(self, error: BaseException) -> None:
         """End the subscription: the next read raises ``error``, later reads stop."""
@@ -263,6 +295,30 @@ class Subscription(Generic[T]):
         """``time.monotonic()`` of the last payload received, ``None`` before the first."""
         return self._last_received
 
+    @property
+    def age(self) -> float | None:
+        """Seconds since the last payload received, ``None`` before the first."""
+        last = self._last_received
+        return None if last is None else _monotonic() - last
+
+    @property
+    def current(self) -> bool:
+        """Answered on the current connection and not put in doubt since (ignores age)."""
+        return self._current and not self._closed
+
+    @property
+    def stale(self) -> bool:
+        """True while the latest item may not be the server's current state: nothing yet,
+        disconnected or not answered again since, an empty list that may have been this
+        key's went undelivered, or silent for more than ``stale_after`` seconds."""
+        if not self._current or self._closed:
+            return True
+        limit = self.stale_after
+        if limit is None:
+            return False
+        age = self.age
+        return age is None or age > limit
+
     async def close(self) -> None:
         """Stop receiving. Buffered items are discarded; a pending read ends the iteration.
 
@@ -324,6 +380,9 @@ class Subscription(Generic[T]):
             buffered=sum(1 for item in self._buffer if item is not _GAP),
             buffered_bytes=self._bytes,
             last_received=self._last_received,
+            age=self.age,
+            stale=self.stale,
+            unattributed=self._unattributed,
             closed=self._closed,
         )
 
