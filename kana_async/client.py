@@ -21,7 +21,7 @@ from .errors import KanaError, ValidationError
 from .rest.kana import KanaRest
 from .rest.ratelimit import RateLimiter
 from .rest.session import RestSession, RetryPolicy
-from .stream.mux import StreamMux
+from .stream.mux import StreamMux, StreamOptions
 from .trade.node import NodeClient
 from .trade.signer import Signer
 from .trade.trader import Trader
@@ -42,6 +42,7 @@ _OPTIONS = {
     "check_grid": "validate orders against MarketInfo before building them (default True)",
     "connection_limit": "maximum simultaneous HTTP connections (default 100)",
     "simulator": "keyword arguments for the embedded Simulator (network='local', no URLs)",
+    "stream": "a StreamOptions, or a mapping of its fields, for kana.stream",
 }
 
 
@@ -70,7 +71,10 @@ class KanaClient:
     Options: ``timeout``, ``retry`` (:class:`~kana_async.rest.RetryPolicy`), ``rate_limit``
     (:class:`~kana_async.rest.RateLimiter` or requests/second), ``check_grid``,
     ``connection_limit``, ``simulator`` (keyword arguments for the embedded
-    :class:`~kana_async.sim.Simulator`, e.g. ``{"seed": 7, "funding_interval": 5}``).
+    :class:`~kana_async.sim.Simulator`, e.g. ``{"seed": 7, "funding_interval": 5}``),
+    ``stream`` (a :class:`~kana_async.stream.StreamOptions` or a mapping of its fields:
+    watchdog, hooks, heartbeat, reconnect policy, buffer sizes; e.g.
+    ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``).
     """
 
     def __init__(
@@ -125,6 +129,8 @@ class KanaClient:
         ):
             raise ValidationError("timeout", "must be a finite number of seconds > 0", timeout)
         self._timeout = float(timeout)
+        #: The settings ``kana.stream`` is opened with (checked here, not at open).
+        self.stream_options: StreamOptions = StreamOptions.coerce(options.get("stream"))
         self._check_grid = options.get("check_grid", True)
         if not isinstance(self._check_grid, bool):
             raise ValidationError("check_grid", "must be True or False", self._check_grid)
@@ -207,7 +213,7 @@ class KanaClient:
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
         if config.ws_url is not None:
-            self._stream = StreamMux(self._http, config.ws_url)
+            self._stream = StreamMux(self._http, config.ws_url, options=self.stream_options)
             stack.push_async_callback(self._stream.close)
         if self._signer is not None:
             if config.node_url is None:
