@@ -186,3 +186,33 @@ def test_huge_frames_are_refused_before_decoding() -> None:
     stats = router.stats()
     assert (stats.oversize, stats.routed, sink.count) == (2, 1, 1)
     assert outcomes(stats) == stats.frames == 3
+
+
+def _wide_rows_frame() -> bytes:
+    """~14 MB of one trader's fills, many short fields each, without ``message``."""
+    row = {"address": ADDR_A, "market_id": 1338, "fee": 0, "trade_id": 7,
+           **{f"f{n}": n for n in range(16)}}
+    return msgspec.json.encode({"data": [row] * 60_000})
+
+
+def test_routing_a_large_frame_by_shape_or_by_key_stays_near_its_size() -> None:
+    """Only the key and the field names are read: a full decode of a 14 MB frame held
+    hundreds of MB and blocked the loop for seconds."""
+    import tracemalloc
+
+    frame = _wide_rows_frame()
+    keyed = b'{"message":"trade_history",' + frame[1:]
+    for payload in (frame, keyed):
+        router = Router()
+        mine, other = Counter(), Counter()
+        for sink, key in ((mine, ADDR_A), (other, ADDR_B)):
+            router.add(sink, TOPICS["trade_history"], key)
+            router.subscribed(TOPICS["trade_history"], key)
+        tracemalloc.start()
+        try:
+            router.feed(payload)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (mine.count, other.count) == (1, 0)
+        assert peak < 2 * len(payload), (peak, len(payload))
