@@ -234,40 +234,36 @@ class Router:
     # -- the hot path ---------------------------------------------------------------------
 
     def feed(self, frame: bytes | bytearray | memoryview | str) -> None:
-        """Route one frame. Never raises."""
+        """Route one frame. Never raises: whatever goes wrong (a decoder's RecursionError,
+        text that is not valid Unicode, ...) counts the frame as malformed."""
         self._stats.frames += 1
         try:
-            self._feed(frame)
-        except Exception:
-            self._anomaly("malformed", frame)
-
-    def _feed(self, frame: bytes | bytearray | memoryview | str) -> None:
-        if not isinstance(frame, bytes):
-            if len(frame) > self._max_frame:  # a character is at least one byte
+            if type(frame) is not bytes:
+                if len(frame) > self._max_frame:  # a character is at least one byte
+                    self._anomaly("oversize", frame)
+                    return
+                # msgspec.Raw keeps a view: it must own its bytes. Text that is not valid
+                # Unicode (a lone surrogate) fails here.
+                frame = frame.encode() if isinstance(frame, str) else bytes(frame)
+            if len(frame) > self._max_frame:
                 self._anomaly("oversize", frame)
                 return
-            # msgspec.Raw keeps a view: it must own its bytes. Text that is not valid
-            # Unicode (a lone surrogate) fails here and is counted as malformed.
-            frame = frame.encode() if isinstance(frame, str) else bytes(frame)
-        if len(frame) > self._max_frame:
-            self._anomaly("oversize", frame)
-            return
-        try:
             envelope = self._envelope(frame)
-        except _DecodeErrors:
+            topic = envelope.message
+            route = self._routes.get(topic) if topic is not None else None
+            data = envelope.data
+            if route is None or not data:
+                self._unmatched(envelope, frame)
+                return
+            only = route.only
+            if only is not None:
+                for sink in only:
+                    sink.push(data)
+                self._stats.routed += 1
+                return
+            self._route_by_key(route, data, frame)
+        except Exception:
             self._anomaly("malformed", frame)
-            return
-        topic = envelope.message
-        route = self._routes.get(topic) if topic is not None else None
-        data = envelope.data
-        if route is None or not data:
-            self._unmatched(envelope, frame)
-            return
-        only = route.only
-        if only is not None:
-            self._deliver(only, data)
-            return
-        self._route_by_key(route, data, frame)
 
     def _deliver(self, sinks: list[Sink], data: msgspec.Raw) -> None:
         for sink in sinks:
@@ -391,14 +387,20 @@ def _key_of(view: object) -> str | None:
 def _common_key(views: list[Any]) -> str | None:
     """The key every element shares; ``None`` if one has none or two differ (a list that
     mixes accounts or markets is never handed to one of them)."""
-    if isinstance(views[0], MarketKey):
-        keys = {_market_key(value) for value in {view.market_id for view in views}}
-    else:
+    first = views[0]
+    if isinstance(first, MarketKey):
+        value: object = first.market_id
+        if len(views) > 1 and any(view.market_id != value for view in views):
+            # 1338 and "1338" are one key: compare what they mean.
+            keys = {_market_key(v) for v in {view.market_id for view in views}}
+            return keys.pop() if len(keys) == 1 else None
+        return _market_key(value)
+    value = first.address
+    if len(views) > 1 and any(view.address != value for view in views):
         keys = {_address_key(v) if isinstance(v, str) else None
                 for v in {view.address for view in views}}
-    if len(keys) != 1:
-        return None
-    return next(iter(keys))
+        return keys.pop() if len(keys) == 1 else None
+    return _address_key(value) if isinstance(value, str) else None
 
 
 def _raw_key(raw: bytes, kind: str) -> str | None:

@@ -145,16 +145,14 @@ class Subscription(Generic[T]):
         self._last_received = _monotonic()
         self._current = True
         buffer = self._buffer
-        size = len(payload)
-        if self._keep_latest:
+        if self._keep_latest:  # one item: its size is its bound (stats add it up)
             if buffer:
-                self._bytes -= len(buffer[0])
                 buffer[0] = payload
                 self._conflated += 1
             else:
                 buffer.append(payload)
-            self._bytes += size
         else:
+            size = len(payload)
             if len(buffer) >= self.capacity:
                 self._evict_oldest()
                 if self._closed:  # by the on_dropped hook
@@ -237,11 +235,11 @@ class Subscription(Generic[T]):
                 raise StreamGapError(self.topic, self._gaps)
             if buffer:
                 payload = buffer.popleft()
-                if payload is not _GAP:
-                    self._bytes -= len(payload)
                 if payload is _GAP:
                     self._gaps += 1
                     raise StreamGapError(self.topic, self._gaps)
+                if not self._keep_latest:
+                    self._bytes -= len(payload)
                 try:
                     item = self._decode(payload)
                 except Exception as exc:
@@ -378,7 +376,8 @@ class Subscription(Generic[T]):
             decode_errors=self._decode_errors,
             gaps=self._gaps,
             buffered=sum(1 for item in self._buffer if item is not _GAP),
-            buffered_bytes=self._bytes,
+            buffered_bytes=self._bytes if not self._keep_latest
+            else sum(len(item) for item in self._buffer),
             last_received=self._last_received,
             age=self.age,
             stale=self.stale,
