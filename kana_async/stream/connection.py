@@ -262,13 +262,7 @@ class Connection:
                 continue
             self.failed_connects = 0
             opened = time.monotonic()
-            reason = await self._serve(ws)
-            self.disconnects += 1
-            self.last_error = f"disconnected: {reason}"
-            self._warn(f"disconnect: {reason}",
-                       f"stream {self.url} disconnected: {reason}; reconnecting with backoff "
-                       "(snapshot subscriptions are stale until they are answered again)")
-            handler.connection_lost(reason)
+            await self._serve(ws)
             if time.monotonic() - opened >= self._policy.stable_after:
                 self._backoff.reset()
             if not await self._wait_before_retry(None):
@@ -286,8 +280,10 @@ class Connection:
         await asyncio.sleep(delay)
         return True
 
-    async def _serve(self, ws: WebSocket) -> str:
-        """Run one open socket until it ends; returns why it ended."""
+    async def _serve(self, ws: WebSocket) -> None:
+        """Run one open socket until it ends; the handler hears of the end before the
+        closing handshake (which may take ``close_timeout``), so nobody is told "current"
+        about a socket that is gone."""
         self._ws = ws
         self._abort_reason = None
         self._outbox.clear()
@@ -304,7 +300,10 @@ class Connection:
         try:
             self._handler.connection_made()
             reason = await self._read_loop(ws)
-            return self._abort_reason or reason
+            reason = self._abort_reason or reason
+            self._ws = None
+            self.connected_since = None
+            self._lost(reason)
         finally:
             self._ws = None
             self.connected_since = None
@@ -314,6 +313,14 @@ class Connection:
             finally:
                 with contextlib.suppress(Exception):
                     await ws.close()
+
+    def _lost(self, reason: str) -> None:
+        self.disconnects += 1
+        self.last_error = f"disconnected: {reason}"
+        self._warn(f"disconnect: {reason}",
+                   f"stream {self.url} disconnected: {reason}; reconnecting with backoff "
+                   "(snapshot subscriptions are stale until they are answered again)")
+        self._handler.connection_lost(reason)
 
     async def _read_loop(self, ws: WebSocket) -> str:
         receive = ws.receive
