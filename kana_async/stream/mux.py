@@ -164,10 +164,13 @@ class StreamOptions:
             if given is None:
                 base.pop(name, None)
             elif isinstance(given, Mapping):
-                try:
-                    base[name] = kind(**given)
-                except TypeError as exc:
-                    raise ValidationError(name, f"unknown field: {exc}") from None
+                fields = {f.name for f in dataclasses.fields(kind)}
+                unknown = sorted(str(key) for key in set(given) - fields)
+                if unknown:
+                    raise ValidationError(
+                        name, f"unknown field(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(sorted(fields))}")
+                base[name] = kind(**given)
         if isinstance(base.get("watchdog"), Mapping):
             base["watchdog"] = MappingProxyType(dict(base["watchdog"]))
         return cls(**base)
