@@ -6,6 +6,7 @@ from .config import NETWORKS, NetworkConfig
 from .errors import (
     ApiError,
     AuthError,
+    ConnectionRejectedError,
     KanaError,
     PulseRpcError,
     RateLimitError,
@@ -37,6 +38,7 @@ from .stream import (
     ReconnectPolicy,
     StreamHooks,
     StreamMux,
+    StreamOptions,
     Subscription,
 )
 from .trade import (
@@ -55,6 +57,7 @@ __all__ = [
     "ApiError",
     "AuthError",
     "BestPrice",
+    "ConnectionRejectedError",
     "DepositWithdraw",
     "Fill",
     "FundingPayment",
@@ -83,6 +86,7 @@ __all__ = [
     "StreamGapError",
     "StreamHooks",
     "StreamMux",
+    "StreamOptions",
     "Subscription",
     "Trade",
     "Trader",

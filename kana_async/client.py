@@ -23,7 +23,7 @@ from .errors import KanaError, ValidationError
 from .rest.kana import KanaRest
 from .rest.ratelimit import RateLimiter
 from .rest.session import DEFAULT_MAX_BODY, RestSession, RetryPolicy
-from .stream.mux import StreamMux
+from .stream.mux import StreamMux, StreamOptions
 from .trade.node import NodeClient
 from .trade.signer import Signer
 from .trade.submitter import Submitter, TradingOptions
@@ -48,6 +48,7 @@ _OPTIONS = {
     "ca_file": "path to a PEM bundle of CA certificates to trust for TLS, instead of the system's",
     "ssl_context": "an ssl.SSLContext for every TLS connection (REST, node, WebSocket)",
     "max_body": "largest REST answer read, in bytes (default 8 MiB)",
+    "stream": "a StreamOptions, or a mapping of its fields, for kana.stream",
 }
 
 
@@ -87,6 +88,9 @@ class KanaClient:
     ``max_body`` (bytes). TLS: ``ca_file`` (a PEM bundle of CAs to trust, e.g. a corporate
     proxy's) or ``ssl_context`` (an :class:`ssl.SSLContext`), not both; either applies to the
     client's one HTTP session, so REST, the Aptos node and the WebSocket all use it.
+    ``stream`` (a :class:`~kana_async.stream.StreamOptions` or a mapping of its fields:
+    watchdog, hooks, heartbeat, reconnect policy, buffer sizes; e.g.
+    ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``).
     """
 
     def __init__(
@@ -142,6 +146,8 @@ class KanaClient:
         ):
             raise ValidationError("timeout", "must be a finite number of seconds > 0", timeout)
         self._timeout = float(timeout)
+        #: The settings ``kana.stream`` is opened with (checked here, not at open).
+        self.stream_options: StreamOptions = StreamOptions.coerce(options.get("stream"))
         self._check_grid = options.get("check_grid", True)
         if not isinstance(self._check_grid, bool):
             raise ValidationError("check_grid", "must be True or False", self._check_grid)
@@ -239,7 +245,8 @@ class KanaClient:
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
         if config.ws_url is not None:
-            self._stream = StreamMux(self._http, config.ws_url, markets=self._rest.markets)
+            self._stream = StreamMux(self._http, config.ws_url, options=self.stream_options,
+                                     markets=self._rest.markets)
             stack.push_async_callback(self._stream.close)
         if self._signer is not None:
             if config.node_url is None:

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "ApiError",
     "AuthError",
+    "ConnectionRejectedError",
     "KanaError",
     "PulseRpcError",
     "RateLimitError",
@@ -114,15 +115,36 @@ class TransportError(KanaError):
         super().__init__(message)
 
 
+class ConnectionRejectedError(TransportError):
+    """A connection was refused in a way retrying cannot fix (a 4xx answer to the WebSocket
+    handshake, a TLS certificate that fails verification). ``cause`` says which."""
+
+    def __init__(self, url: str, cause: str, *, status: int | None = None) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(
+            f"cannot connect to {url}: {cause}; retrying cannot fix this (check the URL, "
+            "the API key and the certificate)",
+            status=status,
+        )
+
+
 class SlowConsumerError(KanaError):
     """An event subscription's buffer overflowed: ``lost`` items were dropped before this read."""
 
-    def __init__(self, topic: str, lost: int, capacity: int) -> None:
+    def __init__(
+        self, topic: str, lost: int, capacity: int, *, capacity_bytes: int | None = None
+    ) -> None:
         self.topic = topic
         self.lost = lost
         self.capacity = capacity
+        #: The buffer's bound in bytes, when it has one (it is bounded in items and bytes).
+        self.capacity_bytes = capacity_bytes
+        bound = f"{capacity}" if capacity_bytes is None else (
+            f"{capacity} items or {capacity_bytes} bytes"
+        )
         super().__init__(
-            f"{topic}: consumer too slow, {lost} item(s) lost after the buffer of {capacity} filled"
+            f"{topic}: consumer too slow, {lost} item(s) lost after the buffer of {bound} filled"
         )
 
 

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Itera
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import msgspec
 
@@ -45,7 +45,7 @@ from .stream.book import OrderBook
 from .stream.router import Router, RouterStats
 from .stream.subscription import Subscription, SubscriptionStats
 from .stream.topics import Overflow, TopicSpec, topic_spec, validate_key
-from .stream.transport import Connector, WebSocket
+from .stream.transport import Connector, PingableWebSocket, WebSocket
 
 __all__ = [
     "FORMAT",
@@ -238,6 +238,16 @@ class _RecordingWebSocket:
         await self._ws.close()
 
 
+class _PingableRecordingWebSocket(_RecordingWebSocket):
+    """The same, for a socket the stream pings itself: pings are passed through (and not
+    recorded: they do not change routing)."""
+
+    __slots__ = ()
+
+    async def ping(self) -> None:
+        await cast(PingableWebSocket, self._ws).ping()
+
+
 class RecordingConnector:
     """Wraps a stream connector so every socket it opens is recorded.
 
@@ -252,6 +262,8 @@ class RecordingConnector:
     async def __call__(self, url: str) -> WebSocket:
         ws = await self._inner(url)
         _record(self.recorder, self.recorder.connected, url)
+        if callable(getattr(ws, "ping", None)):
+            return _PingableRecordingWebSocket(ws, self.recorder)
         return _RecordingWebSocket(ws, self.recorder)
 
 

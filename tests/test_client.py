@@ -3,6 +3,7 @@ everything exactly once, cleans up after a failed start, keeps secrets out of re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ import kana_async.sim
 from kana_async.client import LOCAL_API_KEY, KanaClient
 from kana_async.errors import KanaError, ValidationError
 from kana_async.rest import RateLimiter, RetryPolicy
+from kana_async.stream import StreamOptions
 
 PRIVATE_KEY = "0x" + "1f" * 32
 API_KEY = "client-test-key-9a8b"
@@ -247,3 +249,56 @@ async def test_options_reach_the_rest_layer(server: tuple[str, list[str | None]]
     async with explicit(server[0], rate_limit=5) as kana:
         assert kana.rest.session.rate_limiter is not None
         assert kana.rest.session.rate_limiter.rate == 5
+
+
+# -- the stream option -------------------------------------------------------------------------
+
+def test_stream_options_are_checked_at_construction() -> None:
+    with pytest.raises(ValidationError, match=r"unknown option.*colour"):
+        KanaClient("testnet", rest_url="http://127.0.0.1:1", stream={"colour": "red"})
+    with pytest.raises(ValidationError, match="stream"):
+        KanaClient("testnet", rest_url="http://127.0.0.1:1", stream=42)
+    with pytest.raises(ValidationError, match="heartbeat"):
+        KanaClient("testnet", rest_url="http://127.0.0.1:1", stream={"heartbeat": -1})
+
+
+async def test_default_and_given_stream_options_reach_the_stream(
+    server: tuple[str, list[str | None]],
+) -> None:
+    url, _ = server
+    ws_url = "ws://127.0.0.1:1/ws/"
+    async with explicit(url, ws_url=ws_url) as kana:
+        # With no options, the stream still pings and watches its busy topics.
+        options = kana.stream.options
+        assert options.heartbeat == 20.0
+        assert dict(options.watchdog) == {"orderbook": 30.0}
+    given = StreamOptions(heartbeat=5.0, watchdog={"positions": 60.0}, buffer_size=10)
+    async with explicit(url, ws_url=ws_url, stream=given) as kana:
+        assert kana.stream.options == given
+    async with explicit(url, ws_url=ws_url,
+                        stream={"watchdog": None, "reconnect": {"max_delay": 2.0}}) as kana:
+        assert dict(kana.stream.options.watchdog) == {}
+        assert kana.stream.options.reconnect.max_delay == 2.0
+
+
+async def test_a_stalled_topic_of_the_simulator_is_noticed_and_said_at_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actions: list[str] = []
+    stream = {
+        "watchdog": {"orderbook": 0.2},
+        "reconnect": {"initial_delay": 0.01, "max_delay": 0.05},
+        "hooks": {"on_watchdog": lambda topic, key, action: actions.append(action)},
+    }
+    async with KanaClient(stream=stream, simulator={"seed": 3}) as kana:
+        book = kana.stream.orderbook(1338)
+        await asyncio.wait_for(book.get(), 5)
+        kana.simulator.faults.stall("orderbook")
+        for _ in range(500):
+            if "reconnect" in actions:
+                break
+            await asyncio.sleep(0.01)
+        assert actions[:2] == ["resubscribe", "reconnect"]
+        assert book.stale
+    assert any("orderbook 1338 said nothing" in r.getMessage() for r in caplog.records
+               if r.levelname == "WARNING")

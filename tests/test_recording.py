@@ -331,6 +331,24 @@ async def test_a_failing_recorder_stops_recording_but_never_the_stream() -> None
     assert len(out.getvalue().splitlines()) == 3  # the header, connected, one frame
 
 
+async def test_a_recorded_socket_can_still_be_pinged_if_the_inner_one_can() -> None:
+    """Recording must not switch off the stream's own ping (a dead socket would go unseen)."""
+    class PingableSocket(FakeSocket):
+        pings = 0
+
+        async def ping(self) -> None:
+            PingableSocket.pings += 1
+
+    recorder = Recorder(io.BytesIO(), "ws://x/")
+    plain = await RecordingConnector(FakeConnector(FakeSocket()), recorder)("ws://x/")
+    assert getattr(plain, "ping", None) is None
+    pingable = await RecordingConnector(FakeConnector(PingableSocket()), recorder)("ws://x/")
+    ping = getattr(pingable, "ping", None)
+    assert ping is not None
+    await ping()
+    assert PingableSocket.pings == 1
+
+
 # -- a live round trip -----------------------------------------------------------------------
 
 

@@ -214,7 +214,8 @@ async def _record(args: argparse.Namespace) -> int:
             connector = RecordingConnector(AiohttpConnector(kana.http), recorder)
             subs: list[Subscription[Any]] = []
             with stop_on_signals() as stop:
-                async with StreamMux(kana.http, ws_url, connector=connector) as stream:
+                async with StreamMux(kana.http, ws_url, connector=connector,
+                                     options=kana.stream_options) as stream:
                     for topic in topics:
                         subs += await _subscribe(args, kana, stream, topic, markets)
                     await until_stopped(full.wait(), stop, args.duration)

@@ -1342,7 +1342,11 @@ class Engine:
         for order in list(self._resting(account.profile, state.spec.market_id)):
             if order.direction and order.trade_side == side:
                 self._cancel(tx, state, account.profile, order.order_id, side)
-        position = state.positions[(account.profile, side)]
+        position = state.positions.get((account.profile, side))
+        if position is None:
+            # Closing the other side first can match this side's resting close orders of the
+            # same profile: nothing is left to close.
+            return
         self._place(
             tx, state, account, is_market=True, trade_side=side, direction=True,
             lots=position.lots, price=0, leverage=position.leverage,

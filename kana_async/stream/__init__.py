@@ -2,13 +2,14 @@
 
 from .book import OrderBook
 from .connection import ReconnectPolicy
-from .mux import StreamHooks, StreamMux, StreamStats
+from .mux import DEFAULT_WATCHDOG, StreamHooks, StreamMux, StreamOptions, StreamStats
 from .router import Router, RouterStats
 from .subscription import Subscription, SubscriptionStats
 from .topics import TOPICS, Overflow, TopicSpec
 from .transport import AiohttpConnector, Connector, WebSocket
 
 __all__ = [
+    "DEFAULT_WATCHDOG",
     "TOPICS",
     "AiohttpConnector",
     "Connector",
@@ -19,6 +20,7 @@ __all__ = [
     "RouterStats",
     "StreamHooks",
     "StreamMux",
+    "StreamOptions",
     "StreamStats",
     "Subscription",
     "SubscriptionStats",

@@ -6,6 +6,14 @@ is retried ever more slowly instead of in a tight loop. :class:`Connection` is t
 layer: one supervisor task per connection lifetime, which reads frames inline (no task per
 message) and runs one small sender task per open socket that sends queued messages paced.
 What happens on open, on each frame and on loss is the :class:`ConnectionHandler`'s business.
+
+Liveness is checked here, not left to the WebSocket library: every ``heartbeat`` seconds the
+connection pings (if the socket offers ``ping()``) and replaces the socket when the pong does
+not come within ``pong_timeout``, whatever else arrives. A server that pings us, or trickles a
+frame byte by byte, therefore cannot keep a dead connection open. Failures are logged at
+WARNING with their cause, at most once per ``warn_interval`` for the same cause (the others at
+DEBUG, counted in the next warning); a :class:`~kana_async.ConnectionRejectedError` from the
+connector (a 4xx handshake answer, a bad certificate) is not retried.
 """
 
 from __future__ import annotations
@@ -16,15 +24,22 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._tasks import cancel_and_wait
-from ..errors import TransportError, ValidationError
+from .._tasks import cancel_and_wait, timeout
+from ..errors import ConnectionRejectedError, TransportError, ValidationError
 from .transport import Connector, WebSocket
 
-__all__ = ["Backoff", "Connection", "ConnectionHandler", "Outgoing", "ReconnectPolicy"]
+__all__ = [
+    "Backoff",
+    "Connection",
+    "ConnectionHandler",
+    "Outgoing",
+    "RateLimitedWarning",
+    "ReconnectPolicy",
+]
 
 logger = logging.getLogger("kana_async.stream")
 
@@ -108,6 +123,37 @@ class ConnectionHandler(Protocol):
     def gave_up(self, error: TransportError) -> None: ...
 
 
+class RateLimitedWarning:
+    """WARNING for a new cause or once per ``interval`` seconds; DEBUG in between, with the
+    number of messages held back told in the next warning."""
+
+    def __init__(self, log: logging.Logger, interval: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._log = log
+        self._interval = interval
+        self._clock = clock
+        self._last_at: float | None = None
+        self._last_cause: str | None = None
+        self._held = 0
+
+    def __call__(self, cause: str, message: str) -> bool:
+        """Log ``message``; ``cause`` groups messages. True if it went out at WARNING."""
+        now = self._clock()
+        if cause != self._last_cause:
+            self._held = 0  # what was held back was about another cause
+        fresh = cause != self._last_cause or self._last_at is None \
+            or now - self._last_at >= self._interval
+        if not fresh:
+            self._held += 1
+            self._log.debug("%s", message)
+            return False
+        if self._held:
+            message = f"{message} ({self._held} similar message(s) since the last warning)"
+        self._log.warning("%s", message)
+        self._last_at, self._last_cause, self._held = now, cause, 0
+        return True
+
+
 class Connection:
     """One logical connection to ``url`` that survives any number of socket drops."""
 
@@ -119,9 +165,19 @@ class Connection:
         *,
         policy: ReconnectPolicy,
         send_interval: float,
+        heartbeat: float | None = None,
+        pong_timeout: float = 10.0,
+        warn_interval: float = 60.0,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.url = url
+        self._heartbeat = heartbeat
+        self._pong_timeout = pong_timeout
+        self._warn = RateLimitedWarning(logger, warn_interval)
+        #: Why the last connect failed or the last socket ended (``None`` before any).
+        self.last_error: str | None = None
+        #: Connects that failed since the last successful one.
+        self.failed_connects = 0
         self._connector = connector
         self._handler = handler
         self._policy = policy
@@ -192,14 +248,21 @@ class Connection:
                 error = exc if isinstance(exc, TransportError) else TransportError(
                     f"cannot connect to {self.url}: {type(exc).__name__}: {exc}"
                 )
+                self.failed_connects += 1
+                self.last_error = str(error)
+                if isinstance(error, ConnectionRejectedError):
+                    logger.warning("stream %s: giving up: %s", self.url, error)
+                    handler.gave_up(error)
+                    return
+                self._warn(f"connect: {error}",
+                           f"stream {self.url}: connect attempt {self.failed_connects} "
+                           f"failed: {error}; retrying with backoff")
                 if not await self._wait_before_retry(error):
                     return
                 continue
+            self.failed_connects = 0
             opened = time.monotonic()
-            reason = await self._serve(ws)
-            self.disconnects += 1
-            logger.info("stream %s disconnected: %s", self.url, reason)
-            handler.connection_lost(reason)
+            await self._serve(ws)
             if time.monotonic() - opened >= self._policy.stable_after:
                 self._backoff.reset()
             if not await self._wait_before_retry(None):
@@ -217,8 +280,10 @@ class Connection:
         await asyncio.sleep(delay)
         return True
 
-    async def _serve(self, ws: WebSocket) -> str:
-        """Run one open socket until it ends; returns why it ended."""
+    async def _serve(self, ws: WebSocket) -> None:
+        """Run one open socket until it ends; the handler hears of the end before the
+        closing handshake (which may take ``close_timeout``), so nobody is told "current"
+        about a socket that is gone."""
         self._ws = ws
         self._abort_reason = None
         self._outbox.clear()
@@ -226,20 +291,36 @@ class Connection:
         self.connects += 1
         self.connected_since = time.monotonic()
         logger.info("stream %s connected", self.url)
-        sender = asyncio.get_running_loop().create_task(self._send_loop(ws))
+        loop = asyncio.get_running_loop()
+        sender = loop.create_task(self._send_loop(ws))
+        ping = getattr(ws, "ping", None)
+        pinger = None
+        if self._heartbeat is not None and callable(ping):
+            pinger = loop.create_task(self._ping_loop(ws, ping, self._heartbeat))
         try:
             self._handler.connection_made()
             reason = await self._read_loop(ws)
-            return self._abort_reason or reason
+            reason = self._abort_reason or reason
+            self._ws = None
+            self.connected_since = None
+            self._lost(reason)
         finally:
             self._ws = None
             self.connected_since = None
             self._outbox.clear()
             try:
-                await cancel_and_wait(sender)
+                await cancel_and_wait(sender, pinger)
             finally:
                 with contextlib.suppress(Exception):
                     await ws.close()
+
+    def _lost(self, reason: str) -> None:
+        self.disconnects += 1
+        self.last_error = f"disconnected: {reason}"
+        self._warn(f"disconnect: {reason}",
+                   f"stream {self.url} disconnected: {reason}; reconnecting with backoff "
+                   "(snapshot subscriptions are stale until they are answered again)")
+        self._handler.connection_lost(reason)
 
     async def _read_loop(self, ws: WebSocket) -> str:
         receive = ws.receive
@@ -252,6 +333,27 @@ class Connection:
                 frame_received(frame)
         except Exception as exc:  # whatever the transport raises ends this socket only
             return f"{type(exc).__name__}: {exc}"
+
+    async def _ping_loop(
+        self, ws: WebSocket, ping: Callable[[], Awaitable[None]], interval: float
+    ) -> None:
+        """Our own ping, answered by our own pong within ``pong_timeout``, or the socket goes."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with timeout(self._pong_timeout):
+                    await ping()
+            except asyncio.TimeoutError:
+                reason = f"no PONG within {self._pong_timeout:g} s of our ping"
+            except Exception as exc:  # a socket that cannot ping is replaced
+                reason = f"ping failed: {type(exc).__name__}: {exc}"
+            else:
+                continue
+            logger.warning("stream %s: %s; replacing the socket", self.url, reason)
+            self._abort_reason = reason
+            with contextlib.suppress(Exception):
+                await ws.close()
+            return
 
     async def _send_loop(self, ws: WebSocket) -> None:
         outbox = self._outbox

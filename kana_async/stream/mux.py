@@ -2,18 +2,20 @@
 
 The mux ties the pieces together: it validates subscriptions, registers them with the
 :class:`~kana_async.stream.router.Router`, sends the subscribe messages (again, paced, after
-every reconnect), tells event consumers about gaps, runs the optional silence watchdog, and
-owns every task it starts. The connection opens lazily, with the first subscription.
+every reconnect), tells event consumers about gaps, keeps each subscription's staleness up to
+date, runs the silence watchdog, and owns every task it starts. The connection opens lazily,
+with the first subscription. Every setting lives in one :class:`StreamOptions`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import TracebackType
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
 from typing import Any, cast
 
 import aiohttp
@@ -32,13 +34,13 @@ from ..models import (
 )
 from ..rest.markets import MarketDirectory, is_market_name
 from .book import OrderBook
-from .connection import Connection, Outgoing, ReconnectPolicy
-from .router import Router
-from .subscription import Subscription, SubscriptionStats
+from .connection import Connection, Outgoing, RateLimitedWarning, ReconnectPolicy
+from .router import DEFAULT_MAX_FRAME_BYTES, Router
+from .subscription import DEFAULT_BUFFER_BYTES, Subscription, SubscriptionStats
 from .topics import Overflow, TopicSpec, subscribe_message, topic_spec, validate_key
 from .transport import AiohttpConnector, Connector
 
-__all__ = ["StreamHooks", "StreamMux", "StreamStats"]
+__all__ = ["DEFAULT_WATCHDOG", "StreamHooks", "StreamMux", "StreamOptions", "StreamStats"]
 
 logger = logging.getLogger("kana_async.stream")
 
@@ -69,6 +71,120 @@ class StreamHooks:
     on_watchdog: Callable[[str, str, str], None] | None = None
 
 
+#: Topics that are busy by nature, and the seconds of silence after which a key of one is
+#: asked again (and its socket replaced if that brings nothing either).
+DEFAULT_WATCHDOG: Mapping[str, float] = MappingProxyType({"orderbook": 30.0})
+
+
+def _seconds(name: str, value: object, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 < value < float("inf"):
+        rule = "must be None or a finite number of seconds > 0" if allow_none else \
+            "must be a finite number of seconds > 0"
+        raise ValidationError(name, rule, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamOptions:
+    """Every setting of the stream multiplexer (``KanaClient(..., stream=...)`` takes this or
+    a mapping of the same names).
+
+    Liveness with the defaults: a socket whose pong does not answer our ping within
+    ``heartbeat + pong_timeout`` (30 s) is replaced, whatever else it sends; a subscribed key
+    of a ``watchdog`` topic that says nothing for its seconds is asked again, and its socket
+    is replaced if another period passes in silence. Both are logged at WARNING.
+    """
+
+    #: Seconds between our pings (``None``: no ping).
+    heartbeat: float | None = 20.0
+    #: Seconds our ping's pong may take before the socket is replaced (``None``: half of
+    #: ``heartbeat``, 10 s by default).
+    pong_timeout: float | None = None
+    #: Topic -> seconds of silence before the watchdog acts; also each subscription's
+    #: ``stale_after``. ``{}`` turns it off.
+    watchdog: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WATCHDOG)
+    hooks: StreamHooks = field(default_factory=lambda: StreamHooks())
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    #: Seconds between two subscribe messages (paced, e.g. after a reconnect).
+    send_interval: float = 0.01
+    #: Items an error-policy buffer holds (per subscription unless given to ``subscribe``).
+    buffer_size: int = 1024
+    #: Bytes an error-policy buffer holds.
+    buffer_bytes: int = DEFAULT_BUFFER_BYTES
+    #: Larger frames are refused (counted as ``oversize``; aiohttp ends such a socket).
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    #: Seconds the opening handshake may take.
+    connect_timeout: float = 10.0
+    #: Seconds between two warnings about the same connection failure.
+    warn_interval: float = 60.0
+
+    def __post_init__(self) -> None:
+        _seconds("heartbeat", self.heartbeat, allow_none=True)
+        _seconds("pong_timeout", self.pong_timeout, allow_none=True)
+        _seconds("connect_timeout", self.connect_timeout)
+        _seconds("warn_interval", self.warn_interval)
+        if isinstance(self.send_interval, bool) or not isinstance(
+                self.send_interval, (int, float)) or not 0 <= self.send_interval < 60:
+            raise ValidationError("send_interval", "must be >= 0 seconds", self.send_interval)
+        _check_buffer_size(self.buffer_size)
+        for name, value, low in (("buffer_bytes", self.buffer_bytes, 1024),
+                                 ("max_frame_bytes", self.max_frame_bytes, 1024)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValidationError(name, f"must be an integer >= {low}", value)
+        if not isinstance(self.watchdog, Mapping):
+            raise ValidationError("watchdog", "must be a mapping of topic to seconds")
+        for topic, seconds in self.watchdog.items():
+            topic_spec(topic)
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                    or not 0 < seconds < float("inf"):
+                raise ValidationError("watchdog", f"seconds for {topic} must be > 0", seconds)
+        if not isinstance(self.hooks, StreamHooks):
+            raise ValidationError("hooks", "must be a StreamHooks")
+        if not isinstance(self.reconnect, ReconnectPolicy):
+            raise ValidationError("reconnect", "must be a ReconnectPolicy")
+
+    @classmethod
+    def coerce(cls, value: StreamOptions | Mapping[str, Any] | None = None,
+               **overrides: Any) -> StreamOptions:
+        """Options from an object, a mapping or nothing (the defaults), then ``overrides``.
+        In a mapping, ``hooks`` and ``reconnect`` may be mappings too; ``watchdog=None``
+        turns the watchdog off."""
+        if value is None:
+            base: dict[str, Any] = {}
+        elif isinstance(value, StreamOptions):
+            base = {f.name: getattr(value, f.name) for f in dataclasses.fields(cls)}
+        elif isinstance(value, Mapping):
+            base = dict(value)
+        else:
+            raise ValidationError("stream", "must be a StreamOptions or a mapping of its fields")
+        base.update(overrides)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(str(name) for name in set(base) - known)
+        if unknown:
+            raise ValidationError(
+                "stream", f"unknown option(s) {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(known))}")
+        if "watchdog" in base and base["watchdog"] is None:
+            base["watchdog"] = {}
+        for name, kind in (("hooks", StreamHooks), ("reconnect", ReconnectPolicy)):
+            given = base.get(name)
+            if given is None:
+                base.pop(name, None)
+            elif isinstance(given, Mapping):
+                fields = {f.name for f in dataclasses.fields(kind)}
+                unknown = sorted(str(key) for key in set(given) - fields)
+                if unknown:
+                    raise ValidationError(
+                        name, f"unknown field(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(sorted(fields))}")
+                base[name] = kind(**given)
+        if isinstance(base.get("watchdog"), Mapping):
+            base["watchdog"] = MappingProxyType(dict(base["watchdog"]))
+        return cls(**base)
+
+
 class StreamStats(msgspec.Struct, kw_only=True):
     """A snapshot of the mux: connection, frame counters and every live subscription."""
 
@@ -89,6 +205,14 @@ class StreamStats(msgspec.Struct, kw_only=True):
     unattributed: int
     routed_by_shape: int
     subscriptions: list[SubscriptionStats]
+    #: Connects that failed since the last successful one.
+    failed_connects: int = 0
+    #: Why the last connect failed or the last socket ended (``None`` before any).
+    last_error: str | None = None
+    #: Frames handed to at least one subscription.
+    routed: int = 0
+    #: Frames refused for their size before decoding.
+    oversize: int = 0
 
 
 class _Events:
@@ -110,11 +234,10 @@ class StreamMux:
     """One WebSocket to the Kana indexer, shared by every subscription.
 
     ``http`` is used (not owned) by the default aiohttp connector; ``connector`` replaces it.
-    ``heartbeat`` is the ping interval (a missing pong within half of it drops the socket).
-    ``send_interval`` paces subscribe messages. ``buffer_size`` is the default bound of
-    queue-policy subscriptions. ``watchdog`` maps a topic to the seconds of silence after which
-    it is resubscribed (and, if that brings nothing within the same time, the socket is
-    replaced; a silent ``live_*`` event topic has its socket replaced at once).
+    ``options`` (a :class:`StreamOptions` or a mapping) holds every setting; keyword
+    ``overrides`` of the same names (``heartbeat=``, ``watchdog=``, ``hooks=``,
+    ``reconnect=``, ``buffer_size=``, ...) replace single ones. ``markets`` turns market names
+    into ids (``KanaClient`` shares its REST client's directory).
     """
 
     def __init__(
@@ -123,46 +246,45 @@ class StreamMux:
         url: str,
         *,
         connector: Connector | None = None,
-        heartbeat: float | None = 20.0,
-        reconnect: ReconnectPolicy | None = None,
-        send_interval: float = 0.01,
-        buffer_size: int = 1024,
-        watchdog: Mapping[str, float] | None = None,
-        hooks: StreamHooks | None = None,
+        options: StreamOptions | Mapping[str, Any] | None = None,
         markets: MarketDirectory | None = None,
+        **overrides: Any,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             raise ValidationError("url", "must be a ws:// or wss:// URL", url)
-        if heartbeat is not None and heartbeat <= 0:
-            raise ValidationError("heartbeat", "must be None or > 0 seconds", heartbeat)
+        opts = StreamOptions.coerce(options, **overrides)
         if connector is None:
             if http is None:
                 raise ValidationError("http", "a ClientSession is needed without a connector")
-            connector = AiohttpConnector(http, heartbeat=heartbeat)
-        if send_interval < 0:
-            raise ValidationError("send_interval", "must be >= 0 seconds", send_interval)
-        _check_buffer_size(buffer_size)
-        self._watchdog = dict(watchdog or {})
-        for topic, seconds in self._watchdog.items():
-            topic_spec(topic)
-            if not isinstance(seconds, (int, float)) or seconds <= 0:
-                raise ValidationError("watchdog", f"seconds for {topic} must be > 0", seconds)
+            connector = AiohttpConnector(http, connect_timeout=opts.connect_timeout,
+                                         max_msg_size=opts.max_frame_bytes)
         self.url = url
-        self._buffer_size = buffer_size
-        self._hooks = hooks or StreamHooks()
-        self._router = Router(on_anomaly=self._anomaly)
+        self.options = opts
+        self._watchdog = dict(opts.watchdog)
+        self._buffer_size = opts.buffer_size
+        self._hooks = opts.hooks
+        self._router = Router(on_anomaly=self._anomaly, max_frame_bytes=opts.max_frame_bytes,
+                              on_unattributed=self._unattributed)
         self._conn = Connection(
             connector,
             url,
             _Events(self, self._router),
-            policy=reconnect or ReconnectPolicy(),
-            send_interval=send_interval,
+            policy=opts.reconnect,
+            send_interval=opts.send_interval,
+            heartbeat=opts.heartbeat,
+            pong_timeout=opts.pong_timeout if opts.pong_timeout is not None
+            else (opts.heartbeat or 20.0) / 2,
+            warn_interval=opts.warn_interval,
         )
+        self._warn_unattributed = RateLimitedWarning(logger, opts.warn_interval)
+        self._warn_watchdog = RateLimitedWarning(logger, opts.warn_interval)
         self._subs: dict[_Key, list[Subscription[Any]]] = {}
         #: When each key was first subscribed on the current socket (watchdog reference).
         self._subscribed_at: dict[_Key, float] = {}
         #: When the watchdog resubscribed a silent key on the current socket.
         self._watchdog_retry: dict[_Key, float] = {}
+        #: When each topic last produced a frame the router could not attribute to a key.
+        self._topic_heard: dict[str, float] = {}
         #: Keys whose subscribe waits in the current socket's outbox.
         self._queued: set[_Key] = set()
         self._watch_task: asyncio.Task[None] | None = None
@@ -225,6 +347,8 @@ class StreamMux:
             key,
             overflow=policy,
             capacity=capacity,
+            capacity_bytes=self.options.buffer_bytes,
+            stale_after=self._watchdog.get(spec.name),
             convert=convert,
             on_close=self._release,
             on_decode_error=self._decode_error,
@@ -245,9 +369,11 @@ class StreamMux:
         self._subs.setdefault((spec.name, key), []).append(sub)
         self._router.add(sub, spec, key)
         if self._conn.connected:
+            if not spec.is_list and self._router.is_streaming(spec, key):
+                sub.mark_current()  # shares an event stream that is already flowing
             self._send_subscribe(spec, key, wire_key)
         self._conn.start()
-        if self._watchdog and self._watch_task is None:
+        if spec.name in self._watchdog and self._watch_task is None:
             self._watch_task = asyncio.get_running_loop().create_task(
                 self._watch(), name="kana-stream watchdog")
 
@@ -349,6 +475,10 @@ class StreamMux:
                 return False
             router.subscribed(spec, key)
             self._subscribed_at.setdefault(ident, time.monotonic())
+            if not spec.is_list:
+                # An event topic sends no snapshot: it is current once asked for.
+                for sub in self._subs.get(ident, ()):
+                    sub.mark_current()
             return True
 
         message = subscribe_message(spec, wire_key).decode()
@@ -362,6 +492,7 @@ class StreamMux:
         self._router.connection_reset()
         self._subscribed_at.clear()
         self._watchdog_retry.clear()
+        self._topic_heard.clear()
         self._queued.clear()
         firsts = [subs[0] for subs in self._subs.values()]
         for index, sub in enumerate(firsts):
@@ -381,6 +512,7 @@ class StreamMux:
         router = self._router
         for subs in list(self._subs.values()):
             for sub in list(subs):  # a hook run by mark_gap may close a subscription
+                sub.mark_stale()
                 if router.is_streaming(sub.spec, sub.key):
                     sub.mark_gap()
         router.connection_reset()
@@ -395,6 +527,30 @@ class StreamMux:
         for subs in list(self._subs.values()):
             for sub in list(subs):
                 sub.fail(error)
+
+    def _unattributed(self, spec: TopicSpec, keys: list[str]) -> None:
+        """An empty list of ``spec`` may have been any of ``keys``: none of them can trust
+        its state now. A key that had a current state is asked again at once (a non-empty
+        answer names its key); the others stay stale, for the consumer to resync (REST)."""
+        self._topic_heard[spec.name] = time.monotonic()
+        affected = 0
+        for key in keys:
+            subs = self._subs.get((spec.name, key))
+            if not subs:
+                continue
+            affected += 1
+            was_current = any(sub.current for sub in subs)
+            for sub in subs:
+                sub.mark_stale(unattributed=True)
+            if was_current:
+                first = subs[0]
+                self._send_subscribe(spec, key, first.wire_key, force=True)
+        self._warn_unattributed(
+            f"unattributed {spec.name}",
+            f"stream {self.url}: an empty {spec.name} list could belong to any of "
+            f"{len(keys)} keys streaming on this connection; it was not delivered and "
+            f"{affected} subscription key(s) are stale until their next snapshot "
+            "(resync them through REST if they stay stale)")
 
     # -- subscription events --------------------------------------------------------------
 
@@ -441,14 +597,29 @@ class StreamMux:
                 continue
             retried = self._watchdog_retry.get(ident)
             first = subs[0]
+            topic, key = ident
             # An event topic is not asked twice on one socket (that could double its stream).
             if retried is None and first.spec.is_list:
                 self._watchdog_retry[ident] = now
-                self._hook(self._hooks.on_watchdog, ident[0], ident[1], "resubscribe")
+                logger.info("stream %s: %s %s silent for %.1f s; asking for it again",
+                            self.url, topic, key, now - last)
+                self._hook(self._hooks.on_watchdog, topic, key, "resubscribe")
                 self._send_subscribe(first.spec, first.key, first.wire_key, force=True)
             elif retried is None or now - retried >= limit:
-                self._hook(self._hooks.on_watchdog, ident[0], ident[1], "reconnect")
-                await self._conn.abort(f"watchdog: {ident[0]} silent for {now - last:.1f} s")
+                if retried is not None and self._topic_heard.get(topic, 0.0) > retried:
+                    # The topic answered, with a list no key can be read from (an empty
+                    # book, say): the socket is alive; ask again later.
+                    self._watchdog_retry.pop(ident, None)
+                    self._subscribed_at[ident] = now
+                    continue
+                reason = f"watchdog: {topic} {key} silent for {now - last:.1f} s"
+                self._warn_watchdog(
+                    f"watchdog {topic}",
+                    f"stream {self.url}: {topic} {key} said nothing for {now - last:.1f} s"
+                    + ("" if retried is None else " and did not answer a new subscribe")
+                    + "; replacing the socket")
+                self._hook(self._hooks.on_watchdog, topic, key, "reconnect")
+                await self._conn.abort(reason)
                 return
 
     # -- lifecycle and observability ------------------------------------------------------
@@ -503,9 +674,13 @@ class StreamMux:
             connects=self._conn.connects,
             disconnects=self._conn.disconnects,
             reconnect_attempt=self._conn.attempt,
+            failed_connects=self._conn.failed_connects,
+            last_error=self._conn.last_error,
             frames=router.frames,
+            routed=router.routed,
             ignored=router.ignored,
             malformed=router.malformed,
+            oversize=router.oversize,
             server_error=router.server_error,
             unknown_topic=router.unknown_topic,
             unroutable=router.unroutable,

@@ -6,25 +6,28 @@ decode happens when a consumer reads, so a snapshot that conflation supersedes i
 Kana puts the routing key inside ``data`` (each element's ``address`` or ``market_id``), not in
 the envelope. While the server streams a single key of a topic on this connection, frames of
 that topic go to its subscriptions without looking; with several keys, a key-only view of
-``data`` is decoded (msgspec skips every other field) and the first element's key names the
-frame (the server sends each subscription its own list). No unsubscribe message exists, so a key
-stays "streaming" until the connection ends even after its last subscription closed; that is
-why the fast path depends on what the server was asked for, not on what is still wanted.
+``data`` is decoded (msgspec skips every other field without building it) and every element
+must carry the same key. No unsubscribe message exists, so a key stays "streaming" until the
+connection ends even after its last subscription closed; that is why the fast path depends on
+what the server was asked for, not on what is still wanted.
 
-Anomalies never raise: they are counted (in the :class:`RouterStats` field of the same name)
-and reported through ``on_anomaly(kind, detail)``:
+The router is total: any frame in, exactly one counted outcome out (the :class:`RouterStats`
+field of the same name), never an exception. Anomalies are also reported through
+``on_anomaly(kind, excerpt)``:
 
-- ``malformed``: not JSON, or not an object;
+- ``oversize``: longer than ``max_frame_bytes``; refused before any decoding;
+- ``malformed``: not JSON, not an object, nested too deep, or text that is not valid Unicode;
 - ``server_error``: ``{"message": "error", ...}`` or an ``error`` field;
 - ``unknown_topic``: a ``message`` that names no known topic;
 - ``unroutable``: no ``message`` and a shape that matches no subscribed topic unambiguously,
-  or a ``data`` whose key cannot be read;
-- ``unattributed``: an empty list for a topic streaming several keys that no pending
-  subscription explains (see :meth:`Router._attribute_empty`).
+  a ``data`` whose key cannot be read, or a list whose elements carry different keys;
+- ``unattributed``: an empty list for a topic streaming several keys (see
+  :meth:`Router._attribute_empty`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -34,12 +37,17 @@ from ..errors import ValidationError
 from ..models import normalize_address
 from .topics import TOPICS, MarketKey, TopicSpec
 
-__all__ = ["Router", "RouterStats", "Sink"]
+__all__ = ["DEFAULT_MAX_FRAME_BYTES", "Router", "RouterStats", "Sink"]
 
-#: How much of an anomalous frame a hook sees.
+#: The default bound of one frame (the transport refuses larger ones too).
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+#: How much of an anomalous frame a hook sees (characters).
 _DETAIL_CHARS = 200
 
 _DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
+
+logger = logging.getLogger("kana_async.stream")
 
 
 class Sink(Protocol):
@@ -54,25 +62,47 @@ class _Envelope(msgspec.Struct, gc=False):
     error: msgspec.Raw = msgspec.Raw()
 
 
+class _Shape(msgspec.Struct, gc=False):
+    """What routing by shape reads of one element of ``data``: which fields are present
+    (kept raw, never built) and the two keys."""
+
+    is_ask: msgspec.Raw = msgspec.Raw()
+    funding_rate: msgspec.Raw = msgspec.Raw()
+    is_deposit: msgspec.Raw = msgspec.Raw()
+    margin: msgspec.Raw = msgspec.Raw()
+    total_size: msgspec.Raw = msgspec.Raw()
+    status: msgspec.Raw = msgspec.Raw()
+    fee: msgspec.Raw = msgspec.Raw()
+    best_bid_price: msgspec.Raw = msgspec.Raw()
+    address: msgspec.Raw = msgspec.Raw()
+    market_id: msgspec.Raw = msgspec.Raw()
+
+
 class RouterStats(msgspec.Struct, kw_only=True):
-    """Frame counters since the router was created (a snapshot; not updated later)."""
+    """Frame counters since the router was created (a snapshot; not updated later).
+
+    Every frame is counted in ``frames`` and in exactly one of ``routed``, ``ignored`` and
+    the anomaly counters."""
 
     frames: int = 0
+    #: Frames handed to at least one subscription.
+    routed: int = 0
     #: Frames of a known topic and key that no live subscription wants (e.g. after a close).
     ignored: int = 0
     malformed: int = 0
+    oversize: int = 0
     server_error: int = 0
     unknown_topic: int = 0
     unroutable: int = 0
     unattributed: int = 0
-    #: Frames without ``message`` that were routed by the shape of ``data``.
+    #: Of ``routed``: frames without ``message`` that were routed by the shape of ``data``.
     routed_by_shape: int = 0
 
 
 class _Route:
     """One topic's routing state on the current connection."""
 
-    __slots__ = ("only", "pending", "server_keys", "sinks", "spec")
+    __slots__ = ("only", "server_keys", "sinks", "spec")
 
     def __init__(self, spec: TopicSpec) -> None:
         self.spec = spec
@@ -80,8 +110,6 @@ class _Route:
         self.sinks: dict[str, list[Sink]] = {}
         #: Keys the server was asked to stream on this connection, in subscribe order.
         self.server_keys: dict[str, None] = {}
-        #: Keys subscribed on this connection that have not been answered yet (FIFO).
-        self.pending: list[str] = []
         #: The sinks to use without looking, when the server streams exactly one key.
         self.only: list[Sink] | None = None
 
@@ -101,15 +129,10 @@ def _address_key(value: str) -> str | None:
         return None
 
 
-def _key_of(view: Any) -> str | None:
-    """The route key of one decoded key view, or ``None`` if it has none."""
-    if isinstance(view, MarketKey):
-        value = view.market_id
-        if value is None or isinstance(value, bool):
-            return None
-        return value if isinstance(value, str) else str(value)
-    address = view.address
-    return None if address is None else _address_key(address)
+def _market_key(value: object) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 #: ``data`` fields that identify a topic when a frame has no ``message``: first match wins;
@@ -122,18 +145,42 @@ _SHAPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("total_size", ("open_orders",)),
     ("status", ("order_history", "live_order_history")),
     ("fee", ("trade_history", "recent_trades", "live_trade_history")),
+    ("best_bid_price", ("best_price",)),
 )
 
-_shape_decoder = msgspec.json.Decoder(list[dict[str, Any]] | dict[str, Any])
+_shape_decoder = msgspec.json.Decoder(list[_Shape] | _Shape)
+_scalar_decoder = msgspec.json.Decoder(str | int | float | bool | None)
+
+#: Kinds of anomaly, each a :class:`RouterStats` field.
+ANOMALIES = ("malformed", "oversize", "server_error", "unknown_topic", "unroutable",
+             "unattributed")
 
 
 class Router:
-    """Routes frames to sinks by (topic, key). Feed it frames with :meth:`feed`."""
+    """Routes frames to sinks by (topic, key). Feed it frames with :meth:`feed`.
 
-    def __init__(self, on_anomaly: Callable[[str, str], None] | None = None) -> None:
+    ``on_anomaly(kind, excerpt)`` hears about every frame that was not delivered for a reason
+    other than "nobody wants it"; ``on_unattributed(topic, keys)`` is told, in addition, which
+    keys an undeliverable empty list may have belonged to. ``max_frame_bytes`` bounds a frame
+    (characters for text frames, which are never shorter in bytes).
+    """
+
+    def __init__(
+        self,
+        on_anomaly: Callable[[str, str], None] | None = None,
+        *,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        on_unattributed: Callable[[TopicSpec, list[str]], None] | None = None,
+    ) -> None:
+        if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int) \
+                or max_frame_bytes < 1024:
+            raise ValidationError("max_frame_bytes", "must be an integer >= 1024",
+                                  max_frame_bytes)
         self._routes: dict[str, _Route] = {name: _Route(spec) for name, spec in TOPICS.items()}
         self._envelope = msgspec.json.Decoder(_Envelope).decode
         self._on_anomaly = on_anomaly
+        self._on_unattributed = on_unattributed
+        self._max_frame = max_frame_bytes
         self._stats = RouterStats()
 
     # -- registration ---------------------------------------------------------------------
@@ -161,18 +208,22 @@ class Router:
         """True if the server was asked for ``(spec, key)`` on this connection."""
         return key in self._routes[spec.name].server_keys
 
+    def streams_alone(self, spec: TopicSpec, key: str) -> bool:
+        """True if ``key`` is the only key of ``spec`` the server streams on this connection
+        (so even an empty list of that topic is certainly its own)."""
+        keys = self._routes[spec.name].server_keys
+        return len(keys) == 1 and key in keys
+
     def subscribed(self, spec: TopicSpec, key: str) -> None:
         """Record that a subscribe for ``(spec, key)`` went out on the current connection."""
         route = self._routes[spec.name]
         route.server_keys[key] = None
-        route.pending.append(key)
         route.refresh()
 
     def connection_reset(self) -> None:
         """A new connection: the server streams nothing until subscribes are sent again."""
         for route in self._routes.values():
             route.server_keys.clear()
-            route.pending.clear()
             route.only = None
 
     def live_keys(self) -> list[tuple[TopicSpec, str]]:
@@ -185,72 +236,91 @@ class Router:
     # -- the hot path ---------------------------------------------------------------------
 
     def feed(self, frame: bytes | bytearray | memoryview | str) -> None:
-        """Route one frame. Never raises."""
+        """Route one frame. Never raises: whatever goes wrong (a decoder's RecursionError,
+        text that is not valid Unicode, ...) counts the frame as malformed."""
         self._stats.frames += 1
-        if not isinstance(frame, (bytes, str)):
-            frame = bytes(frame)  # msgspec.Raw keeps a view: it must own its bytes.
         try:
+            if type(frame) is not bytes:
+                if len(frame) > self._max_frame:  # a character is at least one byte
+                    self._anomaly("oversize", frame)
+                    return
+                # msgspec.Raw keeps a view: it must own its bytes. Text that is not valid
+                # Unicode (a lone surrogate) fails here.
+                frame = frame.encode() if isinstance(frame, str) else bytes(frame)
+            if len(frame) > self._max_frame:
+                self._anomaly("oversize", frame)
+                return
             envelope = self._envelope(frame)
-        except _DecodeErrors:
+            topic = envelope.message
+            route = self._routes.get(topic) if topic is not None else None
+            data = envelope.data
+            if route is None or not data:
+                self._unmatched(envelope, frame)
+                return
+            only = route.only
+            if only is not None:
+                for sink in only:
+                    sink.push(data)
+                self._stats.routed += 1
+                return
+            self._route_by_key(route, data, frame)
+        except Exception:
             self._anomaly("malformed", frame)
-            return
-        topic = envelope.message
-        route = self._routes.get(topic) if topic is not None else None
-        data = envelope.data
-        if route is None or not data:
-            self._unmatched(envelope, frame)
-            return
-        only = route.only
-        if only is not None:
-            if route.pending:
-                route.pending.clear()
-            for sink in only:
-                sink.push(data)
-            return
-        self._route_by_key(route, data, frame)
 
-    def _route_by_key(self, route: _Route, data: msgspec.Raw, frame: bytes | str) -> None:
+    def _deliver(self, sinks: list[Sink], data: msgspec.Raw) -> None:
+        for sink in sinks:
+            sink.push(data)
+        self._stats.routed += 1
+
+    def _route_by_key(self, route: _Route, data: msgspec.Raw, frame: bytes) -> bool:
+        """Deliver by the key inside ``data``; ``True`` if some sink got it."""
         spec = route.spec
         if spec.key_decoder is None:  # unkeyed topic that nobody wants
             self._stats.ignored += 1
-            return
+            return False
         try:
             view = spec.key_decoder.decode(data)
         except _DecodeErrors:
             self._anomaly("unroutable", frame)
-            return
+            return False
         if spec.is_list:
             if not view:
-                self._attribute_empty(route, data, frame)
-                return
-            view = view[0]
-        key = _key_of(view)
+                self._attribute_empty(route, frame)
+                return False
+            key = _common_key(view)
+        else:
+            key = _key_of(view)
         if key is None:
             self._anomaly("unroutable", frame)
-            return
+            return False
         sinks = route.sinks.get(key)
-        if route.pending and key in route.pending:
-            route.pending.remove(key)
         if not sinks:
             self._stats.ignored += 1
-            return
-        for sink in sinks:
-            sink.push(data)
+            return False
+        self._deliver(sinks, data)
+        return True
 
-    def _attribute_empty(self, route: _Route, data: msgspec.Raw, frame: bytes | str) -> None:
-        """An empty list names no key. The server answers each subscribe with a snapshot,
-        in order, so an empty list goes to the oldest subscription not answered yet; when
-        none is pending it cannot be attributed and is reported instead of guessed."""
-        if not route.pending:
-            self._anomaly("unattributed", frame)
+    def _call(self, hook: Callable[..., None] | None, *args: object) -> None:
+        """A callback's failure must not turn one frame's outcome into two."""
+        if hook is None:
             return
-        key = route.pending.pop(0)
-        for sink in route.sinks.get(key, ()):
-            sink.push(data)
+        try:
+            hook(*args)
+        except Exception:
+            logger.warning("router callback %r raised", hook, exc_info=True)
+
+    def _attribute_empty(self, route: _Route, frame: bytes) -> None:
+        """An empty list names no key. It is delivered only when the server streams a
+        single key of the topic (the fast path, before this is reached); with several, it
+        may be any of them: the answer to a pending subscribe, or the update of a key that
+        just became empty. Guessing could tell one account it has nothing open when it has,
+        so it is reported instead, with the keys it may have belonged to."""
+        self._anomaly("unattributed", frame)
+        self._call(self._on_unattributed, route.spec, list(route.server_keys))
 
     # -- frames that are not a plain topic message -----------------------------------------
 
-    def _unmatched(self, envelope: _Envelope, frame: bytes | str) -> None:
+    def _unmatched(self, envelope: _Envelope, frame: bytes) -> None:
         topic = envelope.message
         if topic == "error" or envelope.error:
             self._anomaly("server_error", frame)
@@ -261,51 +331,98 @@ class Router:
         else:
             self._anomaly("unroutable", frame)
 
-    def _route_by_shape(self, data: msgspec.Raw, frame: bytes | str) -> None:
+    def _route_by_shape(self, data: msgspec.Raw, frame: bytes) -> None:
         """A frame without ``message`` (a legacy print shows one): infer the topic from
-        the fields of ``data``, among the topics that have subscriptions."""
+        the fields of ``data``, among the topics that have subscriptions. Only the field
+        names and the two keys are read; values stay raw."""
         try:
             shape = _shape_decoder.decode(data)
         except _DecodeErrors:
             self._anomaly("unroutable", frame)
             return
-        is_list = isinstance(shape, list)
-        first: object = (shape[0] if shape else None) if isinstance(shape, list) else shape
-        if not isinstance(first, dict) or not first:
+        rows = shape if isinstance(shape, list) else [shape]
+        if not rows:
             self._anomaly("unroutable", frame)
             return
-        names = next((names for field, names in _SHAPES if field in first), ())
+        first = rows[0]
+        names = next((names for field, names in _SHAPES if getattr(first, field)), ())
+        is_list = isinstance(shape, list)
         routes = [
             self._routes[name]
             for name in names
             if self._routes[name].spec.is_list == is_list and self._routes[name].sinks
         ]
-        if len(routes) > 1 and isinstance(shape, list):
-            routes = _narrow_trades(routes, shape)
+        if len(routes) > 1:
+            routes = _narrow_trades(routes, rows)
         if len(routes) != 1:
             self._anomaly("unroutable", frame)
             return
-        self._stats.routed_by_shape += 1
         route = routes[0]
         if route.only is not None:
-            for sink in route.only:
-                sink.push(data)
-        else:
-            self._route_by_key(route, data, frame)
+            self._deliver(route.only, data)
+        elif not self._route_by_key(route, data, frame):
+            return
+        self._stats.routed_by_shape += 1
 
-    def _anomaly(self, kind: str, frame: bytes | str) -> None:
+    def _anomaly(self, kind: str, frame: bytes | bytearray | memoryview | str) -> None:
         setattr(self._stats, kind, getattr(self._stats, kind) + 1)
         if self._on_anomaly is not None:
-            text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-            self._on_anomaly(kind, text[:_DETAIL_CHARS])
+            self._call(self._on_anomaly, kind, _excerpt(frame))
 
 
-def _narrow_trades(routes: list[_Route], rows: list[dict[str, Any]]) -> list[_Route]:
+def _excerpt(frame: bytes | bytearray | memoryview | str) -> str:
+    """The start of a frame as printable, valid text (never the whole of a huge frame)."""
+    if isinstance(frame, str):
+        return frame[:_DETAIL_CHARS].encode("utf-8", "replace").decode("utf-8")
+    head = bytes(frame[: _DETAIL_CHARS * 4])
+    return head.decode("utf-8", "replace")[:_DETAIL_CHARS]
+
+
+def _key_of(view: object) -> str | None:
+    """The route key of one decoded key view, or ``None`` if it has none."""
+    if isinstance(view, MarketKey):
+        return _market_key(view.market_id)
+    address = getattr(view, "address", None)
+    return _address_key(address) if isinstance(address, str) else None
+
+
+def _common_key(views: list[Any]) -> str | None:
+    """The key every element shares; ``None`` if one has none or two differ (a list that
+    mixes accounts or markets is never handed to one of them)."""
+    first = views[0]
+    if isinstance(first, MarketKey):
+        value: object = first.market_id
+        if len(views) > 1 and any(view.market_id != value for view in views):
+            # 1338 and "1338" are one key: compare what they mean.
+            keys = {_market_key(v) for v in {view.market_id for view in views}}
+            return keys.pop() if len(keys) == 1 else None
+        return _market_key(value)
+    value = first.address
+    if len(views) > 1 and any(view.address != value for view in views):
+        keys = {_address_key(v) if isinstance(v, str) else None
+                for v in {view.address for view in views}}
+        return keys.pop() if len(keys) == 1 else None
+    return _address_key(value) if isinstance(value, str) else None
+
+
+def _raw_key(raw: bytes, kind: str) -> str | None:
+    if not raw:
+        return None
+    try:
+        value = _scalar_decoder.decode(raw)
+    except _DecodeErrors:
+        return None
+    if kind == "address":
+        return _address_key(value) if isinstance(value, str) else None
+    return _market_key(value)
+
+
+def _narrow_trades(routes: list[_Route], rows: list[_Shape]) -> list[_Route]:
     """``trade_history`` lists one trader's fills, ``recent_trades`` one market's: a list
     with several traders is market trades, one with several markets is a trader's fills;
     otherwise keep the topics whose subscribed key matches the rows."""
-    addresses = {str(row.get("address")) for row in rows}
-    markets = {str(row.get("market_id")) for row in rows}
+    addresses = {_raw_key(raw, "address") for raw in {bytes(row.address) for row in rows}}
+    markets = {_raw_key(raw, "market_id") for raw in {bytes(row.market_id) for row in rows}}
     by_name = {route.spec.name: route for route in routes}
     if len(addresses) > 1 and "recent_trades" in by_name:
         return [by_name["recent_trades"]]
@@ -313,9 +430,10 @@ def _narrow_trades(routes: list[_Route], rows: list[dict[str, Any]]) -> list[_Ro
         return [by_name["trade_history"]]
     matching = []
     for route in routes:
-        key = rows[0].get(route.spec.key) if route.spec.key else None
-        if isinstance(key, str) and route.spec.key == "address":
-            key = _address_key(key)
-        if key is not None and str(key) in route.sinks:
+        kind = route.spec.key
+        if kind is None:
+            continue
+        key = next(iter(addresses if kind == "address" else markets))
+        if key is not None and key in route.sinks:
             matching.append(route)
     return matching

@@ -8,6 +8,12 @@ Loss is never silent. Under ``Overflow.ERROR`` a full buffer drops its oldest it
 consumer's next read raises :class:`SlowConsumerError` with the count; a reconnect leaves a gap
 marker after the items received before it, raised as :class:`StreamGapError` when reached.
 Both are raised once; iterating again continues with the next item.
+
+Staleness is visible without reading: :attr:`Subscription.age` is the seconds since the last
+payload, and :attr:`Subscription.stale` is true while the state a snapshot consumer holds may
+be out of date: before the first payload, from a disconnect until the key is answered again,
+after an empty list that may have been this key's could not be attributed, and when nothing
+came for longer than ``stale_after`` seconds.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from ..errors import SlowConsumerError, StreamGapError
 from ..models import decode_lenient
 from .topics import Overflow, TopicSpec
 
-__all__ = ["Subscription", "SubscriptionStats"]
+__all__ = ["DEFAULT_BUFFER_BYTES", "Subscription", "SubscriptionStats"]
+
+#: The default bound in bytes of an error-policy buffer (frames may be up to 16 MiB).
+DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -33,8 +42,6 @@ _monotonic = time.monotonic
 
 #: Stands in the buffer where a reconnect happened.
 _GAP: Any = object()
-
-_DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 class SubscriptionStats(msgspec.Struct, kw_only=True):
@@ -61,6 +68,16 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     #: ``time.monotonic()`` of the last payload received, ``None`` before the first.
     last_received: float | None
     closed: bool
+    #: The bound of the buffer in bytes (the newest item is kept even if it alone is larger).
+    capacity_bytes: int = DEFAULT_BUFFER_BYTES
+    #: Bytes of the raw payloads waiting in the buffer.
+    buffered_bytes: int = 0
+    #: Seconds since the last payload received, ``None`` before the first.
+    age: float | None = None
+    #: See :attr:`Subscription.stale`.
+    stale: bool = False
+    #: Empty lists not delivered because they may have been this key's or another's.
+    unattributed: int = 0
 
 
 class Subscription(Generic[T]):
@@ -78,6 +95,8 @@ class Subscription(Generic[T]):
         *,
         overflow: Overflow,
         capacity: int,
+        capacity_bytes: int = DEFAULT_BUFFER_BYTES,
+        stale_after: float | None = None,
         convert: Callable[[Any], T] | None = None,
         on_close: Callable[[Subscription[Any]], None] | None = None,
         on_decode_error: Callable[[Subscription[Any], Exception], None] | None = None,
@@ -89,12 +108,16 @@ class Subscription(Generic[T]):
         self.key = route_key
         self.overflow = overflow
         self.capacity = 1 if overflow is Overflow.KEEP_LATEST else capacity
+        self.capacity_bytes = capacity_bytes
+        #: Seconds without a payload after which the subscription counts as stale.
+        self.stale_after = stale_after
         self._keep_latest = overflow is Overflow.KEEP_LATEST
         self._convert = convert
         self._on_close = on_close
         self._on_decode_error = on_decode_error
         self._on_dropped = on_dropped
         self._buffer: deque[Any] = deque()
+        self._bytes = 0
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._failure: BaseException | None = None
@@ -107,6 +130,10 @@ class Subscription(Generic[T]):
         self._decode_errors = 0
         self._gaps = 0
         self._last_received: float | None = None
+        #: The server answered this key on the current connection, and no undeliverable
+        #: empty list may have been its since.
+        self._current = False
+        self._unattributed = 0
 
     # -- reader side (called by the router; never blocks, never raises) --------------------
 
@@ -116,19 +143,27 @@ class Subscription(Generic[T]):
             return
         self._received += 1
         self._last_received = _monotonic()
+        self._current = True
         buffer = self._buffer
-        if self._keep_latest:
+        if self._keep_latest:  # one item: its size is its bound (stats add it up)
             if buffer:
                 buffer[0] = payload
                 self._conflated += 1
             else:
                 buffer.append(payload)
         else:
+            size = len(payload)
             if len(buffer) >= self.capacity:
                 self._evict_oldest()
                 if self._closed:  # by the on_dropped hook
                     return
+            # Bounded in bytes too: oldest items go until the newest fits (or stands alone).
+            while buffer and self._bytes + size > self.capacity_bytes:
+                self._evict_oldest()
+                if self._closed:
+                    return
             buffer.append(payload)
+            self._bytes += size
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -140,6 +175,7 @@ class Subscription(Generic[T]):
         if evicted is _GAP:
             self._gap_pending = True
             return
+        self._bytes -= len(evicted)
         self._dropped += 1
         self._lost += 1
         if self._lost == 1 and self._on_dropped is not None:
@@ -162,6 +198,18 @@ class Subscription(Generic[T]):
         self._buffer.append(_GAP)
         self._wake()
 
+    def mark_stale(self, *, unattributed: bool = False) -> None:
+        """The state this consumer holds may be out of date (the connection dropped, or an
+        empty list that may have been this key's was not delivered); the next payload
+        makes it current again."""
+        self._current = False
+        if unattributed:
+            self._unattributed += 1
+
+    def mark_current(self) -> None:
+        """The key is streaming on the current connection (event topics send no snapshot)."""
+        self._current = True
+
     def fail(self, error: BaseException) -> None:
         """End the subscription: the next read raises ``error``, later reads stop."""
         if self._closed:
@@ -179,7 +227,8 @@ class Subscription(Generic[T]):
         while True:
             if self._lost:
                 lost, self._lost = self._lost, 0
-                raise SlowConsumerError(self.topic, lost, self.capacity)
+                raise SlowConsumerError(self.topic, lost, self.capacity,
+                                        capacity_bytes=self.capacity_bytes)
             if self._gap_pending:
                 self._gap_pending = False
                 self._gaps += 1
@@ -189,9 +238,13 @@ class Subscription(Generic[T]):
                 if payload is _GAP:
                     self._gaps += 1
                     raise StreamGapError(self.topic, self._gaps)
+                if not self._keep_latest:
+                    self._bytes -= len(payload)
                 try:
                     item = self._decode(payload)
-                except _DecodeErrors as exc:
+                except Exception as exc:
+                    # Not only msgspec's errors: nesting too deep (RecursionError), or a
+                    # conversion that refuses what the decoder accepted.
                     self._decode_errors += 1
                     if self._on_decode_error is not None:
                         self._on_decode_error(self, exc)
@@ -240,6 +293,30 @@ class Subscription(Generic[T]):
         """``time.monotonic()`` of the last payload received, ``None`` before the first."""
         return self._last_received
 
+    @property
+    def age(self) -> float | None:
+        """Seconds since the last payload received, ``None`` before the first."""
+        last = self._last_received
+        return None if last is None else _monotonic() - last
+
+    @property
+    def current(self) -> bool:
+        """Answered on the current connection and not put in doubt since (ignores age)."""
+        return self._current and not self._closed
+
+    @property
+    def stale(self) -> bool:
+        """True while the latest item may not be the server's current state: nothing yet,
+        disconnected or not answered again since, an empty list that may have been this
+        key's went undelivered, or silent for more than ``stale_after`` seconds."""
+        if not self._current or self._closed:
+            return True
+        limit = self.stale_after
+        if limit is None:
+            return False
+        age = self.age
+        return age is None or age > limit
+
     async def close(self) -> None:
         """Stop receiving. Buffered items are discarded; a pending read ends the iteration.
 
@@ -252,6 +329,7 @@ class Subscription(Generic[T]):
         if self._closed:
             return
         self._buffer.clear()
+        self._bytes = 0
         self._lost = 0
         self._gap_pending = False
         self._finish()
@@ -290,6 +368,7 @@ class Subscription(Generic[T]):
             key=self.key,
             overflow=self.overflow.value,
             capacity=self.capacity,
+            capacity_bytes=self.capacity_bytes,
             received=self._received,
             delivered=self._delivered,
             conflated=self._conflated,
@@ -297,7 +376,12 @@ class Subscription(Generic[T]):
             decode_errors=self._decode_errors,
             gaps=self._gaps,
             buffered=sum(1 for item in self._buffer if item is not _GAP),
+            buffered_bytes=self._bytes if not self._keep_latest
+            else sum(len(item) for item in self._buffer),
             last_received=self._last_received,
+            age=self.age,
+            stale=self.stale,
+            unattributed=self._unattributed,
             closed=self._closed,
         )
 

@@ -3,7 +3,12 @@
 A :class:`Connector` opens a :class:`WebSocket`: something that receives whole frames
 (``bytes`` or ``str``; ``None`` once closed), sends text and closes. The default uses aiohttp's
 client, measured fastest here once frames are decoded; tests and users can plug any other
-library (or a scripted fake) by passing ``connector=`` to the mux.
+library (or a scripted fake) by passing ``connector=`` to the mux. A socket that also has
+``async ping()`` (see :class:`PingableWebSocket`) is pinged by the connection itself.
+
+A connector raises :class:`~kana_async.TransportError` when it cannot connect, or
+:class:`~kana_async.ConnectionRejectedError` when retrying cannot help (the handshake was
+answered with a 4xx status, the certificate failed verification): see :func:`connect_error`.
 
 Frames must be immutable (``bytes``/``str``): payloads are kept as ``msgspec.Raw`` views of
 them until a consumer reads.
@@ -12,14 +17,18 @@ them until a consumer reads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import ssl
+from collections import deque
 from typing import Any, Protocol
 
 import aiohttp
 
 from .._tasks import timeout
-from ..errors import TransportError, ValidationError
+from ..errors import ConnectionRejectedError, TransportError, ValidationError
 
-__all__ = ["AiohttpConnector", "Connector", "WebSocket"]
+__all__ = ["AiohttpConnector", "Connector", "PingableWebSocket", "WebSocket", "connect_error"]
 
 
 class WebSocket(Protocol):
@@ -36,6 +45,13 @@ class WebSocket(Protocol):
         ...
 
 
+class PingableWebSocket(WebSocket, Protocol):
+    """A socket the connection can probe: ``ping()`` sends a ping and returns when *its* pong
+    has arrived (the caller bounds the wait). Pongs are seen only while ``receive`` runs."""
+
+    async def ping(self) -> None: ...
+
+
 class Connector(Protocol):
     """Opens connections. Raises :class:`~kana_async.TransportError` when it cannot."""
 
@@ -43,10 +59,17 @@ class Connector(Protocol):
 
 
 class _AiohttpWebSocket:
-    __slots__ = ("_ws",)
+    """aiohttp's socket with pings handled here (``autoping=False``): the server's pings are
+    answered, and a pong counts only if it answers one of our own pings, so a server that
+    pings us (or sends unsolicited pongs) cannot pass for alive."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse[Any]) -> None:
+    __slots__ = ("_close_timeout", "_pings", "_ws")
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse[Any], close_timeout: float) -> None:
         self._ws = ws
+        self._close_timeout = close_timeout
+        #: Our pings waiting for their pong: (payload, future), oldest first.
+        self._pings: deque[tuple[bytes, asyncio.Future[None]]] = deque()
 
     async def receive(self) -> bytes | str | None:
         ws = self._ws
@@ -56,11 +79,40 @@ class _AiohttpWebSocket:
             if kind is aiohttp.WSMsgType.TEXT or kind is aiohttp.WSMsgType.BINARY:
                 data: bytes | str = msg.data
                 return data
-            if kind is aiohttp.WSMsgType.ERROR:  # e.g. no pong within the heartbeat
+            if kind is aiohttp.WSMsgType.PING:
+                await ws.pong(msg.data)
+            elif kind is aiohttp.WSMsgType.PONG:
+                self._pong(msg.data)
+            elif kind is aiohttp.WSMsgType.ERROR:  # e.g. a frame over max_msg_size
                 raise TransportError(f"{type(msg.data).__name__}: {msg.data}")
-            if kind in _END:
+            elif kind in _END:
                 return None
-            # PING/PONG are answered by aiohttp itself; anything else carries no data.
+
+    def _pong(self, payload: bytes) -> None:
+        pings = self._pings
+        if not any(sent == payload for sent, _ in pings):
+            return  # unsolicited, or a late answer to a ping given up on
+        # A pong answers its ping and, pongs being in order, every older one.
+        while pings:
+            sent, future = pings.popleft()
+            if not future.done():
+                future.set_result(None)
+            if sent == payload:
+                return
+
+    async def ping(self) -> None:
+        payload = os.urandom(8)
+        future = asyncio.get_running_loop().create_future()
+        self._pings.append((payload, future))
+        try:
+            await self._ws.ping(payload)
+            await future
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+            raise TransportError(f"WebSocket ping failed: {type(exc).__name__}") from exc
+        finally:
+            if not future.done():
+                future.cancel()
+                self._pings = deque(item for item in self._pings if item[1] is not future)
 
     async def send(self, text: str) -> None:
         try:
@@ -69,7 +121,12 @@ class _AiohttpWebSocket:
             raise TransportError(f"WebSocket send failed: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
-        await self._ws.close()
+        # aiohttp bounds each read of the closing handshake, not the handshake: a peer that
+        # keeps sending (pings, say) would hold it forever. Cancelled, aiohttp drops the
+        # connection.
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with timeout(self._close_timeout):
+                await self._ws.close()
 
 
 _END = frozenset(
@@ -80,18 +137,21 @@ _END = frozenset(
 class AiohttpConnector:
     """Connects with an existing ``aiohttp.ClientSession`` (the session is not owned).
 
-    ``heartbeat``: seconds between pings when the connection is idle; aiohttp closes the
-    connection when no pong arrives within half of it. Text frames are received as ``bytes``
-    (no UTF-8 decode: msgspec validates while decoding). ``connect_timeout`` bounds the
-    opening handshake; ``close_timeout`` the closing one: a peer that does not answer in
-    time is cut off, so replacing a silent socket never waits on it.
+    Its sockets answer the server's pings and offer ``ping()``, with which the stream's
+    connection checks liveness itself. ``heartbeat`` additionally turns on aiohttp's own
+    idle ping (off by default: any incoming byte, even a server's ping or a frame trickled
+    byte by byte, postpones it forever). Text frames are received as ``bytes`` (no UTF-8
+    decode: msgspec validates while decoding). ``connect_timeout`` bounds the opening
+    handshake; ``close_timeout`` the closing one: a peer that does not answer in time is cut
+    off, so replacing a silent socket never waits on it. A frame over ``max_msg_size`` bytes
+    ends the socket before it is buffered.
     """
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
-        heartbeat: float | None = 20.0,
+        heartbeat: float | None = None,
         connect_timeout: float = 10.0,
         close_timeout: float = 1.0,
         max_msg_size: int = 16 * 1024 * 1024,
@@ -102,6 +162,7 @@ class AiohttpConnector:
         self._session = session
         self._heartbeat = heartbeat
         self._timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=close_timeout)
+        self._close_timeout = close_timeout
         self._connect_timeout = connect_timeout
         self._max_msg_size = max_msg_size
 
@@ -112,11 +173,38 @@ class AiohttpConnector:
             timeout=self._timeout,
             max_msg_size=self._max_msg_size,
             decode_text=False,
-            autoping=True,
+            autoping=False,
         )
         try:
             async with timeout(self._connect_timeout):
                 ws = await connecting
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise TransportError(f"cannot connect to {url}: {type(exc).__name__}: {exc}") from exc
-        return _AiohttpWebSocket(ws)
+            raise connect_error(url, exc) from exc
+        return _AiohttpWebSocket(ws, self._close_timeout)
+
+
+#: Handshake answers that retrying will not change (408 and 429 say "later", 5xx "broken").
+_PERMANENT_STATUS = frozenset(range(400, 500)) - {408, 425, 429}
+
+
+def connect_error(url: str, exc: BaseException) -> TransportError:
+    """What a failed connect means: :class:`ConnectionRejectedError` when retrying cannot
+    help (a 4xx handshake answer, a certificate that fails verification), otherwise a
+    :class:`TransportError` worth retrying. The text names the cause, never a secret."""
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        status = exc.status
+        cause = f"the server answered the WebSocket handshake with HTTP {status}"
+        if exc.message:
+            cause += f" ({exc.message})"
+        if status in _PERMANENT_STATUS:
+            return ConnectionRejectedError(url, cause, status=status)
+        return TransportError(f"cannot connect to {url}: {cause}", status=status)
+    if isinstance(exc, ssl.SSLCertVerificationError) or isinstance(
+        exc.__cause__, ssl.SSLCertVerificationError
+    ):
+        reason = getattr(exc, "verify_message", None) or getattr(
+            exc.__cause__, "verify_message", None) or "verification failed"
+        return ConnectionRejectedError(url, f"the server's TLS certificate: {reason}")
+    if isinstance(exc, asyncio.TimeoutError):
+        return TransportError(f"cannot connect to {url}: no answer within the connect timeout")
+    return TransportError(f"cannot connect to {url}: {type(exc).__name__}: {exc}")

@@ -84,7 +84,7 @@ def test_documented_frames_route_to_their_key_and_decode(
 ) -> None:
     topic = body.get("message", "recent_trades")
     spec = TOPICS[topic]
-    # An empty snapshot names no key: it answers the oldest pending subscribe (``mine``).
+    # An empty snapshot names no key: it is delivered only while one key streams.
     key = key_of(spec, body["data"]) if body["data"] else ADDR_A
     router = Router()
     mine = subscribe(router, topic, key)
@@ -92,9 +92,13 @@ def test_documented_frames_route_to_their_key_and_decode(
     if not single and spec.key is not None:
         other = subscribe(router, topic, "99999" if spec.key == "market_id" else ADDR_B)
     router.feed(msgspec.json.encode(body))
-    assert len(mine.payloads) == 1
     if other is not None:
         assert other.payloads == []
+        if not body["data"]:
+            assert mine.payloads == []
+            assert router.stats().unattributed == 1
+            return
+    assert len(mine.payloads) == 1
     expected = msgspec.convert(body["data"], spec.payload_type, strict=False)
     assert spec.decoder.decode(mine.payloads[0]) == expected
     stats = router.stats()
@@ -169,14 +173,44 @@ def test_fan_out_to_several_subscriptions_of_one_key_delivers_one_each() -> None
     assert len(first.payloads) == len(second.payloads) == 1
 
 
-def test_empty_list_goes_to_the_oldest_unanswered_subscription() -> None:
-    router = Router()
+def test_an_empty_list_is_never_guessed_onto_a_pending_subscription() -> None:
+    """A's snapshot (one resting order) arrives malformed; B's answer is ``[]``: A must not
+    read B's "nothing open" (a market maker would quote again: double exposure)."""
+    seen = Anomalies()
+    keys: list[tuple[str, list[str]]] = []
+    router = Router(on_anomaly=seen,
+                    on_unattributed=lambda spec, candidates: keys.append((spec.name, candidates)))
     a = subscribe(router, "open_orders", ADDR_A)
     b = subscribe(router, "open_orders", ADDR_B)
+    router.feed(b'{"message":"open_orders","data":[{"address":"' + ADDR_A.encode() + b'",')
     router.feed(frame("open_orders", []))
-    router.feed(frame("open_orders", [{"address": ADDR_B}]))  # B answered: not pending now
-    assert a.payloads == [b"[]"]
-    assert b.payloads == [b'[{"address":"' + ADDR_B.encode() + b'"}]']
+    assert a.payloads == []
+    assert b.payloads == []
+    assert seen.kinds == ["malformed", "unattributed"]
+    assert keys == [("open_orders", [ADDR_A, ADDR_B])]
+
+
+def test_an_empty_list_with_keys_pending_in_order_is_still_not_guessed() -> None:
+    router = Router()
+    a = subscribe(router, "positions", ADDR_A)
+    b = subscribe(router, "positions", ADDR_B)
+    router.feed(frame("positions", []))
+    router.feed(frame("positions", [{"address": ADDR_B}]))
+    assert a.payloads == []
+    assert len(b.payloads) == 1
+    assert router.stats().unattributed == 1
+
+
+def test_a_list_mixing_keys_is_never_handed_to_one_of_them() -> None:
+    seen = Anomalies()
+    router = Router(on_anomaly=seen)
+    a = subscribe(router, "positions", ADDR_A)
+    b = subscribe(router, "positions", ADDR_B)
+    router.feed(frame("positions", [{"address": ADDR_A}, {"address": ADDR_B}]))
+    router.feed(frame("positions", [{"address": ADDR_A}, {"market_id": "1"}]))
+    assert a.payloads == []
+    assert b.payloads == []
+    assert seen.kinds == ["unroutable", "unroutable"]
 
 
 def test_unattributable_empty_list_is_reported_not_guessed() -> None:
@@ -290,6 +324,7 @@ class TestRoutingByShape:
             ("open_orders", ADDR_A, {"address": ADDR_A, "total_size": "1"}),
             ("order_history", ADDR_A, {"address": ADDR_A, "status": "Open"}),
             ("trade_history", ADDR_A, {"address": ADDR_A, "market_id": "1", "fee": "0"}),
+            ("best_price", "14", {"market_id": "14", "best_bid_price": "5.7"}),
         ],
     )
     def test_each_list_shape(self, topic: str, key: str, element: dict[str, Any]) -> None:

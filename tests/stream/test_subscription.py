@@ -269,3 +269,31 @@ async def test_every_received_payload_is_accounted_for(overflow: Overflow) -> No
         assert stats.received == (stats.delivered + stats.conflated + stats.dropped
                                   + stats.decode_errors + stats.buffered)
     assert sub.stats.buffered <= 5
+
+
+async def test_error_policy_is_bounded_in_bytes_too() -> None:
+    """40 unread 1 MB events under a 4 MB bound: the oldest go, the loss is reported."""
+    sub = events(capacity=1000, capacity_bytes=4 * 1024 * 1024)
+    padding = "x" * (1024 * 1024 - 200)
+    for n in range(40):
+        sub.push(raw({**trade(n), "pad": padding}))
+        assert sub.stats.buffered_bytes <= 4 * 1024 * 1024
+    stats = sub.stats
+    assert (stats.buffered, stats.dropped) == (4, 36)
+    with pytest.raises(SlowConsumerError) as info:
+        await sub.get()
+    assert info.value.lost == 36
+    assert info.value.capacity_bytes == 4 * 1024 * 1024
+    assert "4194304 bytes" in str(info.value)
+    assert sub.stats.received == 40
+
+
+async def test_one_item_larger_than_the_byte_bound_is_kept_alone() -> None:
+    sub = events(capacity=10, capacity_bytes=1024)
+    sub.push(raw(trade(1)))
+    sub.push(raw({**trade(2), "pad": "y" * 5000}))
+    assert sub.stats.buffered == 1
+    with pytest.raises(SlowConsumerError):
+        await sub.get()
+    assert (await sub.get()).trade_id == "2"
+    assert sub.stats.buffered_bytes == 0
