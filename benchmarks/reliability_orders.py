@@ -15,6 +15,7 @@ import logging
 import ssl
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from kana_async import (
     RateLimitError,
     TransportError,
     UnknownOutcomeError,
+    ValidationError,
 )
 from kana_async.rest import RetryPolicy
 from kana_async.sim import Simulator
@@ -99,9 +101,16 @@ async def capture_server(*, echo: bool = False) -> AsyncIterator[Capture]:
 
 
 def trading_options(row: Row, submit_timeout: float, wait_timeout: float) -> dict[str, Any]:
+    """``trading=`` options for ``KanaClient``; ``{}`` where this build lacks the option
+    (then :func:`apply_trading_fallback` sets the same numbers on the client's Submitter)."""
     settings = {"submit_timeout": submit_timeout, "wait_timeout": wait_timeout}
-    if client_option_supported("trading", settings):
-        return {"trading": settings}
+    try:
+        if client_option_supported("trading", settings):
+            return {"trading": settings}
+    except ValidationError as exc:
+        row.notes.append(f"KanaClient(trading=...) refused these settings ({exc}): the same "
+                         "timeouts set on the client's Submitter")
+        return {}
     row.notes.append("KanaClient(trading=...) unsupported: the same timeouts set on the "
                      "client's Submitter")
     return {}
@@ -109,9 +118,8 @@ def trading_options(row: Row, submit_timeout: float, wait_timeout: float) -> dic
 
 def apply_trading_fallback(kana: KanaClient, submit_timeout: float, wait_timeout: float) -> None:
     submitter = kana.trader.submitter
-    if submitter.submit_timeout != submit_timeout or submitter.wait_timeout != wait_timeout:
-        submitter.submit_timeout = submit_timeout
-        submitter.wait_timeout = wait_timeout
+    submitter.submit_timeout = submit_timeout
+    submitter.wait_timeout = wait_timeout
 
 
 def in_doubt(kana: KanaClient) -> list[str] | None:
@@ -185,7 +193,36 @@ async def rest_faults(quick: bool) -> list[Row]:
                         row.check("api key never sent to another origin", leaked == 0,
                                   f"{call}: {leaked}")
             proxy.clear()
+            rows.append(await _rest_storm(kana, proxy, 50 if quick else 500))
     return rows
+
+
+#: A mix of faults, each on a share of requests (the first that fires wins).
+STORM: list[tuple[HttpFault, dict[str, Any]]] = [
+    ("status_after", {"status": 503, "probability": 0.08}),
+    ("status_after", {"status": 429, "probability": 0.08}),
+    ("status_after", {"status": 500, "probability": 0.08}),
+    ("status_before", {"status": 503, "probability": 0.08}),
+    ("truncate", {"probability": 0.08}),
+]
+
+
+async def _rest_storm(kana: KanaClient, proxy: FaultProxy, calls: int) -> Row:
+    row = Row("rest", f"REST storm: {calls} GET calls, 5 faults at 8 % each")
+    proxy.clear()
+    for fault, options in STORM:
+        proxy.add_rule(fault, **options)
+    kinds: dict[str, int] = {}
+    started = time.monotonic()
+    requests, faults = proxy.stats.requests, proxy.stats.faults
+    for _ in range(calls):
+        _r, exc, _t = await outcome(kana.rest.get_market_info(APT), 15.0)
+        kinds[error_name(exc)] = kinds.get(error_name(exc), 0) + 1
+    row.figures.update({"outcomes": kinds, "requests": proxy.stats.requests - requests,
+                        "faults injected": proxy.stats.faults - faults,
+                        "seconds": round(time.monotonic() - started, 1)})
+    proxy.clear()
+    return row
 
 
 # -- node ------------------------------------------------------------------------------------
@@ -252,7 +289,48 @@ async def node_faults(quick: bool) -> list[Row]:
                 for tx_hash in got["hashes"]:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(kana.resolve(tx_hash, timeout=2.0), 3.0)
+        rows.append(await _node_storm(sim, proxy, 10 if quick else 100))
     return rows
+
+
+async def _node_storm(sim: Simulator, proxy: FaultProxy, intents: int) -> Row:
+    """Many intents by the careful bot while submissions fail at random."""
+    row = Row("node", f"node storm: {intents} order intents, 5 faults at 8 % each")
+    options = trading_options(row, submit_timeout=1.0, wait_timeout=3.0)
+    kana = KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url, node_url=proxy.url,
+                      private_key=WALLET_KEY, timeout=2.0, **options)
+    async with kana:
+        if not options:
+            apply_trading_fallback(kana, 1.0, 3.0)
+        proxy.clear()
+        for fault, rule_options in STORM:
+            proxy.add_rule(fault, path_prefix="/v1/transactions", method="POST", **rule_options)
+        per_intent: dict[int, int] = {}
+        faults = proxy.stats.faults
+        untracked = 0
+        kinds: dict[str, int] = {}
+        hashes = 0
+        for _ in range(intents):
+            got = await intent(kana, sim, kana.address, 15.0)
+            per_intent[got["orders"]] = per_intent.get(got["orders"], 0) + 1
+            for name in got["outcomes"]:
+                kinds[name] = kinds.get(name, 0) + 1
+            hashes += len(got["hashes"])
+            if got["orders"] and "ok" not in got["outcomes"] and not got["hashes"]:
+                untracked += 1
+        proxy.clear()
+        listed = in_doubt(kana)
+    duplicates = sum(n for orders, n in per_intent.items() if orders > 1)
+    row.figures.update({"orders per intent": {f"{k} order(s)": v for k, v in
+                                              sorted(per_intent.items())},
+                        "outcomes": kinds, "in_doubt_hashes": hashes,
+                        "in_doubt()": "unsupported" if listed is None else len(listed),
+                        "faults injected": proxy.stats.faults - faults})
+    row.check("at most one order per intent", duplicates == 0,
+              f"{duplicates} intent(s) placed more than one order")
+    row.check("an executed order is never lost track of", untracked == 0,
+              f"{untracked} executed intent(s) without success or hash")
+    return row
 
 
 # -- trading ---------------------------------------------------------------------------------

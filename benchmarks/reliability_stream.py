@@ -28,7 +28,7 @@ from reliability_common import (
     rss_mib,
 )
 
-from kana_async import KanaClient, SlowConsumerError, StreamGapError
+from kana_async import KanaClient, SlowConsumerError, StreamGapError, ValidationError
 from kana_async.sim import Simulator
 from kana_async.sim.kana_ws import encode_frame, snapshot
 from kana_async.sim.proxy import FaultProxy
@@ -47,12 +47,18 @@ async def open_stream(stack: AsyncExitStack, sim: Simulator, ws_url: str, row: R
     """The stream of a ``KanaClient`` built with ``stream=settings``; where that option does
     not exist yet, the same StreamMux opened directly on an aiohttp session (noted)."""
     if client_option_supported("stream", {}):
-        kana = KanaClient("local", rest_url=sim.rest_url, ws_url=ws_url, node_url=sim.node_url,
-                          stream=settings)
-        await stack.enter_async_context(kana)
-        return kana.stream
-    row.notes.append("KanaClient(stream=...) unsupported: StreamMux opened directly with the "
-                     "same settings")
+        try:
+            kana = KanaClient("local", rest_url=sim.rest_url, ws_url=ws_url,
+                              node_url=sim.node_url, stream=settings)
+        except ValidationError as exc:
+            row.notes.append(f"KanaClient(stream=...) refused these settings ({exc}): "
+                             "StreamMux opened directly with them")
+        else:
+            await stack.enter_async_context(kana)
+            return kana.stream
+    else:
+        row.notes.append("KanaClient(stream=...) unsupported: StreamMux opened directly with "
+                         "the same settings")
     http = await stack.enter_async_context(aiohttp.ClientSession())
     mux = StreamMux(http, ws_url, **settings)
     stack.push_async_callback(mux.close)
