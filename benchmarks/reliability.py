@@ -83,7 +83,8 @@ def figure_text(row: Row) -> str:
 def table(rows: list[Row]) -> str:
     lines = ["| fault | figure | command |", "|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row.fault} | {figure_text(row)} | `{command(row.scenario)}` |")
+        fault = row.fault.replace("|", "/")
+        lines.append(f"| {fault} | {figure_text(row)} | `{command(row.scenario)}` |")
     return "\n".join(lines)
 
 
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report_only = os.environ.get("RELIABILITY_REPORT_ONLY") == "1"
     names = args.only or list(SCENARIOS)
+    print(f"== reliability ({'quick' if args.quick else 'full'}): {', '.join(names)}",
+          file=sys.stderr, flush=True)
     rows: list[Row] = []
     durations: dict[str, float] = {}
     for name in names:
