@@ -138,7 +138,9 @@ async def intent(kana: KanaClient, sim: Simulator, wallet: str, bound: float) ->
         _result, exc, _took = await outcome(kana.place_limit_order(*ORDER), bound)
         await asyncio.sleep(0.05)  # the exchange settles (and a transient fault passes)
         classes.append(error_name(exc))
-        if exc is not None:
+        if isinstance(exc, UnknownOutcomeError):
+            texts.append(f"in doubt: {exc.reason}")
+        elif exc is not None:
             texts.append(excerpt(exc))
         if isinstance(exc, UnknownOutcomeError):
             hashes.append(exc.tx_hash)
