@@ -129,8 +129,12 @@ def in_doubt(kana: KanaClient) -> list[str] | None:
 
 
 async def intent(kana: KanaClient, sim: Simulator, wallet: str, bound: float) -> dict[str, Any]:
-    """One order intent by the careful bot; what happened, counted on the exchange."""
+    """One order intent by the careful bot; what happened, counted on the exchange.
+
+    ``listed`` holds the hashes ``kana.in_doubt()`` gained during the intent (None where the
+    method does not exist)."""
     before = orders_of(sim, wallet)
+    doubt_before = set(in_doubt(kana) or ())
     classes: list[str] = []
     hashes: list[str] = []
     texts: list[str] = []
@@ -147,8 +151,11 @@ async def intent(kana: KanaClient, sim: Simulator, wallet: str, bound: float) ->
         if not isinstance(exc, _NOT_SENT):
             break
     await asyncio.sleep(0.05)
+    after = in_doubt(kana)
+    listed = None if after is None else [h for h in after if h not in doubt_before]
+    tracked = "ok" in classes or bool(hashes) or bool(listed)
     return {"outcomes": classes, "orders": orders_of(sim, wallet) - before, "hashes": hashes,
-            "texts": texts}
+            "listed": listed, "tracked": tracked, "texts": texts}
 
 
 # -- REST ------------------------------------------------------------------------------------
@@ -268,9 +275,8 @@ async def node_faults(quick: bool) -> list[Row]:
                 posted_elsewhere = other.requests
                 got = await intent(kana, sim, kana.address, 15.0)
                 proxy.clear()
-                listed = in_doubt(kana)
+                listed = got["listed"]
                 executed = got["orders"]
-                tracked = "ok" in got["outcomes"] or bool(got["hashes"]) or bool(listed)
                 row.figures.update({
                     "outcomes": " then ".join(got["outcomes"]),
                     "orders": executed,
@@ -285,7 +291,7 @@ async def node_faults(quick: bool) -> list[Row]:
                     row.figures["first error"] = got["texts"][0][:90]
                 row.check("at most one order per intent", executed <= 1, f"{executed} orders")
                 row.check("an executed order is never lost track of",
-                          executed == 0 or tracked,
+                          executed == 0 or got["tracked"],
                           "executed, yet neither success nor a hash was reported")
                 # Settle what is in doubt before the next fault (bounded).
                 for tx_hash in got["hashes"]:
@@ -318,7 +324,7 @@ async def _node_storm(sim: Simulator, proxy: FaultProxy, intents: int) -> Row:
             for name in got["outcomes"]:
                 kinds[name] = kinds.get(name, 0) + 1
             hashes += len(got["hashes"])
-            if got["orders"] and "ok" not in got["outcomes"] and not got["hashes"]:
+            if got["orders"] and not got["tracked"]:
                 untracked += 1
         proxy.clear()
         listed = in_doubt(kana)
@@ -406,12 +412,14 @@ async def trading(quick: bool) -> list[Row]:
 
         # (c) one submission on a hung node.
         before = orders_of(sim, wallet)
+        doubt_before = set(in_doubt(kana) or ())
         sim.faults.hang_next_submissions(1)
         _r, exc, took = await outcome(kana.place_limit_order(*ORDER), 15.0)
         sim.faults.clear()
         executed = orders_of(sim, wallet) - before
         tx_hash = getattr(exc, "tx_hash", None)
-        listed = in_doubt(kana)
+        after = in_doubt(kana)
+        listed = None if after is None else [h for h in after if h not in doubt_before]
         hung.figures.update({
             "outcome": error_name(exc),
             "seconds": round(took, 2),

@@ -611,10 +611,14 @@ class FaultProxy:
             pass
         if info.ended_by is None:
             info.ended_by = "upstream"
-        if not relay.trickling and not relay.transport.is_closing():
+        # A closing handshake is passed on with its code; an upstream that vanished
+        # (no close frame) vanishes for the client too.
+        code = upstream.close_code
+        if code is not None and code not in (1005, 1006) and not relay.trickling \
+                and not relay.transport.is_closing():
             with contextlib.suppress(Exception):
                 async with timeout(0.5):
-                    await client.close()
+                    await client.close(code=code)
         relay.transport.abort()
 
 

@@ -39,7 +39,9 @@ async def upstream() -> AsyncIterator[Upstream]:
         await ws.prepare(request)
         state.sockets.append(ws)
         async for msg in ws:
-            if msg.type is aiohttp.WSMsgType.TEXT:
+            if msg.type is aiohttp.WSMsgType.TEXT and msg.data == "bye":
+                await ws.close(code=4000, message=b"upstream done")
+            elif msg.type is aiohttp.WSMsgType.TEXT:
                 await ws.send_str(f"echo {msg.data}")
         return ws
 
@@ -223,6 +225,17 @@ async def test_relays_frames_both_ways(upstream: Upstream, http: aiohttp.ClientS
         await eventually(lambda: proxy.open_websockets == 0)
     info = proxy.connections[0]
     assert (info.frames_up, info.frames_down, info.ended_by) == (1, 1, "client")
+
+
+async def test_an_upstream_close_reaches_the_client(upstream: Upstream,
+                                                   http: aiohttp.ClientSession) -> None:
+    async with FaultProxy(upstream.url + "/ws") as proxy:
+        async with http.ws_connect(proxy.url.replace("http", "ws")) as ws:
+            await ws.send_str("bye")
+            msg = await ws.receive(timeout=5)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4000)
+        await eventually(lambda: proxy.open_websockets == 0)
+    assert proxy.connections[0].ended_by == "upstream"
 
 
 async def test_drop_aborts_the_client_socket(upstream: Upstream,
