@@ -145,23 +145,23 @@ def positive_decimal(value: str) -> Decimal:
     return number
 
 
-_MARKET = re.compile(r"^[0-9]{1,20}$|^[A-Za-z][A-Za-z0-9./_-]{0,31}$")
+_MARKET = re.compile(r"[0-9]{1,20}|[A-Za-z][A-Za-z0-9./_-]{0,31}")
 
 
 def market(value: str) -> str:
     """A market id (``1338``) or name (``APT``, ``APT/USDC``); names are resolved later."""
     text = value.strip()
-    if not _MARKET.match(text):
+    if not _MARKET.fullmatch(text):
         raise argparse.ArgumentTypeError("must be a market id (e.g. 1338) or name (e.g. APT)")
     return text
 
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
 
 def address(value: str) -> str:
     text = value.strip()
-    if not _ADDRESS.match(text):
+    if not _ADDRESS.fullmatch(text):
         raise argparse.ArgumentTypeError("must be a 0x-prefixed hex address of at most 64 digits")
     return "0x" + text[2:].lower().rjust(64, "0")
 

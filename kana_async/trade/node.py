@@ -167,9 +167,13 @@ class NodeClient:
     async def _get_once(self, path: str, allow_404: bool) -> Any:
         url = self._base + path
         try:
-            async with self._session.get(url, timeout=self._timeout) as resp:
+            async with self._session.get(url, timeout=self._timeout,
+                                         allow_redirects=False) as resp:
                 if resp.status == 404 and allow_404:
                     return None
+                if 300 <= resp.status < 400:
+                    # Chain id and sequence numbers must come from the node we were given.
+                    raise ApiError(f"GET {path}", _redirect_refused(resp), resp.status)
                 try:
                     body = await _json_or_none(resp, self.max_body_bytes)
                 except _TooLarge:
@@ -242,6 +246,9 @@ class NodeClient:
                 data=signed_transaction,
                 headers={"Content-Type": BCS_SIGNED_TRANSACTION},
                 timeout=self._timeout,
+                # Never re-post a signed transaction elsewhere: a 3xx is answered like any
+                # answer that proves nothing (in doubt).
+                allow_redirects=False,
             ) as resp:
                 try:
                     body = await _json_or_none(resp, self.max_body_bytes)
@@ -254,6 +261,12 @@ class NodeClient:
             raise TransportError(f"POST /transactions: cannot connect: {exc}") from exc
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise SubmissionInDoubt(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+
+
+def _redirect_refused(resp: aiohttp.ClientResponse) -> str:
+    target = resp.headers.get("Location", "")
+    return (f"the node answered HTTP {resp.status} (a redirect to {target[:200] or 'nowhere'}); "
+            "redirects are not followed: pass the node URL itself as node_url")
 
 
 def _submission_outcome(status: int, body: Any) -> dict[str, Any]:

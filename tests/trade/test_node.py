@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from kana_async.errors import TransportError, ValidationError
+from kana_async.errors import ApiError, TransportError, ValidationError
 from kana_async.trade.node import (
     NodeClient,
     SubmissionInDoubt,
@@ -141,6 +141,34 @@ async def test_a_connection_that_never_opens_is_a_transport_error() -> None:
         await server.close()  # nothing listens there any more
         with pytest.raises(TransportError, match="cannot connect"):
             await NodeClient(http, url).submit(b"\x00")
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_is_never_followed(
+    serve: Callable[[Handler], Awaitable[NodeClient]], status: int
+) -> None:
+    reached: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.StreamResponse:
+        reached.append(request.method)
+        return web.json_response({"hash": "0x1", "type": "pending_transaction",
+                                  "chain_id": 4, "sequence_number": "7"}, status=202)
+
+    other = await serve(elsewhere)
+
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status,
+                            headers={"Location": other.base_url + request.path[3:]})
+
+    node = await serve(redirect)
+    # A signed transaction is never posted to another origin; what the first answer proves
+    # is nothing, so the submission is in doubt.
+    with pytest.raises(SubmissionInDoubt, match=f"HTTP {status}"):
+        await node.submit(b"\x00" * 10)
+    # Reads (chain id, sequence numbers) come from the node given, or fail saying why.
+    with pytest.raises(ApiError, match="redirects are not followed"):
+        await node.chain_id()
+    assert reached == []
 
 
 def test_the_cap_is_validated() -> None:
