@@ -167,7 +167,8 @@ class KanaClient:
             Signer(private_key) if private_key is not None else None
         )
         self._explicit_node = node_url is not None
-        self._trading = TradingOptions.coerce(trading)
+        #: The settings orders are submitted with (checked here, not at open).
+        self.trading_options: TradingOptions = TradingOptions.coerce(trading)
         # Kept after close, so in-doubt transactions are never forgotten with the session.
         self._submitter: Submitter | None = None
         #: The embedded simulator while the client runs one (``network="local"``, no URLs).
@@ -252,11 +253,11 @@ class KanaClient:
             if config.node_url is None:
                 raise KanaError(f"network {config.name!r} has no Aptos node URL; pass node_url=")
             node = NodeClient(self._http, config.node_url, timeout=self._timeout,
-                              max_body_bytes=self._trading.max_response_bytes)
+                              max_body_bytes=self.trading_options.max_response_bytes)
             # A preset's chain id guards against signing for the wrong chain; with an
             # explicit node URL the node's own answer is trusted.
             chain_id = None if self._explicit_node else config.chain_id
-            submitter = Submitter(node, self._signer, self._trading, chain_id=chain_id)
+            submitter = Submitter(node, self._signer, self.trading_options, chain_id=chain_id)
             if self._submitter is not None and not self._use_simulator:
                 # The same chain as before (an embedded simulator starts a new one).
                 submitter.take_over(self._submitter)

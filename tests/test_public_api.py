@@ -144,3 +144,22 @@ def test_rest_coroutines_match_the_contract() -> None:
         actual = [(p.name, p.default) for p in params[: len(expected)]]
         assert actual == expected, name
 
+
+
+def test_the_client_keeps_track_of_every_transaction() -> None:
+    # CONTRACT.md: in_doubt() lists hashes whose outcome is unknown; resolve() settles one.
+    assert not inspect.iscoroutinefunction(KanaClient.in_doubt)
+    assert inspect.iscoroutinefunction(KanaClient.resolve)
+    assert list(inspect.signature(KanaClient.resolve).parameters)[:2] == ["self", "tx_hash"]
+    for name in ("cancel_order", "cancel_all"):
+        assert inspect.iscoroutinefunction(getattr(KanaClient, name)), name
+
+
+def test_stream_and_trading_settings_reach_the_client() -> None:
+    # CONTRACT.md: KanaClient(..., stream={...}, trading={...}), a mapping or the options object.
+    for options in ({"stream": {"heartbeat": 15}, "trading": {"expiry_secs": 20}},
+                    {"stream": kana_async.StreamOptions(heartbeat=15),
+                     "trading": kana_async.TradingOptions(expiry_secs=20)}):
+        client = KanaClient("testnet", private_key="11" * 32, **options)
+        assert client.stream_options.heartbeat == 15
+        assert client.trading_options.expiry_secs == 20
