@@ -1344,8 +1344,8 @@ class Engine:
                 self._cancel(tx, state, account.profile, order.order_id, side)
         position = state.positions.get((account.profile, side))
         if position is None:
-            # Closing the other side first can match this side's resting close orders of the
-            # same profile: nothing is left to close.
+            # An earlier close in the same step (another trigger selling into this
+            # position's resting close order) already closed it: nothing is left to close.
             return
         self._place(
             tx, state, account, is_market=True, trade_side=side, direction=True,

@@ -383,6 +383,25 @@ def test_add_margin_moves_the_liquidation_price(engine: Engine) -> None:
     assert info.value.code == AbortCode.NO_POSITION
 
 
+def test_a_trigger_whose_position_an_earlier_trigger_closed_does_nothing(
+    engine: Engine, clock: Clock
+) -> None:
+    limit(engine, CAROL, long=False, lots=1000, ticks=5000)
+    market(engine, ALICE, long=True, lots=1000)            # Alice long, first in the book
+    limit(engine, DAVE, long=True, lots=1000, ticks=5000)
+    market(engine, BOB, long=False, lots=1000)             # Bob short
+    engine.update_take_profit(ALICE, APT, True, 5100)
+    engine.update_stop_loss(BOB, APT, False, 5100)
+    limit(engine, BOB, long=False, close=True, lots=1000, ticks=5050)  # Bob's close is the bid
+    limit(engine, DAVE, long=False, lots=1000, ticks=5200)
+    limit(engine, CAROL, long=True, lots=500, ticks=5100)
+    market(engine, DAVE, long=False, lots=500)             # last price 5100: both triggers hit
+    # Alice's take-profit sells into Bob's close: Bob's position is gone before his turn.
+    engine.step(clock.now)
+    assert engine.positions(profile(engine, ALICE)) == []
+    assert engine.positions(profile(engine, BOB)) == []
+
+
 def test_collapse_closes_both_sides(engine: Engine) -> None:
     limit(engine, BOB, long=False, lots=1000, ticks=5000)
     market(engine, ALICE, long=True, lots=1000)
