@@ -12,7 +12,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +32,8 @@ from kana_async.stream import (
 )
 from kana_async.stream.connection import RateLimitedWarning
 from kana_async.stream.transport import connect_error
+from tests.stream.conftest import ADDR_A, ADDR_B, FAST
 from tests.stream.scripted_server import ScriptedServer, ServerConnection
-
-ADDR_A = "0x" + "a" * 64
-ADDR_B = "0x" + "b" * 64
-FAST = ReconnectPolicy(initial_delay=0.001, max_delay=0.004, jitter=0.0, stable_after=30.0)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

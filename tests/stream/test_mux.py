@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,18 +22,9 @@ from kana_async.stream import (
     StreamMux,
     Subscription,
 )
+from tests.stream.conftest import ADDR_A, ADDR_B, FAST
 from tests.stream.fakes import FakeConnector, FakeSocket
 from tests.stream.scripted_server import ScriptedServer, ServerConnection
-
-ADDR_A = "0x" + "a" * 64
-ADDR_B = "0x" + "b" * 64
-FAST = ReconnectPolicy(initial_delay=0.001, max_delay=0.004, jitter=0.0, stable_after=30.0)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def trade(n: int, address: str = ADDR_A) -> dict[str, Any]:

@@ -14,12 +14,6 @@ from tests.stream.scripted_server import ScriptedServer, ServerConnection
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def frozen() -> AsyncIterator[ScriptedServer]:
     """A peer that accepts, then never reads again: no pong, no answer to a close."""
     release = asyncio.Event()
