@@ -24,9 +24,10 @@ times; the first rule that fires wins. ``rule.matched`` and ``rule.fired`` count
 WebSocket upgrades are relayed frame by frame, and the relay can be made to fail:
 :meth:`~FaultProxy.drop_websockets` (abort the TCP connection, no close frame),
 :meth:`~FaultProxy.stall` (stop relaying in both directions, keep the TCP connection open,
-optionally still answering the client's pings), :meth:`~FaultProxy.inject` (send any frame,
-e.g. invalid UTF-8, to the clients) and :meth:`~FaultProxy.trickle` (start a frame and never
-finish it: a header announcing ``declared`` bytes, then a few bytes at a time).
+optionally still answering the client's pings, optionally pinging the client),
+:meth:`~FaultProxy.inject` (send any frame, e.g. invalid UTF-8, to the clients) and
+:meth:`~FaultProxy.trickle` (start a frame and never finish it: a header announcing
+``declared`` bytes, then a few bytes at a time).
 
 Everything is bounded: request bodies, frames, relayed connections, rules, injected sizes and
 delays. The proxy only listens on the loopback interface. ``ssl_context`` makes it serve TLS
@@ -166,6 +167,8 @@ class WsConnection:
     discarded: int = 0
     pings_answered: int = 0
     pings_ignored: int = 0
+    #: Pings the proxy sent the client while stalled (``stall(ping_interval=...)``).
+    pings_sent: int = 0
     stalled_at: float | None = None
 
 
@@ -177,14 +180,16 @@ class ProxyStats:
     forwarded: int = 0
     faults: int = 0
     upstream_errors: int = 0
+    #: Faulty answers the client stopped reading before their end (it closed the socket).
+    client_gone: int = 0
     websockets: int = 0
     refused_websockets: int = 0
     injected: int = 0
 
 
 class _Relay:
-    __slots__ = ("answer_pings", "client", "info", "lock", "stalled", "transport", "trickling",
-                 "upstream")
+    __slots__ = ("answer_pings", "client", "info", "lock", "pinger", "stalled", "transport",
+                 "trickling", "upstream")
 
     def __init__(self, client: web.WebSocketResponse,
                  upstream: aiohttp.ClientWebSocketResponse[Any], transport: asyncio.Transport,
@@ -197,6 +202,8 @@ class _Relay:
         self.stalled = False
         self.answer_pings = True
         self.trickling = False
+        #: Pings the stalled relay sends the client (see :meth:`FaultProxy.stall`).
+        self.pinger: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -322,18 +329,31 @@ class FaultProxy:
             relay.transport.abort()
         return len(relays)
 
-    def stall(self, *, answer_pings: bool = True) -> int:
+    def stall(self, *, answer_pings: bool = True, ping_interval: float | None = None) -> int:
         """Stop relaying on every open connection (new ones are relayed normally).
 
         The TCP connections stay open; frames in both directions are discarded. With
         ``answer_pings`` the client's pings are still answered (a half-dead server that a
-        transport heartbeat cannot see); without, they are ignored too. Returns how many.
+        transport heartbeat cannot see); without, they are ignored too. With
+        ``ping_interval`` the proxy also pings the client every that many seconds, as a
+        server that is alive enough to ping but answers nothing (incoming traffic that an
+        idle-timeout heartbeat mistakes for life). Returns how many connections stalled.
         """
+        if ping_interval is not None and not (
+                math.isfinite(ping_interval) and 0.01 <= ping_interval <= MAX_DELAY):
+            raise ValidationError("ping_interval", f"must be from 0.01 to {MAX_DELAY:g} s",
+                                  ping_interval)
         now = time.monotonic()
         for relay in self._relays:
             relay.stalled = True
             relay.answer_pings = answer_pings
             relay.info.stalled_at = now
+            if ping_interval is not None and relay.pinger is None and self._server is not None:
+                task = asyncio.get_running_loop().create_task(
+                    self._ping_client(relay, ping_interval), name="fault-proxy pinger")
+                relay.pinger = task
+                self._server.tasks.add(task)
+                task.add_done_callback(self._server.tasks.discard)
         return len(self._relays)
 
     def unstall(self) -> None:
@@ -341,6 +361,21 @@ class FaultProxy:
         for relay in self._relays:
             relay.stalled = False
             relay.answer_pings = True
+            if relay.pinger is not None:
+                relay.pinger.cancel()
+                relay.pinger = None
+
+    async def _ping_client(self, relay: _Relay, interval: float) -> None:
+        while relay.stalled:
+            await asyncio.sleep(interval)
+            async with relay.lock:
+                if relay.trickling or relay.client.closed:
+                    return
+                try:
+                    await relay.client.ping(b"proxy")
+                except (ConnectionError, RuntimeError):
+                    return
+            relay.info.pings_sent += 1
 
     async def inject(self, frame: bytes | str, *, binary: bool = False) -> int:
         """Send ``frame`` to every relayed client as one TEXT (or BINARY) frame, as it is:
@@ -483,21 +518,27 @@ class FaultProxy:
         if rule.fault == "status_after":
             return _answer(rule.status, "injected after forwarding", rule.retry_after)
         response = web.StreamResponse(status=status, headers=reply_headers)
-        if rule.fault == "huge_body":
-            response.content_length = rule.size + len(data)
+        try:
+            if rule.fault == "huge_body":
+                response.content_length = rule.size + len(data)
+                await response.prepare(request)
+                padding = b" " * _CHUNK
+                left = rule.size
+                while left > 0:
+                    await response.write(padding[:min(left, _CHUNK)])
+                    left -= _CHUNK
+                await response.write(data)
+                await response.write_eof()
+                return response
+            # truncate: promise the whole body, send part of it, cut the connection.
+            response.content_length = len(data)
             await response.prepare(request)
-            padding = b" " * _CHUNK
-            left = rule.size
-            while left > 0:
-                await response.write(padding[:min(left, _CHUNK)])
-                left -= _CHUNK
-            await response.write(data)
-            await response.write_eof()
+            await response.write(data[:int(len(data) * rule.keep)])
+        except ConnectionError:
+            # The client stopped reading (a body cap, say) and closed: that is its answer
+            # to the fault, not an error of the proxy.
+            self.stats.client_gone += 1
             return response
-        # truncate: promise the whole body, send part of it, cut the connection.
-        response.content_length = len(data)
-        await response.prepare(request)
-        await response.write(data[:int(len(data) * rule.keep)])
         transport = request.transport
         if transport is not None:
             transport.abort()
@@ -547,7 +588,8 @@ class FaultProxy:
         finally:
             self._relays.discard(relay)
             info.closed_at = time.monotonic()
-            await cancel_and_wait(down)
+            pinger, relay.pinger = relay.pinger, None
+            await cancel_and_wait(down, pinger)
             with contextlib.suppress(Exception):
                 async with timeout(1.0):
                     await upstream.close()

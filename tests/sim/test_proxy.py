@@ -150,6 +150,16 @@ async def test_huge_body_is_valid_json_preceded_by_padding(upstream: Upstream,
     assert body.strip() == b'{"success": true, "data": 1}'
 
 
+async def test_a_client_that_stops_reading_a_huge_body_is_counted(
+        upstream: Upstream, http: aiohttp.ClientSession) -> None:
+    async with FaultProxy(upstream.url) as proxy:
+        proxy.add_rule("huge_body", size=64 << 20)
+        async with http.get(proxy.url + "/order") as resp:
+            await resp.content.read(1024)
+            resp.close()  # a body cap: the client gives up on the rest
+        await eventually(lambda: proxy.stats.client_gone == 1)
+
+
 async def test_truncated_body_fails_the_read(upstream: Upstream,
                                              http: aiohttp.ClientSession) -> None:
     async with FaultProxy(upstream.url) as proxy:
@@ -278,6 +288,34 @@ async def test_stall_without_pings_starves_a_heartbeat(upstream: Upstream,
             msg = await ws.receive(timeout=10)
             assert msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED)
         assert proxy.connections[0].pings_ignored >= 1
+
+
+async def test_stall_can_ping_the_client_while_answering_nothing(
+        upstream: Upstream, http: aiohttp.ClientSession) -> None:
+    async with FaultProxy(upstream.url + "/ws") as proxy, \
+            http.ws_connect(proxy.url.replace("http", "ws"), autoping=False) as ws:
+        await eventually(lambda: proxy.open_websockets == 1)
+        proxy.stall(answer_pings=False, ping_interval=0.05)
+        await ws.ping(b"ours")
+        msg = await ws.receive(timeout=5)
+        # The proxy's ping arrives; our ping is never answered.
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.PING, b"proxy")
+        await eventually(lambda: proxy.connections[0].pings_ignored == 1)
+        proxy.unstall()
+        sent = proxy.connections[0].pings_sent
+        await ws.send_str("back")
+        for _ in range(100):  # pings sent before the unstall may come first
+            msg = await ws.receive(timeout=5)
+            if msg.type is not aiohttp.WSMsgType.PING:
+                break
+        assert msg.data == "echo back"
+        assert proxy.connections[0].pings_sent == sent
+
+
+def test_stall_refuses_a_bad_ping_interval() -> None:
+    with pytest.raises(ValidationError) as err:
+        FaultProxy("http://127.0.0.1:9").stall(ping_interval=0)
+    assert err.value.param == "ping_interval"
 
 
 async def test_inject_sends_invalid_utf8_as_text(upstream: Upstream,
