@@ -1,5 +1,4 @@
-"""Shared pieces of the reliability suite: what a row is, process figures, log capture, and
-the one place where each option still being added to ``KanaClient`` is detected.
+"""Shared pieces of the reliability suite: what a row is, process figures, log capture.
 
 A row records what happened (counts, times, error classes). Invariants are the few figures
 that must hold whatever the implementation (no duplicate order, no lost or misattributed item,
@@ -20,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from kana_async import KanaClient, ValidationError
 from kana_async.sim import Simulator
 
 APT = 1338
@@ -45,8 +43,9 @@ class Row:
     fault: str
     figures: dict[str, Any] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
-    #: ``measured``, ``unsupported`` (a public name the scenario needs is missing) or
-    #: ``error`` (the scenario itself could not finish: a finding too).
+    #: ``measured``, ``unsupported`` (the environment lacks what the row needs, e.g. an
+    #: ``openssl`` binary to make a certificate) or ``error`` (the scenario itself could not
+    #: finish: a finding too).
     status: str = "measured"
     notes: list[str] = field(default_factory=list)
 
@@ -175,23 +174,7 @@ def exception_text(exc: BaseException) -> str:
     return "\n".join([str(exc), repr(exc), *traceback.format_exception(exc)])
 
 
-# -- options still being added to KanaClient (one detector, named per option) ---------------
-
-
-def client_option_supported(name: str, value: Any) -> bool:
-    """Whether ``KanaClient`` accepts the keyword ``name`` (it refuses unknown ones)."""
-    try:
-        KanaClient("local", rest_url="http://127.0.0.1:9", **{name: value})
-    except ValidationError as exc:
-        if exc.param == "options":
-            return False
-        raise
-    return True
-
-
-def stream_settings(**settings: Any) -> dict[str, Any]:
-    """``stream=`` settings for ``KanaClient`` (the StreamMux keyword arguments)."""
-    return settings
+# -- the exchange --------------------------------------------------------------------------
 
 
 def fund(sim: Simulator, wallet: str, quote: int = 10_000) -> str:

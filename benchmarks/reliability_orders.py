@@ -1,10 +1,13 @@
 """REST, node and trading scenarios of the reliability suite, plus secrets and TLS.
 
-Orders are counted on the simulator (the exchange's own record of the wallet) after each
-intent. The bot model is the careful one: it places an order once and, only when the SDK says
-nothing happened (``TransportError`` or a rejection), places it once more; on
-``UnknownOutcomeError`` it never re-sends. So more than one order per intent means the SDK
-called "not sent" something that was executed.
+Orders are counted on the simulator (the exchange's own record of the wallet). Each order
+intent has a price of its own, so every order on the exchange is attributed to the intent that
+placed it, even one that executes long after its caller was told something else. The bot model
+is the careful one of docs/order-safety.md: it places an order once; on
+``UnknownOutcomeError`` it resolves the hash (``kana.resolve``) and places the order again only
+when the transaction expired unexecuted; it places it again at once only when the SDK says
+nothing was sent (``TransportError``, a rejection). So more than one order per intent means the
+SDK called "not done" something that was done.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import ssl
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,6 @@ from reliability_common import (
     APT,
     Row,
     capture_logs,
-    client_option_supported,
     error_name,
     exception_text,
     excerpt,
@@ -39,13 +43,14 @@ from reliability_common import (
 from kana_async import (
     KanaClient,
     RateLimitError,
+    TradingOptions,
     TransportError,
     UnknownOutcomeError,
-    ValidationError,
 )
 from kana_async.rest import RetryPolicy
 from kana_async.sim import Simulator
 from kana_async.sim.proxy import FaultProxy, HttpFault
+from kana_async.trade import TxResult
 from kana_async.trade.node import TransactionRejectedError
 
 API_KEY = "rk-3f9a1c77e2b54d0c"
@@ -54,7 +59,13 @@ WALLET_KEY = "0x" + "c4" * 32
 #: A resting bid far below the market (0.5 APT at 0.100): every placement is one order.
 ORDER = (APT, True, False, "0.5", "0.1", 2)
 
+#: "Nothing was sent": the careful bot places the order again.
 _NOT_SENT = (TransportError, TransactionRejectedError, RateLimitError)
+#: Short expiry, so that a transaction that never reached the node is known to be dead
+#: (``resolve``) within seconds; timeouts short enough for a fault to show.
+FAST = TradingOptions(expiry_secs=2, submit_timeout=1.0, wait_timeout=3.0)
+#: Seconds one ``resolve`` may take: past the expiry plus the two seconds it waits beyond.
+RESOLVE_BOUND = 10.0
 
 
 @dataclass
@@ -97,65 +108,104 @@ async def capture_server(*, echo: bool = False) -> AsyncIterator[Capture]:
         await runner.cleanup()
 
 
-# -- trading settings: the one place that knows whether trading= exists ----------------------
+# -- order intents ---------------------------------------------------------------------------
 
 
-def trading_options(row: Row, submit_timeout: float, wait_timeout: float) -> dict[str, Any]:
-    """``trading=`` options for ``KanaClient``; ``{}`` where this build lacks the option
-    (then :func:`apply_trading_fallback` sets the same numbers on the client's Submitter)."""
-    settings = {"submit_timeout": submit_timeout, "wait_timeout": wait_timeout}
-    try:
-        if client_option_supported("trading", settings):
-            return {"trading": settings}
-    except ValidationError as exc:
-        row.notes.append(f"KanaClient(trading=...) refused these settings ({exc}): the same "
-                         "timeouts set on the client's Submitter")
-        return {}
-    row.notes.append("KanaClient(trading=...) unsupported: the same timeouts set on the "
-                     "client's Submitter")
-    return {}
+class Prices:
+    """A distinct limit price per intent (0.100, 0.101, ...: far below the market)."""
+
+    def __init__(self) -> None:
+        self.next = Decimal("0.100")
+
+    def take(self) -> str:
+        price, self.next = self.next, self.next + Decimal("0.001")
+        return str(price)
 
 
-def apply_trading_fallback(kana: KanaClient, submit_timeout: float, wait_timeout: float) -> None:
-    submitter = kana.trader.submitter
-    submitter.submit_timeout = submit_timeout
-    submitter.wait_timeout = wait_timeout
+@dataclass
+class Intent:
+    """What the careful bot was told while placing one order."""
+
+    price: str
+    outcomes: list[str] = field(default_factory=list)
+    #: Hashes reported in doubt (``UnknownOutcomeError.tx_hash``).
+    hashes: list[str] = field(default_factory=list)
+    #: Reported hashes that ``kana.in_doubt()`` did not list when the error was raised.
+    unlisted: int = 0
+    #: What ``resolve`` said of each hash: ``committed``, ``expired`` or an error class.
+    resolved: list[str] = field(default_factory=list)
+    #: Orders the SDK said were placed (a success, or a hash resolved as committed).
+    confirmed: int = 0
+    texts: list[str] = field(default_factory=list)
+    #: Orders the exchange holds at this intent's price (filled in by :func:`count_orders`).
+    orders: int = 0
+
+    @property
+    def unsettled(self) -> bool:
+        """A hash whose fate ``resolve`` could not tell (the bot stops, as documented)."""
+        return any(r not in ("committed", "expired") for r in self.resolved)
 
 
-def in_doubt(kana: KanaClient) -> list[str] | None:
-    """``kana.in_doubt()``, or None where this build has no such method."""
-    method = getattr(kana, "in_doubt", None)
-    return None if method is None else list(method())
-
-
-async def intent(kana: KanaClient, sim: Simulator, wallet: str, bound: float) -> dict[str, Any]:
-    """One order intent by the careful bot; what happened, counted on the exchange.
-
-    ``listed`` holds the hashes ``kana.in_doubt()`` gained during the intent (None where the
-    method does not exist)."""
-    before = orders_of(sim, wallet)
-    doubt_before = set(in_doubt(kana) or ())
-    classes: list[str] = []
-    hashes: list[str] = []
-    texts: list[str] = []
+async def place_intent(kana: KanaClient, price: str, bound: float = 15.0) -> Intent:
+    """One order intent by the careful bot (module docstring); at most two placements."""
+    got = Intent(price)
     for _ in range(2):
-        _result, exc, _took = await outcome(kana.place_limit_order(*ORDER), bound)
-        await asyncio.sleep(0.05)  # the exchange settles (and a transient fault passes)
-        classes.append(error_name(exc))
+        result, exc, _took = await outcome(
+            kana.place_limit_order(APT, True, False, "0.5", price, 2), bound)
+        got.outcomes.append(error_name(exc))
+        if exc is None:
+            if isinstance(result, TxResult) and result.committed and result.success:
+                got.confirmed += 1
+            return got
         if isinstance(exc, UnknownOutcomeError):
-            texts.append(f"in doubt: {exc.reason}")
-        elif exc is not None:
-            texts.append(excerpt(exc))
-        if isinstance(exc, UnknownOutcomeError):
-            hashes.append(exc.tx_hash)
+            got.texts.append(f"in doubt: {exc.reason}")
+            got.hashes.append(exc.tx_hash)
+            if exc.tx_hash not in kana.in_doubt():
+                got.unlisted += 1
+            settled, err, _t = await outcome(kana.resolve(exc.tx_hash), RESOLVE_BOUND)
+            if err is not None:
+                got.resolved.append(error_name(err))
+                return got  # still unknown: never placed again
+            assert isinstance(settled, TxResult)
+            if settled.committed:
+                got.resolved.append("committed")
+                got.confirmed += 1
+                return got
+            got.resolved.append("expired")  # dead for sure: placing again is safe
+            continue
+        got.texts.append(excerpt(exc))
         if not isinstance(exc, _NOT_SENT):
-            break
-    await asyncio.sleep(0.05)
-    after = in_doubt(kana)
-    listed = None if after is None else [h for h in after if h not in doubt_before]
-    tracked = "ok" in classes or bool(hashes) or bool(listed)
-    return {"outcomes": classes, "orders": orders_of(sim, wallet) - before, "hashes": hashes,
-            "listed": listed, "tracked": tracked, "texts": texts}
+            return got
+    return got
+
+
+def count_orders(sim: Simulator, wallet: str, intents: list[Intent]) -> int:
+    """Fill in each intent's orders from the exchange; returns the orders at no intent's
+    price (``intents``: every intent of the wallet so far)."""
+    by_price = Counter(Decimal(r["price"]) for r in
+                       sim.engine.order_history(sim.engine.profile_address(wallet)))
+    for got in intents:
+        got.orders = by_price.pop(Decimal(got.price), 0)
+    return sum(by_price.values())
+
+
+def judge_intents(row: Row, intents: list[Intent], strays: int) -> None:
+    """The order invariants over ``intents`` (orders counted by :func:`count_orders`)."""
+    duplicates = [g for g in intents if g.orders > 1]
+    lost = [g for g in intents if g.orders and not g.confirmed and not g.hashes]
+    unlisted = sum(g.unlisted for g in intents)
+    # resolve must tell the truth: committed <=> the order is on the exchange.
+    untrue = [g for g in intents if not g.unsettled and g.hashes and g.confirmed != g.orders]
+    row.check("at most one order per intent", not duplicates,
+              f"{len(duplicates)} intent(s): " + ", ".join(str(g.orders) for g in duplicates))
+    row.check("an executed order is never lost track of", not lost,
+              f"{len(lost)} executed intent(s) reported neither success nor a hash")
+    row.check("every hash in doubt is listed by in_doubt()", unlisted == 0,
+              f"{unlisted} hash(es) not listed")
+    row.check("what the SDK confirmed is what the exchange holds", not untrue,
+              "; ".join(f"{g.price}: confirmed {g.confirmed}, on the exchange {g.orders}"
+                        for g in untrue[:3]))
+    row.check("no order the bot did not ask for", strays == 0, f"{strays} stray order(s)")
 
 
 # -- REST ------------------------------------------------------------------------------------
@@ -167,8 +217,9 @@ REST_FAULTS: list[tuple[str, HttpFault, dict[str, Any]]] = [
     ("500 after forwarding", "status_after", {"status": 500}),
     ("503 before forwarding, once", "status_before", {"status": 503, "count": 1}),
     ("slow: 3 s delay (timeout 1 s)", "delay", {"delay": 3.0}),
-    ("huge body: 64 MiB", "huge_body", {"size": 64 << 20}),
+    ("huge body: 64 MiB (max_body default 8 MiB)", "huge_body", {"size": 64 << 20}),
     ("truncated body", "truncate", {"keep": 0.5}),
+    ("redirect within the origin, once", "redirect", {"count": 1}),
     ("redirect to another origin", "redirect", {}),
 ]
 
@@ -190,17 +241,25 @@ async def rest_faults(quick: bool) -> list[Row]:
                         APT, True, False, "0.5", "0.1", 2)),
                 ):
                     proxy.clear()
-                    extra = {"location": other.url} if fault == "redirect" else {}
+                    extra = {}
+                    if fault == "redirect":
+                        extra["location"] = other.url if "another" in label else proxy.origin
                     rule = proxy.add_rule(fault, **options, **extra)
                     before = other.api_keys
                     _r, exc, took = await outcome(make(), 15.0)
                     row.figures[call] = (f"{error_name(exc)} after {rule.matched} request(s), "
                                          f"{took:.1f} s")
-                    if fault == "redirect":
+                    if fault == "huge_body":
+                        row.check("a body over max_body is refused", exc is not None,
+                                  f"{call}: read whole")
+                    if fault == "redirect" and "another" in label:
                         leaked = other.api_keys - before
                         row.figures[f"{call}: api key sent to the other origin"] = leaked
                         row.check("api key never sent to another origin", leaked == 0,
                                   f"{call}: {leaked}")
+                    elif fault == "redirect":
+                        row.check("a redirect within the origin is followed", exc is None,
+                                  f"{call}: {error_name(exc)}")
             proxy.clear()
             rows.append(await _rest_storm(kana, proxy, 50 if quick else 500))
     return rows
@@ -252,6 +311,8 @@ NODE_FAULTS: list[tuple[str, HttpFault, dict[str, Any]]] = [
 
 async def node_faults(quick: bool) -> list[Row]:
     rows = []
+    prices = Prices()
+    placed: list[Intent] = []  # every intent of the wallet, to attribute every order
     async with Simulator(seed=6, step_interval=0.1) as sim, \
             FaultProxy(sim.node_url or "") as proxy, capture_server() as other:
         funded = False
@@ -260,12 +321,10 @@ async def node_faults(quick: bool) -> list[Row]:
             rows.append(row)
             proxy.clear()
             # A fresh client per fault: no fault inherits another's sequence-number state.
-            options = trading_options(row, submit_timeout=1.0, wait_timeout=3.0)
             kana = KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
-                              node_url=proxy.url, private_key=WALLET_KEY, timeout=2.0, **options)
+                              node_url=proxy.url, private_key=WALLET_KEY, timeout=2.0,
+                              trading=FAST)
             async with kana:
-                if not options:
-                    apply_trading_fallback(kana, 1.0, 3.0)
                 if not funded:
                     fund(sim, kana.address)
                     funded = True
@@ -273,71 +332,62 @@ async def node_faults(quick: bool) -> list[Row]:
                 rule = proxy.add_rule(fault, path_prefix="/v1/transactions", method="POST",
                                       count=1, **rule_options, **extra)
                 posted_elsewhere = other.requests
-                got = await intent(kana, sim, kana.address, 15.0)
+                got = await place_intent(kana, prices.take())
+                placed.append(got)
                 proxy.clear()
-                listed = got["listed"]
-                executed = got["orders"]
+                strays = count_orders(sim, kana.address, placed)
                 row.figures.update({
-                    "outcomes": " then ".join(got["outcomes"]),
-                    "orders": executed,
+                    "outcomes": " then ".join(got.outcomes),
+                    "orders": got.orders,
                     "posts_seen": rule.matched,
-                    "in_doubt_hashes": len(got["hashes"]),
-                    "in_doubt()": "unsupported" if listed is None else len(listed),
+                    "in_doubt_hashes": len(got.hashes),
+                    "resolved": " then ".join(got.resolved) or "-",
                 })
                 if fault == "redirect":
-                    row.figures["signed tx re-posted to the other origin"] = (
-                        other.requests - posted_elsewhere)
-                if got["texts"]:
-                    row.figures["first error"] = got["texts"][0][:90]
-                row.check("at most one order per intent", executed <= 1, f"{executed} orders")
-                row.check("an executed order is never lost track of",
-                          executed == 0 or got["tracked"],
-                          "executed, yet neither success nor a hash was reported")
-                # Settle what is in doubt before the next fault (bounded).
-                for tx_hash in got["hashes"]:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(kana.resolve(tx_hash, timeout=2.0), 3.0)
-        rows.append(await _node_storm(sim, proxy, 10 if quick else 100))
+                    reposted = other.requests - posted_elsewhere
+                    row.figures["signed tx re-posted to the other origin"] = reposted
+                    row.check("a signed transaction is never sent to another origin",
+                              reposted == 0, f"{reposted} POST(s) reached it")
+                if got.texts:
+                    row.figures["first error"] = got.texts[0][:90]
+                judge_intents(row, [got], strays)
+        rows.append(await _node_storm(sim, proxy, prices, placed, 10 if quick else 100))
     return rows
 
 
-async def _node_storm(sim: Simulator, proxy: FaultProxy, intents: int) -> Row:
+async def _node_storm(sim: Simulator, proxy: FaultProxy, prices: Prices,
+                      placed: list[Intent], count: int) -> Row:
     """Many intents by the careful bot while submissions fail at random."""
-    row = Row("node", f"node storm: {intents} order intents, 5 faults at 8 % each")
-    options = trading_options(row, submit_timeout=1.0, wait_timeout=3.0)
+    row = Row("node", f"node storm: {count} order intents, 5 faults at 8 % each")
     kana = KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url, node_url=proxy.url,
-                      private_key=WALLET_KEY, timeout=2.0, **options)
+                      private_key=WALLET_KEY, timeout=2.0, trading=FAST)
+    started = time.monotonic()
     async with kana:
-        if not options:
-            apply_trading_fallback(kana, 1.0, 3.0)
         proxy.clear()
         for fault, rule_options in STORM:
             proxy.add_rule(fault, path_prefix="/v1/transactions", method="POST", **rule_options)
-        per_intent: dict[int, int] = {}
         faults = proxy.stats.faults
-        untracked = 0
-        kinds: dict[str, int] = {}
-        hashes = 0
-        for _ in range(intents):
-            got = await intent(kana, sim, kana.address, 15.0)
-            per_intent[got["orders"]] = per_intent.get(got["orders"], 0) + 1
-            for name in got["outcomes"]:
-                kinds[name] = kinds.get(name, 0) + 1
-            hashes += len(got["hashes"])
-            if got["orders"] and not got["tracked"]:
-                untracked += 1
+        intents = [await place_intent(kana, prices.take()) for _ in range(count)]
+        injected = proxy.stats.faults - faults
         proxy.clear()
-        listed = in_doubt(kana)
-    duplicates = sum(n for orders, n in per_intent.items() if orders > 1)
+        # Whatever is still in doubt settles (bounded) before the exchange is counted.
+        for tx_hash in kana.in_doubt():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(kana.resolve(tx_hash), RESOLVE_BOUND)
+        left = len(kana.in_doubt())
+        strays = count_orders(sim, kana.address, placed + intents)
+    per_intent = Counter(g.orders for g in intents)
+    outcomes = Counter(name for g in intents for name in g.outcomes)
+    resolved = Counter(r for g in intents for r in g.resolved)
     row.figures.update({"orders per intent": {f"{k} order(s)": v for k, v in
                                               sorted(per_intent.items())},
-                        "outcomes": kinds, "in_doubt_hashes": hashes,
-                        "in_doubt()": "unsupported" if listed is None else len(listed),
-                        "faults injected": proxy.stats.faults - faults})
-    row.check("at most one order per intent", duplicates == 0,
-              f"{duplicates} intent(s) placed more than one order")
-    row.check("an executed order is never lost track of", untracked == 0,
-              f"{untracked} executed intent(s) without success or hash")
+                        "outcomes": dict(outcomes),
+                        "in_doubt_hashes": sum(len(g.hashes) for g in intents),
+                        "resolved": dict(resolved),
+                        "in_doubt() at the end": left,
+                        "faults injected": injected,
+                        "seconds": round(time.monotonic() - started, 1)})
+    judge_intents(row, intents, strays)
     return row
 
 
@@ -346,18 +396,15 @@ async def _node_storm(sim: Simulator, proxy: FaultProxy, intents: int) -> Row:
 
 async def trading(quick: bool) -> list[Row]:
     batch = Row("trading", "concurrent batch of 20, the node rejects one")
-    cancelled = Row("trading", "14 callers cancelled mid-submit (asyncio.wait_for)")
-    hung = Row("trading", "hung node: the submission executes, no answer")
+    cancelled = Row("trading", "14 callers cancelled mid-submit (asyncio.wait_for), "
+                               "default trading options")
+    hung = Row("trading", "hung node: the submission executes, no answer (submit timeout 1 s)")
     rows = [batch, cancelled, hung]
     async with Simulator(seed=7, step_interval=0.05) as sim, AsyncExitStack() as stack:
-        options = trading_options(batch, submit_timeout=1.0, wait_timeout=3.0)
         kana = KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
-                          node_url=sim.node_url, private_key=WALLET_KEY, timeout=2.0, **options)
+                          node_url=sim.node_url, private_key=WALLET_KEY, timeout=2.0,
+                          trading=TradingOptions(submit_timeout=1.0, wait_timeout=3.0))
         await stack.enter_async_context(kana)
-        if not options:
-            apply_trading_fallback(kana, 1.0, 3.0)
-        for row in (cancelled, hung):
-            row.notes.extend(batch.notes)
         wallet = kana.address
         fund(sim, wallet)
         await kana.rest.market_info(APT)  # warm the cache: every caller starts equal
@@ -378,58 +425,68 @@ async def trading(quick: bool) -> list[Row]:
         await _settle(kana, results)
 
         # (b) 14 callers cancelled after their bytes left (the node executes and holds the
-        # answer); the client's own timeouts are longer than the callers' patience.
-        patient = trading_options(cancelled, submit_timeout=10.0, wait_timeout=10.0)
+        # answer), on a client with the default trading options: the callers' patience is
+        # shorter than the client's own timeouts.
         other = KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
-                           node_url=sim.node_url, private_key=WALLET_KEY, timeout=10.0, **patient)
+                           node_url=sim.node_url, private_key=WALLET_KEY)
         async with other:
-            if not patient:
-                apply_trading_fallback(other, 10.0, 10.0)
             await other.rest.market_info(APT)
             before = orders_of(sim, wallet)
             sim.faults.hang_next_submissions(14)
             outcomes = await asyncio.gather(
                 *(outcome(other.place_limit_order(*ORDER), 1.5) for _ in range(14)))
+            # Read at once: the reconciler settles (and unlists) what no caller waits for.
+            listed = other.in_doubt()
             sim.faults.clear()
             await asyncio.sleep(0.2)
             executed = orders_of(sim, wallet) - before
-            listed = in_doubt(other)
             timed_out = [exc for _r, exc, _t in outcomes if isinstance(exc, asyncio.TimeoutError)]
+            settled: Counter[str] = Counter()
+            for listed_hash in listed:
+                result, err, _t = await outcome(other.resolve(listed_hash), RESOLVE_BOUND + 30)
+                settled["committed" if isinstance(result, TxResult) and result.committed
+                        else "expired" if result is not None else error_name(err)] += 1
             cancelled.figures.update({
                 "cancelled": len(timed_out),
                 "other_outcomes": _classify([exc or "placed" for _r, exc, _t in outcomes
                                              if not isinstance(exc, asyncio.TimeoutError)]),
                 "executed": executed,
+                "listed by in_doubt()": len(listed),
+                "resolved": dict(settled),
+                "in_doubt() after resolving": len(other.in_doubt()),
             })
-            if listed is None:
-                cancelled.figures["in_doubt()"] = "unsupported"
-                cancelled.unsupported("kana.in_doubt()")
-            else:
-                cancelled.figures["hashes in in_doubt()"] = len(listed)
-                cancelled.check("every executed transaction is listed in in_doubt()",
-                                len(listed) >= executed,
-                                f"{len(listed)} listed for {executed} executed")
+            cancelled.check("every cancelled caller's transaction is listed by in_doubt()",
+                            len(listed) == len(timed_out),
+                            f"{len(listed)} listed for {len(timed_out)} cancelled")
+            cancelled.check("resolve finds exactly the executed ones",
+                            settled["committed"] == executed,
+                            f"{settled['committed']} committed for {executed} executed")
 
         # (c) one submission on a hung node.
         before = orders_of(sim, wallet)
-        doubt_before = set(in_doubt(kana) or ())
+        doubt_before = set(kana.in_doubt())
         sim.faults.hang_next_submissions(1)
         _r, exc, took = await outcome(kana.place_limit_order(*ORDER), 15.0)
         sim.faults.clear()
         executed = orders_of(sim, wallet) - before
-        tx_hash = getattr(exc, "tx_hash", None)
-        after = in_doubt(kana)
-        listed = None if after is None else [h for h in after if h not in doubt_before]
+        hung_hash = exc.tx_hash if isinstance(exc, UnknownOutcomeError) else None
+        listed_now = [h for h in kana.in_doubt() if h not in doubt_before]
         hung.figures.update({
             "outcome": error_name(exc),
             "seconds": round(took, 2),
             "executed": executed,
-            "tx_hash reported": tx_hash is not None,
-            "in_doubt()": "unsupported" if listed is None else (tx_hash in listed),
+            "tx_hash reported": hung_hash is not None,
+            "listed by in_doubt()": hung_hash in listed_now,
         })
         hung.check("an executed order is never lost track of",
-                   executed == 0 or tx_hash is not None or bool(listed),
-                   f"{error_name(exc)} without a hash")
+                   executed == 0 or (hung_hash is not None and hung_hash in listed_now),
+                   f"{error_name(exc)} without a listed hash")
+        if hung_hash is not None:
+            result, err, _t = await outcome(kana.resolve(hung_hash), RESOLVE_BOUND + 30)
+            committed = isinstance(result, TxResult) and result.committed
+            hung.figures["resolved"] = "committed" if committed else error_name(err)
+            hung.check("resolve finds the executed one", committed == (executed == 1),
+                       f"committed {committed}, executed {executed}")
     return rows
 
 
@@ -474,15 +531,12 @@ async def secrets_scenario(quick: bool) -> list[Row]:
                 FaultProxy(sim.rest_url or "") as rest, FaultProxy(sim.node_url or "") as node, \
                 FaultProxy(sim.ws_url or "") as ws, capture_server() as other, \
                 AsyncExitStack() as stack:
-            options = trading_options(row, submit_timeout=1.0, wait_timeout=2.0)
             kana = KanaClient("local", rest_url=rest.url, ws_url=ws.url, node_url=node.url,
                               api_key=API_KEY, private_key=PRIVATE_KEY, timeout=1.0,
                               retry=RetryPolicy(attempts=2, total_time=2.0, backoff=0.05),
-                              **options)
+                              trading=TradingOptions(submit_timeout=1.0, wait_timeout=2.0))
             texts.append(repr(kana))
             await stack.enter_async_context(kana)
-            if not options:
-                apply_trading_fallback(kana, 1.0, 2.0)
             fund(sim, kana.address)
             errors: list[BaseException] = []
 
@@ -595,23 +649,20 @@ async def tls(quick: bool) -> list[Row]:
             accepted = [k for k, v in without.figures.items() if v == "ok"]
             without.check("an unknown certificate is refused", not accepted,
                           f"accepted by: {', '.join(accepted)}")
-            if client_option_supported("ca_file", str(cert)):
-                await exercise(with_ca, ca_file=str(cert))
-            else:
-                with_ca.unsupported("KanaClient(ca_file=...)")
-            if client_option_supported("ssl_context", client_ctx):
-                await exercise(with_ctx, ssl_context=client_ctx)
-                rest.add_rule("redirect", location=other.url)
-                kana = KanaClient("local", api_key=API_KEY, timeout=2.0,
-                                  retry=RetryPolicy.never(), ssl_context=client_ctx, **urls)
-                async with kana:
-                    _r, exc, _t = await outcome(kana.rest.get_market_info(APT), 10.0)
-                rest.clear()
-                downgrade.figures.update({"outcome": error_name(exc),
-                                          "api_key_sent_over_http": other.api_keys})
-                downgrade.check("api key never sent over plain http", other.api_keys == 0,
-                                str(other.api_keys))
-            else:
-                with_ctx.unsupported("KanaClient(ssl_context=...)")
-                downgrade.unsupported("a client that trusts the test CA (ssl_context=)")
+            for row, option in ((with_ca, {"ca_file": str(cert)}),
+                                (with_ctx, {"ssl_context": client_ctx})):
+                await exercise(row, **option)
+                refused = [k for k, v in row.figures.items() if v != "ok"]
+                row.check("every path works once the CA is given", not refused,
+                          f"failed: {', '.join(refused)}")
+            rest.add_rule("redirect", location=other.url)
+            kana = KanaClient("local", api_key=API_KEY, timeout=2.0,
+                              retry=RetryPolicy.never(), ssl_context=client_ctx, **urls)
+            async with kana:
+                _r, exc, _t = await outcome(kana.rest.get_market_info(APT), 10.0)
+            rest.clear()
+            downgrade.figures.update({"outcome": error_name(exc),
+                                      "api_key_sent_over_http": other.api_keys})
+            downgrade.check("api key never sent over plain http", other.api_keys == 0,
+                            str(other.api_keys))
     return rows

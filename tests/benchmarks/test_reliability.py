@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 import reliability
+import reliability_orders
 import reliability_stream
-from reliability_common import Row, client_option_supported
+from reliability_common import Row
+from reliability_orders import Intent, judge_intents
+
+from kana_async import StreamOptions
 
 
 def _scenarios(*rows: Row) -> dict[str, reliability.Scenario]:
@@ -54,7 +58,7 @@ def test_report_only_turns_violations_into_warnings(monkeypatch: pytest.MonkeyPa
 def test_report_only_figures_never_fail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("RELIABILITY_REPORT_ONLY", raising=False)
     row = Row("fake", "unsupported here")
-    row.unsupported("kana.in_doubt()")
+    row.unsupported("no certificate (openssl: FileNotFoundError)")
     monkeypatch.setattr(reliability, "SCENARIOS", _scenarios(_row(True), row))
     assert reliability.main(["--out", str(tmp_path / "r.json")]) == 0
 
@@ -83,6 +87,54 @@ def test_hostile_frames_are_seeded_and_cover_every_family() -> None:
     assert len(first) == 50
 
 
-def test_option_detection() -> None:
-    assert client_option_supported("timeout", 1.0)
-    assert not client_option_supported("no_such_option", {})
+def _judged(*intents: Intent, strays: int = 0) -> dict[str, bool]:
+    row = Row("node", "judged")
+    judge_intents(row, list(intents), strays)
+    return {check.name: check.ok for check in row.checks}
+
+
+def test_orders_per_intent_are_judged() -> None:
+    fine = [
+        Intent("0.1", ["ok"], confirmed=1, orders=1),
+        Intent("0.101", ["UnknownOutcomeError"], hashes=["0xa"], resolved=["committed"],
+               confirmed=1, orders=1),
+        Intent("0.102", ["UnknownOutcomeError", "ok"], hashes=["0xb"], resolved=["expired"],
+               confirmed=1, orders=1),
+        Intent("0.103", ["TransportError", "TransportError"]),
+    ]
+    assert all(_judged(*fine).values())
+    # Told "not sent", yet executed, and executed again on the second attempt.
+    twice = Intent("0.2", ["TransportError", "ok"], confirmed=1, orders=2)
+    assert not _judged(twice)["at most one order per intent"]
+    # Executed, yet neither a success nor a hash came back.
+    lost = Intent("0.3", ["TransportError", "TransportError"], orders=1)
+    assert not _judged(lost)["an executed order is never lost track of"]
+    # A hash raised in doubt but not listed by in_doubt().
+    unlisted = Intent("0.4", ["UnknownOutcomeError"], hashes=["0xc"], unlisted=1,
+                      resolved=["committed"], confirmed=1, orders=1)
+    assert not _judged(unlisted)["every hash in doubt is listed by in_doubt()"]
+    # resolve said "expired" of a transaction that executed.
+    lied = Intent("0.5", ["UnknownOutcomeError", "TransportError", "TransportError"],
+                  hashes=["0xd"], resolved=["expired"], orders=1)
+    assert not _judged(lied)["what the SDK confirmed is what the exchange holds"]
+    # A hash resolve could not settle is not judged as a lie (the bot stops there).
+    open_fate = Intent("0.6", ["UnknownOutcomeError"], hashes=["0xe"],
+                       resolved=["UnknownOutcomeError"], orders=1)
+    assert _judged(open_fate)["what the SDK confirmed is what the exchange holds"]
+    assert not _judged(strays=1)["no order the bot did not ask for"]
+
+
+def test_prices_are_distinct_ticks() -> None:
+    prices = reliability_orders.Prices()
+    taken = [prices.take() for _ in range(3)]
+    assert taken == ["0.100", "0.101", "0.102"]
+
+
+def test_stalls_are_judged_against_the_documented_defaults() -> None:
+    full = reliability_stream.stall_options(quick=False)
+    assert full == StreamOptions()
+    assert reliability_stream.stated_seconds(full, "heartbeat") == 30.0
+    assert reliability_stream.stated_seconds(full, "watchdog") == 60.0
+    quick = reliability_stream.stall_options(quick=True)
+    assert reliability_stream.stated_seconds(quick, "heartbeat") == 3.0
+    assert reliability_stream.stated_seconds(quick, "watchdog") == 6.0
