@@ -8,10 +8,12 @@ duplicates, gaps announced, recovery times, error classes, orders per intent, in
 hashes, secrets seen in logs. ``--quick`` (CI) runs a reduced count of each.
 
 Writes ``benchmarks/results/reliability.json`` and prints a markdown table
-(fault | figure | command). Exits 1 when an invariant is violated (a duplicate order, a lost
-or misattributed item, an escaping exception, a secret in logs); report-only figures never
-fail it. ``RELIABILITY_REPORT_ONLY=1`` turns invariant failures into warnings. A scenario
-that needs a public name missing from this build reports ``unsupported`` for that part.
+(fault | figure | command). Exits 1 when an invariant is violated (a duplicate order, an
+executed order not tracked, a lost or misattributed item, an escaping exception, an unbounded
+buffer, a stall not noticed in time, a secret in logs, the API key sent elsewhere, TLS not
+verified); report-only figures never fail it. ``RELIABILITY_REPORT_ONLY=1`` turns invariant
+failures into warnings. A row the environment cannot run (no ``openssl`` to make a
+certificate) reports ``unsupported``.
 """
 
 from __future__ import annotations
