@@ -314,7 +314,11 @@ class Router:
         single key of the topic (the fast path, before this is reached); with several, it
         may be any of them: the answer to a pending subscribe, or the update of a key that
         just became empty. Guessing could tell one account it has nothing open when it has,
-        so it is reported instead, with the keys it may have belonged to."""
+        so it is reported instead, with the keys it may have belonged to. A topic nobody
+        asked for on this connection has no such keys: that list is merely ignored."""
+        if not route.server_keys:
+            self._stats.ignored += 1
+            return
         self._anomaly("unattributed", frame)
         self._call(self._on_unattributed, route.spec, list(route.server_keys))
 

@@ -226,6 +226,18 @@ def test_unattributable_empty_list_is_reported_not_guessed() -> None:
     assert router.stats().unattributed == 1
 
 
+def test_an_empty_list_of_a_topic_nobody_asked_for_is_ignored_quietly() -> None:
+    seen = Anomalies()
+    keys: list[tuple[str, list[str]]] = []
+    router = Router(on_anomaly=seen,
+                    on_unattributed=lambda spec, candidates: keys.append((spec.name, candidates)))
+    subscribe(router, "open_orders", ADDR_A)
+    router.feed(frame("positions", []))
+    assert seen.kinds == []
+    assert keys == []
+    assert (router.stats().ignored, router.stats().unattributed) == (1, 0)
+
+
 def test_empty_list_with_one_key_goes_to_it() -> None:
     router = Router()
     mine = subscribe(router, "open_orders", ADDR_A)
