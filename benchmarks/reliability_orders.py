@@ -629,7 +629,7 @@ async def tls(quick: bool) -> list[Row]:
                 FaultProxy(sim.ws_url or "", ssl_context=server) as ws, \
                 FaultProxy(sim.node_url or "", ssl_context=server) as node, \
                 capture_server() as other:
-            urls = {"rest_url": rest.url, "ws_url": ws.url, "node_url": node.url}
+            urls: dict[str, Any] = {"rest_url": rest.url, "ws_url": ws.url, "node_url": node.url}
 
             async def exercise(row: Row, **extra: Any) -> None:
                 kana = KanaClient("local", api_key=API_KEY, private_key=WALLET_KEY, timeout=2.0,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -36,21 +36,6 @@ R = TypeVar("R")
 
 #: The ``x-api-key`` sent to the embedded simulator when no key is given.
 LOCAL_API_KEY = "local-simulator"
-
-#: Keyword options and what they configure.
-_OPTIONS = {
-    "timeout": "seconds one REST attempt may take (default 10)",
-    "retry": "a RetryPolicy for REST calls",
-    "rate_limit": "a RateLimiter, or requests per second as a number (default: no limit)",
-    "check_grid": "validate orders against MarketInfo before building them (default True)",
-    "connection_limit": "maximum simultaneous HTTP connections (default 100)",
-    "simulator": "keyword arguments for the embedded Simulator (network='local', no URLs)",
-    "ca_file": "path to a PEM bundle of CA certificates to trust for TLS, instead of the system's",
-    "ssl_context": "an ssl.SSLContext for every TLS connection (REST, node, WebSocket)",
-    "max_body": "largest REST answer read, in bytes (default 8 MiB)",
-    "stream": "a StreamOptions, or a mapping of its fields, for kana.stream",
-}
-
 
 def _delegate(
     method: Callable[Concatenate[Trader, P], Awaitable[R]],
@@ -81,16 +66,20 @@ class KanaClient:
     ``trading`` (a :class:`~kana_async.TradingOptions` or a mapping of its fields) sets order
     submission: expiry, submit and wait timeouts, in-flight limit, gas.
 
-    Options: ``timeout``, ``retry`` (:class:`~kana_async.rest.RetryPolicy`), ``rate_limit``
-    (:class:`~kana_async.rest.RateLimiter` or requests/second), ``check_grid``,
-    ``connection_limit``, ``simulator`` (keyword arguments for the embedded
-    :class:`~kana_async.sim.Simulator`, e.g. ``{"seed": 7, "funding_interval": 5}``),
-    ``max_body`` (bytes). TLS: ``ca_file`` (a PEM bundle of CAs to trust, e.g. a corporate
-    proxy's) or ``ssl_context`` (an :class:`ssl.SSLContext`), not both; either applies to the
-    client's one HTTP session, so REST, the Aptos node and the WebSocket all use it.
-    ``stream`` (a :class:`~kana_async.stream.StreamOptions` or a mapping of its fields:
-    watchdog, hooks, heartbeat, reconnect policy, buffer sizes; e.g.
-    ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``).
+    ``stream`` (a :class:`~kana_async.StreamOptions` or a mapping of its fields: watchdog,
+    hooks, heartbeat, reconnect policy, buffer sizes; e.g.
+    ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``) sets ``kana.stream``.
+
+    REST: ``timeout`` (seconds one attempt may take), ``retry``
+    (:class:`~kana_async.RetryPolicy`), ``rate_limit`` (a :class:`~kana_async.RateLimiter` or
+    requests per second; default none), ``check_grid`` (validate orders against
+    :class:`~kana_async.MarketInfo` before building them), ``max_body`` (largest answer read,
+    in bytes). HTTP: ``connection_limit`` (simultaneous connections). TLS: ``ca_file`` (a PEM
+    bundle of CAs to trust, e.g. a corporate proxy's) or ``ssl_context`` (an
+    :class:`ssl.SSLContext`), not both; either applies to the client's one HTTP session, so
+    REST, the Aptos node and the WebSocket all use it. ``simulator``: keyword arguments for the
+    embedded :class:`~kana_async.sim.Simulator` (``network="local"`` without URLs), e.g.
+    ``{"seed": 7, "funding_interval": 5}``.
     """
 
     def __init__(
@@ -102,25 +91,29 @@ class KanaClient:
         ws_url: str | None = None,
         node_url: str | None = None,
         private_key: str | None = None,
-        trading: object = None,
-        **options: Any,
+        stream: StreamOptions | Mapping[str, Any] | None = None,
+        trading: TradingOptions | Mapping[str, Any] | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimiter | float | None = None,
+        check_grid: bool = True,
+        max_body: int = DEFAULT_MAX_BODY,
+        connection_limit: int = 100,
+        ca_file: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        simulator: Mapping[str, Any] | None = None,
     ) -> None:
         self._preset = resolve_network(network, rest_url=rest_url, ws_url=ws_url, node_url=node_url)
         #: Where the client connects; on the simulator, its URLs while the client is open.
         self.config: NetworkConfig = self._preset
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ValidationError("api_key", "must be a non-empty str or None")
-        unknown = sorted(set(options) - set(_OPTIONS))
-        if unknown:
-            raise ValidationError(
-                "options", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(_OPTIONS)}"
-            )
         self._api_key = api_key
         self._use_simulator = network == "local" and not (rest_url or ws_url or node_url)
         self._local = network == "local"
-        self._simulator_options = options.get("simulator") or {}
-        if not isinstance(self._simulator_options, dict):
-            raise ValidationError("simulator", "must be a dict of Simulator keyword arguments")
+        if simulator is not None and not isinstance(simulator, Mapping):
+            raise ValidationError("simulator", "must be a mapping of Simulator keyword arguments")
+        self._simulator_options = dict(simulator or {})
         if self._simulator_options and not self._use_simulator:
             raise ValidationError(
                 "simulator", "applies only to network='local' without explicit URLs"
@@ -132,27 +125,25 @@ class KanaClient:
         )
         if self._simulator_options:
             _check_simulator_options(self._simulator_type, self._simulator_options)
-        self._rate_limiter = _rate_limiter(options.get("rate_limit"))
-        self._retry = options.get("retry")
+        self._rate_limiter = _rate_limiter(rate_limit)
+        self._retry = retry
         if self._retry is not None and not isinstance(self._retry, RetryPolicy):
             raise ValidationError("retry", "must be a RetryPolicy", self._retry)
-        limit = options.get("connection_limit", 100)
+        limit = connection_limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValidationError("connection_limit", "must be an int >= 1", limit)
         self._connection_limit = limit
-        timeout = options.get("timeout", 10.0)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
             0 < timeout < float("inf")
         ):
             raise ValidationError("timeout", "must be a finite number of seconds > 0", timeout)
         self._timeout = float(timeout)
         #: The settings ``kana.stream`` is opened with (checked here, not at open).
-        self.stream_options: StreamOptions = StreamOptions.coerce(options.get("stream"))
-        self._check_grid = options.get("check_grid", True)
+        self.stream_options: StreamOptions = StreamOptions.coerce(stream)
+        self._check_grid = check_grid
         if not isinstance(self._check_grid, bool):
             raise ValidationError("check_grid", "must be True or False", self._check_grid)
-        self._ssl = _ssl_context(options.get("ca_file"), options.get("ssl_context"))
-        max_body = options.get("max_body", DEFAULT_MAX_BODY)
+        self._ssl = _ssl_context(ca_file, ssl_context)
         if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
             raise ValidationError("max_body", "must be an int number of bytes >= 1", max_body)
         self._max_body = max_body

@@ -226,13 +226,17 @@ def test_a_bad_private_key_is_not_echoed() -> None:
         ({"rate_limit": 0}, "rate"),
         ({"check_grid": 1}, "check_grid"),
         ({"connection_limit": 0}, "connection_limit"),
-        ({"colour": "blue"}, "options"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], param: str) -> None:
     with pytest.raises(ValidationError) as info:
         KanaClient(**kwargs)
     assert info.value.param == param
+
+
+def test_an_unknown_option_is_named() -> None:
+    with pytest.raises(TypeError, match="colour"):
+        KanaClient(colour="blue")  # type: ignore[call-arg]
 
 
 async def test_options_reach_the_rest_layer(server: tuple[str, list[str | None]]) -> None:
@@ -257,7 +261,7 @@ def test_stream_options_are_checked_at_construction() -> None:
     with pytest.raises(ValidationError, match=r"unknown option.*colour"):
         KanaClient("testnet", rest_url="http://127.0.0.1:1", stream={"colour": "red"})
     with pytest.raises(ValidationError, match="stream"):
-        KanaClient("testnet", rest_url="http://127.0.0.1:1", stream=42)
+        KanaClient("testnet", rest_url="http://127.0.0.1:1", stream=42)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="heartbeat"):
         KanaClient("testnet", rest_url="http://127.0.0.1:1", stream={"heartbeat": -1})
 

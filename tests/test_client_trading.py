@@ -191,7 +191,7 @@ def test_trading_options_reach_the_client() -> None:
     with pytest.raises(ValidationError, match=r"trading: unknown option\(s\) expiry"):
         KanaClient("local", private_key=ALICE, trading={"expiry": 5})
     with pytest.raises(ValidationError, match="trading: must be a TradingOptions or a mapping"):
-        KanaClient("local", private_key=ALICE, trading=5)
+        KanaClient("local", private_key=ALICE, trading=5)  # type: ignore[arg-type]
     assert TradingOptions(expiry_secs=12).expiry_secs == 12
 
 

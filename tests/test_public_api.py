@@ -133,7 +133,11 @@ def test_kana_client_signature() -> None:
     for name in ("api_key", "rest_url", "ws_url", "node_url", "private_key"):
         assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
         assert params[name].default is None, name
-    assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    # Every option is an explicit keyword (help() and IDEs show them; a typo is a TypeError).
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for name in ("stream", "trading", "timeout", "retry", "rate_limit", "check_grid",
+                 "max_body", "connection_limit", "ca_file", "ssl_context", "simulator"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
 
 
 def test_rest_coroutines_match_the_contract() -> None:

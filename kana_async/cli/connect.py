@@ -114,7 +114,8 @@ def client(args: argparse.Namespace, *, sign: bool = False) -> KanaClient:
         # A running simulator wants some key, like the real API, and accepts any.
         api_key = LOCAL_API_KEY
     key = private_key(args, required=sign) if hasattr(args, "private_key_env") else None
-    return KanaClient(args.network, api_key=api_key, private_key=key, **urls)
+    return KanaClient(args.network, api_key=api_key, private_key=key, rest_url=urls["rest_url"],
+                      ws_url=urls["ws_url"], node_url=urls["node_url"])
 
 
 def wallet_address(args: argparse.Namespace, kana: KanaClient) -> str:

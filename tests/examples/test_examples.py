@@ -394,6 +394,6 @@ async def test_position_tracker_closes_its_position_when_stdout_goes_away() -> N
     assert positions == []
 
 
-def _urls(sim: Simulator) -> dict[str, str]:
+def _urls(sim: Simulator) -> dict[str, Any]:
     return {"rest_url": str(sim.rest_url), "ws_url": str(sim.ws_url),
             "node_url": str(sim.node_url)}
