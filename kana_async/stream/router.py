@@ -226,10 +226,6 @@ class Router:
             route.server_keys.clear()
             route.only = None
 
-    def live_keys(self) -> list[tuple[TopicSpec, str]]:
-        """Every (topic, key) that has a live sink, in subscription order."""
-        return [(r.spec, key) for r in self._routes.values() for key in r.sinks]
-
     def stats(self) -> RouterStats:
         return msgspec.structs.replace(self._stats)
 
