@@ -20,7 +20,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ..aptos.status import NODE_ERROR_CODES, VmStatus, node_error
+from ..aptos.status import NODE_ERROR_CODES, VmStatus, node_error, vm_status_name
 from ..aptos.transactions import BCS_SIGNED_TRANSACTION
 from ..errors import ApiError, TransportError, ValidationError
 from ..models import normalize_address
@@ -54,12 +54,7 @@ class TransactionRejectedError(ApiError):
         super().__init__("POST /transactions", message, status)
         self.error_code = error_code
         self.vm_error_code = vm_error_code
-        try:
-            self.vm_status: str | None = (
-                VmStatus(vm_error_code).name if vm_error_code is not None else None
-            )
-        except ValueError:
-            self.vm_status = f"VM_STATUS_{vm_error_code}"
+        self.vm_status = None if vm_error_code is None else vm_status_name(vm_error_code)
 
 
 class SubmissionInDoubt(Exception):
