@@ -36,10 +36,15 @@ from aptos_sdk.bcs import Deserializer
 from aptos_sdk.transactions import EntryFunction, SignedTransaction, TransactionPayload
 
 from .._tasks import timeout
+from ..aptos.abi import MoveType, decode_arguments
+from ..aptos.status import VmStatus, error_body
+from ..aptos.transactions import (
+    BCS_SIGNED_TRANSACTION,
+    authentication_key,
+    decode_signed_transaction,
+    transaction_hash,
+)
 from ..models import normalize_address
-from ..trade.abi import MoveType, decode_arguments
-from ..trade.node import BCS_SIGNED_TRANSACTION, VmStatus
-from ..trade.submitter import transaction_hash
 from . import contract
 from .engine import AbortCode, Engine, EngineAbort
 from .faults import Faults
@@ -78,11 +83,7 @@ class NodeRejection(Exception):
         self.status = status
 
     def body(self) -> dict[str, Any]:
-        return {
-            "message": self.message,
-            "error_code": self.error_code,
-            "vm_error_code": None if self.vm_status is None else int(self.vm_status),
-        }
+        return error_body(self.message, self.error_code, self.vm_status)
 
 
 def _vm_rejection(status: VmStatus, detail: str) -> NodeRejection:
@@ -210,11 +211,8 @@ class AptosNode:
 
     def _deserialize(self, body: bytes) -> SignedTransaction:
         try:
-            de = Deserializer(body)
-            signed = SignedTransaction.deserialize(de)
-            if de.remaining():
-                raise ValueError("trailing bytes")
-        except Exception as exc:  # the SDK raises bare Exception on malformed input
+            signed = decode_signed_transaction(body)
+        except ValueError as exc:
             raise NodeRejection(
                 f"Failed to deserialize input into SignedTransaction: {exc}", "invalid_input"
             ) from None
@@ -232,9 +230,7 @@ class AptosNode:
             raise _vm_rejection(
                 VmStatus.BAD_CHAIN_ID, f"chain id {raw.chain_id}, this chain is {self.chain_id}"
             )
-        auth_key = "0x" + hashlib.sha3_256(
-            auth.public_key.to_crypto_bytes() + b"\x00"
-        ).hexdigest()
+        auth_key = authentication_key(auth.public_key)
         if auth_key != self.account(sender)["authentication_key"]:
             raise _vm_rejection(
                 VmStatus.INVALID_AUTH_KEY,
@@ -497,9 +493,7 @@ _HELD_KEY = web.AppKey("held_submissions", asyncio.Event)
 
 
 def _error(status: int, message: str, error_code: str) -> web.Response:
-    return web.json_response(
-        {"message": message, "error_code": error_code, "vm_error_code": None}, status=status
-    )
+    return web.json_response(error_body(message, error_code), status=status)
 
 
 def make_node_app(

@@ -25,8 +25,8 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from ..aptos.abi import FunctionAbi, parse_move_type
 from ..models import normalize_address
-from ..trade.abi import FunctionAbi, parse_move_type
 from .engine import Change, EngineAbort
 from .markets import MarketSpec, OrderType, Restriction, quote_units
 

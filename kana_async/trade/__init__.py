@@ -4,7 +4,7 @@
 confirmation; :class:`NodeClient` speaks to the Aptos fullnode; :class:`Signer` holds the key.
 """
 
-from .abi import AbiCache, FunctionAbi, ModuleAbi, parse_move_type
+from ..aptos.abi import AbiCache, FunctionAbi, ModuleAbi, parse_move_type
 from .events import Fill, TxEvent
 from .node import NodeClient, TransactionRejectedError, VmStatus
 from .signer import Signer

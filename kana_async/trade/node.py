@@ -8,7 +8,6 @@ failure is transient; a submission never is (see ``docs/order-safety.md``).
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from ..aptos.status import NODE_ERROR_CODES, VmStatus, node_error, vm_status_name
+from ..aptos.transactions import BCS_SIGNED_TRANSACTION
 from ..errors import ApiError, TransportError, ValidationError
 from ..models import normalize_address
 
@@ -35,31 +36,8 @@ __all__ = [
     "node_error",
 ]
 
-#: Content type of a BCS-encoded ``SignedTransaction`` body.
-BCS_SIGNED_TRANSACTION = "application/x.aptos.signed_transaction+bcs"
-
 #: The largest response body read from the node by default (a module ABI is tens of KB).
 MAX_BODY_BYTES = 1 << 20
-
-
-class VmStatus(enum.IntEnum):
-    """The Aptos validation status codes a submission can be rejected with."""
-
-    UNKNOWN_VALIDATION_STATUS = 0
-    INVALID_SIGNATURE = 1
-    INVALID_AUTH_KEY = 2
-    SEQUENCE_NUMBER_TOO_OLD = 3
-    SEQUENCE_NUMBER_TOO_NEW = 4
-    INSUFFICIENT_BALANCE_FOR_TRANSACTION_FEE = 5
-    TRANSACTION_EXPIRED = 6
-    SENDING_ACCOUNT_DOES_NOT_EXIST = 7
-    EXCEEDED_MAX_TRANSACTION_SIZE = 10
-    UNKNOWN_MODULE = 12
-    MAX_GAS_UNITS_EXCEEDS_MAX_GAS_UNITS_BOUND = 13
-    MAX_GAS_UNITS_BELOW_MIN_TRANSACTION_GAS_UNITS = 14
-    GAS_UNIT_PRICE_BELOW_MIN_BOUND = 15
-    GAS_UNIT_PRICE_ABOVE_MAX_BOUND = 16
-    BAD_CHAIN_ID = 23
 
 
 class TransactionRejectedError(ApiError):
@@ -76,12 +54,7 @@ class TransactionRejectedError(ApiError):
         super().__init__("POST /transactions", message, status)
         self.error_code = error_code
         self.vm_error_code = vm_error_code
-        try:
-            self.vm_status: str | None = (
-                VmStatus(vm_error_code).name if vm_error_code is not None else None
-            )
-        except ValueError:
-            self.vm_status = f"VM_STATUS_{vm_error_code}"
+        self.vm_status = None if vm_error_code is None else vm_status_name(vm_error_code)
 
 
 class SubmissionInDoubt(Exception):
@@ -94,32 +67,6 @@ class _Transient(TransportError):
 
 class _TooLarge(Exception):
     """The response body is larger than the cap."""
-
-
-#: The ``error_code`` values of the Aptos node API (``AptosErrorCode``).
-NODE_ERROR_CODES = frozenset({
-    "account_not_found", "resource_not_found", "module_not_found", "struct_field_not_found",
-    "version_not_found", "transaction_not_found", "table_item_not_found", "block_not_found",
-    "state_value_not_found", "version_pruned", "block_pruned", "invalid_input",
-    "invalid_transaction_update", "sequence_number_too_old", "vm_error", "rejected_by_filter",
-    "health_check_failed", "mempool_is_full", "internal_error", "web_framework_error",
-    "bcs_not_supported", "api_disabled",
-})
-
-
-def node_error(body: object) -> dict[str, Any] | None:
-    """``body`` if it is an Aptos node error: ``message`` (str), ``error_code`` (one of the
-    node's codes) and optionally ``vm_error_code`` (an integer or null).
-
-    Only such a body proves that the node itself refused a submission: a proxy, gateway or
-    load balancer in between answers in its own shape."""
-    if not isinstance(body, dict):
-        return None
-    code = body.get("vm_error_code")
-    if not (isinstance(body.get("message"), str) and body.get("error_code") in NODE_ERROR_CODES
-            and (code is None or (isinstance(code, int) and not isinstance(code, bool)))):
-        return None
-    return body
 
 
 class NodeClient:

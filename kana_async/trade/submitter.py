@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import math
 import re
@@ -43,6 +42,7 @@ from aptos_sdk.transactions import (
 
 from .._tasks import cancel_and_wait
 from .._tasks import timeout as time_limit
+from ..aptos.transactions import transaction_hash
 from ..errors import (
     KanaError,
     TransactionFailedError,
@@ -66,9 +66,6 @@ __all__ = ["FILLER_FUNCTION", "Submitter", "TradingOptions", "TxResult", "transa
 
 log = logging.getLogger(__name__)
 
-_HASH_PREFIX = hashlib.sha3_256(b"APTOS::Transaction").digest()
-_USER_TRANSACTION = b"\x00"  # the UserTransaction variant of the Transaction enum
-
 #: Rejections that mean "this sequence number is stale"; the transaction was not accepted, so
 #: signing it again with a fresh number is safe (done at most once).
 _STALE_SEQUENCE = frozenset(
@@ -85,11 +82,6 @@ FILLER_FUNCTION = "0x1::aptos_account::transfer"
 _FILL_ATTEMPTS = 3
 #: Transactions the reconciler looks at per pass.
 _RECONCILE_BATCH = 64
-
-
-def transaction_hash(signed_bcs: bytes) -> str:
-    """The hash Aptos gives a signed user transaction (known before it is sent)."""
-    return "0x" + hashlib.sha3_256(_HASH_PREFIX + _USER_TRANSACTION + signed_bcs).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,7 @@ import pytest
 from aptos_sdk.bcs import Serializer
 from aptos_sdk.transactions import EntryFunction
 
-from kana_async.errors import ValidationError
-from kana_async.models import TxPayload
-from kana_async.trade.abi import (
+from kana_async.aptos.abi import (
     AbiCache,
     FunctionAbi,
     ModuleAbi,
@@ -19,6 +17,8 @@ from kana_async.trade.abi import (
     encode_entry_function,
     parse_move_type,
 )
+from kana_async.errors import ValidationError
+from kana_async.models import TxPayload
 
 PKG = "0x7a38039fffd016adcac2c53795ee49325e5ec6fddf3bf02651c09f9a583655a6"
 MODULE = f"{PKG}::perpetual_scripts"

@@ -1,0 +1,81 @@
+"""The layering rules, read from the source: ``aptos`` depends on neither ``trade`` nor ``sim``,
+and the simulator never leans on the client (``sim`` does not import ``trade``)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import kana_async
+
+PACKAGE = Path(kana_async.__file__).parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports (relative imports made absolute), ``TYPE_CHECKING``
+    blocks and function bodies included."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    package = parts[:-1]  # a module's package; for __init__.py, the package itself
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                prefix = ".".join(base)
+                module = f"{prefix}.{node.module}" if node.module else prefix
+                found.add(module)
+                if not node.module:  # from . import x: x may be a module
+                    found.update(f"{prefix}.{alias.name}" for alias in node.names)
+            elif node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def offenders(layer: str, forbidden: tuple[str, ...]) -> list[str]:
+    out = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for module in sorted(imported_modules(path)):
+            if module.startswith(forbidden):
+                out.append(f"{path.relative_to(PACKAGE.parent)} imports {module}")
+    return out
+
+
+def test_the_walker_resolves_relative_imports(tmp_path: Path) -> None:
+    imports = imported_modules(PACKAGE / "sim" / "aptos_node.py")
+    assert "kana_async.aptos.transactions" in imports
+    assert "kana_async.sim.engine" in imports
+    assert "kana_async.sim.contract" in imports  # from . import contract
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden"),
+    [
+        ("sim", ("kana_async.trade",)),
+        ("aptos", ("kana_async.trade", "kana_async.sim", "kana_async.rest", "kana_async.stream")),
+    ],
+)
+def test_layer_does_not_import(layer: str, forbidden: tuple[str, ...]) -> None:
+    assert (PACKAGE / layer).is_dir()
+    found = offenders(layer, tuple(f + s for f in forbidden for s in (".", "")))
+    assert found == [], "\n".join(found)
+
+
+def test_the_old_import_paths_still_work() -> None:
+    from kana_async import aptos, trade
+    from kana_async.trade import abi, node, submitter
+
+    assert trade.transaction_hash is submitter.transaction_hash is aptos.transaction_hash
+    assert trade.VmStatus is node.VmStatus is aptos.VmStatus
+    assert node.node_error is aptos.node_error
+    assert node.NODE_ERROR_CODES is aptos.NODE_ERROR_CODES
+    assert node.BCS_SIGNED_TRANSACTION == aptos.BCS_SIGNED_TRANSACTION
+    for name in abi.__all__:
+        assert getattr(abi, name) is getattr(aptos.abi, name), name
+    for name in ("AbiCache", "FunctionAbi", "ModuleAbi", "parse_move_type"):
+        assert getattr(trade, name) is getattr(aptos, name), name
+    assert kana_async.TransactionRejectedError is node.TransactionRejectedError
