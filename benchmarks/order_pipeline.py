@@ -31,6 +31,8 @@ from aiohttp import web
 from aptos_sdk.account_address import AccountAddress
 from aptos_sdk.transactions import RawTransaction, TransactionPayload
 
+from kana_async.aptos.abi import encode_entry_function
+from kana_async.aptos.transactions import transaction_hash
 from kana_async.models import MarketInfo, TxPayload, decoder
 from kana_async.rest.kana import KanaRest
 from kana_async.rest.session import RestSession
@@ -39,10 +41,8 @@ from kana_async.sim.aptos_node import make_node_app
 from kana_async.sim.engine import Engine
 from kana_async.sim.faults import Faults
 from kana_async.sim.kana_rest import make_rest_app
-from kana_async.trade.abi import encode_entry_function
 from kana_async.trade.node import NodeClient
 from kana_async.trade.signer import Signer
-from kana_async.trade.submitter import transaction_hash
 from kana_async.trade.trader import Trader
 from kana_async.units import check_leverage, price_to_ticks, size_to_lots
 

@@ -23,12 +23,12 @@ from aptos_sdk.transactions import (
     TransactionPayload,
 )
 
+from kana_async.aptos.transactions import transaction_hash
 from kana_async.config import KANA_PACKAGE_ADDRESS
 from kana_async.sim import aptos_node
 from kana_async.sim.aptos_node import NODE_KEY, make_node_app
 from kana_async.sim.engine import Engine
 from kana_async.sim.faults import Faults
-from kana_async.trade.submitter import transaction_hash
 
 BCS = {"Content-Type": "application/x.aptos.signed_transaction+bcs"}
 MODULE = f"{KANA_PACKAGE_ADDRESS}::perpetual_scripts"

@@ -16,13 +16,14 @@ from aiohttp.test_utils import TestServer
 from aptos_sdk.account_address import AccountAddress
 from aptos_sdk.transactions import EntryFunction, RawTransaction, TransactionPayload
 
+from kana_async.aptos.abi import AbiCache
+from kana_async.aptos.transactions import transaction_hash
 from kana_async.config import KANA_PACKAGE_ADDRESS
 from kana_async.errors import TransactionFailedError, UnknownOutcomeError, ValidationError
 from kana_async.models import TxPayload
 from kana_async.sim.aptos_node import NODE_KEY, AptosNode, make_node_app
 from kana_async.sim.engine import Engine
 from kana_async.sim.faults import Faults
-from kana_async.trade.abi import AbiCache
 from kana_async.trade.node import NodeClient, TransactionRejectedError
 from kana_async.trade.signer import Signer
 from kana_async.trade.submitter import (
@@ -30,7 +31,6 @@ from kana_async.trade.submitter import (
     Submitter,
     TradingOptions,
     TxResult,
-    transaction_hash,
 )
 
 MODULE = f"{KANA_PACKAGE_ADDRESS}::perpetual_scripts"
