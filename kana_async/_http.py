@@ -296,14 +296,14 @@ async def send(
     there, nor over plain http. A 303, or a 301/302 to a non-GET, continues as a GET without
     a body (what browsers and aiohttp do).
     """
-    origin = origin_of(request.url)
+    first = request.url
     for _ in range(max_redirects + 1):
         response = await transport.handle(request, timeout=timeout, max_body=max_body)
         status = response.status
         if status not in _REDIRECTS or max_redirects == 0:
             return response
         target = _redirect_target(request.url, status, response.headers.get("Location"))
-        if origin_of(target) != origin:
+        if origin_of(target) != origin_of(first):
             scheme, host, port = origin_of(target)
             raise RedirectRefused(
                 status,
