@@ -163,7 +163,12 @@ class NodeClient:
         )
         self._base = base_url.rstrip("/")
         self._timeout = float(timeout)
-        self.retry = retry if retry is not None else RetryPolicy(attempts=read_attempts)
+        if retry is None:
+            if isinstance(read_attempts, bool) or not isinstance(read_attempts, int) \
+                    or read_attempts < 1:
+                raise ValidationError("read_attempts", "must be an int >= 1", read_attempts)
+            retry = RetryPolicy(attempts=read_attempts)
+        self.retry = retry
         self._chain_id: int | None = None
 
     @property

@@ -284,3 +284,8 @@ async def test_an_oversized_submission_answer_on_the_mock_is_in_doubt() -> None:
 def test_without_a_policy_read_attempts_sets_the_tries() -> None:
     node = NodeClient(MockTransport(Script()), "http://node.test/v1", read_attempts=2)
     assert node.retry.attempts == 2
+
+
+def test_read_attempts_is_validated() -> None:
+    with pytest.raises(ValidationError, match="read_attempts: must be an int >= 1"):
+        NodeClient(MockTransport(Script()), "http://node.test/v1", read_attempts=0)
