@@ -192,6 +192,8 @@ class Transport:
     ``handle`` raises only :class:`HttpFailure` (and its kinds) or :class:`AnswerTooLarge`.
     """
 
+    __slots__ = ()
+
     async def handle(self, request: Request, *, timeout: float, max_body: int) -> Response:
         raise NotImplementedError
 
