@@ -71,7 +71,7 @@ class KanaClient:
     ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``) sets ``kana.stream``.
 
     REST: ``timeout`` (seconds one attempt may take), ``retry``
-    (:class:`~kana_async.RetryPolicy`), ``rate_limit`` (a :class:`~kana_async.RateLimiter` or
+    (:class:`~kana_async.RetryPolicy`, for REST calls and Aptos node reads), ``rate_limit`` (a :class:`~kana_async.RateLimiter` or
     requests per second; default none), ``check_grid`` (validate orders against
     :class:`~kana_async.MarketInfo` before building them), ``max_body`` (largest answer read,
     in bytes). HTTP: ``connection_limit`` (simultaneous connections). TLS: ``ca_file`` (a PEM
@@ -226,12 +226,14 @@ class KanaClient:
         # A simulator (embedded, or `kana-async sim` on explicit URLs) wants a key like the
         # real API but accepts any: spare local users from inventing one.
         api_key = self._api_key or (LOCAL_API_KEY if self._local else None)
+        # One policy for every call that is safe to repeat (REST calls, node reads).
+        retry = self._retry if self._retry is not None else RetryPolicy()
         session = RestSession(
             config.rest_url,
             api_key=api_key,
             session=self._http,
             timeout=self._timeout,
-            retry=self._retry,
+            retry=retry,
             rate_limiter=self._rate_limiter,
             max_body=self._max_body,
         )
@@ -244,7 +246,8 @@ class KanaClient:
             if config.node_url is None:
                 raise KanaError(f"network {config.name!r} has no Aptos node URL; pass node_url=")
             node = NodeClient(self._http, config.node_url, timeout=self._timeout,
-                              max_body_bytes=self.trading_options.max_response_bytes)
+                              max_body_bytes=self.trading_options.max_response_bytes,
+                              retry=retry)
             # A preset's chain id guards against signing for the wrong chain; with an
             # explicit node URL the node's own answer is trusted.
             chain_id = None if self._explicit_node else config.chain_id

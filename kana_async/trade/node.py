@@ -1,28 +1,35 @@
-"""A small asyncio client for the Aptos fullnode REST API (``/v1``), on aiohttp.
+"""A small asyncio client for the Aptos fullnode REST API (``/v1``), on the HTTP seam.
 
 Only what trading needs: ledger info (chain id), account sequence numbers, module ABIs,
 submitting BCS-signed transactions and reading them back by hash. Reads are retried when the
-failure is transient; a submission never is (see ``docs/order-safety.md``).
+failure is transient (the shared :class:`~kana_async._http.RetryPolicy`); a submission never
+is, and no redirect is ever followed (see ``docs/order-safety.md``).
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import msgspec
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from yarl import URL
 
+from .._http import (
+    AiohttpTransport,
+    AnswerTooLarge,
+    ConnectFailed,
+    HttpFailure,
+    Request,
+    Response,
+    RetryPolicy,
+    Transport,
+    parse_retry_after,
+)
 from ..aptos.status import NODE_ERROR_CODES, VmStatus, node_error, vm_status_name
 from ..aptos.transactions import BCS_SIGNED_TRANSACTION
-from ..errors import ApiError, TransportError, ValidationError
+from ..errors import ApiError, RateLimitError, TransportError, ValidationError
 from ..models import normalize_address
 
 __all__ = [
@@ -38,6 +45,10 @@ __all__ = [
 
 #: The largest response body read from the node by default (a module ABI is tens of KB).
 MAX_BODY_BYTES = 1 << 20
+
+logger = logging.getLogger("kana_async.trade.node")
+_SUBMIT_HEADERS = {"Content-Type": BCS_SIGNED_TRANSACTION}
+_NO_HEADERS: dict[str, str] = {}
 
 
 class TransactionRejectedError(ApiError):
@@ -65,21 +76,26 @@ class _Transient(TransportError):
     """A read failed in a way worth repeating (connection trouble, 5xx)."""
 
 
-class _TooLarge(Exception):
-    """The response body is larger than the cap."""
+#: What a read repeats: no usable answer, a 5xx, a 429 (an oversized answer would come again).
+_READ_RETRYABLE = (_Transient, RateLimitError)
 
 
 class NodeClient:
-    """``NodeClient(session, "http://host/v1")``. The session belongs to the caller."""
+    """``NodeClient(session, "http://host/v1")``. The session belongs to the caller.
+
+    ``session`` may also be a :class:`~kana_async._http.Transport` (a ``MockTransport`` in
+    tests). Reads follow ``retry``; without one, a default policy of ``read_attempts`` tries.
+    """
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | Transport,
         base_url: str,
         *,
         timeout: float = 10.0,
         read_attempts: int = 3,
         max_body_bytes: int = MAX_BODY_BYTES,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("node base_url must be an http(s):// URL")
@@ -89,9 +105,17 @@ class NodeClient:
                                   max_body_bytes)
         self.max_body_bytes = max_body_bytes
         self._session = session
+        self._transport = (
+            AiohttpTransport(session) if isinstance(session, aiohttp.ClientSession) else session
+        )
         self._base = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._read_attempts = read_attempts
+        self._timeout = float(timeout)
+        if retry is None:
+            if isinstance(read_attempts, bool) or not isinstance(read_attempts, int) \
+                    or read_attempts < 1:
+                raise ValidationError("read_attempts", "must be an int >= 1", read_attempts)
+            retry = RetryPolicy(attempts=read_attempts)
+        self.retry = retry
         self._chain_id: int | None = None
 
     @property
@@ -101,41 +125,43 @@ class NodeClient:
     # -- reads (safe to repeat) -----------------------------------------------------------
 
     async def _get(self, path: str, *, allow_404: bool = False) -> Any:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self._read_attempts),
-            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        ):
-            with attempt:
-                return await self._get_once(path, allow_404)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.retry.run(
+            lambda timeout: self._get_once(path, allow_404, timeout),
+            timeout=self._timeout,
+            what=f"GET {path}",
+            log=logger,
+            retry_on=_READ_RETRYABLE,
+        )
 
-    async def _get_once(self, path: str, allow_404: bool) -> Any:
-        url = self._base + path
+    async def _get_once(self, path: str, allow_404: bool, timeout: float) -> Any:
+        request = Request("GET", URL(self._base + path), _NO_HEADERS)
         try:
-            async with self._session.get(url, timeout=self._timeout,
-                                         allow_redirects=False) as resp:
-                if resp.status == 404 and allow_404:
-                    return None
-                if 300 <= resp.status < 400:
-                    # Chain id and sequence numbers must come from the node we were given.
-                    raise ApiError(f"GET {path}", _redirect_refused(resp), resp.status)
-                try:
-                    body = await _json_or_none(resp, self.max_body_bytes)
-                except _TooLarge:
-                    # Not retried: the same question would get the same oversized answer.
-                    raise TransportError(
-                        f"GET {path}: the answer is larger than {self.max_body_bytes} bytes",
-                        status=resp.status,
-                    ) from None
-                if resp.status >= 500:
-                    raise _Transient(f"GET {path}: HTTP {resp.status}", status=resp.status)
-                if resp.status >= 400:
-                    raise ApiError(f"GET {path}", _message(body, resp.status), resp.status)
-                return body
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _Transient(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+            resp = await self._transport.handle(
+                request, timeout=timeout, max_body=self.max_body_bytes
+            )
+        except AnswerTooLarge as exc:
+            # Not retried: the same question would get the same oversized answer.
+            raise TransportError(
+                f"GET {path}: the answer is larger than {self.max_body_bytes} bytes",
+                status=exc.status,
+            ) from None
+        except HttpFailure as exc:
+            raise _Transient(f"GET {path}: {exc.detail}") from exc
+        status = resp.status
+        if status == 404 and allow_404:
+            return None
+        if 300 <= status < 400:
+            # Chain id and sequence numbers must come from the node we were given.
+            raise ApiError(f"GET {path}", _redirect_refused(resp), status)
+        body = _json_or_none(resp.body)
+        if status == 429:
+            raise RateLimitError(f"GET {path}", _message(body, status), status,
+                                 retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+        if status >= 500:
+            raise _Transient(f"GET {path}: HTTP {status}", status=status)
+        if status >= 400:
+            raise ApiError(f"GET {path}", _message(body, status), status)
+        return body
 
     async def ledger_info(self) -> dict[str, Any]:
         info: dict[str, Any] = await self._get("")
@@ -186,31 +212,27 @@ class NodeClient:
         else: a 429 or 5xx (a proxy may answer so after forwarding), a 4xx in another shape,
         an oversized or unreadable answer, a dropped connection, a timeout.
         """
-        url = self._base + "/transactions"
+        request = Request(
+            "POST", URL(self._base + "/transactions"), _SUBMIT_HEADERS, signed_transaction
+        )
         try:
-            async with self._session.post(
-                url,
-                data=signed_transaction,
-                headers={"Content-Type": BCS_SIGNED_TRANSACTION},
-                timeout=self._timeout,
-                # Never re-post a signed transaction elsewhere: a 3xx is answered like any
-                # answer that proves nothing (in doubt).
-                allow_redirects=False,
-            ) as resp:
-                try:
-                    body = await _json_or_none(resp, self.max_body_bytes)
-                except _TooLarge:
-                    raise SubmissionInDoubt(
-                        f"HTTP {resp.status} with an answer larger than "
-                        f"{self.max_body_bytes} bytes") from None
-                return _submission_outcome(resp.status, body)
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise TransportError(f"POST /transactions: cannot connect: {exc}") from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise SubmissionInDoubt(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+            # The transport never follows a redirect: a signed transaction is never re-posted
+            # elsewhere, and a 3xx is answered like any answer that proves nothing (in doubt).
+            resp = await self._transport.handle(
+                request, timeout=self._timeout, max_body=self.max_body_bytes
+            )
+        except AnswerTooLarge as exc:
+            raise SubmissionInDoubt(
+                f"HTTP {exc.status} with an answer larger than {self.max_body_bytes} bytes"
+            ) from None
+        except ConnectFailed as exc:
+            raise TransportError(f"POST /transactions: cannot connect: {exc.detail}") from exc
+        except HttpFailure as exc:
+            raise SubmissionInDoubt(exc.detail) from exc
+        return _submission_outcome(resp.status, _json_or_none(resp.body))
 
 
-def _redirect_refused(resp: aiohttp.ClientResponse) -> str:
+def _redirect_refused(resp: Response) -> str:
     target = resp.headers.get("Location", "")
     return (f"the node answered HTTP {resp.status} (a redirect to {target[:200] or 'nowhere'}); "
             "redirects are not followed: pass the node URL itself as node_url")
@@ -233,23 +255,10 @@ def _submission_outcome(status: int, body: Any) -> dict[str, Any]:
     raise SubmissionInDoubt(f"HTTP {status}{detail}")
 
 
-async def _json_or_none(resp: aiohttp.ClientResponse, limit: int) -> Any:
-    """The JSON body, or None if it is not JSON; :class:`_TooLarge` past ``limit`` bytes
-    (checked against ``Content-Length`` first, then while reading)."""
-    if resp.content_length is not None and resp.content_length > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await resp.content.read(65536)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
+def _json_or_none(body: bytes) -> Any:
+    """The JSON body, or None if it is not JSON."""
     try:
-        return msgspec.json.decode(b"".join(chunks))
+        return msgspec.json.decode(body)
     except msgspec.DecodeError:
         return None
 

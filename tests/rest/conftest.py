@@ -1,7 +1,9 @@
-"""REST test helpers: an aioresponses mock that works with the installed aiohttp.
+"""REST test helpers: a scripted handler for the mock transport, and an aioresponses mock
+that works with the installed aiohttp.
 
 aioresponses 0.7.9 builds ``ClientResponse`` objects without the ``stream_writer`` argument
-that aiohttp 3.14 requires; the mock's response class is swapped for one that supplies it.
+that aiohttp 3.14 requires. Its public ``response_class`` option takes a class that supplies
+it; :class:`Mock` makes that the default for every answer it registers.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
-import aioresponses.core
 import pytest
 from aioresponses import aioresponses as Aioresponses
 
+from kana_async._http import Request, Response
 from kana_async.rest.kana import KanaRest
 from kana_async.rest.session import RestSession, RetryPolicy
 
@@ -31,12 +33,18 @@ class CompatResponse(aiohttp.ClientResponse):
         super().__init__(method, url, **kwargs)
 
 
+class Mock(Aioresponses):
+    """``aioresponses`` whose answers are built as :class:`CompatResponse`."""
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("response_class", CompatResponse)
+        super().add(*args, **kwargs)
+
+
 @pytest.fixture
 def mock() -> Iterator[Aioresponses]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(aioresponses.core, "ClientResponse", CompatResponse)
-        with Aioresponses() as m:
-            yield m
+    with Mock() as m:
+        yield m
 
 
 @pytest.fixture
@@ -54,3 +62,28 @@ def rest(session: RestSession) -> KanaRest:
 def ok(data: Any, message: str = "ok") -> dict[str, Any]:
     """A success envelope around ``data``."""
     return {"success": True, "message": message, "data": data}
+
+
+class Script:
+    """A :class:`~kana_async._http.MockTransport` handler that plays ``answers`` in order
+    (a ``Response``, or an exception to raise) and records every request it gets.
+
+    With ``repeat``, the last answer is given again to any further request; without, a request
+    beyond the script fails the test.
+    """
+
+    def __init__(self, *answers: Response | BaseException, repeat: bool = False) -> None:
+        self.answers = answers
+        self.repeat = repeat
+        self.requests: list[Request] = []
+
+    def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        index = len(self.requests) - 1
+        if self.repeat:
+            index = min(index, len(self.answers) - 1)
+        assert index < len(self.answers), f"unexpected request {request!r}"
+        answer = self.answers[index]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer

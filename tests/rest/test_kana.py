@@ -67,7 +67,7 @@ def requests(mock: Aioresponses) -> list[tuple[str, str, Any]]:
         for call in calls:
             assert call.kwargs["headers"]["x-api-key"] == API_KEY
             body = call.kwargs.get("data")
-            sent = json.loads(body) if body else dict(call.kwargs.get("params") or {})
+            sent = json.loads(body) if body else dict(url.query)
             made.append((method, url.path, sent))
     return made
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -10,14 +11,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from kana_async.errors import ApiError, TransportError, ValidationError
+from kana_async._http import MockTransport, Response, RetryPolicy
+from kana_async.errors import ApiError, RateLimitError, TransportError, ValidationError
 from kana_async.trade.node import (
+    BCS_SIGNED_TRANSACTION,
     NodeClient,
     SubmissionInDoubt,
     TransactionRejectedError,
     _submission_outcome,
     node_error,
 )
+from tests.rest.conftest import Script
 
 NODE_REJECTION = {
     "message": "Invalid transaction: Type: Validation Code: SEQUENCE_NUMBER_TOO_OLD",
@@ -174,3 +178,114 @@ async def test_a_redirect_is_never_followed(
 def test_the_cap_is_validated() -> None:
     with pytest.raises(ValidationError, match="max_body_bytes: must be a positive integer"):
         NodeClient(None, "http://127.0.0.1:1/v1", max_body_bytes=0)  # type: ignore[arg-type]
+
+
+# -- on the mock transport: the shared retry policy for reads, never for a submission --------
+
+FAST = RetryPolicy(attempts=3, total_time=2.0, backoff=0.001, max_backoff=0.002)
+PENDING = {"hash": "0x1", "type": "pending_transaction"}
+
+
+def node_on(script: Script, retry: RetryPolicy = FAST) -> NodeClient:
+    return NodeClient(MockTransport(script), "http://node.test/v1", retry=retry,
+                      max_body_bytes=1024)
+
+
+async def test_reads_are_retried_under_the_policy() -> None:
+    script = Script(
+        aiohttp.ClientConnectionError("reset"),
+        Response(503),
+        Response(429, headers={"Retry-After": "0"}),
+        Response(200, json={"chain_id": 4}),
+    )
+    node = node_on(script, RetryPolicy(attempts=4, backoff=0.001, max_backoff=0.002))
+    assert await node.chain_id() == 4
+    assert [str(r.url) for r in script.requests] == ["http://node.test/v1"] * 4
+
+
+async def test_read_attempts_are_bounded() -> None:
+    script = Script(Response(503), repeat=True)
+    with pytest.raises(TransportError, match="HTTP 503"):
+        await node_on(script).ledger_info()
+    assert len(script.requests) == FAST.attempts
+
+
+async def test_a_429_beyond_the_budget_is_raised_at_once() -> None:
+    script = Script(Response(429, headers={"Retry-After": "60"}), repeat=True)
+    with pytest.raises(RateLimitError) as info:
+        await node_on(script).sequence_number("0x1")
+    assert info.value.retry_after == 60
+    assert len(script.requests) == 1
+
+
+async def test_a_4xx_read_is_not_retried() -> None:
+    script = Script(Response(400, json={"message": "bad address",
+                                        "error_code": "invalid_input"}), repeat=True)
+    with pytest.raises(ApiError, match="bad address"):
+        await node_on(script).sequence_number("0x1")
+    assert len(script.requests) == 1
+
+
+async def test_an_unknown_account_has_sequence_number_zero() -> None:
+    script = Script(Response(404, json={"message": "nope", "error_code": "account_not_found"}))
+    assert await node_on(script).sequence_number("0x1") == 0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Response(503),
+        Response(429, headers={"Retry-After": "0"}),
+        Response(408),
+        Response(302, headers={"Location": "/v1/transactions"}),
+        Response(202, b'{"hash": "0x1", "type": "pend'),
+        aiohttp.ClientPayloadError("Response payload is not completed"),
+        aiohttp.ServerDisconnectedError(),
+        asyncio.TimeoutError(),
+    ],
+    ids=["503", "429", "408", "302", "truncated-body", "payload-error", "disconnected",
+         "timeout"],
+)
+async def test_a_submission_is_sent_once_and_anything_unproven_is_in_doubt(
+    answer: Response | BaseException,
+) -> None:
+    script = Script(answer, Response(202, json=PENDING), repeat=True)
+    with pytest.raises(SubmissionInDoubt):
+        await node_on(script).submit(b"\x00" * 10)
+    (request,) = script.requests
+    assert (request.method, str(request.url)) == ("POST", "http://node.test/v1/transactions")
+    assert request.headers["Content-Type"] == BCS_SIGNED_TRANSACTION
+    assert request.body == b"\x00" * 10
+
+
+async def test_a_submission_that_could_not_connect_is_a_transport_error() -> None:
+    script = Script(aiohttp.ConnectionTimeoutError("connect timed out"))
+    with pytest.raises(TransportError, match="cannot connect") as info:
+        await node_on(script).submit(b"\x00")
+    assert not isinstance(info.value, SubmissionInDoubt)
+    assert len(script.requests) == 1
+
+
+async def test_a_submission_proven_rejected_or_accepted() -> None:
+    rejected = Script(Response(400, json=NODE_REJECTION))
+    with pytest.raises(TransactionRejectedError) as info:
+        await node_on(rejected).submit(b"\x00")
+    assert info.value.vm_status == "SEQUENCE_NUMBER_TOO_OLD"
+    accepted = Script(Response(202, json=PENDING))
+    assert (await node_on(accepted).submit(b"\x00"))["hash"] == "0x1"
+
+
+async def test_an_oversized_submission_answer_on_the_mock_is_in_doubt() -> None:
+    script = Script(Response(202, b"[" + b"0," * 1000 + b"0]"))
+    with pytest.raises(SubmissionInDoubt, match="larger than 1024 bytes"):
+        await node_on(script).submit(b"\x00")
+
+
+def test_without_a_policy_read_attempts_sets_the_tries() -> None:
+    node = NodeClient(MockTransport(Script()), "http://node.test/v1", read_attempts=2)
+    assert node.retry.attempts == 2
+
+
+def test_read_attempts_is_validated() -> None:
+    with pytest.raises(ValidationError, match="read_attempts: must be an int >= 1"):
+        NodeClient(MockTransport(Script()), "http://node.test/v1", read_attempts=0)
