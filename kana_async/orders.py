@@ -20,7 +20,7 @@ through :func:`~kana_async.units.to_decimal` once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,8 +41,9 @@ __all__ = [
     "TriggerDraft",
     "TriggerTerms",
     "money_text",
-    "parse_batch",
+    "parse_cancels",
     "parse_order",
+    "parse_placements",
     "parse_trigger",
 ]
 
@@ -64,6 +65,11 @@ def _number(value: object, param: str) -> _Number:
     return _Number(checks.non_negative_decimal(value, param), value, param)
 
 
+def _any_number(value: object, param: str) -> _Number:
+    """A number whose bounds are checked later (leverage: against the market's maximum)."""
+    return _Number(to_decimal(value, param), value, param)
+
+
 def _text(number: _Number) -> str:
     """Wire text of a number. A float must be exactly what it looks like (0.5, not 0.1, whose
     binary value is 0.1000000000000000055...): money is never rounded on the way out."""
@@ -79,7 +85,7 @@ def _text(number: _Number) -> str:
 def money_text(value: object, param: str) -> str:
     """Plain decimal wire text of a money argument (a float only if exactly what it looks
     like); amounts of deposits and withdrawals take this path too."""
-    return _text(_Number(to_decimal(value, param), value, param))
+    return _text(_any_number(value, param))
 
 
 def _require_positive(number: _Number) -> None:
@@ -89,22 +95,23 @@ def _require_positive(number: _Number) -> None:
 
 def _size(market: MarketInfo | None, number: _Number) -> tuple[int | None, str]:
     """Lots (``None`` when the market is unknown) and wire text of a size."""
-    if market is None:
-        _require_positive(number)
-        lots = None
-    else:
-        lots = lots_of(market, number.value, given=number.given, param=number.param)
-    return lots, _text(number)
+    return _on_grid(market, number, lots_of)
 
 
 def _price(market: MarketInfo | None, number: _Number) -> tuple[int | None, str]:
     """Ticks (``None`` when the market is unknown) and wire text of a price."""
+    return _on_grid(market, number, ticks_of)
+
+
+def _on_grid(
+    market: MarketInfo | None, number: _Number, rule: Callable[..., int]
+) -> tuple[int | None, str]:
     if market is None:
         _require_positive(number)
-        ticks = None
+        steps = None
     else:
-        ticks = ticks_of(market, number.value, given=number.given, param=number.param)
-    return ticks, _text(number)
+        steps = rule(market, number.value, given=number.given, param=number.param)
+    return steps, _text(number)
 
 
 def _leverage(market: MarketInfo | None, number: _Number) -> int:
@@ -242,17 +249,9 @@ class OrderDraft:
 
 
 def parse_order(
-    market_id: int,
-    trade_side: object,
-    direction: object,
-    size: object,
-    price: object,
-    leverage: object,
-    restriction: object = 0,
-    take_profit: object = None,
-    stop_loss: object = None,
-    *,
-    limit: bool = True,
+    market_id: int, trade_side: object, direction: object, size: object, price: object,
+    leverage: object, restriction: object = 0, take_profit: object = None,
+    stop_loss: object = None, *, limit: bool = True,
 ) -> OrderDraft:
     """Check one order's arguments (``limit=False``: a market order, ``price`` and
     ``restriction`` ignored); ``market_id`` is already resolved."""
@@ -263,7 +262,7 @@ def parse_order(
     parsed_price = _number(price, "price") if limit else None
     tp = None if take_profit is None else _number(take_profit, "take_profit")
     sl = None if stop_loss is None else _number(stop_loss, "stop_loss")
-    lev = _Number(to_decimal(leverage, "leverage"), leverage, "leverage")
+    lev = _any_number(leverage, "leverage")
     return OrderDraft(market_id, side, close, parsed_size, parsed_price, lev, rule, tp, sl)
 
 
@@ -431,7 +430,7 @@ class BatchDraft:
         if self.orders is not None:
             placed = []
             for order in self.orders:
-                lots, _ = _size(market, order.size)
+                lots, size_text = _size(market, order.size)
                 if order.price is None:
                     price, ticks = Decimal(0), None
                 else:
@@ -439,7 +438,7 @@ class BatchDraft:
                     price = Decimal(text)
                 placed.append(BatchOrder(
                     order.is_limit, order.trade_side, order.direction,
-                    Decimal(_text(order.size)), lots, price, ticks,
+                    Decimal(size_text), lots, price, ticks,
                     _leverage(market, order.leverage),
                 ))
             orders = tuple(placed)
@@ -485,37 +484,39 @@ def _lists(
     return lists, count
 
 
-def parse_batch(
+def parse_cancels(market_id: int, order_ids: object, cancel_trade_sides: object) -> BatchDraft:
+    """Check the cancels of ``cancel_multiple_orders`` (``market_id`` already resolved)."""
+    ids, sides = _cancels(order_ids, cancel_trade_sides)
+    if not ids:
+        raise ValidationError("order_ids", "must name at least one order")
+    return BatchDraft(market_id, ids, sides, None, 0, None, None)
+
+
+def parse_placements(
     market_id: int,
-    *,
-    order_ids: object = None,
-    cancel_trade_sides: object = None,
-    order_types: object = None,
-    trade_sides: object = None,
-    directions: object = None,
-    sizes: object = None,
-    prices: object = None,
-    leverages: object = None,
+    order_types: object,
+    trade_sides: object,
+    directions: object,
+    sizes: object,
+    prices: object,
+    leverages: object,
     restriction: object = 0,
     take_profits: object = None,
     stop_losses: object = None,
-    cancel: bool,
-    place: bool,
+    *,
+    cancels: tuple[object, object] | None = None,
 ) -> BatchDraft:
-    """Check a batch: cancels (``cancel``), placements as parallel lists (``place``), or
-    both in one transaction (then either may be empty, not both)."""
+    """Check the parallel order lists of ``place_multiple_orders``; with
+    ``cancels=(order_ids, cancel_trade_sides)``, of ``cancel_and_place_multiple_orders``
+    (cancels checked first; either part may be empty, not both)."""
     ids: tuple[str, ...] | None = None
     sides: tuple[bool, ...] = ()
-    if cancel:
-        ids, sides = _cancels(order_ids, cancel_trade_sides)
-        if not place and not ids:
-            raise ValidationError("order_ids", "must name at least one order")
-    if not place:
-        return BatchDraft(market_id, ids, sides, None, 0, None, None)
-    if cancel and not ids and not len(checks.sequence(order_types, "order_types")):
-        raise ValidationError("order_ids", "cancel or place at least one order")
+    if cancels is not None:
+        ids, sides = _cancels(*cancels)
+        if not ids and not len(checks.sequence(order_types, "order_types")):
+            raise ValidationError("order_ids", "cancel or place at least one order")
     lists, count = _lists(order_types, trade_sides, directions, sizes, prices, leverages,
-                               take_profits, stop_losses, allow_empty=cancel)
+                          take_profits, stop_losses, allow_empty=cancels is not None)
     rule = checks.restriction(restriction)
     types = [checks.boolean(v, f"order_types[{i}]") for i, v in enumerate(lists["order_types"])]
     tsides = [checks.boolean(v, f"trade_sides[{i}]") for i, v in enumerate(lists["trade_sides"])]
@@ -537,9 +538,8 @@ def parse_batch(
             if name in lists:
                 value = lists[name][i]
                 found.append(None if value is None else _number(value, f"{name}[{i}]"))
-        leverage = lists["leverages"][i]
-        orders.append(_DraftOrder(types[i], tsides[i], dirs[i], size, price, _Number(
-            to_decimal(leverage, f"leverages[{i}]"), leverage, f"leverages[{i}]")))
+        leverage = _any_number(lists["leverages"][i], f"leverages[{i}]")
+        orders.append(_DraftOrder(types[i], tsides[i], dirs[i], size, price, leverage))
     tps = tuple(triggers["take_profits"]) if "take_profits" in lists else None
     sls = tuple(triggers["stop_losses"]) if "stop_losses" in lists else None
     return BatchDraft(market_id, ids, sides, tuple(orders), rule, tps, sls)

@@ -14,7 +14,12 @@ import kana_async.orders
 import kana_async.units
 from kana_async.errors import ValidationError
 from kana_async.models import MarketInfo
-from kana_async.orders import parse_batch, parse_order, parse_trigger
+from kana_async.orders import (
+    parse_cancels,
+    parse_order,
+    parse_placements,
+    parse_trigger,
+)
 
 APT = MarketInfo(market_id=1338, base_name="APT/USDC", base_decimals=8, quote_decimals=6,
                  lot_size=100000, tick_size=1, min_lots=500, max_lots=150000000,
@@ -107,11 +112,8 @@ def test_a_trigger_update() -> None:
 
 
 def test_a_batch_body_and_arguments() -> None:
-    draft = parse_batch(
-        1338, order_types=[True, False], trade_sides=[True, False], directions=[False, True],
-        sizes=["1", "0.5"], prices=["5.5", None], leverages=[3, 2], restriction=3,
-        stop_losses=["5", None], cancel=False, place=True,
-    )
+    draft = parse_placements(1338, [True, False], [True, False], [False, True], ["1", "0.5"],
+                             ["5.5", None], [3, 2], 3, None, ["5", None])
     assert draft.needs_market
     terms = draft.on(APT)
     assert terms.function == "place_multiple_orders"
@@ -128,43 +130,40 @@ def test_a_batch_body_and_arguments() -> None:
 
 
 def test_cancels_alone_and_with_placements() -> None:
-    cancel = parse_batch(1338, order_ids=[7, "8"], cancel_trade_sides=[True, False],
-                         cancel=True, place=False)
+    cancel = parse_cancels(1338, [7, "8"], [True, False])
     assert not cancel.needs_market
     terms = cancel.on(None)
     assert terms.function == "cancel_multiple_orders"
     assert terms.body() == {"marketId": 1338, "cancelOrderIds": ["7", "8"],
                             "orderSides": [True, False]}
     assert terms.arguments() == [1338, [7, 8], [True, False]]
-    both = parse_batch(1338, order_ids=[7], cancel_trade_sides=[True], order_types=[True],
-                       trade_sides=[False], directions=[False], sizes=["1"], prices=["6"],
-                       leverages=[2], cancel=True, place=True).on(APT)
+    both = parse_placements(1338, [True], [False], [False], ["1"], ["6"], [2],
+                            cancels=([7], [True])).on(APT)
     assert both.function == "cancel_and_place_multiple_orders"
     assert both.arguments()[:3] == [1338, [7], [True]]
     assert both.body()["cancelOrderIds"] == ["7"]
 
 
-BATCH_ERRORS: list[tuple[dict[str, Any], str]] = [
-    ({"order_types": [True], "trade_sides": [True], "directions": [False], "sizes": ["1", "2"],
-      "prices": ["5"], "leverages": [2]},
+BATCH_ERRORS: list[tuple[tuple[Any, ...], str]] = [
+    (([True], [True], [False], ["1", "2"], ["5"], [2]),
      "order_types: all order lists must have the same length (order_types=1, trade_sides=1, "
      "directions=1, sizes=2, prices=1, leverages=1)"),
-    ({"order_types": [], "trade_sides": [], "directions": [], "sizes": [], "prices": [],
-      "leverages": []}, "order_types: must contain at least one order"),
-    ({"order_types": [True], "trade_sides": [True], "directions": [False], "sizes": ["1"],
-      "prices": [None], "leverages": [2]}, "prices[0]: a limit order needs a price > 0"),
+    (([], [], [], [], [], []), "order_types: must contain at least one order"),
+    (([True], [True], [False], ["1"], [None], [2]), "prices[0]: a limit order needs a price > 0"),
+    (([True], [True], [False], ["1"], ["5"], [2], 0, []),
+     "order_types: all order lists must have the same length (order_types=1, trade_sides=1, "
+     "directions=1, sizes=1, prices=1, leverages=1, take_profits=0)"),
 ]
 
 
 @pytest.mark.parametrize(("lists", "message"), BATCH_ERRORS)
-def test_batch_rules_have_one_wording(lists: dict[str, Any], message: str) -> None:
+def test_batch_rules_have_one_wording(lists: tuple[Any, ...], message: str) -> None:
     with pytest.raises(ValidationError, match="^" + re.escape(message) + "$"):
-        parse_batch(1338, **lists, cancel=False, place=True)
+        parse_placements(1338, *lists)
 
 
 def test_cancel_rules() -> None:
     with pytest.raises(ValidationError, match=r"^order_ids: must name at least one order$"):
-        parse_batch(1338, order_ids=[], cancel_trade_sides=[], cancel=True, place=False)
+        parse_cancels(1338, [], [])
     with pytest.raises(ValidationError, match=r"^order_ids: cancel or place at least one order$"):
-        parse_batch(1338, order_ids=[], cancel_trade_sides=[], order_types=[], trade_sides=[],
-                    directions=[], sizes=[], prices=[], leverages=[], cancel=True, place=True)
+        parse_placements(1338, [], [], [], [], [], [], cancels=([], []))

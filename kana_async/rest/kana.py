@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from .. import checks
 from ..errors import ApiError, ValidationError, describe_value
 from ..models.kana import (
     DepositWithdraw,
@@ -38,7 +39,15 @@ from ..models.kana import (
     Trade,
     TxPayload,
 )
-from ..orders import BatchTerms, Terms, money_text, parse_batch, parse_order, parse_trigger
+from ..orders import (
+    BatchTerms,
+    Terms,
+    money_text,
+    parse_cancels,
+    parse_order,
+    parse_placements,
+    parse_trigger,
+)
 from ..units import Money, quote_to_units
 from . import params as p
 from .markets import MarketDirectory
@@ -71,7 +80,7 @@ class KanaRest:
 
     def __init__(self, session: RestSession, *, check_grid: bool = True) -> None:
         self.session = session
-        self.check_grid = p.boolean(check_grid, "check_grid")
+        self.check_grid = checks.boolean(check_grid, "check_grid")
         self._markets: dict[int, MarketInfo] = {}
         self._market_locks: dict[int, asyncio.Lock] = {}
         #: Market names -> ids (``"APT"``, ``"APT-USD"``); the list is fetched once, when a
@@ -213,17 +222,17 @@ class KanaRest:
     async def get_profile_address(self, user_address: str) -> str:
         """``GET /getProfileAddress``: the trade-profile address of a wallet (what WebSocket
         subscriptions take), normalised to 64 hex digits."""
-        query = {"userAddress": p.address(user_address)}
+        query = {"userAddress": checks.address(user_address)}
         result: str = await self.session.get("/getProfileAddress", query, str)
         try:
-            return p.address(result, "data")
+            return checks.address(result, "data")
         except ValidationError as exc:
             raise ApiError(
                 "/getProfileAddress", f"not an address: {describe_value(result)}"
             ) from exc
 
     async def _balance(self, path: str, user_address: str) -> Decimal:
-        query = {"userAddress": p.address(user_address)}
+        query = {"userAddress": checks.address(user_address)}
         result: Decimal = await self.session.get(path, query, Decimal)
         return result
 
@@ -255,7 +264,7 @@ class KanaRest:
     async def deposit(self, user_address: str, amount: Money) -> TxPayload:
         """``GET /deposit``: payload moving ``amount`` (human quote units, at most 6
         decimals) from the wallet into the trading profile."""
-        address = p.address(user_address)
+        address = checks.address(user_address)
         quote_to_units(None, amount)
         return await self._build(
             "/deposit", {"userAddress": address, "amount": money_text(amount, "amount")}
@@ -267,7 +276,7 @@ class KanaRest:
         """``GET /withdrawSpecifiMarket`` (sic: the spelling two independent clients use
         against the live API; one other writes ``withdrawSpecificMarket``): payload moving
         ``amount`` of one market's collateral back to the wallet."""
-        address = p.address(user_address)
+        address = checks.address(user_address)
         mid = await self._mid(market_id)
         quote_to_units(None, amount)
         quote_to_units(await self._grid(mid), amount)
@@ -281,8 +290,8 @@ class KanaRest:
     ) -> TxPayload:
         """``GET /withdrawMultipleMarkets``: payload withdrawing ``amount`` from several
         markets; ``marketIds`` is sent comma-separated."""
-        address = p.address(user_address)
-        ids = p.sequence(market_ids, "market_ids")
+        address = checks.address(user_address)
+        ids = checks.sequence(market_ids, "market_ids")
         if not ids:
             raise ValidationError("market_ids", "must name at least one market")
         mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(ids)]
@@ -296,7 +305,7 @@ class KanaRest:
 
     async def get_deposit_and_withdraw_history(self, user_address: str) -> list[DepositWithdraw]:
         """``GET /getDepositAndWithdrawHistory``."""
-        query = {"userAddress": p.address(user_address)}
+        query = {"userAddress": checks.address(user_address)}
         result: list[DepositWithdraw] = await self.session.get(
             "/getDepositAndWithdrawHistory", query, list[DepositWithdraw]
         )
@@ -383,7 +392,8 @@ class KanaRest:
         """``GET /addMargin``: payload adding ``amount`` of collateral (human quote units) to
         the position (``market_id``, ``trade_side``)."""
         mid = await self._mid(market_id)
-        query = {"marketId": str(mid), "tradeSide": p.flag(p.boolean(trade_side, "trade_side"))}
+        side = checks.boolean(trade_side, "trade_side")
+        query = {"marketId": str(mid), "tradeSide": p.flag(side)}
         quote_to_units(None, amount)
         quote_to_units(await self._grid(mid), amount)
         query["amount"] = money_text(amount, "amount")
@@ -418,11 +428,9 @@ class KanaRest:
         ``order_types[i]`` True = limit, False = market; a market order's price may be
         ``None`` (sent as 0: the body needs a slot). ``restriction`` applies to every
         limit order (the REST body takes one value)."""
-        draft = parse_batch(
-            await self._mid(market_id), order_types=order_types, trade_sides=trade_sides,
-            directions=directions, sizes=sizes, prices=prices, leverages=leverages,
-            restriction=restriction, take_profits=take_profits, stop_losses=stop_losses,
-            cancel=False, place=True,
+        draft = parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
         )
         return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
@@ -438,10 +446,7 @@ class KanaRest:
         independent clients use against the live API (the oldest doc page says ``orderIds``
         and ``cancelTradeSides``). ``cancel_trade_sides[i]`` is the position side of order *i*
         (True long, False short)."""
-        draft = parse_batch(
-            await self._mid(market_id), order_ids=order_ids,
-            cancel_trade_sides=cancel_trade_sides, cancel=True, place=False,
-        )
+        draft = parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
         return await self.transaction(draft.on(None))
 
     async def cancel_and_place_multiple_orders(
@@ -464,12 +469,10 @@ class KanaRest:
         in :meth:`place_multiple_orders`. Field names follow the live clients: ``cancelOrderIds``,
         ``orderSides``, ``tradeSides`` (doc: ``orderIds``, ``cancelTradeSides``,
         ``orderTradeSides``) and ``leverages``."""
-        draft = parse_batch(
-            await self._mid(market_id), order_ids=order_ids,
-            cancel_trade_sides=cancel_trade_sides, order_types=order_types,
-            trade_sides=trade_sides, directions=directions, sizes=sizes, prices=prices,
-            leverages=leverages, restriction=restriction, take_profits=take_profits,
-            stop_losses=stop_losses, cancel=True, place=True,
+        draft = parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
+            cancels=(order_ids, cancel_trade_sides),
         )
         market = await self._grid(draft.market_id) if draft.needs_market else None
         return await self.transaction(draft.on(market))
@@ -545,7 +548,7 @@ class KanaRest:
     ) -> Order:
         """``GET /getOrderStatusByOrderId`` (the docs' name; some clients call
         ``/fetchOrderStatusById``): one order's current record."""
-        query = {"marketId": str(await self._mid(market_id)), "orderId": p.order_id(order_id)}
+        query = {"marketId": str(await self._mid(market_id)), "orderId": checks.order_id(order_id)}
         result: Order = await self.session.get("/getOrderStatusByOrderId", query, Order)
         return result
 
@@ -568,9 +571,9 @@ class KanaRest:
         query["from"] = p.iso_text(start)
         query["to"] = p.iso_text(end)
         if user_address is not None:
-            query["userAddress"] = p.address(user_address)
+            query["userAddress"] = checks.address(user_address)
         if order_id is not None:
-            query["orderId"] = p.order_id(order_id)
+            query["orderId"] = checks.order_id(order_id)
         result: list[Trade] = await self.session.get("/getFills", query, list[Trade])
         return result
 
@@ -620,7 +623,7 @@ class KanaRest:
 
 def _user(user_address: str, market_id: int | None) -> dict[str, str]:
     """The query of a user's endpoint (``market_id`` already resolved; ``None``: all)."""
-    query = {"userAddress": p.address(user_address)}
+    query = {"userAddress": checks.address(user_address)}
     if market_id is not None:
         query["marketId"] = str(market_id)
     return query
@@ -630,7 +633,7 @@ def _paged(
     user_address: str, market_id: int | None, offset: int, limit: int, order: str
 ) -> dict[str, str]:
     query = _user(user_address, market_id)
-    query["offset"] = str(p.non_negative_int(offset, "offset"))
-    query["limit"] = str(p.positive_int(limit, "limit"))
+    query["offset"] = str(checks.non_negative_int(offset, "offset"))
+    query["limit"] = str(checks.positive_int(limit, "limit"))
     query["order"] = p.sort_order(order)
     return query

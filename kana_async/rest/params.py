@@ -1,7 +1,7 @@
 """Query-string forms of checked values (flags, times, sort order, decimal text).
 
 Pure functions, no I/O. The argument checks shared with the trader live in
-:mod:`kana_async.checks` and are re-exported here for the REST modules that use them.
+:mod:`kana_async.checks`.
 """
 
 from __future__ import annotations
@@ -9,37 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from ..checks import (
-    RESTRICTIONS,
-    address,
-    boolean,
-    market_id,
-    non_negative_decimal,
-    non_negative_int,
-    order_id,
-    positive_int,
-    restriction,
-    same_length,
-    sequence,
-)
+from ..checks import non_negative_int
 from ..errors import ValidationError
 
 __all__ = [
-    "RESTRICTIONS",
-    "address",
-    "boolean",
     "decimal_text",
     "flag",
     "iso_text",
     "iso_time",
-    "market_id",
-    "non_negative_decimal",
-    "non_negative_int",
-    "order_id",
-    "positive_int",
-    "restriction",
-    "same_length",
-    "sequence",
     "sort_order",
     "unix_time",
 ]

@@ -21,7 +21,13 @@ from .. import checks
 from ..config import KANA_PACKAGE_ADDRESS
 from ..errors import ApiError, ValidationError, describe_value
 from ..models import MarketInfo, OpenOrder, TxPayload, normalize_address
-from ..orders import Terms, parse_batch, parse_order, parse_trigger
+from ..orders import (
+    Terms,
+    parse_cancels,
+    parse_order,
+    parse_placements,
+    parse_trigger,
+)
 from ..units import Money, quote_to_units
 from .abi import AbiCache, decode_arguments
 from .node import NodeClient
@@ -267,11 +273,9 @@ class Trader:
     ) -> TxResult:
         """Several orders in one transaction (parallel lists; ``order_types[i]`` True =
         limit, False = market, whose price may be None)."""
-        draft = parse_batch(
-            await self._mid(market_id), order_types=order_types, trade_sides=trade_sides,
-            directions=directions, sizes=sizes, prices=prices, leverages=leverages,
-            restriction=restriction, take_profits=take_profits, stop_losses=stop_losses,
-            cancel=False, place=True,
+        draft = parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
         )
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
@@ -285,8 +289,7 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side."""
-        draft = parse_batch(await self._mid(market_id), order_ids=order_ids,
-                            cancel_trade_sides=cancel_trade_sides, cancel=True, place=False)
+        draft = parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
         return await self._execute_terms(draft.on(None), wait=wait)
 
     async def cancel_and_place_multiple_orders(
@@ -307,12 +310,10 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancels and placements in one atomic transaction (a quote refresh)."""
-        draft = parse_batch(
-            await self._mid(market_id), order_ids=order_ids,
-            cancel_trade_sides=cancel_trade_sides, order_types=order_types,
-            trade_sides=trade_sides, directions=directions, sizes=sizes, prices=prices,
-            leverages=leverages, restriction=restriction, take_profits=take_profits,
-            stop_losses=stop_losses, cancel=True, place=True,
+        draft = parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
+            cancels=(order_ids, cancel_trade_sides),
         )
         market = await self.rest.market_info(draft.market_id) if draft.needs_market else None
         return await self._execute_terms(draft.on(market), wait=wait)

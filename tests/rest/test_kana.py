@@ -25,7 +25,7 @@ from kana_async.models import (
     Trade,
     TxPayload,
 )
-from kana_async.orders import parse_batch, parse_order
+from kana_async.orders import parse_cancels, parse_order
 from kana_async.rest.kana import KanaRest
 from kana_async.rest.session import RestSession
 from tests.conftest import load_fixture
@@ -321,8 +321,7 @@ async def test_transaction_sends_the_wire_text_of_checked_terms(
     # The trader builds terms on the market's grid once; the builder sends exactly their text.
     market = msgspec.convert(MARKET_BODY["data"][0], MarketInfo, strict=False)
     order = parse_order(1338, True, False, "1.500", "5.768", 5, 3, None, "5").on(market)
-    batch = parse_batch(1338, order_ids=[ORDER_ID], cancel_trade_sides=[True],
-                        cancel=True, place=False).on(None)
+    batch = parse_cancels(1338, [ORDER_ID], [True]).on(None)
     reply(mock, "GET", "/placeLimitOrder", payload("place_limit_order"))
     reply(mock, "POST", "/cancelMultipleOrders", payload("cancel_multiple_orders"))
     await rest.transaction(order)
