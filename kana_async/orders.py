@@ -10,7 +10,8 @@ An order's arguments are checked in two steps, because the second needs the mark
    (the REST client with ``check_grid=False``) checks only that sizes and prices are > 0
    and leverage is within 1..20.
 
-The result (:class:`OrderTerms`, :class:`BatchTerms`, :class:`TriggerTerms`) holds the market,
+The result (:class:`OrderTerms`, :class:`BatchTerms`, :class:`TriggerTerms`, and
+:class:`CollateralTerms` for deposits, withdrawals and margin) holds the market,
 lots, ticks, leverage, TP/SL ticks and restriction together with the wire text the REST
 builder sends (:meth:`~OrderTerms.query`, :meth:`~BatchTerms.body`) and the on-chain
 arguments the transaction must carry (:meth:`~OrderTerms.arguments`), which the trader
@@ -28,20 +29,22 @@ from typing import Any
 from . import checks
 from .errors import ValidationError
 from .models.kana import MarketInfo
-from .units import leverage_of, lots_of, ticks_of, to_decimal
+from .units import leverage_of, lots_of, quote_units_of, ticks_of, to_decimal
 
 __all__ = [
     "BatchDraft",
     "BatchOrder",
     "BatchTerms",
+    "CollateralDraft",
+    "CollateralTerms",
     "OrderDraft",
     "OrderTerms",
     "Terms",
     "Trigger",
     "TriggerDraft",
     "TriggerTerms",
-    "money_text",
     "parse_cancels",
+    "parse_collateral",
     "parse_order",
     "parse_placements",
     "parse_trigger",
@@ -80,12 +83,6 @@ def _text(number: _Number) -> str:
             number.given,
         )
     return format(number.value, "f")
-
-
-def money_text(value: object, param: str) -> str:
-    """Plain decimal wire text of a money argument (a float only if exactly what it looks
-    like); amounts of deposits and withdrawals take this path too."""
-    return _text(_any_number(value, param))
 
 
 def _require_positive(number: _Number) -> None:
@@ -545,5 +542,76 @@ def parse_placements(
     return BatchDraft(market_id, ids, sides, tuple(orders), rule, tps, sls)
 
 
+# -- collateral: deposits, withdrawals, margin -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralTerms:
+    """An amount of quote coin moved: ``deposit``, ``withdraw_specific_market``,
+    ``withdraw_multiple_markets`` or ``add_margin``."""
+
+    function: str
+    user_address: str | None
+    market_ids: tuple[int, ...]
+    trade_side: bool | None
+    amount: Decimal
+    units: int
+    text: str
+
+    def query(self) -> dict[str, str]:
+        query = {} if self.user_address is None else {"userAddress": self.user_address}
+        if self.function == "withdraw_multiple_markets":
+            query["marketIds"] = ",".join(map(str, self.market_ids))
+        elif self.market_ids:
+            query["marketId"] = str(self.market_ids[0])
+        if self.trade_side is not None:
+            query["tradeSide"] = _flag(self.trade_side)
+        query["amount"] = self.text
+        return query
+
+    def arguments(self) -> list[Any]:
+        head: list[Any] = [] if self.user_address is None else [self.user_address]
+        if self.function == "withdraw_multiple_markets":
+            head.append(list(self.market_ids))
+        else:
+            head += self.market_ids
+        if self.trade_side is not None:
+            head.append(self.trade_side)
+        return [*head, self.units]
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralDraft:
+    """An amount checked against the quote coin's 6 decimals, before the market is known."""
+
+    function: str
+    user_address: str | None
+    market_ids: tuple[int, ...]
+    trade_side: bool | None
+    amount: _Number
+    units: int
+
+    def on(self, market: MarketInfo | None) -> CollateralTerms:
+        """The terms; a known market's own quote decimals are checked too."""
+        units = self.units
+        if market is not None:
+            units = quote_units_of(market, self.amount.value, given=self.amount.given,
+                                   param=self.amount.param)
+        return CollateralTerms(self.function, self.user_address, self.market_ids,
+                               self.trade_side, self.amount.value, units, _text(self.amount))
+
+
+def parse_collateral(
+    function: str, amount: object, *, user_address: str | None = None,
+    market_ids: Sequence[int] = (), trade_side: object = None,
+) -> CollateralDraft:
+    """Check a collateral move (``user_address`` and ``market_ids`` already checked; a
+    ``trade_side`` is given for ``add_margin`` only)."""
+    side = None if trade_side is None else checks.boolean(trade_side, "trade_side")
+    number = _any_number(amount, "amount")
+    units = quote_units_of(None, number.value, given=amount, param="amount")
+    return CollateralDraft(function, user_address, tuple(market_ids), side, number, units)
+
+
 #: Every kind of checked terms a REST builder turns into a payload.
-Terms = OrderTerms | BatchTerms | TriggerTerms
+Terms = OrderTerms | BatchTerms | TriggerTerms | CollateralTerms

@@ -45,6 +45,7 @@ __all__ = [
     "price_step",
     "price_to_ticks",
     "quote_to_units",
+    "quote_units_of",
     "size_step",
     "size_to_lots",
     "snap_price",
@@ -295,8 +296,16 @@ def quote_to_units(
 ) -> int:
     """Quote-coin base units (``amount * 10**quote_decimals``) for a positive human amount;
     rejects more decimals than the coin has. ``info=None`` assumes 6 decimals."""
+    return quote_units_of(info, to_decimal(amount, param), given=amount, param=param)
+
+
+def quote_units_of(
+    info: MarketInfo | None, number: Decimal, *, given: object, param: str = "amount"
+) -> int:
+    """:func:`quote_to_units` of an amount already parsed by :func:`to_decimal`."""
+    amount = given
     decimals = info.quote_decimals if info is not None else DEFAULT_QUOTE_DECIMALS
-    units = _positive(amount, param) * Fraction(10**decimals)
+    units = _positive_parsed(number, given, param) * Fraction(10**decimals)
     if units.denominator != 1:
         raise ValidationError(
             param,

@@ -16,6 +16,7 @@ from kana_async.errors import ValidationError
 from kana_async.models import MarketInfo
 from kana_async.orders import (
     parse_cancels,
+    parse_collateral,
     parse_order,
     parse_placements,
     parse_trigger,
@@ -167,3 +168,31 @@ def test_cancel_rules() -> None:
         parse_cancels(1338, [], [])
     with pytest.raises(ValidationError, match=r"^order_ids: cancel or place at least one order$"):
         parse_placements(1338, [], [], [], [], [], [], cancels=([], []))
+
+
+WALLET = "0x" + "ab" * 32
+
+
+def test_collateral_moves() -> None:
+    deposit = parse_collateral("deposit", "12.5", user_address=WALLET).on(None)
+    assert deposit.query() == {"userAddress": WALLET, "amount": "12.5"}
+    assert deposit.arguments() == [WALLET, 12_500_000]
+    withdraw = parse_collateral("withdraw_multiple_markets", 3, user_address=WALLET,
+                                market_ids=[1338, 14]).on(None)
+    assert withdraw.query() == {"userAddress": WALLET, "marketIds": "1338,14", "amount": "3"}
+    assert withdraw.arguments() == [WALLET, [1338, 14], 3_000_000]
+    margin = parse_collateral("add_margin", "0.5", market_ids=[1338], trade_side=False).on(APT)
+    assert margin.query() == {"marketId": "1338", "tradeSide": "false", "amount": "0.5"}
+    assert margin.arguments() == [1338, False, 500_000]
+
+
+def test_collateral_rules() -> None:
+    with pytest.raises(ValidationError, match=r"^amount: must have at most 6 decimal places"):
+        parse_collateral("deposit", "1.0000001", user_address=WALLET)
+    with pytest.raises(ValidationError, match=r"^trade_side: must be True or False"):
+        parse_collateral("add_margin", "1", market_ids=[1338], trade_side=1)
+    two_decimals = MarketInfo(**{**{f: getattr(APT, f) for f in APT.__struct_fields__},
+                                 "quote_decimals": 2})
+    with pytest.raises(ValidationError, match=r"^amount: must have at most 2 decimal places"):
+        parse_collateral("add_margin", "1.005", market_ids=[1338], trade_side=True
+                         ).on(two_decimals)

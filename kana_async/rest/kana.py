@@ -42,13 +42,13 @@ from ..models.kana import (
 from ..orders import (
     BatchTerms,
     Terms,
-    money_text,
     parse_cancels,
+    parse_collateral,
     parse_order,
     parse_placements,
     parse_trigger,
 )
-from ..units import Money, quote_to_units
+from ..units import Money
 from . import params as p
 from .markets import MarketDirectory
 from .session import RestSession
@@ -58,8 +58,12 @@ __all__ = ["KanaRest"]
 _BODY = msgspec.json.Encoder(decimal_format="number")
 _OPTIONAL_DECIMAL: Any = Decimal | None
 _IDS: Any = list[str | int]
-#: The builder path of each ``perpetual_scripts`` function that takes order terms.
+#: The builder path of each ``perpetual_scripts`` function built from checked terms.
 _PATHS = {
+    "deposit": "/deposit",
+    "withdraw_specific_market": "/withdrawSpecifiMarket",
+    "withdraw_multiple_markets": "/withdrawMultipleMarkets",
+    "add_margin": "/addMargin",
     "place_limit_order": "/placeLimitOrder",
     "place_market_order": "/placeMarketOrder",
     "update_take_profit": "/updateTakeProfit",
@@ -264,11 +268,8 @@ class KanaRest:
     async def deposit(self, user_address: str, amount: Money) -> TxPayload:
         """``GET /deposit``: payload moving ``amount`` (human quote units, at most 6
         decimals) from the wallet into the trading profile."""
-        address = checks.address(user_address)
-        quote_to_units(None, amount)
-        return await self._build(
-            "/deposit", {"userAddress": address, "amount": money_text(amount, "amount")}
-        )
+        draft = parse_collateral("deposit", amount, user_address=checks.address(user_address))
+        return await self.transaction(draft.on(None))
 
     async def withdraw_specific_market(
         self, user_address: str, market_id: int | str, amount: Money
@@ -278,12 +279,9 @@ class KanaRest:
         ``amount`` of one market's collateral back to the wallet."""
         address = checks.address(user_address)
         mid = await self._mid(market_id)
-        quote_to_units(None, amount)
-        quote_to_units(await self._grid(mid), amount)
-        query = {
-            "userAddress": address, "marketId": str(mid), "amount": money_text(amount, "amount")
-        }
-        return await self._build("/withdrawSpecifiMarket", query)
+        draft = parse_collateral("withdraw_specific_market", amount, user_address=address,
+                                 market_ids=[mid])
+        return await self.transaction(draft.on(await self._grid(mid)))
 
     async def withdraw_multiple_markets(
         self, user_address: str, market_ids: Sequence[int | str], amount: Money
@@ -295,13 +293,9 @@ class KanaRest:
         if not ids:
             raise ValidationError("market_ids", "must name at least one market")
         mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(ids)]
-        quote_to_units(None, amount)
-        query = {
-            "userAddress": address,
-            "marketIds": ",".join(map(str, mids)),
-            "amount": money_text(amount, "amount"),
-        }
-        return await self._build("/withdrawMultipleMarkets", query)
+        draft = parse_collateral("withdraw_multiple_markets", amount, user_address=address,
+                                 market_ids=mids)
+        return await self.transaction(draft.on(None))
 
     async def get_deposit_and_withdraw_history(self, user_address: str) -> list[DepositWithdraw]:
         """``GET /getDepositAndWithdrawHistory``."""
@@ -392,12 +386,8 @@ class KanaRest:
         """``GET /addMargin``: payload adding ``amount`` of collateral (human quote units) to
         the position (``market_id``, ``trade_side``)."""
         mid = await self._mid(market_id)
-        side = checks.boolean(trade_side, "trade_side")
-        query = {"marketId": str(mid), "tradeSide": p.flag(side)}
-        quote_to_units(None, amount)
-        quote_to_units(await self._grid(mid), amount)
-        query["amount"] = money_text(amount, "amount")
-        return await self._build("/addMargin", query)
+        draft = parse_collateral("add_margin", amount, market_ids=[mid], trade_side=trade_side)
+        return await self.transaction(draft.on(await self._grid(mid)))
 
     async def collapse_position(self, market_id: int | str) -> TxPayload:
         """``GET /collapsePosition``: payload closing the user's positions in the market."""

@@ -17,18 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .. import checks
+from .. import checks, orders
 from ..config import KANA_PACKAGE_ADDRESS
 from ..errors import ApiError, ValidationError, describe_value
 from ..models import MarketInfo, OpenOrder, TxPayload, normalize_address
-from ..orders import (
-    Terms,
-    parse_cancels,
-    parse_order,
-    parse_placements,
-    parse_trigger,
-)
-from ..units import Money, quote_to_units
+from ..units import Money
 from .abi import AbiCache, decode_arguments
 from .node import NodeClient
 from .signer import Signer
@@ -49,27 +42,13 @@ class PayloadMismatchError(ApiError):
 
 class PayloadSource(Protocol):
     """What the trader needs from the REST client (:class:`~kana_async.rest.KanaRest`):
-    market ids and grids, and unsigned payloads of checked terms or amounts."""
+    market ids and grids, and unsigned payloads of checked terms."""
 
     async def resolve_market_id(self, market: int | str, param: str = "market_id") -> int: ...
 
     async def market_info(self, market_id: int | str) -> MarketInfo: ...
 
-    async def transaction(self, terms: Terms) -> TxPayload: ...
-
-    async def deposit(self, user_address: str, amount: Money) -> TxPayload: ...
-
-    async def withdraw_specific_market(
-        self, user_address: str, market_id: int | str, amount: Money
-    ) -> TxPayload: ...
-
-    async def withdraw_multiple_markets(
-        self, user_address: str, market_ids: Sequence[int | str], amount: Money
-    ) -> TxPayload: ...
-
-    async def add_margin(
-        self, market_id: int | str, trade_side: bool, amount: Money
-    ) -> TxPayload: ...
+    async def transaction(self, terms: orders.Terms) -> TxPayload: ...
 
     async def settle_pnl(self, user_address: str, market_id: int | str) -> TxPayload: ...
 
@@ -123,7 +102,7 @@ class Trader:
         entry = await self._checked_entry(function, expected, payload)
         return await self.submitter.submit(entry, wait=wait)
 
-    async def _execute_terms(self, terms: Terms, *, wait: bool) -> TxResult:
+    async def _execute_terms(self, terms: orders.Terms, *, wait: bool) -> TxResult:
         """Build the payload of ``terms`` and sign it only if it carries their arguments."""
         return await self._execute(terms.function, terms.arguments(),
                                    self.rest.transaction(terms), wait=wait)
@@ -165,20 +144,17 @@ class Trader:
 
     async def deposit(self, amount: Money, *, wait: bool = True) -> TxResult:
         """Move ``amount`` (human quote units) from the wallet into the trading profile."""
-        units = quote_to_units(None, amount)
-        return await self._execute(
-            "deposit", [self.address, units], self.rest.deposit(self.address, amount), wait=wait
-        )
+        draft = orders.parse_collateral("deposit", amount, user_address=self.address)
+        return await self._execute_terms(draft.on(None), wait=wait)
 
     async def withdraw(self, market_id: int | str, amount: Money, *, wait: bool = True
                        ) -> TxResult:
         """Move ``amount`` of one market's collateral back to the wallet."""
         mid, info = await self._market(market_id)
-        units = quote_to_units(info, amount)
-        return await self._execute(
-            "withdraw_specific_market", [self.address, mid, units],
-            self.rest.withdraw_specific_market(self.address, mid, amount), wait=wait,
+        draft = orders.parse_collateral(
+            "withdraw_specific_market", amount, user_address=self.address, market_ids=[mid]
         )
+        return await self._execute_terms(draft.on(info), wait=wait)
 
     async def withdraw_multiple(
         self, market_ids: Sequence[int | str], amount: Money, *, wait: bool = True
@@ -188,22 +164,20 @@ class Trader:
         mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(market_ids)]
         if not mids:
             raise ValidationError("market_ids", "must name at least one market")
-        units = quote_to_units(None, amount)
-        return await self._execute(
-            "withdraw_multiple_markets", [self.address, mids, units],
-            self.rest.withdraw_multiple_markets(self.address, mids, amount), wait=wait,
+        draft = orders.parse_collateral(
+            "withdraw_multiple_markets", amount, user_address=self.address, market_ids=mids
         )
+        return await self._execute_terms(draft.on(None), wait=wait)
 
     async def add_margin(
         self, market_id: int | str, trade_side: bool, amount: Money, *, wait: bool = True
     ) -> TxResult:
         """Add ``amount`` of collateral to the position (``market_id``, ``trade_side``)."""
         mid, info = await self._market(market_id)
-        side = checks.boolean(trade_side, "trade_side")
-        units = quote_to_units(info, amount)
-        return await self._execute(
-            "add_margin", [mid, side, units], self.rest.add_margin(mid, side, amount), wait=wait
+        draft = orders.parse_collateral(
+            "add_margin", amount, market_ids=[mid], trade_side=trade_side
         )
+        return await self._execute_terms(draft.on(info), wait=wait)
 
     async def settle_pnl(
         self, market_id: int | str, user_address: str | None = None, *, wait: bool = True
@@ -233,8 +207,8 @@ class Trader:
     ) -> TxResult:
         """A limit order. ``trade_side`` True = long side; ``direction`` False = open,
         True = close; ``restriction`` 0 none, 1 fill-or-abort, 2 IOC, 3 post-only."""
-        draft = parse_order(await self._mid(market_id), trade_side, direction, size, price,
-                            leverage, restriction, take_profit, stop_loss)
+        draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
+                                   price, leverage, restriction, take_profit, stop_loss)
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
 
@@ -251,8 +225,8 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """A market order: fills against the book at once."""
-        draft = parse_order(await self._mid(market_id), trade_side, direction, size, None,
-                            leverage, None, take_profit, stop_loss, limit=False)
+        draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
+                                   None, leverage, None, take_profit, stop_loss, limit=False)
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
 
@@ -273,7 +247,7 @@ class Trader:
     ) -> TxResult:
         """Several orders in one transaction (parallel lists; ``order_types[i]`` True =
         limit, False = market, whose price may be None)."""
-        draft = parse_placements(
+        draft = orders.parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
             leverages, restriction, take_profits, stop_losses,
         )
@@ -289,7 +263,7 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side."""
-        draft = parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
+        draft = orders.parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
         return await self._execute_terms(draft.on(None), wait=wait)
 
     async def cancel_and_place_multiple_orders(
@@ -310,7 +284,7 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancels and placements in one atomic transaction (a quote refresh)."""
-        draft = parse_placements(
+        draft = orders.parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
             leverages, restriction, take_profits, stop_losses,
             cancels=(order_ids, cancel_trade_sides),
@@ -374,7 +348,7 @@ class Trader:
     async def _trigger(
         self, function: str, market_id: int | str, trade_side: bool, price: Money, wait: bool,
     ) -> TxResult:
-        draft = parse_trigger(function, await self._mid(market_id), trade_side, price)
+        draft = orders.parse_trigger(function, await self._mid(market_id), trade_side, price)
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
 

@@ -212,10 +212,10 @@ async def test_payload_for_another_function_is_refused(
         function_arguments=[trader.address, "1338", "1000000"],
     )
 
-    async def evil(*args: object, **kwargs: object) -> TxPayload:
+    async def evil(terms: Terms) -> TxPayload:
         return wrong
 
-    monkeypatch.setattr(exchange.rest, "deposit", evil)
+    monkeypatch.setattr(exchange.rest, "transaction", evil)
     with pytest.raises(PayloadMismatchError, match=r"expected .*::perpetual_scripts::deposit"):
         await trader.deposit("10")
     assert exchange.node.submissions == 0
