@@ -39,14 +39,18 @@ __all__ = [
     "base_asset",
     "check_leverage",
     "check_order",
+    "leverage_of",
+    "lots_of",
     "lots_to_size",
     "price_step",
     "price_to_ticks",
     "quote_to_units",
+    "quote_units_of",
     "size_step",
     "size_to_lots",
     "snap_price",
     "snap_size",
+    "ticks_of",
     "ticks_to_price",
     "to_decimal",
     "units_to_quote",
@@ -119,9 +123,12 @@ def to_decimal(value: object, param: str) -> Decimal:
 
 
 def _positive(value: object, param: str) -> Fraction:
-    number = to_decimal(value, param)
+    return _positive_parsed(to_decimal(value, param), value, param)
+
+
+def _positive_parsed(number: Decimal, given: object, param: str) -> Fraction:
     if number <= 0:
-        raise ValidationError(param, "must be greater than 0", value)
+        raise ValidationError(param, "must be greater than 0", given)
     return Fraction(number)
 
 
@@ -183,7 +190,14 @@ def price_step(info: MarketInfo) -> Decimal:
 def size_to_lots(info: MarketInfo, size: Money, *, param: str = "size") -> int:
     """Whole lots for a human ``size``; rejects sizes off the lot grid or outside
     ``min_lots..max_lots``."""
-    lots = _positive(size, param) / _lot(info)
+    return lots_of(info, to_decimal(size, param), given=size, param=param)
+
+
+def lots_of(info: MarketInfo, number: Decimal, *, given: object, param: str = "size") -> int:
+    """:func:`size_to_lots` of a size already parsed by :func:`to_decimal` (``given`` is the
+    value as the caller wrote it, which messages show)."""
+    size = given
+    lots = _positive_parsed(number, given, param) / _lot(info)
     if lots.denominator != 1:
         raise ValidationError(
             param,
@@ -232,7 +246,14 @@ def snap_size(info: MarketInfo, size: Money, rounding: str = ROUND_DOWN) -> Deci
 def price_to_ticks(info: MarketInfo, price: Money, *, param: str = "price") -> int:
     """Ticks per lot for a human ``price``; rejects prices off the tick grid or above
     Econia's maximum (2**32-1 ticks)."""
-    ticks = _positive(price, param) / _tick(info)
+    return ticks_of(info, to_decimal(price, param), given=price, param=param)
+
+
+def ticks_of(info: MarketInfo, number: Decimal, *, given: object, param: str = "price") -> int:
+    """:func:`price_to_ticks` of a price already parsed by :func:`to_decimal` (``given`` as
+    the caller wrote it)."""
+    price = given
+    ticks = _positive_parsed(number, given, param) / _tick(info)
     if ticks.denominator != 1:
         raise ValidationError(
             param,
@@ -275,8 +296,16 @@ def quote_to_units(
 ) -> int:
     """Quote-coin base units (``amount * 10**quote_decimals``) for a positive human amount;
     rejects more decimals than the coin has. ``info=None`` assumes 6 decimals."""
+    return quote_units_of(info, to_decimal(amount, param), given=amount, param=param)
+
+
+def quote_units_of(
+    info: MarketInfo | None, number: Decimal, *, given: object, param: str = "amount"
+) -> int:
+    """:func:`quote_to_units` of an amount already parsed by :func:`to_decimal`."""
+    amount = given
     decimals = info.quote_decimals if info is not None else DEFAULT_QUOTE_DECIMALS
-    units = _positive(amount, param) * Fraction(10**decimals)
+    units = _positive_parsed(number, given, param) * Fraction(10**decimals)
     if units.denominator != 1:
         raise ValidationError(
             param,
@@ -299,7 +328,14 @@ def units_to_quote(info: MarketInfo | None, units: int) -> Decimal:
 
 def check_leverage(info: MarketInfo | None, leverage: object, *, param: str = "leverage") -> int:
     """``leverage`` as an int in ``1..max_leverage`` (``1..20`` when the market is unknown)."""
-    number = to_decimal(leverage, param)
+    return leverage_of(info, to_decimal(leverage, param), given=leverage, param=param)
+
+
+def leverage_of(
+    info: MarketInfo | None, number: Decimal, *, given: object, param: str = "leverage"
+) -> int:
+    """:func:`check_leverage` of a value already parsed by :func:`to_decimal`."""
+    leverage = given
     if number != number.to_integral_value():
         raise ValidationError(param, "must be a whole number", leverage)
     value = int(number)
@@ -313,7 +349,8 @@ def check_order(
     info: MarketInfo, size: Money, price: Money | None, leverage: object
 ) -> OrderUnits:
     """Validate a whole order against the market (lot grid and bounds, tick grid, leverage);
-    ``price=None`` for a market order."""
+    ``price=None`` for a market order. Size, price and leverage only: the whole order (sides,
+    restriction, TP/SL, wire text) is :func:`kana_async.orders.parse_order`."""
     lots = size_to_lots(info, size)
     ticks = None if price is None else price_to_ticks(info, price)
     return OrderUnits(lots, ticks, check_leverage(info, leverage))

@@ -16,6 +16,8 @@ from kana_async.units import (
     MAX_PRICE_TICKS,
     check_leverage,
     check_order,
+    leverage_of,
+    lots_of,
     lots_to_size,
     price_step,
     price_to_ticks,
@@ -24,6 +26,7 @@ from kana_async.units import (
     size_to_lots,
     snap_price,
     snap_size,
+    ticks_of,
     ticks_to_price,
     to_decimal,
     units_to_quote,
@@ -262,3 +265,20 @@ def test_amount_text_must_be_plain_ascii_decimal(text: str) -> None:
 )
 def test_plain_decimal_text_is_accepted(text: str, value: Decimal) -> None:
     assert to_decimal(text, "size") == value
+
+
+def test_parsed_values_are_checked_by_the_same_rules_showing_what_was_given() -> None:
+    # For callers that parsed once with to_decimal: same rules, the caller's value in messages.
+    assert lots_of(APT, Decimal("1.5"), given="1.5") == 1500
+    assert ticks_of(APT, Decimal("5.1"), given="5.1") == 5100
+    assert leverage_of(APT, Decimal(3), given=3) == 3
+    with pytest.raises(ValidationError) as info:
+        ticks_of(APT, to_decimal(5.768, "prices[0]"), given=5.768, param="prices[0]")
+    assert str(info.value) == (
+        "prices[0]: must be a multiple of the tick size 0.001 (a float is taken at its exact "
+        "binary value; pass a str or Decimal) (got 5.768)"
+    )
+    with pytest.raises(ValidationError, match=r"^sizes\[1\]: minimum size is 0\.5 APT \(got 0\.4"):
+        lots_of(APT, Decimal("0.4"), given="0.4", param="sizes[1]")
+    with pytest.raises(ValidationError, match=r"^leverage: must be a whole number \(got 2\.5\)$"):
+        leverage_of(None, Decimal("2.5"), given="2.5")

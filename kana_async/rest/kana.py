@@ -1,15 +1,17 @@
 """``KanaRest``: one coroutine per Kana REST endpoint (spec §4), typed in and out.
 
-Arguments are validated before anything is sent (:mod:`.params`, :mod:`kana_async.units`);
-a bad value raises ``ValidationError`` naming the parameter and the rule. Money goes out as
-plain decimal text in human units (the server converts to lots and ticks) and comes back as
-``Decimal``.
+Arguments are validated before anything is sent (:mod:`kana_async.checks`, :mod:`.params`,
+:mod:`kana_async.units`); a bad value raises ``ValidationError`` naming the parameter and the
+rule. Money goes out as plain decimal text in human units (the server converts to lots and
+ticks) and comes back as ``Decimal``.
 
 Transaction builders (deposit, withdraw, orders, TP/SL, margin, collapse, settle) return an
 unsigned :class:`~kana_async.models.TxPayload`; nothing happens on chain until it is signed and
-submitted. Before building an order they check size, price and leverage against the market's
-grid (lot size, tick size, min/max lots, max leverage) using a ``MarketInfo`` fetched once per
-market and cached (:meth:`KanaRest.market_info`), so a bad order never reaches the chain.
+submitted. An order, batch or TP/SL update is parsed once into terms (:mod:`kana_async.orders`)
+on the market's grid (lot size, tick size, min/max lots, max leverage, from a ``MarketInfo``
+fetched once per market and cached, :meth:`KanaRest.market_info`), and
+:meth:`KanaRest.transaction` sends the terms' wire text; the trader builds the same terms and
+checks the returned payload against them, so a bad order never reaches the chain.
 
 Where the documents spell a path or field two ways (spec §11), the choice made is stated in
 the method's docstring.
@@ -24,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from .. import checks
 from ..errors import ApiError, ValidationError, describe_value
 from ..models.kana import (
     DepositWithdraw,
@@ -36,14 +39,16 @@ from ..models.kana import (
     Trade,
     TxPayload,
 )
-from ..units import (
-    Money,
-    check_leverage,
-    price_to_ticks,
-    quote_to_units,
-    size_to_lots,
-    to_decimal,
+from ..orders import (
+    BatchTerms,
+    Terms,
+    parse_cancels,
+    parse_collateral,
+    parse_order,
+    parse_placements,
+    parse_trigger,
 )
+from ..units import Money
 from . import params as p
 from .markets import MarketDirectory
 from .session import RestSession
@@ -53,6 +58,20 @@ __all__ = ["KanaRest"]
 _BODY = msgspec.json.Encoder(decimal_format="number")
 _OPTIONAL_DECIMAL: Any = Decimal | None
 _IDS: Any = list[str | int]
+#: The builder path of each ``perpetual_scripts`` function built from checked terms.
+_PATHS = {
+    "deposit": "/deposit",
+    "withdraw_specific_market": "/withdrawSpecifiMarket",
+    "withdraw_multiple_markets": "/withdrawMultipleMarkets",
+    "add_margin": "/addMargin",
+    "place_limit_order": "/placeLimitOrder",
+    "place_market_order": "/placeMarketOrder",
+    "update_take_profit": "/updateTakeProfit",
+    "update_stop_loss": "/updateStopLoss",
+    "place_multiple_orders": "/placeMultipleOrders",
+    "cancel_multiple_orders": "/cancelMultipleOrders",
+    "cancel_and_place_multiple_orders": "/cancelAndPlaceMultipleOrders",
+}
 
 
 class KanaRest:
@@ -65,7 +84,7 @@ class KanaRest:
 
     def __init__(self, session: RestSession, *, check_grid: bool = True) -> None:
         self.session = session
-        self.check_grid = p.boolean(check_grid, "check_grid")
+        self.check_grid = checks.boolean(check_grid, "check_grid")
         self._markets: dict[int, MarketInfo] = {}
         self._market_locks: dict[int, asyncio.Lock] = {}
         #: Market names -> ids (``"APT"``, ``"APT-USD"``); the list is fetched once, when a
@@ -112,11 +131,11 @@ class KanaRest:
             if mid is not None:
                 self._markets.pop(mid, None)
 
-    async def resolve_market_id(self, market: int | str) -> int:
+    async def resolve_market_id(self, market: int | str, param: str = "market_id") -> int:
         """The id of a market id or name (``1338``, ``"1338"``, ``"APT"``, ``"APT-USD"``);
         a name fetches the market list once. An unknown name raises ``ValidationError``
-        listing the known ones."""
-        return await self._mid(market)
+        (naming ``param``) listing the known ones."""
+        return await self._mid(market, param)
 
     async def resolve_market(self, market: int | str) -> MarketInfo:
         """The ``MarketInfo`` of a market id or name (cached, like :meth:`market_info`)."""
@@ -207,17 +226,17 @@ class KanaRest:
     async def get_profile_address(self, user_address: str) -> str:
         """``GET /getProfileAddress``: the trade-profile address of a wallet (what WebSocket
         subscriptions take), normalised to 64 hex digits."""
-        query = {"userAddress": p.address(user_address)}
+        query = {"userAddress": checks.address(user_address)}
         result: str = await self.session.get("/getProfileAddress", query, str)
         try:
-            return p.address(result, "data")
+            return checks.address(result, "data")
         except ValidationError as exc:
             raise ApiError(
                 "/getProfileAddress", f"not an address: {describe_value(result)}"
             ) from exc
 
     async def _balance(self, path: str, user_address: str) -> Decimal:
-        query = {"userAddress": p.address(user_address)}
+        query = {"userAddress": checks.address(user_address)}
         result: Decimal = await self.session.get(path, query, Decimal)
         return result
 
@@ -249,11 +268,8 @@ class KanaRest:
     async def deposit(self, user_address: str, amount: Money) -> TxPayload:
         """``GET /deposit``: payload moving ``amount`` (human quote units, at most 6
         decimals) from the wallet into the trading profile."""
-        address = p.address(user_address)
-        quote_to_units(None, amount)
-        return await self._build(
-            "/deposit", {"userAddress": address, "amount": _text(amount, "amount")}
-        )
+        draft = parse_collateral("deposit", amount, user_address=checks.address(user_address))
+        return await self.transaction(draft.on(None))
 
     async def withdraw_specific_market(
         self, user_address: str, market_id: int | str, amount: Money
@@ -261,34 +277,29 @@ class KanaRest:
         """``GET /withdrawSpecifiMarket`` (sic: the spelling two independent clients use
         against the live API; one other writes ``withdrawSpecificMarket``): payload moving
         ``amount`` of one market's collateral back to the wallet."""
-        address = p.address(user_address)
+        address = checks.address(user_address)
         mid = await self._mid(market_id)
-        quote_to_units(None, amount)
-        quote_to_units(await self._grid(mid), amount)
-        query = {"userAddress": address, "marketId": str(mid), "amount": _text(amount, "amount")}
-        return await self._build("/withdrawSpecifiMarket", query)
+        draft = parse_collateral("withdraw_specific_market", amount, user_address=address,
+                                 market_ids=[mid])
+        return await self.transaction(draft.on(await self._grid(mid)))
 
     async def withdraw_multiple_markets(
         self, user_address: str, market_ids: Sequence[int | str], amount: Money
     ) -> TxPayload:
         """``GET /withdrawMultipleMarkets``: payload withdrawing ``amount`` from several
         markets; ``marketIds`` is sent comma-separated."""
-        address = p.address(user_address)
-        ids = p.sequence(market_ids, "market_ids")
+        address = checks.address(user_address)
+        ids = checks.sequence(market_ids, "market_ids")
         if not ids:
             raise ValidationError("market_ids", "must name at least one market")
         mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(ids)]
-        quote_to_units(None, amount)
-        query = {
-            "userAddress": address,
-            "marketIds": ",".join(map(str, mids)),
-            "amount": _text(amount, "amount"),
-        }
-        return await self._build("/withdrawMultipleMarkets", query)
+        draft = parse_collateral("withdraw_multiple_markets", amount, user_address=address,
+                                 market_ids=mids)
+        return await self.transaction(draft.on(None))
 
     async def get_deposit_and_withdraw_history(self, user_address: str) -> list[DepositWithdraw]:
         """``GET /getDepositAndWithdrawHistory``."""
-        query = {"userAddress": p.address(user_address)}
+        query = {"userAddress": checks.address(user_address)}
         result: list[DepositWithdraw] = await self.session.get(
             "/getDepositAndWithdrawHistory", query, list[DepositWithdraw]
         )
@@ -327,21 +338,11 @@ class KanaRest:
         ``direction`` False = open/increase, True = close/reduce. ``restriction``: 0 none,
         1 fill-or-abort, 2 immediate-or-cancel, 3 post-or-abort. ``take_profit``/``stop_loss``
         are trigger prices; ``None`` leaves them unset."""
-        mid = await self._mid(market_id)
-        query = {
-            "marketId": str(mid),
-            "tradeSide": p.flag(p.boolean(trade_side, "trade_side")),
-            "direction": p.flag(p.boolean(direction, "direction")),
-        }
-        rule = p.restriction(restriction)
-        _precheck(size=size, price=price, take_profit=take_profit, stop_loss=stop_loss)
-        info = await self._grid(mid)
-        query["size"] = _size(info, size, "size")
-        query["price"] = _price(info, price, "price")
-        query["leverage"] = str(check_leverage(info, leverage))
-        query["restriction"] = str(rule)
-        _triggers(query, info, take_profit, stop_loss)
-        return await self._build("/placeLimitOrder", query)
+        draft = parse_order(
+            await self._mid(market_id), trade_side, direction, size, price, leverage,
+            restriction, take_profit, stop_loss,
+        )
+        return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
     async def place_market_order(
         self,
@@ -355,58 +356,38 @@ class KanaRest:
     ) -> TxPayload:
         """``GET /placeMarketOrder``: like :meth:`place_limit_order` without price and
         restriction; fills against the book at once."""
-        mid = await self._mid(market_id)
-        query = {
-            "marketId": str(mid),
-            "tradeSide": p.flag(p.boolean(trade_side, "trade_side")),
-            "direction": p.flag(p.boolean(direction, "direction")),
-        }
-        _precheck(size=size, take_profit=take_profit, stop_loss=stop_loss)
-        info = await self._grid(mid)
-        query["size"] = _size(info, size, "size")
-        query["leverage"] = str(check_leverage(info, leverage))
-        _triggers(query, info, take_profit, stop_loss)
-        return await self._build("/placeMarketOrder", query)
+        draft = parse_order(
+            await self._mid(market_id), trade_side, direction, size, None, leverage,
+            None, take_profit, stop_loss, limit=False,
+        )
+        return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
     async def update_take_profit(
         self, market_id: int | str, trade_side: bool, new_take_profit_price: Money
     ) -> TxPayload:
         """``GET /updateTakeProfit`` on the position (``market_id``, ``trade_side``);
         a price of 0 clears it (0 means "none" at placement)."""
-        return await self._trigger_update(
-            "/updateTakeProfit", "newTakeProfitPrice", "new_take_profit_price",
-            market_id, trade_side, new_take_profit_price,
+        draft = parse_trigger(
+            "update_take_profit", await self._mid(market_id), trade_side, new_take_profit_price
         )
+        return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
     async def update_stop_loss(
         self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money
     ) -> TxPayload:
         """``GET /updateStopLoss`` on the position (``market_id``, ``trade_side``);
         a price of 0 clears it."""
-        return await self._trigger_update(
-            "/updateStopLoss", "newStopLossPrice", "new_stop_loss_price",
-            market_id, trade_side, new_stop_loss_price,
+        draft = parse_trigger(
+            "update_stop_loss", await self._mid(market_id), trade_side, new_stop_loss_price
         )
-
-    async def _trigger_update(
-        self, path: str, field: str, param: str, market_id: object, side: object, price: Money
-    ) -> TxPayload:
-        mid = await self._mid(market_id)
-        query = {"marketId": str(mid), "tradeSide": p.flag(p.boolean(side, "trade_side"))}
-        _precheck(**{param: price})
-        info = await self._grid(mid)
-        query[field] = _trigger_price(info, price, param)
-        return await self._build(path, query)
+        return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
     async def add_margin(self, market_id: int | str, trade_side: bool, amount: Money) -> TxPayload:
         """``GET /addMargin``: payload adding ``amount`` of collateral (human quote units) to
         the position (``market_id``, ``trade_side``)."""
         mid = await self._mid(market_id)
-        query = {"marketId": str(mid), "tradeSide": p.flag(p.boolean(trade_side, "trade_side"))}
-        quote_to_units(None, amount)
-        quote_to_units(await self._grid(mid), amount)
-        query["amount"] = _text(amount, "amount")
-        return await self._build("/addMargin", query)
+        draft = parse_collateral("add_margin", amount, market_ids=[mid], trade_side=trade_side)
+        return await self.transaction(draft.on(await self._grid(mid)))
 
     async def collapse_position(self, market_id: int | str) -> TxPayload:
         """``GET /collapsePosition``: payload closing the user's positions in the market."""
@@ -437,13 +418,11 @@ class KanaRest:
         ``order_types[i]`` True = limit, False = market; a market order's price may be
         ``None`` (sent as 0: the body needs a slot). ``restriction`` applies to every
         limit order (the REST body takes one value)."""
-        mid = await self._mid(market_id)
-        body: dict[str, Any] = {"marketId": mid}
-        await self._batch(
-            body, mid, order_types, trade_sides, directions, sizes, prices, leverages,
-            restriction, take_profits, stop_losses,
+        draft = parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
         )
-        return await self._post("/placeMultipleOrders", body)
+        return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
     async def cancel_multiple_orders(
         self,
@@ -457,10 +436,8 @@ class KanaRest:
         independent clients use against the live API (the oldest doc page says ``orderIds``
         and ``cancelTradeSides``). ``cancel_trade_sides[i]`` is the position side of order *i*
         (True long, False short)."""
-        mid = await self._mid(market_id)
-        body: dict[str, Any] = {"marketId": mid}
-        _cancels(body, order_ids, cancel_trade_sides, required=True)
-        return await self._post("/cancelMultipleOrders", body)
+        draft = parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
+        return await self.transaction(draft.on(None))
 
     async def cancel_and_place_multiple_orders(
         self,
@@ -482,88 +459,22 @@ class KanaRest:
         in :meth:`place_multiple_orders`. Field names follow the live clients: ``cancelOrderIds``,
         ``orderSides``, ``tradeSides`` (doc: ``orderIds``, ``cancelTradeSides``,
         ``orderTradeSides``) and ``leverages``."""
-        mid = await self._mid(market_id)
-        body: dict[str, Any] = {"marketId": mid}
-        cancels = _cancels(body, order_ids, cancel_trade_sides, required=False)
-        count = len(p.sequence(order_types, "order_types"))
-        if cancels == 0 and count == 0:
-            raise ValidationError("order_ids", "cancel or place at least one order")
-        await self._batch(
-            body, mid, order_types, trade_sides, directions, sizes, prices, leverages,
-            restriction, take_profits, stop_losses, allow_empty=True,
+        draft = parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
+            cancels=(order_ids, cancel_trade_sides),
         )
-        return await self._post("/cancelAndPlaceMultipleOrders", body)
+        market = await self._grid(draft.market_id) if draft.needs_market else None
+        return await self.transaction(draft.on(market))
 
-    async def _batch(
-        self,
-        body: dict[str, Any],
-        mid: int,
-        order_types: object,
-        trade_sides: object,
-        directions: object,
-        sizes: object,
-        prices: object,
-        leverages: object,
-        restriction: object,
-        take_profits: object,
-        stop_losses: object,
-        *,
-        allow_empty: bool = False,
-    ) -> None:
-        """Validate parallel order lists into ``body`` (numbers as Decimal: JSON numbers)."""
-        lists = {
-            "order_types": p.sequence(order_types, "order_types"),
-            "trade_sides": p.sequence(trade_sides, "trade_sides"),
-            "directions": p.sequence(directions, "directions"),
-            "sizes": p.sequence(sizes, "sizes"),
-            "prices": p.sequence(prices, "prices"),
-            "leverages": p.sequence(leverages, "leverages"),
-        }
-        if take_profits is not None:
-            lists["take_profits"] = p.sequence(take_profits, "take_profits")
-        if stop_losses is not None:
-            lists["stop_losses"] = p.sequence(stop_losses, "stop_losses")
-        count = p.same_length(**lists)
-        if count == 0 and not allow_empty:
-            raise ValidationError("order_types", "must contain at least one order")
-        rule = p.restriction(restriction)
-        types = [p.boolean(v, f"order_types[{i}]") for i, v in enumerate(lists["order_types"])]
-        sides = [p.boolean(v, f"trade_sides[{i}]") for i, v in enumerate(lists["trade_sides"])]
-        dirs = [p.boolean(v, f"directions[{i}]") for i, v in enumerate(lists["directions"])]
-        for i in range(count):
-            _precheck(**{f"sizes[{i}]": lists["sizes"][i]})
-            if types[i] and lists["prices"][i] is None:
-                raise ValidationError(f"prices[{i}]", "a limit order needs a price > 0")
-            if types[i] or not _is_unset(lists["prices"][i]):
-                _precheck(**{f"prices[{i}]": lists["prices"][i]})
-            for name in ("take_profits", "stop_losses"):
-                if name in lists:
-                    _precheck(**{f"{name}[{i}]": lists[name][i]})
-        info = await self._grid(mid) if count else None
-        sizes_out, prices_out, leverages_out = [], [], []
-        for i in range(count):
-            sizes_out.append(Decimal(_size(info, lists["sizes"][i], f"sizes[{i}]")))
-            price = lists["prices"][i]
-            if not types[i] and _is_unset(price):
-                prices_out.append(Decimal(0))
-            else:
-                prices_out.append(Decimal(_price(info, price, f"prices[{i}]")))
-            leverages_out.append(
-                check_leverage(info, lists["leverages"][i], param=f"leverages[{i}]")
-            )
-        body["orderTypes"] = types
-        body["tradeSides"] = sides
-        body["directions"] = dirs
-        body["sizes"] = sizes_out
-        body["prices"] = prices_out
-        body["leverages"] = leverages_out
-        body["restriction"] = rule
-        for name, field in (("take_profits", "takeProfits"), ("stop_losses", "stopLosses")):
-            if name in lists:
-                body[field] = [
-                    Decimal(_trigger_price(info, value, f"{name}[{i}]"))
-                    for i, value in enumerate(lists[name])
-                ]
+    async def transaction(self, terms: Terms) -> TxPayload:
+        """The unsigned payload of checked order terms (:mod:`kana_async.orders`): the one
+        place an order's wire text is sent. The trader calls this with terms built on the
+        market's grid and compares the answer with the same terms before signing."""
+        path = _PATHS[terms.function]
+        if isinstance(terms, BatchTerms):
+            return await self._post(path, terms.body())
+        return await self._build(path, terms.query())
 
     async def _post(self, path: str, body: dict[str, Any]) -> TxPayload:
         result: TxPayload = await self.session.post(path, _BODY.encode(body), TxPayload)
@@ -627,7 +538,7 @@ class KanaRest:
     ) -> Order:
         """``GET /getOrderStatusByOrderId`` (the docs' name; some clients call
         ``/fetchOrderStatusById``): one order's current record."""
-        query = {"marketId": str(await self._mid(market_id)), "orderId": p.order_id(order_id)}
+        query = {"marketId": str(await self._mid(market_id)), "orderId": checks.order_id(order_id)}
         result: Order = await self.session.get("/getOrderStatusByOrderId", query, Order)
         return result
 
@@ -650,9 +561,9 @@ class KanaRest:
         query["from"] = p.iso_text(start)
         query["to"] = p.iso_text(end)
         if user_address is not None:
-            query["userAddress"] = p.address(user_address)
+            query["userAddress"] = checks.address(user_address)
         if order_id is not None:
-            query["orderId"] = p.order_id(order_id)
+            query["orderId"] = checks.order_id(order_id)
         result: list[Trade] = await self.session.get("/getFills", query, list[Trade])
         return result
 
@@ -700,74 +611,9 @@ class KanaRest:
 # -- argument helpers (pure) ---------------------------------------------------------------
 
 
-def _text(value: object, param: str) -> str:
-    """Wire text of a number. A float must be exactly what it looks like (0.5, not 0.1, whose
-    binary value is 0.1000000000000000055...): money is never rounded on the way out."""
-    number = to_decimal(value, param)
-    if isinstance(value, float) and number != Decimal(repr(value)):
-        raise ValidationError(
-            param, "a float that is not exactly representable; pass a str or Decimal", value
-        )
-    return p.decimal_text(number)
-
-
-def _precheck(**values: object) -> None:
-    """Reject values that are not numbers >= 0 before any request (``None`` = unset)."""
-    for param, value in values.items():
-        if value is not None:
-            p.non_negative_decimal(value, param)
-
-
-def _is_unset(value: object) -> bool:
-    """A market order's price slot: ``None`` or 0."""
-    if value is None:
-        return True
-    try:
-        return to_decimal(value, "price") == 0
-    except ValidationError:
-        return False
-
-
-def _size(info: MarketInfo | None, value: object, param: str) -> str:
-    """Positive, on the lot grid and within min/max lots (when the market is known)."""
-    _require_positive(value, param)
-    if info is not None:
-        size_to_lots(info, value, param=param)  # type: ignore[arg-type]
-    return _text(value, param)
-
-
-def _price(info: MarketInfo | None, value: object, param: str) -> str:
-    """Positive and on the tick grid (when the market is known)."""
-    _require_positive(value, param)
-    if info is not None:
-        price_to_ticks(info, value, param=param)  # type: ignore[arg-type]
-    return _text(value, param)
-
-
-def _trigger_price(info: MarketInfo | None, value: object, param: str) -> str:
-    """A TP/SL price: ``None``/0 = unset, else a positive price on the tick grid."""
-    if value is None or p.non_negative_decimal(value, param) == 0:
-        return "0"
-    return _price(info, value, param)
-
-
-def _triggers(
-    query: dict[str, str], info: MarketInfo | None, take_profit: object, stop_loss: object
-) -> None:
-    if take_profit is not None:
-        query["takeProfit"] = _trigger_price(info, take_profit, "take_profit")
-    if stop_loss is not None:
-        query["stopLoss"] = _trigger_price(info, stop_loss, "stop_loss")
-
-
-def _require_positive(value: object, param: str) -> None:
-    if to_decimal(value, param) <= 0:
-        raise ValidationError(param, "must be greater than 0", value)
-
-
 def _user(user_address: str, market_id: int | None) -> dict[str, str]:
     """The query of a user's endpoint (``market_id`` already resolved; ``None``: all)."""
-    query = {"userAddress": p.address(user_address)}
+    query = {"userAddress": checks.address(user_address)}
     if market_id is not None:
         query["marketId"] = str(market_id)
     return query
@@ -777,20 +623,7 @@ def _paged(
     user_address: str, market_id: int | None, offset: int, limit: int, order: str
 ) -> dict[str, str]:
     query = _user(user_address, market_id)
-    query["offset"] = str(p.non_negative_int(offset, "offset"))
-    query["limit"] = str(p.positive_int(limit, "limit"))
+    query["offset"] = str(checks.non_negative_int(offset, "offset"))
+    query["limit"] = str(checks.positive_int(limit, "limit"))
     query["order"] = p.sort_order(order)
     return query
-
-
-def _cancels(
-    body: dict[str, Any], order_ids: object, sides: object, *, required: bool
-) -> int:
-    ids = p.sequence(order_ids, "order_ids")
-    flags = p.sequence(sides, "cancel_trade_sides")
-    count = p.same_length(order_ids=ids, cancel_trade_sides=flags)
-    if required and count == 0:
-        raise ValidationError("order_ids", "must name at least one order")
-    body["cancelOrderIds"] = [p.order_id(v, f"order_ids[{i}]") for i, v in enumerate(ids)]
-    body["orderSides"] = [p.boolean(v, f"cancel_trade_sides[{i}]") for i, v in enumerate(flags)]
-    return count

@@ -17,9 +17,9 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 
+from .. import checks
 from ..errors import ValidationError, describe_value
 from ..models.kana import MarketInfo
-from . import params as p
 
 __all__ = ["MarketDirectory", "find_market", "is_market_name", "market_label"]
 
@@ -113,7 +113,7 @@ class MarketDirectory:
         """The id of ``value`` without any request: numeric ids as given, names from the
         fetched list; ``None`` for a name while the list is not fetched yet."""
         if not is_market_name(value):
-            return p.market_id(value, param)
+            return checks.market_id(value, param)
         if self._markets is None:
             return None
         return find_market(self._markets, str(value), param=param).market_id
@@ -131,12 +131,12 @@ class MarketDirectory:
     async def market_id(self, value: object, param: str = "market_id") -> int:
         """The id of a market id or name (a name may fetch the market list once)."""
         if not is_market_name(value):
-            return p.market_id(value, param)
+            return checks.market_id(value, param)
         return find_market(await self.all(), str(value), param=param).market_id
 
     async def market(self, value: object, param: str = "market_id") -> MarketInfo | None:
         """The listed market of a name (``None`` for a numeric id: the list is not needed)."""
         if not is_market_name(value):
-            p.market_id(value, param)
+            checks.market_id(value, param)
             return None
         return find_market(await self.all(), str(value), param=param)

@@ -2,10 +2,10 @@
 
 Every method follows the same safe path:
 
-1. validate the inputs against the market's cached ``MarketInfo`` (:mod:`kana_async.units`)
-   and compute the on-chain integers the transaction must carry — nothing is sent if a
-   value breaks a rule;
-2. ask the REST API for the payload (``KanaRest`` builder);
+1. parse the inputs once into order terms (:mod:`kana_async.orders`) on the market's cached
+   ``MarketInfo``: lots, ticks, leverage, TP/SL, restriction and the on-chain integers the
+   transaction must carry — nothing is sent if a value breaks a rule;
+2. ask the REST API for the payload of those same terms (the builder sends their wire text);
 3. refuse the payload unless it calls the expected ``perpetual_scripts`` function of the
    expected package with exactly those integers (a server bug or a tampered answer must not
    be signed);
@@ -15,22 +15,19 @@ Every method follows the same safe path:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from .. import checks, orders
 from ..config import KANA_PACKAGE_ADDRESS
 from ..errors import ApiError, ValidationError, describe_value
-from ..models import MarketInfo, TxPayload, normalize_address
-from ..rest import params as p
-from ..units import Money, check_leverage, price_to_ticks, quote_to_units, size_to_lots
+from ..models import MarketInfo, OpenOrder, TxPayload, normalize_address
+from ..units import Money
 from .abi import AbiCache, decode_arguments
 from .node import NodeClient
 from .signer import Signer
 from .submitter import Submitter, TxResult
 
-if TYPE_CHECKING:
-    from ..rest.kana import KanaRest
-
-__all__ = ["PayloadMismatchError", "Trader"]
+__all__ = ["PayloadMismatchError", "PayloadSource", "Trader"]
 
 MODULE = "perpetual_scripts"
 
@@ -43,28 +40,23 @@ class PayloadMismatchError(ApiError):
     """The REST API returned a payload that does not do what was asked; it was not signed."""
 
 
-def _side(value: object, param: str) -> bool:
-    return p.boolean(value, param)
+class PayloadSource(Protocol):
+    """What the trader needs from the REST client (:class:`~kana_async.rest.KanaRest`):
+    market ids and grids, and unsigned payloads of checked terms."""
 
+    async def resolve_market_id(self, market: int | str, param: str = "market_id") -> int: ...
 
-def _trigger_ticks(info: MarketInfo, value: Money | None, param: str) -> int:
-    """TP/SL ticks; ``None`` or 0 means unset (0 on chain)."""
-    if value is None:
-        return 0
-    if p.non_negative_decimal(value, param) == 0:
-        return 0
-    return price_to_ticks(info, value, param=param)
+    async def market_info(self, market_id: int | str) -> MarketInfo: ...
 
+    async def transaction(self, terms: orders.Terms) -> TxPayload: ...
 
-def _parallel(**lists: Sequence[Any]) -> int:
-    """The common length of parallel lists (raises naming the odd one out)."""
-    lengths = {name: len(p.sequence(v, name)) for name, v in lists.items()}
-    first = next(iter(lengths.values()))
-    for name, length in lengths.items():
-        if length != first:
-            raise ValidationError(name, f"must have the same length as the others ({first})",
-                                  length)
-    return first
+    async def settle_pnl(self, user_address: str, market_id: int | str) -> TxPayload: ...
+
+    async def collapse_position(self, market_id: int | str) -> TxPayload: ...
+
+    async def get_open_orders_from_contract(
+        self, user_address: str, market_id: int | str
+    ) -> list[OpenOrder]: ...
 
 
 class Trader:
@@ -78,7 +70,7 @@ class Trader:
 
     def __init__(
         self,
-        rest: KanaRest,
+        rest: PayloadSource,
         node: NodeClient,
         signer: Signer,
         *,
@@ -110,6 +102,11 @@ class Trader:
         entry = await self._checked_entry(function, expected, payload)
         return await self.submitter.submit(entry, wait=wait)
 
+    async def _execute_terms(self, terms: orders.Terms, *, wait: bool) -> TxResult:
+        """Build the payload of ``terms`` and sign it only if it carries their arguments."""
+        return await self._execute(terms.function, terms.arguments(),
+                                   self.rest.transaction(terms), wait=wait)
+
     async def _checked_entry(self, function: str, expected: list[Any], payload: TxPayload) -> Any:
         wanted = f"{self.package_address}::{MODULE}::{function}"
         parts = payload.function.split("::")
@@ -136,59 +133,57 @@ class Trader:
             )
         return entry
 
-    async def _market(self, market_id: object) -> tuple[int, MarketInfo]:
-        mid = await self.rest.markets.market_id(market_id)
+    async def _mid(self, market: int | str, param: str = "market_id") -> int:
+        return await self.rest.resolve_market_id(market, param)
+
+    async def _market(self, market_id: int | str) -> tuple[int, MarketInfo]:
+        mid = await self._mid(market_id)
         return mid, await self.rest.market_info(mid)
 
     # -- collateral --------------------------------------------------------------------------
 
     async def deposit(self, amount: Money, *, wait: bool = True) -> TxResult:
         """Move ``amount`` (human quote units) from the wallet into the trading profile."""
-        units = quote_to_units(None, amount)
-        return await self._execute(
-            "deposit", [self.address, units], self.rest.deposit(self.address, amount), wait=wait
-        )
+        draft = orders.parse_collateral("deposit", amount, user_address=self.address)
+        return await self._execute_terms(draft.on(None), wait=wait)
 
     async def withdraw(self, market_id: int | str, amount: Money, *, wait: bool = True
                        ) -> TxResult:
         """Move ``amount`` of one market's collateral back to the wallet."""
         mid, info = await self._market(market_id)
-        units = quote_to_units(info, amount)
-        return await self._execute(
-            "withdraw_specific_market", [self.address, mid, units],
-            self.rest.withdraw_specific_market(self.address, mid, amount), wait=wait,
+        draft = orders.parse_collateral(
+            "withdraw_specific_market", amount, user_address=self.address, market_ids=[mid]
         )
+        return await self._execute_terms(draft.on(info), wait=wait)
 
     async def withdraw_multiple(
         self, market_ids: Sequence[int | str], amount: Money, *, wait: bool = True
     ) -> TxResult:
         """Withdraw ``amount`` from several markets in one transaction."""
-        mids = [await self.rest.markets.market_id(m, f"market_ids[{i}]")
-                for i, m in enumerate(p.sequence(market_ids, "market_ids"))]
+        checks.sequence(market_ids, "market_ids")
+        mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(market_ids)]
         if not mids:
             raise ValidationError("market_ids", "must name at least one market")
-        units = quote_to_units(None, amount)
-        return await self._execute(
-            "withdraw_multiple_markets", [self.address, mids, units],
-            self.rest.withdraw_multiple_markets(self.address, mids, amount), wait=wait,
+        draft = orders.parse_collateral(
+            "withdraw_multiple_markets", amount, user_address=self.address, market_ids=mids
         )
+        return await self._execute_terms(draft.on(None), wait=wait)
 
     async def add_margin(
         self, market_id: int | str, trade_side: bool, amount: Money, *, wait: bool = True
     ) -> TxResult:
         """Add ``amount`` of collateral to the position (``market_id``, ``trade_side``)."""
         mid, info = await self._market(market_id)
-        side = _side(trade_side, "trade_side")
-        units = quote_to_units(info, amount)
-        return await self._execute(
-            "add_margin", [mid, side, units], self.rest.add_margin(mid, side, amount), wait=wait
+        draft = orders.parse_collateral(
+            "add_margin", amount, market_ids=[mid], trade_side=trade_side
         )
+        return await self._execute_terms(draft.on(info), wait=wait)
 
     async def settle_pnl(
         self, market_id: int | str, user_address: str | None = None, *, wait: bool = True
     ) -> TxResult:
         """Settle a user's PnL in a market (the signer's own by default)."""
-        mid = await self.rest.markets.market_id(market_id)
+        mid = await self._mid(market_id)
         user = normalize_address(user_address or self.address, param="user_address")
         return await self._execute(
             "settle_pnl", [user, mid], self.rest.settle_pnl(user, mid), wait=wait
@@ -212,19 +207,10 @@ class Trader:
     ) -> TxResult:
         """A limit order. ``trade_side`` True = long side; ``direction`` False = open,
         True = close; ``restriction`` 0 none, 1 fill-or-abort, 2 IOC, 3 post-only."""
-        mid, info = await self._market(market_id)
-        side = _side(trade_side, "trade_side")
-        close = _side(direction, "direction")
-        expected = [
-            mid, side, close, size_to_lots(info, size), price_to_ticks(info, price),
-            check_leverage(info, leverage), p.restriction(restriction),
-            _trigger_ticks(info, take_profit, "take_profit"),
-            _trigger_ticks(info, stop_loss, "stop_loss"),
-        ]
-        build = self.rest.place_limit_order(
-            mid, side, close, size, price, leverage, restriction, take_profit, stop_loss
-        )
-        return await self._execute("place_limit_order", expected, build, wait=wait)
+        draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
+                                   price, leverage, restriction, take_profit, stop_loss)
+        terms = draft.on(await self.rest.market_info(draft.market_id))
+        return await self._execute_terms(terms, wait=wait)
 
     async def place_market_order(
         self,
@@ -239,58 +225,10 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """A market order: fills against the book at once."""
-        mid, info = await self._market(market_id)
-        side = _side(trade_side, "trade_side")
-        close = _side(direction, "direction")
-        expected = [
-            mid, side, close, size_to_lots(info, size), check_leverage(info, leverage),
-            _trigger_ticks(info, take_profit, "take_profit"),
-            _trigger_ticks(info, stop_loss, "stop_loss"),
-        ]
-        build = self.rest.place_market_order(
-            mid, side, close, size, leverage, take_profit, stop_loss
-        )
-        return await self._execute("place_market_order", expected, build, wait=wait)
-
-    def _batch_expected(
-        self,
-        info: MarketInfo,
-        order_types: Sequence[bool],
-        trade_sides: Sequence[bool],
-        directions: Sequence[bool],
-        sizes: Sequence[Money],
-        prices: Sequence[Money | None],
-        leverages: Sequence[int],
-        restriction: int,
-        take_profits: Sequence[Money | None] | None,
-        stop_losses: Sequence[Money | None] | None,
-    ) -> list[Any]:
-        count = _parallel(order_types=order_types, trade_sides=trade_sides,
-                          directions=directions, sizes=sizes, prices=prices, leverages=leverages)
-        tps = list(take_profits) if take_profits is not None else [None] * count
-        sls = list(stop_losses) if stop_losses is not None else [None] * count
-        _parallel(order_types=order_types, take_profits=tps, stop_losses=sls)
-        rule = p.restriction(restriction)
-        types = [_side(v, f"order_types[{i}]") for i, v in enumerate(order_types)]
-        ticks: list[int | None] = []
-        for i, (is_limit, price) in enumerate(zip(types, prices, strict=True)):
-            if is_limit:
-                if price is None:
-                    raise ValidationError(f"prices[{i}]", "a limit order needs a price")
-                ticks.append(price_to_ticks(info, price, param=f"prices[{i}]"))
-            else:
-                ticks.append(None)  # a market order's slot: whatever the server puts there
-        return [
-            types,
-            [_side(v, f"trade_sides[{i}]") for i, v in enumerate(trade_sides)],
-            [_side(v, f"directions[{i}]") for i, v in enumerate(directions)],
-            [size_to_lots(info, v, param=f"sizes[{i}]") for i, v in enumerate(sizes)],
-            ticks,
-            [check_leverage(info, v, param=f"leverages[{i}]") for i, v in enumerate(leverages)],
-            [rule if t else None for t in types],
-            [_trigger_ticks(info, v, f"take_profits[{i}]") for i, v in enumerate(tps)],
-            [_trigger_ticks(info, v, f"stop_losses[{i}]") for i, v in enumerate(sls)],
-        ]
+        draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
+                                   None, leverage, None, take_profit, stop_loss, limit=False)
+        terms = draft.on(await self.rest.market_info(draft.market_id))
+        return await self._execute_terms(terms, wait=wait)
 
     async def place_multiple_orders(
         self,
@@ -309,24 +247,12 @@ class Trader:
     ) -> TxResult:
         """Several orders in one transaction (parallel lists; ``order_types[i]`` True =
         limit, False = market, whose price may be None)."""
-        mid, info = await self._market(market_id)
-        orders = self._batch_expected(info, order_types, trade_sides, directions, sizes, prices,
-                                      leverages, restriction, take_profits, stop_losses)
-        if not orders[0]:
-            raise ValidationError("order_types", "must describe at least one order")
-        build = self.rest.place_multiple_orders(
-            mid, order_types, trade_sides, directions, sizes, prices, leverages, restriction,
-            take_profits, stop_losses,
+        draft = orders.parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
         )
-        return await self._execute("place_multiple_orders", [mid, *orders], build, wait=wait)
-
-    def _cancels(
-        self, order_ids: Sequence[int | str], cancel_trade_sides: Sequence[bool]
-    ) -> tuple[list[int], list[bool]]:
-        _parallel(order_ids=order_ids, cancel_trade_sides=cancel_trade_sides)
-        ids = [int(p.order_id(v, f"order_ids[{i}]")) for i, v in enumerate(order_ids)]
-        sides = [_side(v, f"cancel_trade_sides[{i}]") for i, v in enumerate(cancel_trade_sides)]
-        return ids, sides
+        terms = draft.on(await self.rest.market_info(draft.market_id))
+        return await self._execute_terms(terms, wait=wait)
 
     async def cancel_multiple_orders(
         self,
@@ -337,12 +263,8 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side."""
-        mid = await self.rest.markets.market_id(market_id)
-        ids, sides = self._cancels(order_ids, cancel_trade_sides)
-        if not ids:
-            raise ValidationError("order_ids", "must name at least one order")
-        build = self.rest.cancel_multiple_orders(mid, order_ids, cancel_trade_sides)
-        return await self._execute("cancel_multiple_orders", [mid, ids, sides], build, wait=wait)
+        draft = orders.parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
+        return await self._execute_terms(draft.on(None), wait=wait)
 
     async def cancel_and_place_multiple_orders(
         self,
@@ -362,28 +284,22 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Cancels and placements in one atomic transaction (a quote refresh)."""
-        mid, info = await self._market(market_id)
-        ids, sides = self._cancels(order_ids, cancel_trade_sides)
-        orders = self._batch_expected(info, order_types, trade_sides, directions, sizes, prices,
-                                      leverages, restriction, take_profits, stop_losses)
-        if not ids and not orders[0]:
-            raise ValidationError("order_ids", "cancel or place at least one order")
-        build = self.rest.cancel_and_place_multiple_orders(
-            mid, order_ids, cancel_trade_sides, order_types, trade_sides, directions, sizes,
-            prices, leverages, restriction, take_profits, stop_losses,
+        draft = orders.parse_placements(
+            await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
+            leverages, restriction, take_profits, stop_losses,
+            cancels=(order_ids, cancel_trade_sides),
         )
-        return await self._execute(
-            "cancel_and_place_multiple_orders", [mid, ids, sides, *orders], build, wait=wait
-        )
+        market = await self.rest.market_info(draft.market_id) if draft.needs_market else None
+        return await self._execute_terms(draft.on(market), wait=wait)
 
     async def open_order_sides(
         self, market_id: int | str, order_ids: Sequence[int | str]
     ) -> list[bool]:
         """The position side (True long) of each of the signer's open orders in a market,
         read from the chain; an id that is not open raises ``ValidationError``."""
-        mid = await self.rest.markets.market_id(market_id)
-        wanted = [p.order_id(v, f"order_ids[{i}]")
-                  for i, v in enumerate(p.sequence(order_ids, "order_ids"))]
+        mid = await self._mid(market_id)
+        wanted = [checks.order_id(v, f"order_ids[{i}]")
+                  for i, v in enumerate(checks.sequence(order_ids, "order_ids"))]
         sides = {_order_key(o.order_id): o.trade_side
                  for o in await self.rest.get_open_orders_from_contract(self.address, mid)}
         found = []
@@ -402,8 +318,8 @@ class Trader:
     ) -> TxResult:
         """Cancel one of the signer's resting orders; its side is looked up among the open
         orders (an order that is not open raises ``ValidationError`` and nothing is sent)."""
-        mid = await self.rest.markets.market_id(market_id)
-        oid = p.order_id(order_id)
+        mid = await self._mid(market_id)
+        oid = checks.order_id(order_id)
         try:
             (side,) = await self.open_order_sides(mid, [oid])
         except ValidationError as exc:
@@ -416,7 +332,7 @@ class Trader:
         Returns each transaction's result; no open order: ``[]`` and nothing is sent. An
         error (e.g. ``UnknownOutcomeError``) stops at that transaction: the earlier ones were
         sent, and a later call cancels what is still open."""
-        mid = await self.rest.markets.market_id(market_id)
+        mid = await self._mid(market_id)
         orders = await self.rest.get_open_orders_from_contract(self.address, mid)
         batch = MAX_CANCELS_PER_TRANSACTION
         results = []
@@ -430,16 +346,11 @@ class Trader:
     # -- positions ---------------------------------------------------------------------------
 
     async def _trigger(
-        self, function: str, market_id: int | str, trade_side: bool, price: Money, param: str,
-        wait: bool,
+        self, function: str, market_id: int | str, trade_side: bool, price: Money, wait: bool,
     ) -> TxResult:
-        mid, info = await self._market(market_id)
-        side = _side(trade_side, "trade_side")
-        ticks = _trigger_ticks(info, price, param)
-        builder = (self.rest.update_take_profit if function == "update_take_profit"
-                   else self.rest.update_stop_loss)
-        return await self._execute(function, [mid, side, ticks], builder(mid, side, price),
-                                   wait=wait)
+        draft = orders.parse_trigger(function, await self._mid(market_id), trade_side, price)
+        terms = draft.on(await self.rest.market_info(draft.market_id))
+        return await self._execute_terms(terms, wait=wait)
 
     async def update_take_profit(
         self, market_id: int | str, trade_side: bool, new_take_profit_price: Money,
@@ -447,7 +358,7 @@ class Trader:
     ) -> TxResult:
         """Set (or with 0 clear) the take-profit of the position (``market_id``, side)."""
         return await self._trigger("update_take_profit", market_id, trade_side,
-                                   new_take_profit_price, "new_take_profit_price", wait)
+                                   new_take_profit_price, wait)
 
     async def update_stop_loss(
         self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money,
@@ -455,11 +366,11 @@ class Trader:
     ) -> TxResult:
         """Set (or with 0 clear) the stop-loss of the position (``market_id``, side)."""
         return await self._trigger("update_stop_loss", market_id, trade_side,
-                                   new_stop_loss_price, "new_stop_loss_price", wait)
+                                   new_stop_loss_price, wait)
 
     async def collapse_position(self, market_id: int | str, *, wait: bool = True) -> TxResult:
         """Close the wallet's positions in the market at once."""
-        mid = await self.rest.markets.market_id(market_id)
+        mid = await self._mid(market_id)
         return await self._execute(
             "collapse_position", [mid], self.rest.collapse_position(mid), wait=wait
         )
@@ -485,9 +396,9 @@ class Trader:
 
 
 def _order_key(order_id: str) -> str:
-    """An order id as :func:`params.order_id` writes it (the wire may pad or vary)."""
+    """An order id as :func:`checks.order_id` writes it (the wire may pad or vary)."""
     try:
-        return p.order_id(order_id)
+        return checks.order_id(order_id)
     except ValidationError:
         return order_id
 

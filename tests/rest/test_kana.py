@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from aioresponses import aioresponses as Aioresponses
 
@@ -24,6 +25,7 @@ from kana_async.models import (
     Trade,
     TxPayload,
 )
+from kana_async.orders import parse_cancels, parse_order
 from kana_async.rest.kana import KanaRest
 from kana_async.rest.session import RestSession
 from tests.conftest import load_fixture
@@ -311,6 +313,25 @@ async def test_cancel_and_place_with_cancels_only(mock: Aioresponses, rest: Kana
     (only,) = requests(mock)  # no market info needed without placements
     assert only[2]["cancelOrderIds"] == [ORDER_ID]
     assert only[2]["sizes"] == []
+
+
+async def test_transaction_sends_the_wire_text_of_checked_terms(
+    mock: Aioresponses, rest: KanaRest
+) -> None:
+    # The trader builds terms on the market's grid once; the builder sends exactly their text.
+    market = msgspec.convert(MARKET_BODY["data"][0], MarketInfo, strict=False)
+    order = parse_order(1338, True, False, "1.500", "5.768", 5, 3, None, "5").on(market)
+    batch = parse_cancels(1338, [ORDER_ID], [True]).on(None)
+    reply(mock, "GET", "/placeLimitOrder", payload("place_limit_order"))
+    reply(mock, "POST", "/cancelMultipleOrders", payload("cancel_multiple_orders"))
+    await rest.transaction(order)
+    await rest.transaction(batch)
+    assert requests(mock) == [
+        ("GET", "/placeLimitOrder", order.query()),
+        ("POST", "/cancelMultipleOrders", {"marketId": 1338, "cancelOrderIds": [ORDER_ID],
+                                           "orderSides": [True]}),
+    ]
+    assert order.query()["size"] == "1.500"
 
 
 # -- validation: nothing is sent -------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from kana_async import checks
 from kana_async.errors import ValidationError
 from kana_async.rest import params as p
 
@@ -17,49 +18,51 @@ from kana_async.rest import params as p
     ("value", "expected"), [(1338, 1338), ("14", 14), (2**64 - 1, 2**64 - 1)]
 )
 def test_market_id_accepts_ints_and_numeric_strings(value: Any, expected: int) -> None:
-    assert p.market_id(value) == expected
+    assert checks.market_id(value) == expected
 
 
 @pytest.mark.parametrize("value", [0, -1, True, False, "", " 14", "1e3", "0x10", 14.0, None,
                                    2**64, "١٤"])
 def test_market_id_rejects(value: Any) -> None:
     with pytest.raises(ValidationError, match="positive integer market id") as info:
-        p.market_id(value)
+        checks.market_id(value)
     assert info.value.param == "market_id"
     assert "or a market name such as APT or APT-USD" in info.value.rule
 
 
 def test_order_ids_stay_exact_beyond_64_bits() -> None:
-    assert p.order_id(11905620858892513160724480) == "11905620858892513160724480"
-    assert p.order_id("161668980614256490457451450") == "161668980614256490457451450"
+    assert checks.order_id(11905620858892513160724480) == "11905620858892513160724480"
+    assert checks.order_id("161668980614256490457451450") == "161668980614256490457451450"
     with pytest.raises(ValidationError, match="2\\*\\*128"):
-        p.order_id(2**128)
+        checks.order_id(2**128)
 
 
 def test_booleans_must_be_real_bools() -> None:
-    assert p.boolean(True, "trade_side") is True
+    assert checks.boolean(True, "trade_side") is True
     assert p.flag(False) == "false"
     for value in (1, 0, "true", None):
         with pytest.raises(ValidationError, match="True or False") as info:
-            p.boolean(value, "trade_side")
+            checks.boolean(value, "trade_side")
         assert info.value.param == "trade_side"
 
 
 def test_addresses_are_normalised() -> None:
     short = "0x3C78886aa67752706b3502b12959edf92e68d85ae64b24226783d26ce6efc1e"
-    assert p.address(short) == "0x03c78886aa67752706b3502b12959edf92e68d85ae64b24226783d26ce6efc1e"
-    assert p.address("0x1") == "0x" + "0" * 63 + "1"
+    assert checks.address(short) == (
+        "0x03c78886aa67752706b3502b12959edf92e68d85ae64b24226783d26ce6efc1e"
+    )
+    assert checks.address("0x1") == "0x" + "0" * 63 + "1"
     for bad in ("3c78", "0x", "0xg1", 5, None):
         with pytest.raises(ValidationError) as info:
-            p.address(bad)
+            checks.address(bad)
         assert info.value.param == "user_address"
 
 
 def test_restriction_and_sort_order() -> None:
-    assert [p.restriction(v) for v in (0, 1, 2, 3)] == [0, 1, 2, 3]
+    assert [checks.restriction(v) for v in (0, 1, 2, 3)] == [0, 1, 2, 3]
     for bad in (4, -1, True, "0", 1.0):
         with pytest.raises(ValidationError, match="post-or-abort"):
-            p.restriction(bad)
+            checks.restriction(bad)
     assert p.sort_order("asc") == "asc"
     with pytest.raises(ValidationError):
         p.sort_order("ASC")
@@ -93,20 +96,20 @@ def test_unix_times() -> None:
 
 
 def test_lists() -> None:
-    assert p.same_length(a=[1, 2], b=(3, 4)) == 2
+    assert checks.same_length(a=[1, 2], b=(3, 4)) == 2
     with pytest.raises(ValidationError, match="a=2, b=1") as info:
-        p.same_length(a=[1, 2], b=[3])
+        checks.same_length(a=[1, 2], b=[3])
     assert info.value.param == "a"
     with pytest.raises(ValidationError, match="list or tuple"):
-        p.sequence("abc", "order_ids")
+        checks.sequence("abc", "order_ids")
 
 
 def test_counts() -> None:
-    assert p.positive_int("5", "limit") == 5
-    assert p.non_negative_int(0, "offset") == 0
+    assert checks.positive_int("5", "limit") == 5
+    assert checks.non_negative_int(0, "offset") == 0
     with pytest.raises(ValidationError, match="> 0"):
-        p.positive_int(0, "limit")
+        checks.positive_int(0, "limit")
     with pytest.raises(ValidationError, match=">= 0"):
-        p.non_negative_int(-1, "offset")
+        checks.non_negative_int(-1, "offset")
     with pytest.raises(ValidationError, match=">= 0"):
-        p.non_negative_decimal("-0.1", "take_profit")
+        checks.non_negative_decimal("-0.1", "take_profit")

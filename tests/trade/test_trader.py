@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+import kana_async.trade
 from kana_async.errors import UnknownOutcomeError, ValidationError
 from kana_async.models import TxPayload
+from kana_async.orders import Terms
 from kana_async.rest.kana import KanaRest
 from kana_async.rest.session import RestSession
 from kana_async.sim import Simulator
@@ -169,7 +174,7 @@ async def test_fifty_concurrent_orders_from_one_account(exchange: Exchange) -> N
          "take_profit"),
         (lambda t: t.deposit("1.0000001"), "amount"),
         (lambda t: t.add_margin(APT, True, "-1"), "amount"),
-        (lambda t: t.cancel_multiple_orders(APT, ["1", "2"], [True]), "cancel_trade_sides"),
+        (lambda t: t.cancel_multiple_orders(APT, ["1", "2"], [True]), "order_ids"),
     ],
 )
 async def test_bad_input_is_refused_before_anything_is_sent(
@@ -207,10 +212,10 @@ async def test_payload_for_another_function_is_refused(
         function_arguments=[trader.address, "1338", "1000000"],
     )
 
-    async def evil(*args: object, **kwargs: object) -> TxPayload:
+    async def evil(terms: Terms) -> TxPayload:
         return wrong
 
-    monkeypatch.setattr(exchange.rest, "deposit", evil)
+    monkeypatch.setattr(exchange.rest, "transaction", evil)
     with pytest.raises(PayloadMismatchError, match=r"expected .*::perpetual_scripts::deposit"):
         await trader.deposit("10")
     assert exchange.node.submissions == 0
@@ -220,15 +225,15 @@ async def test_payload_with_other_numbers_is_refused(
     exchange: Exchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trader = await funded(exchange)
-    real = exchange.rest.place_limit_order
+    real = exchange.rest.transaction
 
-    async def tampered(*args: object, **kwargs: object) -> TxPayload:
-        payload = await real(*args, **kwargs)  # type: ignore[arg-type]
+    async def tampered(terms: Terms) -> TxPayload:
+        payload = await real(terms)
         args_ = list(payload.function_arguments)
         args_[3] = str(int(args_[3]) * 10)  # ten times the size
         return TxPayload(function=payload.function, function_arguments=args_)
 
-    monkeypatch.setattr(exchange.rest, "place_limit_order", tampered)
+    monkeypatch.setattr(exchange.rest, "transaction", tampered)
     before = exchange.node.submissions
     with pytest.raises(PayloadMismatchError, match="argument 3 is 15000, expected 1500"):
         await trader.place_limit_order(APT, True, False, "1.5", "5.1", 3)
@@ -276,11 +281,12 @@ async def test_against_the_full_simulator_with_its_market_maker() -> None:
     """The packaged Simulator (background market maker running): a crossing order fills."""
     async with Simulator(step_interval=0.02) as sim, aiohttp.ClientSession() as http:
         session = RestSession(str(sim.rest_url), api_key="test-key", session=http)
-        trader = Trader(KanaRest(session), NodeClient(http, str(sim.node_url)),
+        rest = KanaRest(session)
+        trader = Trader(rest, NodeClient(http, str(sim.node_url)),
                         Signer("0x" + secrets.token_hex(32)), chain_id=4)
         assert (await trader.deposit("500")).success is True
         for _ in range(100):  # the market maker quotes within a few steps
-            price = await trader.rest.get_market_price(APT)
+            price = await rest.get_market_price(APT)
             if price.best_ask_price is not None:
                 break
             await asyncio.sleep(0.02)
@@ -292,7 +298,7 @@ async def test_against_the_full_simulator_with_its_market_maker() -> None:
         assert {f.taker for f in result.fills} == {profile}
         assert all(f.maker != profile and f.maker_order_id for f in result.fills)
         assert sum(f.lots for f in result.fills) == 1000
-        [position] = await trader.rest.get_positions(trader.address, APT)
+        [position] = await rest.get_positions(trader.address, APT)
         assert position.size == Decimal(1)
         assert sim.engine.positions(profile, APT)
         await session.close()
@@ -330,3 +336,41 @@ async def test_a_failed_or_unwaited_transaction_names_no_orders(exchange: Exchan
     done = await trader.wait(sent.tx_hash)
     profile = exchange.engine.profile_address(trader.address)
     assert done.order_ids == exchange.engine.open_order_ids(profile, APT)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda t: t.place_multiple_orders(APT, [True], [True], [False], ["1"], [None], [2]),
+         "prices[0]: a limit order needs a price > 0"),
+        (lambda t: t.place_multiple_orders(APT, [], [], [], [], [], []),
+         "order_types: must contain at least one order"),
+        (lambda t: t.place_multiple_orders(APT, [True], [True], [False], ["1", "2"], ["5"], [2]),
+         "order_types: all order lists must have the same length (order_types=1, "
+         "trade_sides=1, directions=1, sizes=2, prices=1, leverages=1)"),
+    ],
+)
+async def test_the_trader_and_the_rest_builder_word_a_rule_alike(
+    exchange: Exchange, call: object, message: str
+) -> None:
+    said = []
+    for target in (exchange.new_trader(), exchange.rest):
+        with pytest.raises(ValidationError) as info:
+            await call(target)  # type: ignore[operator]
+        said.append(str(info.value))
+    assert said == [message, message]
+    assert exchange.node.submissions == 0
+
+
+def test_trade_does_not_import_rest() -> None:
+    package = Path(kana_async.trade.__file__).parent
+    for module in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{'.' * node.level}{node.module or ''}"]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert not re.match(r"(\.\.|kana_async\.)rest\b", name), (module.name, name)
