@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from .. import checks, orders
+from ..aptos.abi import AbiCache, decode_arguments
 from ..config import KANA_PACKAGE_ADDRESS
 from ..errors import ApiError, ValidationError, describe_value
 from ..models import MarketInfo, OpenOrder, TxPayload, normalize_address
 from ..units import Money
-from .abi import AbiCache, decode_arguments
 from .node import NodeClient
 from .signer import Signer
 from .submitter import Submitter, TxResult
