@@ -71,11 +71,11 @@ class KanaClient:
     ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``) sets ``kana.stream``.
 
     REST: ``timeout`` (seconds one attempt may take), ``retry``
-    (:class:`~kana_async.RetryPolicy`, for REST calls and Aptos node reads), ``rate_limit``
-    (a :class:`~kana_async.RateLimiter` or requests per second; default none), ``check_grid``
-    (validate orders against :class:`~kana_async.MarketInfo` before building them),
-    ``max_body`` (largest answer read, in bytes). HTTP: ``connection_limit`` (simultaneous connections). TLS: ``ca_file`` (a PEM
-    bundle of CAs to trust, e.g. a corporate proxy's) or ``ssl_context`` (an
+    (:class:`~kana_async.RetryPolicy`, for REST calls and Aptos node reads), ``rate_limit`` (a
+    :class:`~kana_async.RateLimiter` or requests per second; default none), ``check_grid``
+    (validate orders against :class:`~kana_async.MarketInfo` before building them), ``max_body``
+    (largest answer read, in bytes). HTTP: ``connection_limit`` (simultaneous connections). TLS:
+    ``ca_file`` (a PEM bundle of CAs to trust, e.g. a corporate proxy's) or ``ssl_context`` (an
     :class:`ssl.SSLContext`), not both; either applies to the client's one HTTP session, so
     REST, the Aptos node and the WebSocket all use it. ``simulator``: keyword arguments for the
     embedded :class:`~kana_async.sim.Simulator` (``network="local"`` without URLs), e.g.
