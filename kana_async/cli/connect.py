@@ -23,7 +23,7 @@ from .args import CliError, UsageError, api_key_from
 if TYPE_CHECKING:
     from ..client import KanaClient
     from ..models import MarketInfo
-    from ..views import Grid
+    from .views import Grid
 
 __all__ = [
     "client",
@@ -146,8 +146,8 @@ async def resolve_market(kana: KanaClient, text: str) -> MarketInfo:
 
 
 async def market_grids(kana: KanaClient) -> dict[int, Grid]:
-    """Every market's :class:`~kana_async.views.Grid`, by id: how its numbers are shown."""
-    from ..views import Grid
+    """Every market's :class:`~kana_async.cli.views.Grid`, by id: how its numbers are shown."""
+    from .views import Grid
 
     return {info.market_id: Grid.of(info)
             for info in await kana.rest.get_perpetual_assets_info()}

@@ -18,9 +18,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .models import FundingRate, MarketInfo, OpenOrder, OrderBookLevel, Position
-from .stream.book import OrderBook
-from .stream.mux import StreamStats
+from ..models import FundingRate, MarketInfo, OpenOrder, OrderBookLevel, Position
+from ..stream.book import OrderBook
+from ..stream.mux import StreamStats
 
 __all__ = [
     "Grid",
@@ -83,7 +83,7 @@ class Grid:
 
     @classmethod
     def of(cls, info: MarketInfo) -> Grid:
-        from .units import price_step, size_step
+        from ..units import price_step, size_step
 
         return cls(price_step(info), size_step(info), info.quote_decimals)
 

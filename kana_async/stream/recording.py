@@ -39,13 +39,13 @@ from typing import IO, Any, cast
 
 import msgspec
 
-from ._tasks import cancel_and_wait
-from .errors import KanaError, ValidationError
-from .stream.book import OrderBook
-from .stream.router import Router, RouterStats
-from .stream.subscription import Subscription, SubscriptionStats
-from .stream.topics import Overflow, TopicSpec, topic_spec, validate_key
-from .stream.transport import Connector, PingableWebSocket, WebSocket
+from .._tasks import cancel_and_wait
+from ..errors import KanaError, ValidationError
+from .book import OrderBook
+from .router import Router, RouterStats
+from .subscription import Subscription, SubscriptionStats
+from .topics import Overflow, TopicSpec, topic_spec, validate_key
+from .transport import Connector, PingableWebSocket, WebSocket
 
 __all__ = [
     "FORMAT",

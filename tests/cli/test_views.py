@@ -9,11 +9,7 @@ from decimal import Decimal
 import pytest
 from rich.console import Console, RenderableType
 
-from kana_async.models import FundingRate, OpenOrder, OrderBookLevel, Position
-from kana_async.stream.book import OrderBook
-from kana_async.stream.mux import StreamStats
-from kana_async.stream.subscription import SubscriptionStats
-from kana_async.views import (
+from kana_async.cli.views import (
     Grid,
     book_top,
     format_decimal,
@@ -27,6 +23,10 @@ from kana_async.views import (
     stream_stats,
     unrealized_pnl,
 )
+from kana_async.models import FundingRate, OpenOrder, OrderBookLevel, Position
+from kana_async.stream.book import OrderBook
+from kana_async.stream.mux import StreamStats
+from kana_async.stream.subscription import SubscriptionStats
 
 D = Decimal
 

@@ -34,22 +34,22 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from . import views
-from ._tasks import timeout
-from .client import LOCAL_API_KEY, KanaClient
-from .config import NETWORKS, resolve_network
-from .errors import (
+from ..._tasks import timeout
+from ...client import LOCAL_API_KEY, KanaClient
+from ...config import NETWORKS, resolve_network
+from ...errors import (
     KanaError,
     SlowConsumerError,
     StreamGapError,
     UnknownOutcomeError,
     ValidationError,
 )
-from .models import FundingRate, MarketInfo, OpenOrder, Position, Trade
-from .stream.book import OrderBook
-from .stream.mux import StreamStats
-from .trade.node import TransactionRejectedError
-from .trade.submitter import TxResult
+from ...models import FundingRate, MarketInfo, OpenOrder, Position, Trade
+from ...stream.book import OrderBook
+from ...stream.mux import StreamStats
+from ...trade.node import TransactionRejectedError
+from ...trade.submitter import TxResult
+from .. import views
 
 __all__ = [
     "DEFAULT_DURATION",
@@ -124,7 +124,7 @@ def deposit_for(info: MarketInfo, price: Decimal, leverage: int) -> Decimal:
     """The collateral the demo deposits in ``info``'s market at ``price``: what
     :data:`DEMO_ORDERS` orders of the minimum size need (margin and fee), in whole units,
     at least :data:`MIN_DEPOSIT`."""
-    from .cli.trading import collateral_for  # the CLI's rule for what an order needs
+    from ..trading import collateral_for  # the CLI's rule for what an order needs
 
     need = collateral_for(info.lot * info.min_lots, price, leverage, orders=DEMO_ORDERS)
     return max(MIN_DEPOSIT, need.to_integral_value(ROUND_CEILING))
@@ -834,7 +834,7 @@ class Demo:
     async def _read_markets(self, kana: KanaClient) -> MarketInfo:
         markets = await kana.rest.get_perpetual_assets_info()
         self.names = {m.market_id: m.base_name for m in markets}
-        from .cli.connect import resolve_market  # the CLI's names: APT, apt/usdc, APT-USDC
+        from ..connect import resolve_market  # the CLI's names: APT, apt/usdc, APT-USDC
 
         info = self.info = await resolve_market(kana, str(self.options.market))
         self.market_id = self.state.market = info.market_id
@@ -1359,7 +1359,7 @@ def _positive_seconds(value: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the demo's options to ``parser`` (``kana-async demo`` and ``python -m``)."""
-    from .cli.args import market
+    from ..args import market
     parser.add_argument("--duration", type=_positive_seconds, default=DEFAULT_DURATION,
                         metavar="SECONDS", help="how long the demo runs (default %(default)g)")
     parser.add_argument("--plain", action="store_true", default=None,
@@ -1426,19 +1426,15 @@ def run(args: argparse.Namespace) -> int:
     if report.error is not None:
         print(f"kana-async demo: error: {report.error}", file=sys.stderr)
     elif report.reader_gone:
-        from .cli.output import PipeClosed
+        from ..output import PipeClosed
 
         raise PipeClosed  # the command ends quietly, as every command whose reader left
     return report.exit_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kana_async.demo``: the same as ``kana-async demo`` (one place decides how
+    """``python -m kana_async.cli.demo``: the same as ``kana-async demo`` (one place decides how
     each outcome, a reader that left included, becomes an exit status)."""
-    from .cli.app import main as cli_main
+    from ..app import main as cli_main
 
     return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

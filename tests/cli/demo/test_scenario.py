@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console, RenderableType
 
-from kana_async import demo as demo_module
-from kana_async.demo import (
+from kana_async.cli.demo import (
     TOPICS,
     Demo,
     DemoOptions,
@@ -34,6 +33,8 @@ from kana_async.demo import (
     summary_view,
     to_tick,
 )
+from kana_async.cli.demo import scenario as demo_module
+from kana_async.cli.views import Grid
 from kana_async.errors import ValidationError
 from kana_async.models import (
     FundingRate,
@@ -48,10 +49,9 @@ from kana_async.stream.book import OrderBook
 from kana_async.stream.mux import StreamStats
 from kana_async.stream.subscription import SubscriptionStats
 from kana_async.trade.submitter import TxResult
-from kana_async.views import Grid
 
 D = Decimal
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def render(renderable: RenderableType, width: int = 140) -> str:

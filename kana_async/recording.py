@@ -1,0 +1,29 @@
+"""Deprecated import path, kept for one release: recording moved to
+:mod:`kana_async.stream.recording` (it sits at the stream's connector seam). Import from there;
+this module only re-exports its public names and will be removed in the next release."""
+
+from .stream.recording import (
+    FORMAT,
+    VERSION,
+    Entry,
+    Header,
+    Recorder,
+    Recording,
+    RecordingConnector,
+    Replay,
+    Replayed,
+    read_recording,
+)
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Entry",
+    "Header",
+    "Recorder",
+    "Recording",
+    "RecordingConnector",
+    "Replay",
+    "Replayed",
+    "read_recording",
+]
