@@ -13,7 +13,8 @@ import msgspec
 
 from .args import Command, add_connection_options, count, market, seconds
 from .connect import client, resolve_market, stop_on_signals, until_stopped
-from .output import Lines, fmt, is_terminal, print_table, say
+from .output import Lines, is_terminal, print_table, say
+from .views import fmt
 
 if TYPE_CHECKING:
     from ..models import MarketInfo, OrderBookLevel

@@ -33,8 +33,8 @@ from .args import (
     positive_decimal,
 )
 from .connect import client, resolve_market, throwaway_wallet
-from .output import Lines, confirm, fmt, say, spinner
-from .views import format_seconds
+from .output import Lines, confirm, say, spinner
+from .views import fmt, format_seconds
 
 if TYPE_CHECKING:
     from ..client import KanaClient

@@ -1,8 +1,16 @@
-"""Terminal views of exchange state, as ``rich`` renderables.
+"""How the command line writes values and exchange state for people.
 
-Every function here is pure: data in, a renderable out, no I/O and no clock. The demo's live
-screen and the CLI's live commands compose them, and tests render them into a string. A view
-accepts empty data (a book not received yet, no position) and says so instead of failing.
+The one owner of turning a number into text: :func:`format_decimal` (views: thousands
+separators, an en dash for a missing figure), :func:`fmt` (plain output for pipes and outcome
+lines: no separators, an ASCII ``-``, the same digits), :func:`format_seconds` (every duration),
+and :class:`Grid` (a market's decimals). The rest are views as ``rich`` renderables.
+:mod:`.output` owns where text goes (stdout or stderr, NDJSON, tables laid out for a terminal
+or a pipe); it writes what this module formats.
+
+Every function here is pure: data in, text or a renderable out, no I/O and no clock. The
+demo's live screen and the CLI's live commands compose them, and tests render them into a
+string. A view accepts empty data (a book not received yet, no position) and says so instead
+of failing.
 """
 
 from __future__ import annotations
@@ -25,7 +33,10 @@ from ..stream.mux import StreamStats
 __all__ = [
     "Grid",
     "OrderLine",
+    "anomalies",
     "book_top",
+    "decimals",
+    "fmt",
     "format_decimal",
     "format_seconds",
     "funding_rates",
@@ -47,9 +58,10 @@ _DIM = "dim"
 # -- formatting --------------------------------------------------------------------------------
 
 
-def format_decimal(value: Decimal | None, places: int | None = None, *, sign: bool = False
-                   ) -> str:
-    """``value`` with thousands separators; ``places`` fixes the decimals (rounded half-even).
+def format_decimal(value: Decimal | None, places: int | None = None, *, sign: bool = False,
+                   grouping: bool = True) -> str:
+    """``value`` in plain notation, with thousands separators unless ``grouping`` is off;
+    ``places`` fixes the decimals (rounded half-even).
 
     ``None`` prints as an en dash, so a missing figure is visible but not alarming.
     """
@@ -57,7 +69,20 @@ def format_decimal(value: Decimal | None, places: int | None = None, *, sign: bo
         return "–"
     if places is not None:
         value = value.quantize(Decimal(1).scaleb(-places))
-    return f"{value:{'+' if sign else ''},f}"
+    return f"{value:{'+' if sign else ''}{',' if grouping else ''}f}"
+
+
+def fmt(value: object) -> str:
+    """A value in plain output (aligned tables for ``grep``/``awk``, outcome lines): a
+    ``Decimal`` as :func:`format_decimal` writes it without separators, ``None`` as ``-``,
+    booleans as yes/no, anything else as ``str``."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format_decimal(value, grouping=False)
+    return str(value)
 
 
 #: Enough digits for any amount the wire carries (the default context's 28 are not).
@@ -99,15 +124,16 @@ class Grid:
 
     @property
     def price_places(self) -> int:
-        return _places(self.tick)
+        return decimals(self.tick)
 
     @property
     def size_places(self) -> int:
-        return _places(self.lot)
+        return decimals(self.lot)
 
 
-def _places(step: Decimal) -> int:
-    exponent = step.normalize().as_tuple().exponent
+def decimals(value: Decimal) -> int:
+    """Digits after the point that ``value`` needs (0.00100 -> 3): a step's decimals."""
+    exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
@@ -116,7 +142,7 @@ def on_step(value: Decimal | None, step: Decimal, *, rounded: bool = False) -> D
     else as it is without trailing zeros; ``None`` and non-finite values pass through."""
     if value is None or not value.is_finite():
         return value
-    exponent = Decimal(1).scaleb(-_places(step))
+    exponent = Decimal(1).scaleb(-decimals(step))
     try:
         shown = value.quantize(exponent, rounding=ROUND_HALF_EVEN, context=_WIDE)
     except InvalidOperation:  # beyond any sensible size: leave it alone
@@ -161,13 +187,14 @@ def on_grid(item: Any, grids: Mapping[int, Grid]) -> Any:
     return msgspec.structs.replace(item, **changes) if changes else item
 
 
-def format_seconds(seconds: float | None) -> str:
-    """A duration as ms below one second (``"12.3 ms"``), else seconds (``"1.25 s"``)."""
+def format_seconds(seconds: float | None, places: int = 2) -> str:
+    """A duration as ms below one second (``"12.3 ms"``), else seconds with ``places``
+    decimals (``"1.25 s"``; a run's length: ``places=1``, ``"30.0 s"``)."""
     if seconds is None:
         return "–"
     if abs(seconds) < 1:
         return f"{seconds * 1000:.1f} ms"
-    return f"{seconds:.2f} s"
+    return f"{seconds:.{places}f} s"
 
 
 def _signed_style(value: Decimal | None) -> str:
@@ -469,7 +496,7 @@ def stream_stats(stats: StreamStats | None, *, title: str | None = "Stream") -> 
     header = Text.assemble(
         state,
         f"  connections {stats.connects}  frames {stats.frames:,}",
-        (f"  anomalies {_anomalies(stats)}" if _anomalies(stats) else ""),
+        (f"  anomalies {anomalies(stats)}" if anomalies(stats) else ""),
     )
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name in ("topic", "received", "delivered", "conflated", "dropped", "gaps"):
@@ -485,7 +512,8 @@ def stream_stats(stats: StreamStats | None, *, title: str | None = "Stream") -> 
     return Group(table, header)
 
 
-def _anomalies(stats: StreamStats) -> int:
+def anomalies(stats: StreamStats) -> int:
+    """Frames the stream could not route or decode, all causes together."""
     return (stats.malformed + stats.server_error + stats.unknown_topic + stats.unroutable
             + stats.unattributed)
 

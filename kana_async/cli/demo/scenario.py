@@ -50,6 +50,7 @@ from ...stream.mux import StreamStats
 from ...trade.node import TransactionRejectedError
 from ...trade.submitter import TxResult
 from .. import views
+from ..views import decimals
 
 __all__ = [
     "DEFAULT_DURATION",
@@ -128,12 +129,6 @@ def deposit_for(info: MarketInfo, price: Decimal, leverage: int) -> Decimal:
 
     need = collateral_for(info.lot * info.min_lots, price, leverage, orders=DEMO_ORDERS)
     return max(MIN_DEPOSIT, need.to_integral_value(ROUND_CEILING))
-
-
-def decimals(value: Decimal) -> int:
-    """Digits after the point that ``value`` needs (0.00100 -> 3): to print sizes alike."""
-    exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 @dataclass
@@ -285,7 +280,7 @@ class DemoReport:
     def summary_lines(self) -> list[str]:
         """The summary as plain text lines (CI logs, pipes)."""
         lines = [f"Summary: {self.network}, market {self.market}, "
-                 f"{_secs(self.elapsed)} — {self.verdict()}"]
+                 f"{views.format_seconds(self.elapsed, 1)} — {self.verdict()}"]
         lines.append("Transactions (confirmed = submit to commit; stream = submit to the "
                      "effect seen on the stream):")
         width = max((len(r.action) for r in self.transactions), default=0)
@@ -303,7 +298,7 @@ class DemoReport:
         if stream is not None:
             lines.append(f"Stream: {stream.connects} connection(s) for {len(stream.subscriptions)}"
                          f" subscriptions, {stream.frames:,} frames, "
-                         f"{stream.disconnects} disconnect(s), {_anomalies(stream)} anomalies")
+                         f"{stream.disconnects} disconnect(s), {views.anomalies(stream)} anomalies")
         lines.append(f"Position: {self.position_text()}")
         lines.append(f"PnL: realized {views.format_decimal(self.realized_pnl, 6, sign=True)} "
                      f"(fees {views.format_decimal(self.fees, 6)}) over {len(self.trades)} "
@@ -347,10 +342,6 @@ class DemoReport:
                f"{views.format_decimal(mark)}"
 
 
-def _secs(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds:.1f} s"
-
-
 def _spread(values: Sequence[float]) -> str:
     if not values:
         return "no sample"
@@ -358,16 +349,11 @@ def _spread(values: Sequence[float]) -> str:
             f"max {views.format_seconds(max(values))} over {len(values)}")
 
 
-def _anomalies(stats: StreamStats) -> int:
-    return (stats.malformed + stats.server_error + stats.unknown_topic + stats.unroutable
-            + stats.unattributed)
-
-
 def summary_view(report: DemoReport) -> RenderableType:
     """The summary for a terminal: the same figures as :meth:`DemoReport.summary_lines`."""
     head = Text.assemble(
         ("Summary ", "bold"), f"{report.network}, market {report.market}, "
-        f"{_secs(report.elapsed)} — ",
+        f"{views.format_seconds(report.elapsed, 1)} — ",
         (report.verdict(), "green" if report.succeeded else "red"),
     )
     figures = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_header=False)
@@ -379,7 +365,7 @@ def summary_view(report: DemoReport) -> RenderableType:
     stream = report.stream
     if stream is not None:
         figures.add_row("stream", f"{stream.connects} connection(s), {stream.frames:,} frames, "
-                        f"{stream.disconnects} disconnect(s), {_anomalies(stream)} anomalies")
+                        f"{stream.disconnects} disconnect(s), {views.anomalies(stream)} anomalies")
     figures.add_row("position", report.position_text())
     figures.add_row("PnL", f"realized {views.format_decimal(report.realized_pnl, 6, sign=True)}"
                     f" (fees {views.format_decimal(report.fees, 6)}), {len(report.trades)} "
