@@ -1,33 +1,40 @@
-"""``kana-async demo``: the SDK end to end against the embedded simulator, as a trading bot
-would use it. The command's entry is :data:`DEMO`; the run is in :mod:`.scenario`.
+"""``kana-async demo``: the SDK end to end as a trading bot would use it, in about 30 seconds,
+against the embedded simulator by default (no key, no network).
 
-From Python: ``await run_demo(DemoOptions(duration=10))`` returns the :class:`DemoReport`.
+The package, by concern: :mod:`.options` (what to run against, from the command line),
+:mod:`.scenario` (:class:`Demo`, the asyncio layer that trades), :mod:`.state` (what its
+stream consumers saw), :mod:`.report` (the pure record of what it did and measured, and the
+summary), :mod:`.display` (plain lines or a live screen). Here: :data:`DEMO`, the command's
+entry, and :func:`run_demo`, which runs the demo once; from Python,
+``await run_demo(DemoOptions(duration=10))`` returns its :class:`DemoReport`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from typing import TextIO
 
+from ...errors import KanaError, ValidationError
 from ..args import Command
-from .scenario import (
-    DEFAULT_DURATION,
-    TOPICS,
-    Demo,
-    DemoOptions,
+from ..output import PipeClosed
+from ..views import decimals
+from .display import summary_view
+from .options import DEFAULT_DURATION, DemoOptions, configure, options_from_args
+from .report import (
     DemoReport,
     TxRecord,
-    configure,
-    decimals,
     deposit_for,
-    main,
-    options_from_args,
+    failure_reason,
     percentile,
-    run,
-    run_demo,
     short_status,
-    summary_view,
     to_tick,
 )
+from .scenario import TOPICS, Demo
 
 __all__ = [
     "DEFAULT_DURATION",
@@ -51,13 +58,71 @@ __all__ = [
 ]
 
 
-def _run(args: argparse.Namespace) -> int:
-    return run(args)
+async def run_demo(options: DemoOptions, *, out: TextIO | None = None,
+                   live: bool | None = None) -> DemoReport:
+    """Run the demo once (Ctrl-C stops it cleanly: clean-up, then the summary)."""
+    demo = Demo(options, out=out, live=live)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    presses = 0
+
+    def interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            demo.stop()
+        elif main is not None:
+            main.cancel()  # a second Ctrl-C: no more clean-up
+
+    installed = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+        installed = True
+    try:
+        report = await demo.run()
+    except asyncio.CancelledError:
+        if presses < 2:
+            raise
+        report = demo.report
+        report.interrupted = True
+        report.ended = time.monotonic()
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+    demo.display.summary(report)
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    """``kana-async demo``: run it and return the exit status (errors: one line, non-zero)."""
+    try:
+        options = options_from_args(args)
+    except ValidationError as exc:
+        print(f"kana-async demo: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(run_demo(options))
+    except KanaError as exc:
+        print(f"kana-async demo: error: {failure_reason(exc)}", file=sys.stderr)
+        return 1
+    if report.error is not None:
+        print(f"kana-async demo: error: {report.error}", file=sys.stderr)
+    elif report.reader_gone:
+        raise PipeClosed  # the command ends quietly, as every command whose reader left
+    return report.exit_status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kana_async.cli.demo``: the same as ``kana-async demo`` (one place decides how
+    each outcome, a reader that left included, becomes an exit status)."""
+    from ..app import main as cli_main
+
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 DEMO = Command(
     "demo", "watch a trading bot use the SDK end to end for ~30 s (embedded simulator)",
-    configure, _run,
+    configure, run,
     epilog="""examples:
   kana-async demo                     no key, no network: an embedded simulator
   kana-async demo --duration 10 --plain

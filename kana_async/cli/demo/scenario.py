@@ -1,78 +1,56 @@
-"""``kana-async demo``: the SDK end to end, as a trading bot would use it, in about 30 seconds.
+"""The demo's scenario: :class:`Demo` trades as a bot would and feeds the report.
 
 Against the embedded simulator (the default: no key, no network) the demo reads the markets,
 opens ONE stream connection carrying five topics, deposits, rests a limit order, has it
 crossed by a market order, sets take-profit and stop-loss, cancels what rests, watches the
 market until the time is up, closes the position and prints a summary of what it measured.
 
-The pure core is :class:`DemoReport` (events, transactions with their timings, messages per
-topic, figures and the summary text) plus a few price helpers; :class:`Demo` is the asyncio
-layer that trades and feeds the report; :func:`run` is what ``kana-async demo`` calls.
+This is the asyncio layer: what was seen is :class:`~.state.State`, what was done and measured
+is the pure :class:`~.report.DemoReport`, what is shown is :mod:`.display`. ``run_demo`` (in the
+package) runs it once, Ctrl-C included.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import math
-import os
 import re
 import secrets
-import signal
 import sys
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from typing import Any, TextIO
 
-from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from rich.console import RenderableType
 
 from ..._tasks import timeout
 from ...client import LOCAL_API_KEY, KanaClient
-from ...config import NETWORKS, resolve_network
 from ...errors import (
     KanaError,
     SlowConsumerError,
     StreamGapError,
-    UnknownOutcomeError,
     ValidationError,
 )
-from ...models import FundingRate, MarketInfo, OpenOrder, Position, Trade
-from ...stream.book import OrderBook
-from ...stream.mux import StreamStats
-from ...trade.node import TransactionRejectedError
+from ...models import MarketInfo, OpenOrder
 from ...trade.submitter import TxResult
 from .. import views
-from ..views import decimals
+from . import display
+from .display import Frame, LiveDisplay, PlainDisplay
+from .options import DemoOptions
+from .report import (
+    MIN_DEPOSIT,
+    DemoReport,
+    TxRecord,
+    deposit_for,
+    failure_outcome,
+    failure_reason,
+    to_tick,
+)
+from .state import State, TaskSet, has_message
 
-__all__ = [
-    "DEFAULT_DURATION",
-    "TOPICS",
-    "Demo",
-    "DemoOptions",
-    "DemoReport",
-    "TxRecord",
-    "configure",
-    "decimals",
-    "deposit_for",
-    "main",
-    "options_from_args",
-    "percentile",
-    "run",
-    "run_demo",
-    "short_status",
-    "to_tick",
-]
+__all__ = ["TOPICS", "Demo"]
 
-#: Seconds the demo runs by default.
-DEFAULT_DURATION = 30.0
 #: The topics the demo carries on its one stream connection.
 TOPICS = ("orderbook", "positions", "open_orders", "live_funding_rate", "trade_history")
 #: Seconds a transaction's effect may take to appear on the stream before the demo gives up.
@@ -81,373 +59,11 @@ EFFECT_TIMEOUT = 15.0
 QUICK_TIMEOUT = 2.0
 #: Seconds the clean-up (cancel what rests, close the position) may take after a stop.
 CLEANUP_TIMEOUT = 20.0
-#: Columns and lines the full live screen needs; on a smaller terminal it is compact.
-FULL_SCREEN = (110, 40)
 #: Distance of the passive bids below the best bid, and of TP/SL from the entry.
 PASSIVE_OFFSET = Decimal("0.01")
 TRIGGER_OFFSET = Decimal("0.05")
-#: The least collateral the demo deposits, and what its counterparty deposits at least.
-MIN_DEPOSIT = Decimal(20)
+#: What the demo's counterparty deposits at least.
 COUNTERPARTY_DEPOSIT = Decimal(1000)
-#: Orders of the market's minimum size the demo may hold at once: the position, a resting
-#: bid, and a spare (a bid placed again while the book moves).
-DEMO_ORDERS = 3
-
-
-# == the pure core =============================================================================
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100) by the nearest-rank method; ``None`` for no values."""
-    if not 0 <= q <= 100:
-        raise ValueError("q must be between 0 and 100")
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def to_tick(price: Decimal, tick: Decimal, *, up: bool) -> Decimal:
-    """``price`` moved onto the price grid, up or down to the next multiple of ``tick``."""
-    return (price / tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR) * tick
-
-
-def short_status(vm_status: str) -> str:
-    """The abort's name when the status has one (``E_...``), else the status, shortened."""
-    named = re.search(r"\bE_[A-Z0-9_]+", vm_status)
-    if named:
-        return named.group(0)
-    return vm_status if len(vm_status) <= 60 else vm_status[:59] + "…"
-
-
-def deposit_for(info: MarketInfo, price: Decimal, leverage: int) -> Decimal:
-    """The collateral the demo deposits in ``info``'s market at ``price``: what
-    :data:`DEMO_ORDERS` orders of the minimum size need (margin and fee), in whole units,
-    at least :data:`MIN_DEPOSIT`."""
-    from ..trading import collateral_for  # the CLI's rule for what an order needs
-
-    need = collateral_for(info.lot * info.min_lots, price, leverage, orders=DEMO_ORDERS)
-    return max(MIN_DEPOSIT, need.to_integral_value(ROUND_CEILING))
-
-
-@dataclass
-class TxRecord:
-    """One transaction the demo sent, and when it was confirmed and seen on the stream.
-
-    Times are ``time.monotonic()`` readings; ``effect`` names what the stream must show for
-    it (an empty string: nothing on the demo's topics).
-    """
-
-    action: str
-    effect: str
-    submitted: float
-    confirmed: float | None = None
-    seen: float | None = None
-    outcome: str = "pending"
-    tx_hash: str | None = None
-
-    @property
-    def confirm_seconds(self) -> float | None:
-        """Submit to committed."""
-        return None if self.confirmed is None else self.confirmed - self.submitted
-
-    @property
-    def seen_seconds(self) -> float | None:
-        """Submit to the effect seen on the stream (it may precede the confirmation)."""
-        return None if self.seen is None else self.seen - self.submitted
-
-
-@dataclass(frozen=True)
-class Event:
-    """A line of the demo's log: ``at`` seconds after the start."""
-
-    at: float
-    text: str
-
-    def line(self) -> str:
-        return f"[{self.at:6.2f}s] {self.text}"
-
-
-@dataclass
-class PositionSnapshot:
-    """The demo's position as last seen open, valued at the book's mid at that moment."""
-
-    position: Position
-    mark: Decimal | None
-
-
-class DemoReport:
-    """Everything the demo did and measured; the summary is computed from it alone."""
-
-    def __init__(self, *, network: str, market: str, started: float) -> None:
-        self.network = network
-        self.market = market
-        self.started = started
-        self.ended: float | None = None
-        self.events: list[Event] = []
-        self.transactions: list[TxRecord] = []
-        #: Items the demo's consumers received, per topic.
-        self.messages: Counter[str] = Counter()
-        #: The stream's counters just before it was closed.
-        self.stream: StreamStats | None = None
-        self.position: PositionSnapshot | None = None
-        self.position_closed = False
-        #: The demo's own fills in its market (trades that existed before it started excluded).
-        self.trades: list[Trade] = []
-        self.interrupted = False
-        #: The reader of the output went away (``| head``): the run stopped early, quietly.
-        self.reader_gone = False
-        #: The market's grid, once known: prices and sizes are shown on it.
-        self.grid: views.Grid | None = None
-        self.error: str | None = None
-
-    # -- recording ------------------------------------------------------------------------
-
-    def event(self, now: float, text: str) -> Event:
-        event = Event(now - self.started, text)
-        self.events.append(event)
-        return event
-
-    def sent(self, action: str, effect: str, now: float) -> TxRecord:
-        record = TxRecord(action, effect, now)
-        self.transactions.append(record)
-        return record
-
-    @staticmethod
-    def confirmed(record: TxRecord, result: TxResult, now: float) -> None:
-        record.confirmed = now
-        record.tx_hash = result.tx_hash
-        record.outcome = "ok" if result.success else f"failed: {short_status(result.vm_status)}"
-
-    @staticmethod
-    def failed(record: TxRecord, reason: str) -> None:
-        record.outcome = f"failed: {reason}"
-
-    @staticmethod
-    def seen(record: TxRecord, now: float) -> None:
-        if record.seen is None:
-            record.seen = now
-
-    def message(self, topic: str) -> None:
-        self.messages[topic] += 1
-
-    # -- figures --------------------------------------------------------------------------
-
-    @property
-    def succeeded(self) -> bool:
-        return self.error is None and not self.interrupted
-
-    @property
-    def exit_status(self) -> int:
-        """0 after a complete run (or one whose reader left), 130 when interrupted, 1 after
-        an error."""
-        if self.error is not None:
-            return 1
-        return 130 if self.interrupted else 0
-
-    @property
-    def elapsed(self) -> float | None:
-        return None if self.ended is None else self.ended - self.started
-
-    def stream_latencies(self) -> list[float]:
-        """Submit-to-stream seconds of every transaction whose effect was seen."""
-        return [r.seen_seconds for r in self.transactions if r.seen_seconds is not None]
-
-    def confirm_latencies(self) -> list[float]:
-        """Submit-to-commit seconds of every confirmed transaction."""
-        return [r.confirm_seconds for r in self.transactions if r.confirm_seconds is not None]
-
-    @property
-    def realized_pnl(self) -> Decimal:
-        """The sum of the fills' PnL (the exchange reports it net of fees)."""
-        return sum((t.pnl for t in self.trades), Decimal(0))
-
-    @property
-    def fees(self) -> Decimal:
-        return sum((t.fee for t in self.trades), Decimal(0))
-
-    def topic_counts(self) -> list[tuple[str, int, int, int]]:
-        """``(topic, received, delivered, conflated)`` per topic: the stream's counters when
-        known, else what the consumers counted."""
-        if self.stream is not None and self.stream.subscriptions:
-            return [(s.topic, s.received, s.delivered, s.conflated)
-                    for s in self.stream.subscriptions]
-        return [(topic, n, n, 0) for topic, n in self.messages.items()]
-
-    # -- the summary ----------------------------------------------------------------------
-
-    def summary_lines(self) -> list[str]:
-        """The summary as plain text lines (CI logs, pipes)."""
-        lines = [f"Summary: {self.network}, market {self.market}, "
-                 f"{views.format_seconds(self.elapsed, 1)} — {self.verdict()}"]
-        lines.append("Transactions (confirmed = submit to commit; stream = submit to the "
-                     "effect seen on the stream):")
-        width = max((len(r.action) for r in self.transactions), default=0)
-        for r in self.transactions:
-            seen = f"stream {views.format_seconds(r.seen_seconds)}" if r.effect else "not streamed"
-            lines.append(f"  {r.action:<{width}}  {r.outcome:<8} "
-                         f"confirmed {views.format_seconds(r.confirm_seconds):>9}  {seen}")
-        lines.append(f"Delivery latency, submit to effect on the stream: "
-                     f"{_spread(self.stream_latencies())}")
-        lines.append(f"Confirmation time, submit to commit: {_spread(self.confirm_latencies())}")
-        lines.append("Messages per topic (received / delivered / conflated):")
-        for topic, received, delivered, conflated in self.topic_counts():
-            lines.append(f"  {topic:<20} {received:>7,} {delivered:>7,} {conflated:>7,}")
-        stream = self.stream
-        if stream is not None:
-            lines.append(f"Stream: {stream.connects} connection(s) for {len(stream.subscriptions)}"
-                         f" subscriptions, {stream.frames:,} frames, "
-                         f"{stream.disconnects} disconnect(s), {views.anomalies(stream)} anomalies")
-        lines.append(f"Position: {self.position_text()}")
-        lines.append(f"PnL: realized {views.format_decimal(self.realized_pnl, 6, sign=True)} "
-                     f"(fees {views.format_decimal(self.fees, 6)}) over {len(self.trades)} "
-                     f"fill(s){self.unrealized_text()}")
-        return lines
-
-    def verdict(self) -> str:
-        if self.error is not None:
-            return f"FAILED: {self.error}"
-        return "interrupted" if self.interrupted else "completed"
-
-    def price(self, value: Decimal | None) -> str:
-        """A price as shown: on the market's tick."""
-        grid = self.grid
-        return views.format_decimal(value if grid is None else grid.price(value, rounded=True))
-
-    def size(self, value: Decimal) -> str:
-        """A size as shown: on the market's lot."""
-        grid = self.grid
-        return views.format_decimal(value.normalize() if grid is None
-                                    else grid.size(value, rounded=True))
-
-    def position_text(self) -> str:
-        snap = self.position
-        if snap is None:
-            return "none opened"
-        p = snap.position
-        side = "long" if p.trade_side else "short"
-        text = (f"{side} {self.size(p.size)} @ {self.price(p.entry_price)}, "
-                f"margin {views.format_decimal(p.margin, 4)}, "
-                f"TP {self.price(p.tp)}, SL {self.price(p.sl)}")
-        return text + (", closed at the end" if self.position_closed else ", still open")
-
-    def unrealized_text(self) -> str:
-        snap = self.position
-        if snap is None or self.position_closed:
-            return ""
-        pnl = views.unrealized_pnl(snap.position, snap.mark)
-        mark = snap.mark if self.grid is None else self.grid.price(snap.mark)
-        return f"; unrealized {views.format_decimal(pnl, 6, sign=True)} at mid " \
-               f"{views.format_decimal(mark)}"
-
-
-def _spread(values: Sequence[float]) -> str:
-    if not values:
-        return "no sample"
-    return (f"p50 {views.format_seconds(percentile(values, 50))}, "
-            f"max {views.format_seconds(max(values))} over {len(values)}")
-
-
-def summary_view(report: DemoReport) -> RenderableType:
-    """The summary for a terminal: the same figures as :meth:`DemoReport.summary_lines`."""
-    head = Text.assemble(
-        ("Summary ", "bold"), f"{report.network}, market {report.market}, "
-        f"{views.format_seconds(report.elapsed, 1)} — ",
-        (report.verdict(), "green" if report.succeeded else "red"),
-    )
-    figures = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_header=False)
-    figures.add_column(style="bold")
-    figures.add_column()
-    figures.add_row("delivery latency", "submit → effect on the stream: "
-                    + _spread(report.stream_latencies()))
-    figures.add_row("confirmation", "submit → commit: " + _spread(report.confirm_latencies()))
-    stream = report.stream
-    if stream is not None:
-        figures.add_row("stream", f"{stream.connects} connection(s), {stream.frames:,} frames, "
-                        f"{stream.disconnects} disconnect(s), {views.anomalies(stream)} anomalies")
-    figures.add_row("position", report.position_text())
-    figures.add_row("PnL", f"realized {views.format_decimal(report.realized_pnl, 6, sign=True)}"
-                    f" (fees {views.format_decimal(report.fees, 6)}), {len(report.trades)} "
-                    f"fill(s){report.unrealized_text()}")
-    topics = Table(title="Messages per topic", box=box.SIMPLE_HEAD, show_edge=False,
-                   pad_edge=False)
-    for name in ("topic", "received", "delivered", "conflated"):
-        topics.add_column(name, justify="left" if name == "topic" else "right")
-    for topic, received, delivered, conflated in report.topic_counts():
-        topics.add_row(topic, f"{received:,}", f"{delivered:,}", f"{conflated:,}")
-    return Group(head, Text(""), views.order_log(report.transactions, title="Transactions"),
-                 Text(""), topics, Text(""), figures)
-
-
-# == options ===================================================================================
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    """What to run against and how. ``private_key`` is never shown (not in the repr)."""
-
-    network: str = "local"
-    duration: float = DEFAULT_DURATION
-    #: A market id (1338) or name (APT, apt/usdc, APT-USDC), resolved like the CLI does.
-    market: int | str = 1338
-    #: Collateral to deposit (``None``: what the demo's orders need in this market, at least
-    #: :data:`MIN_DEPOSIT`; see :func:`deposit_for`).
-    deposit: Decimal | None = None
-    leverage: int = 2
-    keep_position: bool = False
-    api_key: str | None = field(default=None, repr=False)
-    private_key: str | None = field(default=None, repr=False)
-    rest_url: str | None = None
-    ws_url: str | None = None
-    node_url: str | None = None
-    #: Force plain lines (``None``: plain unless the output is a terminal).
-    plain: bool | None = None
-    #: Seconds between two steps, so that a viewer can follow (``None``: a fifteenth of the
-    #: duration, at most 2 s).
-    pace: float | None = None
-    #: A second wallet takes the other side of the resting order (``None``: on the local
-    #: network only). Without one, the demo's own market order crosses the book, as it must
-    #: on a real network where the demo has a single key.
-    counterparty: bool | None = None
-    #: Mainnet trades real money: the demo runs there only when this is True.
-    mainnet_confirmed: bool = False
-
-    def __post_init__(self) -> None:
-        resolve_network(self.network, rest_url=self.rest_url, ws_url=self.ws_url,
-                        node_url=self.node_url)  # checks the network's name and the URLs
-        if not 0 < self.duration <= 86_400:
-            raise ValidationError("duration", "must be > 0 and at most 86400 seconds",
-                                  self.duration)
-        if self.deposit is not None and not self.deposit > 0:
-            raise ValidationError("deposit", "must be > 0", self.deposit)
-        if self.pace is not None and not 0 <= self.pace <= 60:
-            raise ValidationError("pace", "must be from 0 to 60 seconds", self.pace)
-        if not 1 <= self.leverage <= 1000:
-            raise ValidationError("leverage", "must be an integer from 1", self.leverage)
-        if self.counterparty and not self.local:
-            raise ValidationError("counterparty", "needs the local network: a second wallet "
-                                  "is funded by the simulator's faucet", self.counterparty)
-        if self.network == "mainnet" and not self.mainnet_confirmed:
-            raise ValidationError("network", "mainnet trades real money: pass --yes to run "
-                                  "the demo there", self.network)
-        if self.network != "local" and self.private_key is None:
-            raise ValidationError("private_key_env", f"trading on {self.network} needs a key: "
-                                  "--private-key-env VAR names the variable holding it")
-        if self.network != "local" and self.api_key is None:
-            raise ValidationError("api_key", f"{self.network} needs an API key (--api-key or "
-                                  "KANA_API_KEY)")
-
-    @property
-    def local(self) -> bool:
-        return self.network == "local"
-
-    @property
-    def use_counterparty(self) -> bool:
-        return self.local if self.counterparty is None else self.counterparty
-
-
-# == the asyncio layer =========================================================================
 
 
 class _Stopped(Exception):
@@ -472,194 +88,6 @@ class _TxFailed(KanaError):
             re.search(r"::market: 0xd\b", self.vm_status))
 
 
-class _TaskSet:
-    """Background tasks owned by the demo: cancelled and awaited on exit, none left behind.
-
-    A task that fails calls ``on_failure`` (Python 3.10 has no ``asyncio.TaskGroup``)."""
-
-    def __init__(self, on_failure: Callable[[BaseException], None]) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._on_failure = on_failure
-
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        error = None if task.cancelled() else task.exception()
-        if error is not None:
-            self._on_failure(error)
-
-    async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def __aenter__(self) -> _TaskSet:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-class _State:
-    """The latest snapshot of each topic, and waiters for a condition on them."""
-
-    def __init__(self, report: DemoReport, market: int) -> None:
-        self.report = report
-        self.market = market
-        self.book: OrderBook | None = None
-        self.positions: list[Position] = []
-        self.open_orders: list[OpenOrder] = []
-        self.funding: list[FundingRate] = []
-        self.trades: list[Trade] | None = None
-        #: Fills that existed before the demo traded (not the demo's doing).
-        self.old_trades: set[tuple[Any, ...]] | None = None
-        self._waiters: list[tuple[Callable[[_State], bool], asyncio.Future[float]]] = []
-
-    def update(self, topic: str, value: Any) -> None:
-        now = time.monotonic()
-        self.report.message(topic)
-        if topic == "orderbook":
-            self.book = value
-        elif topic == "positions":
-            self.positions = [p for p in value if p.market_id == self.market]
-        elif topic == "open_orders":
-            self.open_orders = [o for o in value if o.market_id == self.market]
-        elif topic == "live_funding_rate":
-            self.funding = value
-        elif topic == "trade_history":
-            if self.old_trades is None:
-                self.old_trades = {_trade_key(t) for t in value}
-            self.trades = value
-            self.report.trades = self.new_trades()
-        long = self.long()
-        if long is not None:  # valued at the latest mid
-            self.report.position = PositionSnapshot(long, self.mid)
-        for waiter in list(self._waiters):
-            predicate, future = waiter
-            if future.done():
-                self._waiters.remove(waiter)
-            elif predicate(self):
-                self._waiters.remove(waiter)
-                future.set_result(now)
-
-    def watch(self, predicate: Callable[[_State], bool]) -> asyncio.Future[float]:
-        """A future set to the ``time.monotonic()`` at which ``predicate`` first held."""
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        if predicate(self):
-            future.set_result(time.monotonic())
-        else:
-            self._waiters.append((predicate, future))
-        return future
-
-    @property
-    def mid(self) -> Decimal | None:
-        return None if self.book is None else self.book.mid
-
-    def new_trades(self) -> list[Trade]:
-        old = self.old_trades or set()
-        return [t for t in self.trades or () if t.market_id == self.market
-                and _trade_key(t) not in old]
-
-    def order(self, order_id: str) -> OpenOrder | None:
-        return next((o for o in self.open_orders if o.order_id == order_id), None)
-
-    def long(self) -> Position | None:
-        return next((p for p in self.positions if p.trade_side), None)
-
-
-def _trade_key(trade: Trade) -> tuple[Any, ...]:
-    return (trade.trade_id, trade.transaction_version, trade.size, trade.price, trade.timestamp)
-
-
-class _Display:
-    """Plain lines, one per event, and a status line now and then while watching.
-
-    Showing never raises: when the output goes away (a reader that left, ``| head``; a
-    closed file), ``on_gone`` is called once and the rest is dropped, so that the demo's
-    clean-up, which shows what it does, still runs."""
-
-    def __init__(self, out: TextIO, on_gone: Callable[[], None] = lambda: None) -> None:
-        self.out = out
-        self.gone = False
-        self._on_gone = on_gone
-
-    def _show(self, draw: Callable[[], object]) -> None:
-        if self.gone:
-            return
-        try:
-            draw()
-        except (OSError, ValueError):  # BrokenPipeError, EBADF; ValueError: a closed file
-            self.gone = True
-            self._on_gone()
-
-    def _print(self, text: str) -> None:
-        def draw() -> None:
-            self.out.write(text + "\n")
-            self.out.flush()
-
-        self._show(draw)
-
-    def event(self, event: Event) -> None:
-        self._print(event.line())
-
-    def status(self, text: str) -> None:
-        self._print(f"          {text}")
-
-    def refresh(self) -> None:
-        """Plain output has no screen to redraw."""
-
-    def start(self) -> None:
-        """Nothing to set up."""
-
-    def stop(self) -> None:
-        """Nothing to tear down."""
-
-    def summary(self, report: DemoReport) -> None:
-        self._print("\n".join(report.summary_lines()))
-
-
-class _LiveDisplay(_Display):
-    """A rich live screen redrawn by the demo's refresh task; the summary as tables."""
-
-    def __init__(self, out: TextIO, screen: Callable[[int, int], RenderableType],
-                 on_gone: Callable[[], None] = lambda: None) -> None:
-        super().__init__(out, on_gone)
-        self.console = Console(file=out)
-        self._screen = screen
-        self._live = Live(console=self.console, auto_refresh=False, transient=False,
-                          redirect_stdout=False, redirect_stderr=False)
-
-    def event(self, event: Event) -> None:
-        """The refresh task shows it within a quarter of a second (drawing here would add
-        the drawing time to the latencies being measured)."""
-
-    def status(self, text: str) -> None:
-        """The screen shows the state already."""
-
-    def refresh(self) -> None:
-        def draw() -> None:
-            width, height = self.console.size
-            self._live.update(self._screen(width, height), refresh=True)
-
-        self._show(draw)
-
-    def start(self) -> None:
-        self._show(lambda: self._live.start(refresh=False))
-        self.refresh()
-
-    def stop(self) -> None:
-        self.refresh()
-        with contextlib.suppress(OSError, ValueError):
-            self._live.stop()
-
-    def summary(self, report: DemoReport) -> None:
-        self._show(lambda: self.console.print(summary_view(report)))
-
 
 class Demo:
     """The scenario, run once by :meth:`run`; :meth:`stop` ends it early (with clean-up)."""
@@ -675,9 +103,10 @@ class Demo:
         self.market_id = options.market if isinstance(options.market, int) else 0
         self.report = DemoReport(network=self._network_name(), market=str(options.market),
                                  started=time.monotonic())
-        self.state = _State(self.report, self.market_id)
-        self.display: _Display = (_LiveDisplay(out, self.screen, self._reader_gone) if live
-                                  else _Display(out, self._reader_gone))
+        self.state = State(self.report, self.market_id)
+        self.display: PlainDisplay = (
+            LiveDisplay(out, self.screen, self._reader_gone) if live
+            else PlainDisplay(out, self._reader_gone))
         self.info: MarketInfo | None = None
         self.names: dict[int, str] = {}
         self._kana: KanaClient | None = None
@@ -747,7 +176,7 @@ class Demo:
         return self.report
 
     def _fail(self, error: BaseException) -> None:
-        reason = _reason(error)
+        reason = failure_reason(error)
         self.stop(reason)
         self.event(f"error: {reason}")
 
@@ -767,8 +196,8 @@ class Demo:
                     "local", rest_url=config.rest_url, ws_url=config.ws_url,
                     node_url=config.node_url, api_key=o.api_key or LOCAL_API_KEY,
                     private_key=secrets.token_hex(32)))
-            tasks = await stack.enter_async_context(_TaskSet(self._fail))
-            if isinstance(self.display, _LiveDisplay):
+            tasks = await stack.enter_async_context(TaskSet(self._fail))
+            if isinstance(self.display, LiveDisplay):
                 tasks.spawn(self._refresh(), name="kana-demo screen")
             try:
                 await self._scenario(kana, stack, tasks)
@@ -784,7 +213,7 @@ class Demo:
     # -- the scenario -------------------------------------------------------------------
 
     async def _scenario(self, kana: KanaClient, stack: contextlib.AsyncExitStack,
-                        tasks: _TaskSet) -> None:
+                        tasks: TaskSet) -> None:
         o = self.options
         pace = min(2.0, o.duration / 15) if o.pace is None else o.pace
         self._phase = "reading markets"
@@ -851,7 +280,7 @@ class Demo:
         return (info.lot * info.min_lots).normalize()
 
     async def _open_stream(self, kana: KanaClient, profile: str,
-                           stack: contextlib.AsyncExitStack, tasks: _TaskSet) -> None:
+                           stack: contextlib.AsyncExitStack, tasks: TaskSet) -> None:
         stream = kana.stream
         subs: list[tuple[str, Any]] = [
             ("orderbook", stream.orderbook(self.market_id)),
@@ -860,7 +289,7 @@ class Demo:
             ("live_funding_rate", stream.live_funding_rate()),
             ("trade_history", stream.trade_history(profile)),
         ]
-        first = {topic: self.state.watch(_has_message(topic)) for topic, _ in subs}
+        first = {topic: self.state.watch(has_message(topic)) for topic, _ in subs}
         subscribed = time.monotonic()
         for topic, sub in subs:
             await stack.enter_async_context(sub)
@@ -904,7 +333,7 @@ class Demo:
 
     async def _transact(self, action: str, effect: str,
                         call: Callable[[], Awaitable[TxResult]],
-                        seen: Callable[[_State], bool] | None = None, *,
+                        seen: Callable[[State], bool] | None = None, *,
                         required: bool = True) -> TxRecord:
         """Send one transaction; wait for its commit, then for ``seen`` on the stream.
 
@@ -919,7 +348,7 @@ class Demo:
         try:
             result = await call()
         except KanaError as exc:
-            self.report.failed(record, _failure(exc))
+            self.report.failed(record, failure_outcome(exc))
             if watcher is not None:
                 watcher.cancel()
             raise
@@ -980,11 +409,11 @@ class Demo:
         known = {o.order_id for o in self.state.open_orders}
         fills = len(self.state.new_trades())
 
-        def new(state: _State) -> OpenOrder | None:
+        def new(state: State) -> OpenOrder | None:
             return next((o for o in state.open_orders
                          if o.order_id not in known and o.price == price), None)
 
-        def resting(state: _State) -> bool:
+        def resting(state: State) -> bool:
             return new(state) is not None or len(state.new_trades()) > fills
 
         await self._transact(
@@ -1066,7 +495,7 @@ class Demo:
         the fill is not required."""
         before = len(self.state.new_trades())
 
-        def filled(state: _State) -> bool:
+        def filled(state: State) -> bool:
             fills = len(state.new_trades()) > before and state.long() is not None
             return fills and (order_id is None or state.order(order_id) is None)
 
@@ -1085,11 +514,11 @@ class Demo:
         sl = to_tick(long.entry_price * (1 - TRIGGER_OFFSET), info.tick, up=False)
         market = self.market_id
 
-        def tp_set(state: _State) -> bool:
+        def tp_set(state: State) -> bool:
             p = state.long()
             return p is not None and p.tp == tp
 
-        def sl_set(state: _State) -> bool:
+        def sl_set(state: State) -> bool:
             p = state.long()
             return p is not None and p.sl == sl
 
@@ -1108,7 +537,7 @@ class Demo:
     async def _cancel(self, kana: KanaClient, orders: Sequence[OpenOrder]) -> None:
         ids = {o.order_id for o in orders}
 
-        def gone(state: _State) -> bool:
+        def gone(state: State) -> bool:
             return not ids & {o.order_id for o in state.open_orders}
 
         # Every resting order here is a bid of the long side.
@@ -1133,7 +562,7 @@ class Demo:
         except _Stopped:
             pass
         except (KanaError, OSError, asyncio.TimeoutError) as exc:
-            self.event(f"clean-up incomplete: {_reason(exc)}")
+            self.event(f"clean-up incomplete: {failure_reason(exc)}")
 
     async def _leave_nothing(self, kana: KanaClient) -> None:
         if self.state.open_orders:
@@ -1144,7 +573,7 @@ class Demo:
             self.event("the position stays open (--keep-position)")
             return
 
-        def closed(state: _State) -> bool:
+        def closed(state: State) -> bool:
             return state.long() is None
 
         await self._transact("close the position", "position gone",
@@ -1153,274 +582,23 @@ class Demo:
 
     # -- what is shown ------------------------------------------------------------------
 
+    def frame(self) -> Frame:
+        """What the screen shows now."""
+        state, info, kana = self.state, self.info, self._kana
+        return Frame(
+            report=self.report,
+            name=info.base_name if info is not None else str(self.market_id),
+            market_id=self.market_id, phase=self._phase,
+            elapsed=time.monotonic() - self.report.started, duration=self.options.duration,
+            book=state.book, position=state.long(), mid=state.mid,
+            open_orders=state.open_orders, funding_rate=state.funding_rate,
+            stream=kana.stream.stats() if kana is not None and not kana.closed else None,
+        )
+
     def status_line(self) -> str:
         """One line of state for plain output while watching."""
-        book, long, report = self.state.book, self.state.long(), self.report
-        top = "no book" if book is None or book.best_bid is None or book.best_ask is None \
-            else f"bid {report.price(book.best_bid.price)} ask {report.price(book.best_ask.price)}"
-        pos = "no position" if long is None else (
-            f"long {report.size(long.size)} @ {report.price(long.entry_price)} uPnL "
-            f"{views.format_decimal(views.unrealized_pnl(long, self.state.mid), 6, sign=True)}")
-        frames = self._kana.stream.stats().frames if self._kana and not self._kana.closed else 0
-        return f"{top}; {pos}; {frames:,} frames"
+        return display.status_line(self.frame())
 
     def screen(self, width: int | None = None, height: int | None = None) -> RenderableType:
-        """The live screen: book, position, orders, stream and the latest events; on a
-        terminal smaller than :data:`FULL_SCREEN` (``width`` x ``height``), the same figures
-        as short lines that fit it."""
-        if (width is not None and width < FULL_SCREEN[0]) or (
-                height is not None and height < FULL_SCREEN[1]):
-            return self.compact_screen(width or FULL_SCREEN[0], height or FULL_SCREEN[1])
-        state, info = self.state, self.info
-        name = info.base_name if info is not None else str(self.market_id)
-        grid = self.report.grid
-        grids = {} if grid is None else {self.market_id: grid}
-        elapsed = time.monotonic() - self.report.started
-        rate = self._funding_rate()
-        header = Text.assemble(
-            ("Kana demo", "bold"), f" — {self.report.network} — {name} — ",
-            (self._phase, "cyan"), f" — {elapsed:4.1f} s / {self.options.duration:g} s",
-            ("" if rate is None else
-             f" — funding {views.format_decimal(rate * 100, 4, sign=True)} %"),
-        )
-        book = views.book_top(
-            state.book, depth=4, title=f"{name} book", own_prices=[o.price for o in
-                                                                   state.open_orders],
-            grid=self.report.grid,
-        )
-        right = Group(
-            views.position_card(state.long(), state.mid, realized_pnl=self.report.realized_pnl,
-                                grid=self.report.grid),
-            Text(""),
-            views.open_orders(state.open_orders, grids=grids),
-        )
-        top = Table.grid(padding=(0, 4))
-        top.add_column()
-        top.add_column()
-        top.add_row(book, right)
-        stats = self._kana.stream.stats() if self._kana and not self._kana.closed else None
-        events = Text("\n".join(e.line() for e in self.report.events[-3:]), style="dim",
-                      no_wrap=True, overflow="ellipsis")
-        return Group(header, Text(""), top, Text(""),
-                     views.order_log(self.report.transactions, limit=5), Text(""),
-                     views.stream_stats(stats), Text(""), events)
-
-    def _funding_rate(self) -> Decimal | None:
-        state = self.state
-        return next((r.funding_rate for r in state.funding if r.market_id == state.market),
-                    None)
-
-    def compact_screen(self, width: int, height: int) -> RenderableType:
-        """The live screen as one line per figure, each cut to ``width``, at most
-        ``height`` lines (the latest events fill what is left)."""
-        state, report = self.state, self.report
-        info = self.info
-        name = info.base_name if info is not None else str(self.market_id)
-        elapsed = time.monotonic() - report.started
-        rate = self._funding_rate()
-        book = state.book
-        lines: list[Text] = [Text.assemble(
-            ("Kana demo", "bold"), f" {name} ", (self._phase, "cyan"),
-            f" {elapsed:.1f}/{self.options.duration:g} s",
-            "" if rate is None else f" funding {views.format_decimal(rate * 100, 4, sign=True)}%",
-        )]
-        if book is None:
-            lines.append(Text("book: waiting…", style="dim"))
-        else:
-            bid, ask = book.best_bid, book.best_ask
-            lines.append(Text.assemble(
-                "bid ", ("–" if bid is None else
-                         f"{report.price(bid.price)} x {report.size(bid.size)}", "green"),
-                "  ask ", ("–" if ask is None else
-                           f"{report.price(ask.price)} x {report.size(ask.size)}", "red"),
-                f"  spread {report.price(book.spread)}"))
-        long = state.long()
-        if long is None:
-            lines.append(Text("position: none"))
-        else:
-            pnl = views.unrealized_pnl(long, state.mid)
-            lines.append(Text(
-                f"long {report.size(long.size)} @ {report.price(long.entry_price)}  uPnL "
-                f"{views.format_decimal(pnl, 6, sign=True)}  margin "
-                f"{views.format_decimal(long.margin, 4)}  TP {report.price(long.tp)} SL "
-                f"{report.price(long.sl)}"))
-        lines.append(Text(f"realized {views.format_decimal(report.realized_pnl, 6, sign=True)}"
-                          f"  resting orders {len(state.open_orders)}"))
-        stats = self._kana.stream.stats() if self._kana and not self._kana.closed else None
-        lines.append(Text("stream: not open" if stats is None else
-                          f"stream: {'connected' if stats.connected else 'disconnected'}, "
-                          f"{stats.connects} connection(s), {stats.frames:,} frames"))
-        for record in report.transactions[-3:]:
-            lines.append(Text(
-                f"{record.outcome:<4.12} {views.format_seconds(record.confirm_seconds):>8} "
-                f"{record.action}", style="" if record.outcome in ("ok", "pending") else "red"))
-        room = height - len(lines) - 1  # a line for the cursor
-        if room > 0:
-            lines.extend(Text(event.line(), style="dim") for event in report.events[-room:])
-        for line in lines:
-            line.no_wrap = True
-            line.overflow = "ellipsis"
-            line.truncate(width, overflow="ellipsis")
-        return Group(*lines[:max(1, height - 1)])
-
-
-def _has_message(topic: str) -> Callable[[_State], bool]:
-    def predicate(state: _State) -> bool:
-        return state.report.messages[topic] > 0
-
-    return predicate
-
-
-def _failure(error: KanaError) -> str:
-    """A transaction's failure in a word or two, for the order log."""
-    if isinstance(error, TransactionRejectedError):
-        return "rejected"
-    if isinstance(error, UnknownOutcomeError):
-        return "outcome unknown"
-    return type(error).__name__
-
-
-def _reason(error: BaseException) -> str:
-    """One line about a failure (exception texts never carry secrets)."""
-    if isinstance(error, asyncio.TimeoutError):
-        return "timed out"
-    text = str(error) or type(error).__name__
-    return text.splitlines()[0]
-
-
-# == entry points ==============================================================================
-
-
-async def run_demo(options: DemoOptions, *, out: TextIO | None = None,
-                   live: bool | None = None) -> DemoReport:
-    """Run the demo once (Ctrl-C stops it cleanly: clean-up, then the summary)."""
-    demo = Demo(options, out=out, live=live)
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    presses = 0
-
-    def interrupt() -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            demo.stop()
-        elif main is not None:
-            main.cancel()  # a second Ctrl-C: no more clean-up
-
-    installed = False
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        installed = True
-    try:
-        report = await demo.run()
-    except asyncio.CancelledError:
-        if presses < 2:
-            raise
-        report = demo.report
-        report.interrupted = True
-        report.ended = time.monotonic()
-    finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
-    demo.display.summary(report)
-    return report
-
-
-def _decimal(value: str) -> Decimal:
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError("must be a decimal number") from None
-
-
-def _positive_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number of seconds") from None
-    if not 0 < seconds <= 86_400:
-        raise argparse.ArgumentTypeError("must be > 0 and at most 86400")
-    return seconds
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the demo's options to ``parser`` (``kana-async demo`` and ``python -m``)."""
-    from ..args import market
-    parser.add_argument("--duration", type=_positive_seconds, default=DEFAULT_DURATION,
-                        metavar="SECONDS", help="how long the demo runs (default %(default)g)")
-    parser.add_argument("--plain", action="store_true", default=None,
-                        help="plain lines instead of the live view (automatic without a "
-                        "terminal)")
-    parser.add_argument("--network", choices=sorted(NETWORKS), default="local",
-                        help="local = the embedded simulator (default), or a real Kana network")
-    parser.add_argument("--api-key", default=None, metavar="KEY",
-                        help="Kana API key (default: $KANA_API_KEY; not needed locally)")
-    parser.add_argument("--private-key-env", default=None, metavar="VAR",
-                        help="name of the environment variable holding the wallet's private "
-                        "key (default locally: a fresh key)")
-    parser.add_argument("--rest-url", default=None, metavar="URL",
-                        help="override the network's REST URL")
-    parser.add_argument("--ws-url", default=None, metavar="URL",
-                        help="override the network's WebSocket URL")
-    parser.add_argument("--node-url", default=None, metavar="URL",
-                        help="override the network's Aptos node URL (…/v1)")
-    parser.add_argument("--market", type=market, default="1338", metavar="MARKET",
-                        help="market id or name: 1338, APT, apt/usdc, APT-USDC (default "
-                        "%(default)s, APT)")
-    parser.add_argument("--deposit", type=_decimal, default=None, metavar="AMOUNT",
-                        help="collateral to deposit first (default: what the demo's orders "
-                        f"need in the market, at least {MIN_DEPOSIT})")
-    parser.add_argument("--leverage", type=int, default=2, help="leverage (default %(default)s)")
-    parser.add_argument("--keep-position", action="store_true",
-                        help="leave the position open at the end (default: close it)")
-    parser.add_argument("--yes", action="store_true",
-                        help="confirm running on mainnet, with real money")
-
-
-def options_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None
-                      ) -> DemoOptions:
-    """:class:`DemoOptions` from parsed arguments; the key is read from the named variable."""
-    env = environ if environ is not None else dict(os.environ)
-    private_key = None
-    if args.private_key_env is not None:
-        private_key = env.get(args.private_key_env)
-        if not private_key:
-            raise ValidationError("private_key_env",
-                                  f"the environment variable {args.private_key_env} is not set")
-    api_key = args.api_key or env.get("KANA_API_KEY") or None
-    return DemoOptions(
-        network=args.network, duration=args.duration,
-        market=int(args.market) if args.market.isdigit() else args.market,
-        deposit=args.deposit, leverage=args.leverage, keep_position=args.keep_position,
-        api_key=api_key, private_key=private_key, rest_url=args.rest_url, ws_url=args.ws_url,
-        node_url=args.node_url, plain=args.plain, mainnet_confirmed=args.yes,
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """``kana-async demo``: run it and return the exit status (errors: one line, non-zero)."""
-    try:
-        options = options_from_args(args)
-    except ValidationError as exc:
-        print(f"kana-async demo: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        report = asyncio.run(run_demo(options))
-    except KanaError as exc:
-        print(f"kana-async demo: error: {_reason(exc)}", file=sys.stderr)
-        return 1
-    if report.error is not None:
-        print(f"kana-async demo: error: {report.error}", file=sys.stderr)
-    elif report.reader_gone:
-        from ..output import PipeClosed
-
-        raise PipeClosed  # the command ends quietly, as every command whose reader left
-    return report.exit_status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m kana_async.cli.demo``: the same as ``kana-async demo`` (one place decides how
-    each outcome, a reader that left included, becomes an exit status)."""
-    from ..app import main as cli_main
-
-    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
+        """The live screen, full or compact for a ``width`` x ``height`` terminal."""
+        return display.screen(self.frame(), width, height)
