@@ -19,8 +19,7 @@ import sys
 import time
 from typing import TextIO
 
-from ...errors import KanaError, ValidationError
-from ..args import Command
+from ..args import CliError, Command
 from ..output import PipeClosed
 from ..views import decimals
 from .display import summary_view
@@ -29,7 +28,6 @@ from .report import (
     DemoReport,
     TxRecord,
     deposit_for,
-    failure_reason,
     percentile,
     short_status,
     to_tick,
@@ -94,21 +92,17 @@ async def run_demo(options: DemoOptions, *, out: TextIO | None = None,
 
 
 def run(args: argparse.Namespace) -> int:
-    """``kana-async demo``: run it and return the exit status (errors: one line, non-zero)."""
-    try:
-        options = options_from_args(args)
-    except ValidationError as exc:
-        print(f"kana-async demo: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        report = asyncio.run(run_demo(options))
-    except KanaError as exc:
-        print(f"kana-async demo: error: {failure_reason(exc)}", file=sys.stderr)
-        return 1
+    """``kana-async demo``: run it and return the exit status (0 done, 130 interrupted).
+
+    Bad options and a failed run (shown in the summary first) are raised, so that
+    :func:`kana_async.cli.main` reports them in one line with the status every command
+    uses; a reader that left ends the command quietly, as it does every command."""
+    options = options_from_args(args)
+    report = asyncio.run(run_demo(options))
     if report.error is not None:
-        print(f"kana-async demo: error: {report.error}", file=sys.stderr)
-    elif report.reader_gone:
-        raise PipeClosed  # the command ends quietly, as every command whose reader left
+        raise CliError(report.error)
+    if report.reader_gone:
+        raise PipeClosed
     return report.exit_status
 
 

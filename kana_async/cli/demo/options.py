@@ -1,17 +1,19 @@
 """The demo's options: :class:`DemoOptions` (what to run against and how, checked once) and
-how ``kana-async demo``'s command line becomes one.
+how ``kana-async demo``'s command line becomes one, with the connection options and rules
+every command shares.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from ...config import NETWORKS, resolve_network
+from ...config import resolve_network
 from ...errors import ValidationError
-from ..args import market
+from ..args import add_connection_options, leverage, market, positive_decimal
+from ..connect import api_key, endpoints, is_local, private_key
 from .report import MIN_DEPOSIT
 
 __all__ = ["DEFAULT_DURATION", "DemoOptions", "configure", "options_from_args"]
@@ -84,14 +86,6 @@ class DemoOptions:
         return self.local if self.counterparty is None else self.counterparty
 
 
-
-def _decimal(value: str) -> Decimal:
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError("must be a decimal number") from None
-
-
 def _positive_seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -103,53 +97,43 @@ def _positive_seconds(value: str) -> float:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the demo's options to ``parser`` (``kana-async demo`` and ``python -m``)."""
+    """Add the demo's options to ``parser``, and the connection options every command shares
+    (:func:`~kana_async.cli.args.add_connection_options`: ``--network``, ``--local-port``, the
+    URLs, ``--api-key``, ``--private-key-env``)."""
     parser.add_argument("--duration", type=_positive_seconds, default=DEFAULT_DURATION,
                         metavar="SECONDS", help="how long the demo runs (default %(default)g)")
     parser.add_argument("--plain", action="store_true", default=None,
                         help="plain lines instead of the live view (automatic without a "
                         "terminal)")
-    parser.add_argument("--network", choices=sorted(NETWORKS), default="local",
-                        help="local = the embedded simulator (default), or a real Kana network")
-    parser.add_argument("--api-key", default=None, metavar="KEY",
-                        help="Kana API key (default: $KANA_API_KEY; not needed locally)")
-    parser.add_argument("--private-key-env", default=None, metavar="VAR",
-                        help="name of the environment variable holding the wallet's private "
-                        "key (default locally: a fresh key)")
-    parser.add_argument("--rest-url", default=None, metavar="URL",
-                        help="override the network's REST URL")
-    parser.add_argument("--ws-url", default=None, metavar="URL",
-                        help="override the network's WebSocket URL")
-    parser.add_argument("--node-url", default=None, metavar="URL",
-                        help="override the network's Aptos node URL (…/v1)")
     parser.add_argument("--market", type=market, default="1338", metavar="MARKET",
                         help="market id or name: 1338, APT, apt/usdc, APT-USDC (default "
                         "%(default)s, APT)")
-    parser.add_argument("--deposit", type=_decimal, default=None, metavar="AMOUNT",
+    parser.add_argument("--deposit", type=positive_decimal, default=None, metavar="AMOUNT",
                         help="collateral to deposit first (default: what the demo's orders "
                         f"need in the market, at least {MIN_DEPOSIT})")
-    parser.add_argument("--leverage", type=int, default=2, help="leverage (default %(default)s)")
+    parser.add_argument("--leverage", type=leverage, default=2, metavar="N",
+                        help="leverage (default %(default)s)")
     parser.add_argument("--keep-position", action="store_true",
                         help="leave the position open at the end (default: close it)")
     parser.add_argument("--yes", action="store_true",
                         help="confirm running on mainnet, with real money")
+    add_connection_options(parser, wallet=True)
 
 
-def options_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None
+def options_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
                       ) -> DemoOptions:
-    """:class:`DemoOptions` from parsed arguments; the key is read from the named variable."""
-    env = environ if environ is not None else dict(os.environ)
-    private_key = None
-    if args.private_key_env is not None:
-        private_key = env.get(args.private_key_env)
-        if not private_key:
-            raise ValidationError("private_key_env",
-                                  f"the environment variable {args.private_key_env} is not set")
-    api_key = args.api_key or env.get("KANA_API_KEY") or None
+    """:class:`DemoOptions` from parsed arguments. The connection options are read as every
+    command reads them (:mod:`kana_async.cli.connect`): the URLs or ``--local-port``, the API
+    key, the wallet's key from ``$<--private-key-env>`` (of ``environ``, by default the
+    process's). On a simulator without a key, the demo signs with a fresh one."""
+    urls = endpoints(args)
+    key = api_key(args, environ)  # checked first, as every command does
+    signing_key = private_key(args, required=not is_local(args), environ=environ)
     return DemoOptions(
         network=args.network, duration=args.duration,
         market=int(args.market) if args.market.isdigit() else args.market,
         deposit=args.deposit, leverage=args.leverage, keep_position=args.keep_position,
-        api_key=api_key, private_key=private_key, rest_url=args.rest_url, ws_url=args.ws_url,
-        node_url=args.node_url, plain=args.plain, mainnet_confirmed=args.yes,
+        api_key=key, private_key=signing_key, rest_url=urls["rest_url"],
+        ws_url=urls["ws_url"], node_url=urls["node_url"], plain=args.plain,
+        mainnet_confirmed=args.yes,
     )

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from rich.console import RenderableType
 
 from ..._tasks import timeout
-from ...client import LOCAL_API_KEY, KanaClient
+from ...client import KanaClient
 from ...errors import (
     KanaError,
     SlowConsumerError,
@@ -194,7 +194,7 @@ class Demo:
                 config = kana.config
                 self._counterparty = await stack.enter_async_context(KanaClient(
                     "local", rest_url=config.rest_url, ws_url=config.ws_url,
-                    node_url=config.node_url, api_key=o.api_key or LOCAL_API_KEY,
+                    node_url=config.node_url, api_key=o.api_key,
                     private_key=secrets.token_hex(32)))
             tasks = await stack.enter_async_context(TaskSet(self._fail))
             if isinstance(self.display, LiveDisplay):

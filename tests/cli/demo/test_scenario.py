@@ -93,6 +93,18 @@ async def test_any_market_by_name_or_id_with_a_deposit_its_orders_need(market: s
     assert_no_other_task()
 
 
+async def test_a_running_simulator_by_the_shared_url_options(urls: list[str]) -> None:
+    options = options_from_args(parse(*urls, "--duration", "0.5", "--plain"), environ={})
+    out = io.StringIO()
+    report = await run_demo(dataclasses.replace(options, pace=0), out=out)
+    text = out.getvalue()
+    assert report.exit_status == 0, text
+    assert f"connected to {urls[1]}" in text
+    assert "Summary: local, market 1338" in text
+    assert report.position_closed
+    assert_no_other_task()
+
+
 async def test_stopping_early_cleans_up_and_summarises() -> None:
     out = io.StringIO()
     demo = Demo(DemoOptions(duration=60, pace=0), out=out, live=False)
