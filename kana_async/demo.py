@@ -5,45 +5,8 @@ only re-exports its public names, and ``python -m kana_async.demo`` still runs
 
 import sys
 
-from .cli.demo import (
-    DEFAULT_DURATION,
-    TOPICS,
-    Demo,
-    DemoOptions,
-    DemoReport,
-    TxRecord,
-    configure,
-    decimals,
-    deposit_for,
-    main,
-    options_from_args,
-    percentile,
-    run,
-    run_demo,
-    short_status,
-    summary_view,
-    to_tick,
-)
-
-__all__ = [
-    "DEFAULT_DURATION",
-    "TOPICS",
-    "Demo",
-    "DemoOptions",
-    "DemoReport",
-    "TxRecord",
-    "configure",
-    "decimals",
-    "deposit_for",
-    "main",
-    "options_from_args",
-    "percentile",
-    "run",
-    "run_demo",
-    "short_status",
-    "summary_view",
-    "to_tick",
-]
+from .cli.demo import *  # noqa: F403  (every public name of the new home)
+from .cli.demo import __all__ as __all__
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # noqa: F405  (main is the new home's)

@@ -2,28 +2,5 @@
 :mod:`kana_async.stream.recording` (it sits at the stream's connector seam). Import from there;
 this module only re-exports its public names and will be removed in the next release."""
 
-from .stream.recording import (
-    FORMAT,
-    VERSION,
-    Entry,
-    Header,
-    Recorder,
-    Recording,
-    RecordingConnector,
-    Replay,
-    Replayed,
-    read_recording,
-)
-
-__all__ = [
-    "FORMAT",
-    "VERSION",
-    "Entry",
-    "Header",
-    "Recorder",
-    "Recording",
-    "RecordingConnector",
-    "Replay",
-    "Replayed",
-    "read_recording",
-]
+from .stream.recording import *  # noqa: F403  (every public name of the new home)
+from .stream.recording import __all__ as __all__

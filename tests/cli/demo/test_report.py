@@ -6,16 +6,17 @@ import asyncio
 
 import pytest
 
-from kana_async.cli.demo import (
-    TOPICS,
+from kana_async.cli.demo.report import (
     DemoReport,
     TxRecord,
     deposit_for,
+    failure_outcome,
+    failure_reason,
     percentile,
     short_status,
     to_tick,
 )
-from kana_async.cli.demo.report import failure_outcome, failure_reason
+from kana_async.cli.demo.scenario import TOPICS
 from kana_async.errors import UnknownOutcomeError
 from kana_async.models import MarketInfo
 from tests.cli.demo.samples import D, full_report, result, stream_stats, sub_stats
