@@ -52,7 +52,7 @@ async def _market_filter(kana: KanaClient, text: str | None) -> MarketInfo | Non
 
 
 async def _positions(args: argparse.Namespace) -> int:
-    from ..views import Grid, on_grid, unrealized_pnl
+    from .views import Grid, on_grid, unrealized_pnl
 
     async with client(args) as kana:
         wallet = wallet_address(args, kana)
@@ -74,7 +74,7 @@ async def _positions(args: argparse.Namespace) -> int:
     if is_terminal(sys.stdout):
         from rich.console import Console
 
-        from ..views import positions
+        from .views import positions
 
         names = {m.market_id: m.base_name.partition("/")[0] for m in markets}
         console = Console()
@@ -113,7 +113,7 @@ POSITIONS = Command(
 
 
 async def _orders(args: argparse.Namespace) -> int:
-    from ..views import on_grid
+    from .views import on_grid
 
     async with client(args) as kana:
         wallet = wallet_address(args, kana)
@@ -129,7 +129,7 @@ async def _orders(args: argparse.Namespace) -> int:
     if is_terminal(sys.stdout):
         from rich.console import Console
 
-        from ..views import open_orders
+        from .views import open_orders
 
         Console().print(open_orders(items, title=f"Open orders of {_short(wallet)}",
                                     grids=grids))

@@ -11,7 +11,7 @@ import argparse
 import decimal
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -226,7 +226,10 @@ def add_address_options(parser: argparse.ArgumentParser, *, profile: bool = Fals
         )
 
 
-def api_key_from(args: argparse.Namespace) -> str | None:
-    """``--api-key``, else ``$KANA_API_KEY``, else ``None``."""
-    key: str | None = args.api_key or os.environ.get(DEFAULT_API_KEY_ENV) or None
+def api_key_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None
+                 ) -> str | None:
+    """``--api-key``, else ``$KANA_API_KEY`` (of ``environ``, by default the process's),
+    else ``None``."""
+    env = os.environ if environ is None else environ
+    key: str | None = args.api_key or env.get(DEFAULT_API_KEY_ENV) or None
     return key

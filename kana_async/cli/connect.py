@@ -14,7 +14,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KanaError, ValidationError
@@ -23,10 +23,12 @@ from .args import CliError, UsageError, api_key_from
 if TYPE_CHECKING:
     from ..client import KanaClient
     from ..models import MarketInfo
-    from ..views import Grid
+    from .views import Grid
 
 __all__ = [
+    "api_key",
     "client",
+    "endpoints",
     "is_local",
     "market_grids",
     "private_key",
@@ -44,7 +46,9 @@ def is_local(args: argparse.Namespace) -> bool:
     return bool(args.network == "local")
 
 
-def _urls(args: argparse.Namespace) -> dict[str, str | None]:
+def endpoints(args: argparse.Namespace) -> dict[str, str | None]:
+    """``rest_url``, ``ws_url`` and ``node_url`` as given, or derived from ``--local-port``
+    (``None``: the network's own)."""
     urls = {"rest_url": args.rest_url, "ws_url": args.ws_url, "node_url": args.node_url}
     if args.local_port is not None:
         if args.network != "local":
@@ -69,12 +73,26 @@ def throwaway_wallet(args: argparse.Namespace) -> bool:
     return is_local(args) and not (name and os.environ.get(name))
 
 
-def private_key(args: argparse.Namespace, *, required: bool) -> str | None:
-    """The key in ``$<--private-key-env>``, checked (the error names the variable, never the
-    value). Without one: on a simulator a throwaway key when ``required`` (the faucet funds
-    it), elsewhere an error when ``required``, else ``None``."""
+def api_key(args: argparse.Namespace, environ: Mapping[str, str] | None = None
+            ) -> str | None:
+    """``--api-key``, else ``$KANA_API_KEY``; required off the simulator. ``None`` on a
+    simulator: the client then sends a key it accepts (it wants one, like the real API)."""
+    key = api_key_from(args, environ)
+    if key is None and not is_local(args):
+        raise CliError(f"--network {args.network} needs an API key: set $KANA_API_KEY "
+                       "(or pass --api-key)")
+    return key
+
+
+def private_key(args: argparse.Namespace, *, required: bool,
+                environ: Mapping[str, str] | None = None) -> str | None:
+    """The key in ``$<--private-key-env>`` (of ``environ``, by default the process's),
+    checked (the error names the variable, never the value). Without one: on a simulator a
+    throwaway key when ``required`` (the faucet funds it), elsewhere an error when
+    ``required``, else ``None``."""
     name = getattr(args, "private_key_env", None)
-    value = os.environ.get(name) if name else None
+    env = os.environ if environ is None else environ
+    value = env.get(name) if name else None
     if value:
         from ..trade.signer import Signer
 
@@ -103,19 +121,13 @@ def private_key(args: argparse.Namespace, *, required: bool) -> str | None:
 def client(args: argparse.Namespace, *, sign: bool = False) -> KanaClient:
     """A client for the connection options (not opened yet). ``sign``: it must be able to
     sign; otherwise the wallet's key is loaded only if present (for its address)."""
-    from ..client import LOCAL_API_KEY, KanaClient
+    from ..client import KanaClient
 
-    urls = _urls(args)
-    api_key = api_key_from(args)
-    if api_key is None:
-        if not is_local(args):
-            raise CliError(f"--network {args.network} needs an API key: set $KANA_API_KEY "
-                           "(or pass --api-key)")
-        # A running simulator wants some key, like the real API, and accepts any.
-        api_key = LOCAL_API_KEY
-    key = private_key(args, required=sign) if hasattr(args, "private_key_env") else None
-    return KanaClient(args.network, api_key=api_key, private_key=key, rest_url=urls["rest_url"],
-                      ws_url=urls["ws_url"], node_url=urls["node_url"])
+    urls = endpoints(args)
+    key = api_key(args)
+    signing_key = private_key(args, required=sign) if hasattr(args, "private_key_env") else None
+    return KanaClient(args.network, api_key=key, private_key=signing_key,
+                      rest_url=urls["rest_url"], ws_url=urls["ws_url"], node_url=urls["node_url"])
 
 
 def wallet_address(args: argparse.Namespace, kana: KanaClient) -> str:
@@ -147,8 +159,8 @@ async def resolve_market(kana: KanaClient, text: str) -> MarketInfo:
 
 
 async def market_grids(kana: KanaClient) -> dict[int, Grid]:
-    """Every market's :class:`~kana_async.views.Grid`, by id: how its numbers are shown."""
-    from ..views import Grid
+    """Every market's :class:`~kana_async.cli.views.Grid`, by id: how its numbers are shown."""
+    from .views import Grid
 
     return {info.market_id: Grid.of(info)
             for info in await kana.rest.get_perpetual_assets_info()}

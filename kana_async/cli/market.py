@@ -13,7 +13,8 @@ import msgspec
 
 from .args import Command, add_connection_options, count, market, seconds
 from .connect import client, resolve_market, stop_on_signals, until_stopped
-from .output import Lines, fmt, is_terminal, print_table, say
+from .output import Lines, is_terminal, print_table, say
+from .views import fmt
 
 if TYPE_CHECKING:
     from ..models import MarketInfo, OrderBookLevel
@@ -112,7 +113,7 @@ async def _price(args: argparse.Namespace) -> int:
             kana.rest.get_market_price(info.market_id),
             kana.rest.get_last_placed_price(info.market_id),
         )
-    from ..views import Grid
+    from .views import Grid
 
     grid = Grid.of(info)
     bid, ask = quote.best_bid_price, quote.best_ask_price
@@ -159,7 +160,7 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
 
 def _plain_book(info: MarketInfo, book: OrderBook, depth: int) -> str:
     """The book as text lines, for logs and pipes (numbers on the market's grid)."""
-    from ..views import Grid
+    from .views import Grid
 
     grid = Grid.of(info)
 
@@ -205,7 +206,7 @@ async def _live_book(info: MarketInfo, sub: Subscription[OrderBook], depth: int)
     from rich.console import Console
     from rich.live import Live
 
-    from ..views import Grid, book_top
+    from .views import Grid, book_top
 
     title = f"{info.base_name} ({info.market_id})"
     grid = Grid.of(info)

@@ -1,4 +1,5 @@
-"""How commands talk to people and to pipelines.
+"""Where commands' output goes, for people and for pipelines (how a value is written is
+:mod:`.views`'s: this module lays out and writes what it formats).
 
 Data goes to stdout: NDJSON (one object per line, ``Decimal`` as strings, flushed per line) or
 a table (rich on a terminal, plain aligned columns otherwise, so ``grep``/``awk`` work).
@@ -22,12 +23,12 @@ import msgspec
 
 from ..stream.book import OrderBook
 from .args import CliError
+from .views import fmt
 
 __all__ = [
     "Lines",
     "PipeClosed",
     "confirm",
-    "fmt",
     "is_terminal",
     "print_table",
     "read_line",
@@ -114,17 +115,6 @@ def warn(message: str) -> None:
     print(f"kana-async: warning: {message}", file=sys.stderr, flush=True)
 
 
-def fmt(value: object) -> str:
-    """A cell: Decimals in plain notation, ``None`` as ``-``, booleans as yes/no."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        return f"{value:f}"
-    return str(value)
-
-
 def print_table(
     columns: Sequence[str],
     rows: Sequence[Sequence[object]],
@@ -134,7 +124,7 @@ def print_table(
     right: Sequence[int] = (),
 ) -> None:
     """A table: rich on a terminal, plain aligned text elsewhere (``right``: column indexes
-    to align right, e.g. numbers)."""
+    to align right, e.g. numbers); each cell written by :func:`~.views.fmt`."""
     out = out if out is not None else sys.stdout
     cells = [[fmt(value) for value in row] for row in rows]
     try:

@@ -47,10 +47,10 @@ from .output import Lines, warn
 
 if TYPE_CHECKING:
     from ..client import KanaClient
-    from ..recording import Replay
     from ..stream.mux import StreamMux
+    from ..stream.recording import Replay
     from ..stream.subscription import Subscription
-    from ..views import Grid
+    from .views import Grid
 
 __all__ = ["RECORD", "REPLAY", "TAIL"]
 
@@ -129,7 +129,7 @@ async def _print_items(sub: Subscription[Any], out: Lines, limit: int | None,
                        grids: Mapping[int, Grid]) -> None:
     """Each item as a line, its numbers on its market's grid (``"5.760"``, not the wire's
     ``5.76``; nothing is rounded)."""
-    from ..views import on_grid
+    from .views import on_grid
 
     while limit is None or out.count < limit:
         try:
@@ -187,8 +187,8 @@ def _record_topics(args: argparse.Namespace, markets: list[str]) -> list[str]:
 
 
 async def _record(args: argparse.Namespace) -> int:
-    from ..recording import Recorder, RecordingConnector
     from ..stream.mux import StreamMux
+    from ..stream.recording import Recorder, RecordingConnector
     from ..stream.transport import AiohttpConnector
 
     markets: list[str] = args.markets or []
@@ -253,7 +253,7 @@ def _configure_replay(parser: argparse.ArgumentParser) -> None:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from ..recording import Replay, read_recording
+    from ..stream.recording import Replay, read_recording
 
     anomalies: Counter[str] = Counter()
 

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ..errors import ValidationError
-from ..views import format_seconds
 from .account import order_side
 from .args import (
     CliError,
@@ -34,7 +33,8 @@ from .args import (
     positive_decimal,
 )
 from .connect import client, resolve_market, throwaway_wallet
-from .output import Lines, confirm, fmt, say, spinner
+from .output import Lines, confirm, say, spinner
+from .views import fmt, format_seconds
 
 if TYPE_CHECKING:
     from ..client import KanaClient

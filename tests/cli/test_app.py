@@ -123,10 +123,10 @@ def test_an_unreachable_server_is_one_line_exit_1(capsys: pytest.CaptureFixture[
 
 
 def test_local_port_derives_the_three_urls() -> None:
-    from kana_async.cli.connect import _urls
+    from kana_async.cli.connect import endpoints
 
     args = cli.build_parser().parse_args(["markets", "--local-port", "8100"])
-    assert _urls(args) == {
+    assert endpoints(args) == {
         "rest_url": "http://127.0.0.1:8100",
         "ws_url": "ws://127.0.0.1:8101/ws/",
         "node_url": "http://127.0.0.1:8102/v1",

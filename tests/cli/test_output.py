@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from kana_async.cli.args import CliError
-from kana_async.cli.output import Lines, PipeClosed, confirm, fmt, print_table, spinner
+from kana_async.cli.output import Lines, PipeClosed, confirm, print_table, spinner
 from kana_async.models import OrderBookLevel
 from kana_async.stream import OrderBook
 
@@ -54,11 +54,6 @@ def test_plain_tables_align_and_show_missing_values() -> None:
     print_table(("name", "price"), [("APT", Decimal("5.700")), ("BTC", None)], out=out,
                 right=(1,))
     assert out.getvalue().splitlines() == ["name  price", "APT   5.700", "BTC       -"]
-
-
-def test_fmt() -> None:
-    assert fmt(Decimal("1E+1")) == "10"
-    assert (fmt(None), fmt(True), fmt(3)) == ("-", "yes", "3")
 
 
 async def test_confirm(monkeypatch: pytest.MonkeyPatch,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from kana_async import cli
-from kana_async.recording import read_recording
+from kana_async.stream.recording import read_recording
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -202,7 +202,7 @@ def test_a_recording_that_fails_to_write_exits_non_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], urls: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kana_async.recording import Recorder
+    from kana_async.stream.recording import Recorder
 
     def disk_full(self: Recorder, data: bytes | str) -> None:
         raise OSError(28, "No space left on device")

@@ -9,13 +9,12 @@ from decimal import Decimal
 import pytest
 from rich.console import Console, RenderableType
 
-from kana_async.models import FundingRate, OpenOrder, OrderBookLevel, Position
-from kana_async.stream.book import OrderBook
-from kana_async.stream.mux import StreamStats
-from kana_async.stream.subscription import SubscriptionStats
-from kana_async.views import (
+from kana_async.cli.views import (
     Grid,
+    anomalies,
     book_top,
+    decimals,
+    fmt,
     format_decimal,
     format_seconds,
     funding_rates,
@@ -27,6 +26,10 @@ from kana_async.views import (
     stream_stats,
     unrealized_pnl,
 )
+from kana_async.models import FundingRate, OpenOrder, OrderBookLevel, Position
+from kana_async.stream.book import OrderBook
+from kana_async.stream.mux import StreamStats
+from kana_async.stream.subscription import SubscriptionStats
 
 D = Decimal
 
@@ -67,10 +70,27 @@ def test_format_decimal() -> None:
     assert format_decimal(D("-2.5"), sign=True) == "-2.5"
 
 
+def test_plain_output_writes_the_same_digits_without_separators() -> None:
+    assert fmt(D("1E+1")) == "10"
+    assert fmt(D("1234567.50")) == "1234567.50"
+    assert format_decimal(D("1234567.50"), grouping=False) == "1234567.50"
+    assert fmt(D("-0.0001")) == format_decimal(D("-0.0001"))
+    assert (fmt(None), fmt(True), fmt(3)) == ("-", "yes", "3")
+
+
+def test_decimals_of_a_step() -> None:
+    assert decimals(D("0.00100000")) == 3
+    assert decimals(D("1")) == 0
+    assert decimals(D("1E+1")) == 0
+    assert Grid(tick=D("0.010"), lot=D("1E+1")).price_places == 2
+
+
 def test_format_seconds() -> None:
     assert format_seconds(None) == "–"
     assert format_seconds(0.0123) == "12.3 ms"
     assert format_seconds(1.254) == "1.25 s"
+    assert format_seconds(30.04, 1) == "30.0 s"
+    assert format_seconds(0.5, 1) == "500.0 ms"
 
 
 # -- the book --------------------------------------------------------------------------------
@@ -210,6 +230,7 @@ def test_stream_stats_view() -> None:
     broken = render(stream_stats(mux_stats(connected=False, malformed=3)))
     assert "disconnected" in broken
     assert "anomalies 3" in broken
+    assert anomalies(mux_stats(malformed=3)) == 3
     assert "no subscription" in broken
     assert "stream not open" in render(stream_stats(None))
 

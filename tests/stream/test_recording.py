@@ -13,7 +13,9 @@ import pytest
 
 from kana_async import KanaClient, StreamGapError, ValidationError
 from kana_async._tasks import timeout
-from kana_async.recording import (
+from kana_async.sim import Simulator
+from kana_async.stream import AiohttpConnector, OrderBook, StreamMux
+from kana_async.stream.recording import (
     Entry,
     Recorder,
     RecordingConnector,
@@ -21,8 +23,6 @@ from kana_async.recording import (
     Replayed,
     read_recording,
 )
-from kana_async.sim import Simulator
-from kana_async.stream import AiohttpConnector, OrderBook, StreamMux
 from tests.conftest import load_fixture
 from tests.stream.fakes import FakeConnector, FakeSocket
 
