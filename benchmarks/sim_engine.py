@@ -8,7 +8,8 @@ moves one second a step, so every run does the same work; funding falls due ever
 * ``market maker``: ``engine.step()`` only (quotes, flow trades, triggers, liquidations,
   funding) on the 4 default markets;
 * ``with users``: each step also 4 users each place a market order and a limit order on one
-  market, and one user's order, trade and position views are read, as an indexer push would.
+  market, and one user's order, trade and position snapshots are read as the indexer server
+  reads them for a push (``kana_ws.snapshot``).
 
 Reported: µs of CPU per step (``time.process_time``, less sensitive to other load than wall
 time). Results go to ``benchmarks/results/sim_engine.json``.
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 from kana_async.sim.engine import Engine, EngineAbort
+from kana_async.sim.kana_ws import snapshot
 
 RESULTS = Path(__file__).parent / "results" / "sim_engine.json"
 USERS = [f"0x{n:064x}" for n in range(1, 5)]
@@ -59,9 +61,8 @@ def _run(steps: int, *, users: bool) -> float:
                                          max(ticks, 1), 5, 0, 0, 0)
             except EngineAbort:
                 pass
-        engine.order_history(profiles[0])[:100]
-        engine.trade_history(profiles[0])[:100]
-        engine.positions(profiles[0])
+        for topic in ("order_history", "trade_history", "positions"):
+            snapshot(engine, topic, profiles[0])
     return time.process_time() - start
 
 

@@ -327,16 +327,19 @@ def _text(value: Decimal) -> str:
 # -- handlers: histories and queries ------------------------------------------------------------
 
 
-def _paged(q: _Params, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``offset``/``limit``/``order`` (records arrive newest first)."""
+def _paged(
+    q: _Params, fetch: Callable[[int | None], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """``offset``/``limit``/``order`` of the records ``fetch(newest)`` gives newest first
+    (only the newest ``newest`` of them, or all with None: only a page is formatted)."""
     offset = q.integer("offset", 0, 10**9, default=0)
     limit = q.integer("limit", 0, 10**6, default=10)
     order = q.text("order", required=False) or "desc"
     if order not in ("asc", "desc"):
         raise RestParamError("order", "must be asc or desc")
     if order == "asc":
-        records = records[::-1]
-    return records[offset : offset + limit]
+        return fetch(None)[::-1][offset : offset + limit]
+    return fetch(offset + limit)[offset:]
 
 
 def _transfers(engine: Engine, q: _Params) -> tuple[str, Data]:
@@ -347,8 +350,9 @@ def _transfers(engine: Engine, q: _Params) -> tuple[str, Data]:
 def _funding_history(engine: Engine, q: _Params) -> tuple[str, Data]:
     profile = _profile(engine, q)
     spec = q.optional_market(engine)
-    records = engine.funding_history(profile, None if spec is None else spec.market_id)
-    return "Funding history fetched successfully", _paged(q, records)
+    market_id = None if spec is None else spec.market_id
+    return "Funding history fetched successfully", _paged(
+        q, lambda newest: engine.funding_history(profile, market_id, limit=newest))
 
 
 def _open_orders(engine: Engine, q: _Params) -> tuple[str, Data]:
@@ -361,8 +365,9 @@ def _open_orders(engine: Engine, q: _Params) -> tuple[str, Data]:
 def _order_history(engine: Engine, q: _Params) -> tuple[str, Data]:
     profile = _profile(engine, q)
     spec = q.optional_market(engine)
-    records = engine.order_history(profile, None if spec is None else spec.market_id)
-    return "Order history fetched successfully", _paged(q, records)
+    market_id = None if spec is None else spec.market_id
+    return "Order history fetched successfully", _paged(
+        q, lambda newest: engine.order_history(profile, market_id, limit=newest))
 
 
 def _positions(engine: Engine, q: _Params) -> tuple[str, Data]:

@@ -104,9 +104,11 @@ class IndexerEngine(Protocol):
     def markets(self) -> Mapping[int, Any]: ...
 
     def add_listener(self, fn: Callable[[Any], None]) -> Callable[[], None]: ...
-    def order_history(self, profile: str) -> list[Record]: ...
-    def deposit_withdraw_history(self, profile: str) -> list[Record]: ...
-    def trade_history(self, profile: str) -> list[Record]: ...
+    def order_history(self, profile: str, *, limit: int | None = None) -> list[Record]: ...
+    def deposit_withdraw_history(
+        self, profile: str, *, limit: int | None = None
+    ) -> list[Record]: ...
+    def trade_history(self, profile: str, *, limit: int | None = None) -> list[Record]: ...
     def positions(self, profile: str) -> list[Record]: ...
     def open_orders(self, profile: str) -> list[Record]: ...
     def orderbook(self, market_id: int) -> list[Record]: ...
@@ -117,11 +119,11 @@ class IndexerEngine(Protocol):
 def snapshot(engine: IndexerEngine, topic: str, key: str | None) -> list[Record]:
     """The whole current state of one snapshot topic and key, in wire shape."""
     if topic == "order_history":
-        return engine.order_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
+        return engine.order_history(_required(key), limit=HISTORY_SNAPSHOT_LIMIT)
     if topic == "deposit_withdraw_history":
-        return engine.deposit_withdraw_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
+        return engine.deposit_withdraw_history(_required(key), limit=HISTORY_SNAPSHOT_LIMIT)
     if topic == "trade_history":
-        return engine.trade_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
+        return engine.trade_history(_required(key), limit=HISTORY_SNAPSHOT_LIMIT)
     if topic == "positions":
         return engine.positions(_required(key))
     if topic == "open_orders":
@@ -582,7 +584,8 @@ class IndexerServer:
         """Engine listener: only bookkeeping here, never I/O, so the engine never waits."""
         slot = (change.topic, change.key)
         if change.topic in EVENT_TOPICS:
-            if change.record is not None and slot in self._subscribers:
+            # Only a change somebody subscribed to is formatted (``record`` is lazy).
+            if slot in self._subscribers and change.record is not None:
                 self._events.append((slot, change.record))
                 self._wake.set()
             return

@@ -609,3 +609,31 @@ def test_funding_update_is_published(clock: Clock) -> None:
     rates = engine.funding_rates()
     assert [r["market_id"] for r in rates] == ["1338", "1339", "1340", "2387"]
     assert {r["transaction_version"] for r in rates} == {engine.ledger_version}
+
+
+def test_history_views_give_only_the_newest_limit(engine: Engine) -> None:
+    alice = profile(engine, ALICE)
+    for ticks in (5700, 5701, 5702):
+        limit(engine, ALICE, long=True, ticks=ticks)
+    engine.deposit(ALICE, UNIT)
+    every = engine.order_history(alice)
+    assert [o["price"] for o in every] == ["5.702", "5.701", "5.700"]
+    assert engine.order_history(alice, limit=2) == every[:2]
+    assert engine.order_history(alice, APT, limit=1) == every[:1]
+    assert engine.order_history(alice, 1339, limit=2) == []
+    assert engine.deposit_withdraw_history(alice, limit=1) == (
+        engine.deposit_withdraw_history(alice)[:1])
+    assert len(engine.deposit_withdraw_history(alice)) == 2
+
+
+def test_a_record_keeps_its_wire_form_as_the_market_moves(engine: Engine) -> None:
+    """An unfilled market order shows the last price of its own transaction, not a later one."""
+    bob = profile(engine, BOB)
+    engine.place_limit_order(BOB, APT, True, False, 500, 5700, 2, 0, 0, 0)
+    market(engine, CAROL, long=False, lots=500)  # the last price is now 5.700
+    market(engine, BOB, long=True, lots=500)  # no ask to buy from: cancelled unfilled
+    first = engine.order_history(bob)
+    assert (first[0]["status"], first[0]["price"]) == ("Cancelled", "5.700")
+    limit(engine, DAVE, long=True, ticks=5800)
+    market(engine, CAROL, long=False, lots=500)  # the last price is now 5.800
+    assert engine.order_history(bob) == first

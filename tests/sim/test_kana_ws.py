@@ -61,14 +61,16 @@ class ScriptedEngine:
     def _get(self, topic: str, key: str | None) -> list[dict[str, Any]]:
         return self.lists.get((topic, key), [])
 
-    def order_history(self, profile: str) -> list[dict[str, Any]]:
-        return self._get("order_history", profile)
+    def order_history(self, profile: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._get("order_history", profile)[:limit]
 
-    def deposit_withdraw_history(self, profile: str) -> list[dict[str, Any]]:
-        return self._get("deposit_withdraw_history", profile)
+    def deposit_withdraw_history(
+        self, profile: str, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return self._get("deposit_withdraw_history", profile)[:limit]
 
-    def trade_history(self, profile: str) -> list[dict[str, Any]]:
-        return self._get("trade_history", profile)
+    def trade_history(self, profile: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._get("trade_history", profile)[:limit]
 
     def positions(self, profile: str) -> list[dict[str, Any]]:
         return self._get("positions", profile)
