@@ -38,6 +38,7 @@ from websockets.http11 import Request, Response
 from .._tasks import cancel_and_wait
 from ..errors import ValidationError
 from ..models.common import ID_FIELDS, normalize_address
+from ..stream.topics import TOPICS
 from .faults import Faults, FrameFault
 
 __all__ = [
@@ -55,23 +56,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Every topic of spec §9.4 and the subscription field that keys it (None: no key).
-TOPIC_KEYS: Mapping[str, str | None] = {
-    "order_history": "address",
-    "deposit_withdraw_history": "address",
-    "trade_history": "address",
-    "positions": "address",
-    "open_orders": "address",
-    "live_order_history": "address",
-    "live_trade_history": "address",
-    "orderbook": "market_id",
-    "recent_trades": "market_id",
-    "best_price": "market_id",
-    "live_funding_rate": None,
-}
+#: Every topic of spec §9.4 and the subscription field that keys it (None: no key), from the
+#: package's one topic table.
+TOPIC_KEYS: Mapping[str, str | None] = {name: spec.key for name, spec in TOPICS.items()}
 
 #: Topics whose pushes are single new records, never snapshots: each one must be delivered.
-EVENT_TOPICS = frozenset({"live_order_history", "live_trade_history"})
+EVENT_TOPICS = frozenset(name for name, spec in TOPICS.items() if spec.is_event)
 
 #: The URL paths the server answers on (the documents show both).
 WS_PATHS = frozenset({"/ws/", "/ws"})
@@ -118,25 +108,27 @@ class IndexerEngine(Protocol):
 
 def snapshot(engine: IndexerEngine, topic: str, key: str | None) -> list[Record]:
     """The whole current state of one snapshot topic and key, in wire shape."""
-    if topic == "order_history":
-        return engine.order_history(_required(key), limit=HISTORY_SNAPSHOT_LIMIT)
-    if topic == "deposit_withdraw_history":
-        return engine.deposit_withdraw_history(_required(key), limit=HISTORY_SNAPSHOT_LIMIT)
-    if topic == "trade_history":
-        return engine.trade_history(_required(key), limit=HISTORY_SNAPSHOT_LIMIT)
-    if topic == "positions":
-        return engine.positions(_required(key))
-    if topic == "open_orders":
-        return engine.open_orders(_required(key))
-    if topic == "orderbook":
-        return engine.orderbook(int(_required(key)))
-    if topic == "recent_trades":
-        return engine.recent_trades(int(_required(key)))
-    if topic == "best_price":
-        return [best_price(engine.orderbook(int(_required(key))), _required(key))]
-    if topic == "live_funding_rate":
-        return engine.funding_rates()
-    raise ValueError(f"{topic} has no snapshot")
+    read = _SNAPSHOTS.get(topic)
+    if read is None:
+        raise ValueError(f"{topic} has no snapshot")
+    return read(engine, key)
+
+
+#: How each snapshot topic of :data:`TOPICS` is read (its key: a profile or a market id);
+#: the event topics have none. A test holds it in step with the table.
+_SNAPSHOTS: dict[str, Callable[[IndexerEngine, str | None], list[Record]]] = {
+    "order_history": lambda e, k: e.order_history(
+        _required(k), limit=HISTORY_SNAPSHOT_LIMIT),
+    "deposit_withdraw_history": lambda e, k: e.deposit_withdraw_history(
+        _required(k), limit=HISTORY_SNAPSHOT_LIMIT),
+    "trade_history": lambda e, k: e.trade_history(_required(k), limit=HISTORY_SNAPSHOT_LIMIT),
+    "positions": lambda e, k: e.positions(_required(k)),
+    "open_orders": lambda e, k: e.open_orders(_required(k)),
+    "orderbook": lambda e, k: e.orderbook(int(_required(k))),
+    "recent_trades": lambda e, k: e.recent_trades(int(_required(k))),
+    "best_price": lambda e, k: [best_price(e.orderbook(int(_required(k))), _required(k))],
+    "live_funding_rate": lambda e, k: e.funding_rates(),
+}
 
 
 def _required(key: str | None) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from kana_async.sim.engine import AbortCode, Change, Engine, EngineAbort
+from kana_async.stream.topics import TOPICS
 from tests.sim.conftest import (
     ALICE,
     APT,
@@ -637,3 +638,31 @@ def test_a_record_keeps_its_wire_form_as_the_market_moves(engine: Engine) -> Non
     limit(engine, DAVE, long=True, ticks=5800)
     market(engine, CAROL, long=False, lots=500)  # the last price is now 5.800
     assert engine.order_history(bob) == first
+
+
+def test_every_change_names_a_topic_of_the_table_with_its_key(clock: Clock) -> None:
+    """The engine publishes only topics of the one table, each keyed as the table says."""
+    engine = Engine(seed=3, clock=clock, funding_interval=1)
+    changes: list[Change] = []
+    engine.add_listener(changes.append)
+    engine.step(clock.now)
+    engine.deposit(ALICE, 1000 * UNIT)
+    market(engine, ALICE, long=True)
+    limit(engine, ALICE, long=True, ticks=5000)
+    for n in range(1, 4):
+        engine.step(clock.now + n)
+    profiles = {profile(engine, ALICE)}
+    markets = {str(m) for m in engine.markets}
+    for change in changes:
+        spec = TOPICS[change.topic]
+        if spec.key == "address":
+            assert change.key in profiles, change
+        elif spec.key == "market_id":
+            assert change.key in markets, change
+        else:
+            assert change.key is None, change
+        assert (change.record is not None) == spec.is_event, change
+    assert {c.topic for c in changes} >= {
+        "positions", "open_orders", "order_history", "trade_history", "live_order_history",
+        "live_trade_history", "deposit_withdraw_history", "orderbook", "best_price",
+        "recent_trades", "live_funding_rate"}

@@ -24,7 +24,9 @@ from kana_async.sim.kana_ws import (
     encode_error,
     encode_frame,
     parse_request,
+    snapshot,
 )
+from kana_async.stream.topics import TOPICS
 
 ALICE = "0x" + "a1" * 32
 BOB = "0x" + "b2" * 32
@@ -196,6 +198,22 @@ def test_parse_request_accepts_documented_messages(
 def test_parse_request_names_what_is_wrong(message: str | bytes, complaint: str) -> None:
     with pytest.raises(RequestError, match=complaint):
         parse_request(message, MARKETS)
+
+
+def test_every_topic_of_the_table_is_served(engine: ScriptedEngine) -> None:
+    """The server reads its topics from the one table: each is subscribable with its key
+    field, each snapshot topic has a snapshot and each event topic none."""
+    for name, spec in TOPICS.items():
+        key = {"address": ALICE, "market_id": "1338", None: None}[spec.key]
+        message: dict[str, Any] = {"topic": name}
+        if spec.key is not None:
+            message[spec.key] = key
+        assert parse_request(json.dumps(message), MARKETS) == SubscribeRequest(name, key)
+        if spec.is_event:
+            with pytest.raises(ValueError, match="has no snapshot"):
+                snapshot(engine, name, key)
+        else:
+            assert isinstance(snapshot(engine, name, key), list)
 
 
 def test_encode_frame_documented_envelope() -> None:
