@@ -12,8 +12,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property, partial
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 
 from .markets import MarketSpec, quote_amount
 from .risk import entry_price, liquidation_price
@@ -31,6 +31,7 @@ from .state import (
 __all__ = [
     "Change",
     "fill",
+    "fill_with_order_id",
     "funding_payment",
     "funding_rate",
     "market_info",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 Record = dict[str, Any]
+R = TypeVar("R", Fill, OrderSnapshot, Transfer, FundingPayment)
 
 
 def fmt(value: Decimal) -> str:
@@ -67,27 +69,27 @@ def money(units: int) -> str:
     return fmt(human(units))
 
 
-def _memo(value: Fill | OrderSnapshot | Transfer | FundingPayment, name: str,
-          make: Callable[[], Record]) -> Record:
-    """The wire form of a frozen record, made on first read and kept with it (callers must
-    not change it)."""
-    cache = value.__dict__
-    wire: Record | None = cache.get(name)
-    if wire is None:
-        wire = cache[name] = make()
-    return wire
+def _memoised(make: Callable[[R], Record]) -> Callable[[R], Record]:
+    """``make``, remembered with each frozen record it formats: made on first read and kept
+    with the record (callers must not change it)."""
+    name = "_wire" + make.__name__
+
+    def read(value: R) -> Record:
+        cache = value.__dict__
+        wire: Record | None = cache.get(name)
+        if wire is None:
+            wire = cache[name] = make(value)
+        return wire
+
+    read.__doc__ = make.__doc__
+    return read
 
 
-def fill(f: Fill, *, with_order_id: bool = False) -> Record:
-    """A fill (``trade_history``, ``recent_trades``; ``live_trade_history``, ``getFills`` and a
-    transaction's events also carry its ``order_id``)."""
-    return _memo(f, "_wire_with_id" if with_order_id else "_wire",
-                 partial(_fill, f, with_order_id))
-
-
-def _fill(f: Fill, with_order_id: bool) -> Record:
+@_memoised
+def fill(f: Fill) -> Record:
+    """A fill (``trade_history``, ``recent_trades``)."""
     spec = f.spec
-    record: Record = {
+    return {
         "address": f.owner,
         "trade_id": str(f.trade_id),
         "market_id": str(spec.market_id),
@@ -102,17 +104,17 @@ def _fill(f: Fill, with_order_id: bool) -> Record:
         "last_updated": f.timestamp,
         "transaction_version": f.version,
     }
-    if with_order_id:
-        record["order_id"] = str(f.order_id)
-    return record
 
 
+@_memoised
+def fill_with_order_id(f: Fill) -> Record:
+    """A fill with its ``order_id`` (``live_trade_history``, ``getFills``, transaction events)."""
+    return {**fill(f), "order_id": str(f.order_id)}
+
+
+@_memoised
 def order(o: OrderSnapshot) -> Record:
     """An order in its latest state (``order_history``, ``live_order_history``)."""
-    return _memo(o, "_wire", partial(_order, o))
-
-
-def _order(o: OrderSnapshot) -> Record:
     spec = o.spec
     return {
         "address": o.owner,
@@ -172,12 +174,9 @@ def position(spec: MarketSpec, p: Position) -> Record:
     }
 
 
+@_memoised
 def transfer(t: Transfer) -> Record:
     """A deposit or withdrawal (``deposit_withdraw_history``)."""
-    return _memo(t, "_wire", partial(_transfer, t))
-
-
-def _transfer(t: Transfer) -> Record:
     return {
         "address": t.owner,
         "amount": money(t.value),
@@ -188,12 +187,9 @@ def _transfer(t: Transfer) -> Record:
     }
 
 
+@_memoised
 def funding_payment(p: FundingPayment) -> Record:
     """A funding payment of one position (``getFundingHistory``)."""
-    return _memo(p, "_wire", partial(_funding_payment, p))
-
-
-def _funding_payment(p: FundingPayment) -> Record:
     return {
         "address": p.owner,
         "market_id": str(p.market_id),
@@ -289,7 +285,7 @@ class Change:
         """The wire record of :attr:`value`, formatted on first read (only a change somebody
         reads is ever formatted)."""
         if isinstance(self.value, Fill):
-            return fill(self.value, with_order_id=True)
+            return fill_with_order_id(self.value)
         if isinstance(self.value, OrderSnapshot):
             return order(self.value)
         return None

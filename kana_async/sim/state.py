@@ -236,6 +236,10 @@ class Fill:
     #: A fill of the simulator's own liquidity (kept out of every profile's history).
     internal: bool = False
 
+    @property
+    def market_id(self) -> int:
+        return self.spec.market_id
+
 
 @dataclass(frozen=True)
 class OrderSnapshot:
@@ -259,6 +263,10 @@ class OrderSnapshot:
     version: int
     filled: int
     remaining: int
+
+    @property
+    def market_id(self) -> int:
+        return self.spec.market_id
 
     @classmethod
     def of(cls, order: Order, spec: MarketSpec, last_price: int | None) -> OrderSnapshot:

@@ -7,7 +7,7 @@ stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Reversible
+from collections.abc import Callable, Iterable, Reversible
 from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
@@ -16,23 +16,12 @@ from ..models.common import normalize_address
 from . import records
 from .ledger import Ledger
 from .records import human
-from .state import LIQUIDATION_TYPES, OrderSnapshot
+from .state import LIQUIDATION_TYPES, Fill, FundingPayment, History, OrderSnapshot
 
 __all__ = ["Views"]
 
 Record = dict[str, Any]
-T = TypeVar("T")
-
-
-def _newest(
-    items: Reversible[T], limit: int | None, keep: Callable[[T], bool] | None
-) -> Iterator[T]:
-    """``items`` newest first, those ``keep`` accepts, at most ``limit`` of them: a view
-    formats only what it returns."""
-    found: Iterable[T] = reversed(items)
-    if keep is not None:
-        found = filter(keep, found)
-    return iter(found) if limit is None else islice(found, limit)
+R = TypeVar("R", Fill, OrderSnapshot, FundingPayment)
 
 
 class Views(Ledger):
@@ -108,23 +97,42 @@ class Views(Ledger):
         self, profile: str, market_id: int | None = None, *, limit: int | None = None
     ) -> list[Record]:
         """Every order of ``profile`` in its latest state, newest first (the newest ``limit``)."""
-        history = self._history.get(normalize_address(profile, param="profile"))
-        if history is None:
-            return []
-        return [records.order(o) for o in _newest(
-            history.orders.values(), limit,
-            None if market_id is None else lambda o: o.spec.market_id == market_id)]
+        return self._recorded(profile, lambda h: h.orders.values(), records.order,
+                              limit, market_id)
 
     def trade_history(
         self, profile: str, market_id: int | None = None, *, limit: int | None = None
     ) -> list[Record]:
         """Fills of ``profile``, newest first (the newest ``limit``)."""
+        return self._recorded(profile, lambda h: h.trades, records.fill, limit, market_id)
+
+    def deposit_withdraw_history(self, profile: str, *, limit: int | None = None) -> list[Record]:
+        """Deposits and withdrawals of ``profile``, newest first (the newest ``limit``)."""
         history = self._history.get(normalize_address(profile, param="profile"))
         if history is None:
             return []
-        return [records.fill(f) for f in _newest(
-            history.trades, limit,
-            None if market_id is None else lambda f: f.spec.market_id == market_id)]
+        return [records.transfer(t) for t in islice(reversed(history.transfers), limit)]
+
+    def funding_history(
+        self, profile: str, market_id: int | None = None, *, limit: int | None = None
+    ) -> list[Record]:
+        """Funding payments on ``profile``'s positions, newest first (the newest ``limit``)."""
+        return self._recorded(profile, lambda h: h.funding, records.funding_payment,
+                              limit, market_id)
+
+    def _recorded(
+        self, profile: str, kind: Callable[[History], Reversible[R]],
+        wire: Callable[[R], Record], limit: int | None, market_id: int | None,
+    ) -> list[Record]:
+        """One kind of ``profile``'s records, newest first, only ``market_id``'s (if given), at
+        most ``limit``: only what is returned is formatted."""
+        history = self._history.get(normalize_address(profile, param="profile"))
+        if history is None:
+            return []
+        found: Iterable[R] = reversed(kind(history))
+        if market_id is not None:
+            found = (r for r in found if r.market_id == market_id)
+        return [wire(r) for r in islice(found, limit)]
 
     def positions(self, profile: str, market_id: int | None = None) -> list[Record]:
         """Open positions of ``profile`` (hedge mode: up to two per market)."""
@@ -138,24 +146,6 @@ class Views(Ledger):
                 if position is not None:
                     out.append(records.position(state.spec, position))
         return out
-
-    def deposit_withdraw_history(self, profile: str, *, limit: int | None = None) -> list[Record]:
-        """Deposits and withdrawals of ``profile``, newest first (the newest ``limit``)."""
-        history = self._history.get(normalize_address(profile, param="profile"))
-        if history is None:
-            return []
-        return [records.transfer(t) for t in _newest(history.transfers, limit, None)]
-
-    def funding_history(
-        self, profile: str, market_id: int | None = None, *, limit: int | None = None
-    ) -> list[Record]:
-        """Funding payments on ``profile``'s positions, newest first (the newest ``limit``)."""
-        history = self._history.get(normalize_address(profile, param="profile"))
-        if history is None:
-            return []
-        return [records.funding_payment(p) for p in _newest(
-            history.funding, limit,
-            None if market_id is None else lambda p: p.market_id == market_id)]
 
     def order_status(self, market_id: int, order_id: str) -> Record | None:
         """An order's latest record plus ``total_filled`` and ``remaining_size``, or None."""
@@ -191,7 +181,7 @@ class Views(Ledger):
         who = None if profile is None else normalize_address(profile, param="profile")
         oid = None if order_id is None else int(order_id)
         return [
-            records.fill(f, with_order_id=True)
+            records.fill_with_order_id(f)
             for f in self._fill_log[market_id]
             if from_ts <= f.timestamp <= to_ts
             and (who is None or f.owner == who)
@@ -211,6 +201,6 @@ class Views(Ledger):
             if f.version < version:
                 break
             if f.version == version and f.order_type not in LIQUIDATION_TYPES:
-                found.append(records.fill(f, with_order_id=True))
+                found.append(records.fill_with_order_id(f))
         found.reverse()
         return list(zip(found[::2], found[1::2], strict=True))
