@@ -22,9 +22,13 @@ __all__ = [
     "LIQUIDATION_REFUND_PCT",
     "MAKER_FEE",
     "TAKER_FEE",
+    "ceil_div",
+    "entry_price",
     "equity",
     "fee",
+    "fill_margin",
     "funding_amount",
+    "half_even_div",
     "liquidatable",
     "liquidation_price",
     "liquidation_shares",
@@ -114,14 +118,14 @@ def entry_price(spec: MarketSpec, position: Position) -> int:
 
 def liquidatable(
     spec: MarketSpec, positions: Mapping[tuple[str, bool], Position],
-    internal: Mapping[str, Account], mark: int,
+    accounts: Mapping[str, Account], mark: int,
 ) -> list[Position]:
     """The positions whose equity at ``mark`` has fallen to the maintenance margin (the
     simulator's own accounts are never liquidated)."""
     bps = spec.maintenance_margin_bps
     return [
         p for (profile, _), p in positions.items()
-        if not internal[profile].internal
+        if not accounts[profile].internal
         and equity(spec, p, mark) * 10_000 <= spec.notional(p.lots, mark) * bps
     ]
 
