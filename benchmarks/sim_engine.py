@@ -9,7 +9,7 @@ moves one second a step, so every run does the same work; funding falls due ever
   funding) on the 4 default markets;
 * ``with users``: each step also 4 users each place a market order and a limit order on one
   market, and one user's order, trade and position snapshots are read as the indexer server
-  reads them for a push (``kana_ws.snapshot``).
+  reads them for a push (``sim.indexer.snapshot``).
 
 Reported: µs of CPU per step (``time.process_time``, less sensitive to other load than wall
 time). Results go to ``benchmarks/results/sim_engine.json``.
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from kana_async.sim.engine import Engine, EngineAbort
-from kana_async.sim.kana_ws import snapshot
+from kana_async.sim.indexer import snapshot
 
 RESULTS = Path(__file__).parent / "results" / "sim_engine.json"
 USERS = [f"0x{n:064x}" for n in range(1, 5)]

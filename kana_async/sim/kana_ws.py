@@ -36,36 +36,19 @@ from ..errors import ValidationError
 from .faults import Faults
 from .indexer import (
     EVENT_TOPICS,
-    HISTORY_SNAPSHOT_LIMIT,
-    TOPIC_KEYS,
     ChangeLike,
     IndexerEngine,
     Outbox,
     Record,
     RequestError,
     Slot,
-    SubscribeRequest,
-    best_price,
     encode_error,
     encode_frame,
     parse_request,
     snapshot,
 )
 
-__all__ = [
-    "EVENT_TOPICS",
-    "HISTORY_SNAPSHOT_LIMIT",
-    "TOPIC_KEYS",
-    "IndexerServer",
-    "Outbox",
-    "RequestError",
-    "SubscribeRequest",
-    "best_price",
-    "encode_error",
-    "encode_frame",
-    "parse_request",
-    "snapshot",
-]
+__all__ = ["WS_PATHS", "IndexerServer"]
 
 logger = logging.getLogger(__name__)
 

@@ -117,35 +117,43 @@ def order(o: OrderSnapshot) -> Record:
     """An order in its latest state (``order_history``, ``live_order_history``)."""
     spec = o.spec
     return {
-        "address": o.owner,
-        "order_id": str(o.order_id),
-        "market_id": str(spec.market_id),
-        "order_type": o.order_type,
+        **_order_head(o),
         "is_market_order": o.is_market,
         "size": fmt(spec.size_of(o.lots)),
         "price": fmt(spec.price_of(o.price)),
         "order_value": money(o.value),
         "leverage": o.leverage,
         "status": o.status,
-        "timestamp": o.timestamp,
-        "last_updated": o.last_updated,
-        "trade_id": str(o.trade_id),
-        "transaction_version": o.version,
+        **_order_tail(o),
     }
 
 
 def open_order(spec: MarketSpec, o: Order) -> Record:
     """A resting order (``open_orders``)."""
     return {
-        "address": o.owner,
-        "order_id": str(o.order_id),
-        "market_id": str(o.market_id),
-        "order_type": int(o.order_type),
+        **_order_head(o),
         "price": fmt(spec.price_of(o.price)),
         "total_size": fmt(spec.size_of(o.size)),
         "remaining_size": fmt(spec.size_of(o.remaining)),
         "order_value": money(spec.notional(o.size, o.price)),
         "leverage": o.leverage,
+        **_order_tail(o),
+    }
+
+
+def _order_head(o: Order | OrderSnapshot) -> Record:
+    """The fields every order record starts with."""
+    return {
+        "address": o.owner,
+        "order_id": str(o.order_id),
+        "market_id": str(o.market_id),
+        "order_type": int(o.order_type),
+    }
+
+
+def _order_tail(o: Order | OrderSnapshot) -> Record:
+    """The fields every order record ends with."""
+    return {
         "timestamp": o.timestamp,
         "last_updated": o.last_updated,
         "trade_id": str(o.trade_id),

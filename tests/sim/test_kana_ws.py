@@ -14,9 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kana_async.sim.faults import Faults
-from kana_async.sim.kana_ws import (
+from kana_async.sim.indexer import (
     HISTORY_SNAPSHOT_LIMIT,
-    IndexerServer,
     Outbox,
     RequestError,
     SubscribeRequest,
@@ -26,6 +25,7 @@ from kana_async.sim.kana_ws import (
     parse_request,
     snapshot,
 )
+from kana_async.sim.kana_ws import IndexerServer
 from kana_async.stream.topics import TOPICS
 
 ALICE = "0x" + "a1" * 32
