@@ -106,9 +106,6 @@ class Engine(Core, Views):
         self._mm_maker = self._internal_account("kana_sim_market_maker")
         self._mm_taker = self._internal_account("kana_sim_flow_taker")
 
-    #: A position's margin plus unrealised pnl at a mark price (see :func:`.risk.equity`).
-    _equity = staticmethod(equity)
-
     # -- execution: funds ------------------------------------------------------------------------
 
     def deposit(self, wallet: str, amount: int) -> None:
