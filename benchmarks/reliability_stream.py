@@ -33,7 +33,7 @@ from kana_async import (
     StreamOptions,
 )
 from kana_async.sim import Simulator
-from kana_async.sim.kana_ws import encode_frame, snapshot
+from kana_async.sim.indexer import encode_frame, snapshot
 from kana_async.sim.proxy import FaultProxy
 from kana_async.stream import StreamMux, Subscription
 from kana_async.stream.connection import ReconnectPolicy

@@ -2,9 +2,9 @@
 
 Clients send ``{"topic": ..., "address"|"market_id": ...}`` and receive
 ``{"message": <topic>, "data": ...}``: the current state on subscribe, then a push whenever
-the engine reports a change of that topic and key. The pure pieces (request parsing, frame
-encoding with scripted corruptions, the per-client outbox) come first; :class:`IndexerServer`
-is the thin asyncio layer around them.
+the engine reports a change of that topic and key. The pure pieces (request parsing, snapshots,
+frame encoding with scripted corruptions, the per-client outbox) are in :mod:`.indexer`;
+:class:`IndexerServer` is the thin asyncio layer around them.
 
 Choices where the documents are silent (also in ``docs/simulator.md``):
 
@@ -22,309 +22,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .._tasks import cancel_and_wait
 from ..errors import ValidationError
-from ..models.common import ID_FIELDS, normalize_address
-from .faults import Faults, FrameFault
+from .faults import Faults
+from .indexer import (
+    EVENT_TOPICS,
+    ChangeLike,
+    IndexerEngine,
+    Outbox,
+    Record,
+    RequestError,
+    Slot,
+    encode_error,
+    encode_frame,
+    parse_request,
+    snapshot,
+)
 
-__all__ = [
-    "EVENT_TOPICS",
-    "HISTORY_SNAPSHOT_LIMIT",
-    "TOPIC_KEYS",
-    "IndexerServer",
-    "Outbox",
-    "RequestError",
-    "SubscribeRequest",
-    "encode_error",
-    "encode_frame",
-    "parse_request",
-]
+__all__ = ["WS_PATHS", "IndexerServer"]
 
 logger = logging.getLogger(__name__)
 
-#: Every topic of spec §9.4 and the subscription field that keys it (None: no key).
-TOPIC_KEYS: Mapping[str, str | None] = {
-    "order_history": "address",
-    "deposit_withdraw_history": "address",
-    "trade_history": "address",
-    "positions": "address",
-    "open_orders": "address",
-    "live_order_history": "address",
-    "live_trade_history": "address",
-    "orderbook": "market_id",
-    "recent_trades": "market_id",
-    "best_price": "market_id",
-    "live_funding_rate": None,
-}
-
-#: Topics whose pushes are single new records, never snapshots: each one must be delivered.
-EVENT_TOPICS = frozenset({"live_order_history", "live_trade_history"})
-
 #: The URL paths the server answers on (the documents show both).
 WS_PATHS = frozenset({"/ws/", "/ws"})
-
-#: Newest records a history snapshot (order, trade, deposit/withdraw history) carries: each
-#: change re-sends the list, so its cost must not grow with a long-running bot's history
-#: (the whole history, up to the engine's own bound, is on REST, paged).
-HISTORY_SNAPSHOT_LIMIT = 100
-
-Slot = tuple[str, str | None]
-Record = dict[str, Any]
-
-
-# -- the engine, as this server sees it ------------------------------------------------------
-
-
-class ChangeLike(Protocol):
-    @property
-    def topic(self) -> str: ...
-    @property
-    def key(self) -> str | None: ...
-    @property
-    def record(self) -> Record | None: ...
-
-
-class IndexerEngine(Protocol):
-    """The part of :class:`kana_async.sim.engine.Engine` the indexer reads."""
-
-    @property
-    def markets(self) -> Mapping[int, Any]: ...
-
-    def add_listener(self, fn: Callable[[Any], None]) -> Callable[[], None]: ...
-    def order_history(self, profile: str) -> list[Record]: ...
-    def deposit_withdraw_history(self, profile: str) -> list[Record]: ...
-    def trade_history(self, profile: str) -> list[Record]: ...
-    def positions(self, profile: str) -> list[Record]: ...
-    def open_orders(self, profile: str) -> list[Record]: ...
-    def orderbook(self, market_id: int) -> list[Record]: ...
-    def recent_trades(self, market_id: int) -> list[Record]: ...
-    def funding_rates(self) -> list[Record]: ...
-
-
-def snapshot(engine: IndexerEngine, topic: str, key: str | None) -> list[Record]:
-    """The whole current state of one snapshot topic and key, in wire shape."""
-    if topic == "order_history":
-        return engine.order_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
-    if topic == "deposit_withdraw_history":
-        return engine.deposit_withdraw_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
-    if topic == "trade_history":
-        return engine.trade_history(_required(key))[:HISTORY_SNAPSHOT_LIMIT]
-    if topic == "positions":
-        return engine.positions(_required(key))
-    if topic == "open_orders":
-        return engine.open_orders(_required(key))
-    if topic == "orderbook":
-        return engine.orderbook(int(_required(key)))
-    if topic == "recent_trades":
-        return engine.recent_trades(int(_required(key)))
-    if topic == "best_price":
-        return [best_price(engine.orderbook(int(_required(key))), _required(key))]
-    if topic == "live_funding_rate":
-        return engine.funding_rates()
-    raise ValueError(f"{topic} has no snapshot")
-
-
-def _required(key: str | None) -> str:
-    if key is None:
-        raise ValueError("this topic needs a key")
-    return key
-
-
-def best_price(levels: Iterable[Record], market_id: str) -> Record:
-    """The ``best_price`` record of one market, derived from its order book levels."""
-    best_bid: Record | None = None
-    best_ask: Record | None = None
-    for level in levels:
-        price = Decimal(str(level["price"]))
-        if level["is_ask"]:
-            if best_ask is None or price < Decimal(str(best_ask["price"])):
-                best_ask = level
-        elif best_bid is None or price > Decimal(str(best_bid["price"])):
-            best_bid = level
-    tops = [level for level in (best_bid, best_ask) if level is not None]
-    return {
-        "market_id": market_id,
-        "best_bid_price": None if best_bid is None else str(Decimal(str(best_bid["price"]))),
-        "best_ask_price": None if best_ask is None else str(Decimal(str(best_ask["price"]))),
-        "last_updated": max((int(t.get("last_updated") or 0) for t in tops), default=0),
-        "transaction_version": max(
-            (int(t.get("transaction_version") or 0) for t in tops), default=0
-        ),
-    }
-
-
-# -- client requests -------------------------------------------------------------------------
-
-
-class RequestError(ValueError):
-    """A client message the server cannot act on; the text goes into the error frame."""
-
-
-@dataclass(frozen=True)
-class SubscribeRequest:
-    """One parsed client message: (un)subscribe ``topic`` for ``key``."""
-
-    topic: str
-    key: str | None
-    unsubscribe: bool = False
-
-    @property
-    def slot(self) -> Slot:
-        return (self.topic, self.key)
-
-
-_request_decoder = msgspec.json.Decoder()
-
-
-def parse_request(message: str | bytes, markets: Iterable[int]) -> SubscribeRequest:
-    """Validate a client message; raises :class:`RequestError` saying what is wrong."""
-    try:
-        body = _request_decoder.decode(message)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        raise RequestError("message is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise RequestError("message must be a JSON object")
-    topic = body.get("topic")
-    if not isinstance(topic, str):
-        raise RequestError("topic: required, a string")
-    if topic not in TOPIC_KEYS:
-        raise RequestError(f"topic: unknown topic {topic!r}; one of {', '.join(TOPIC_KEYS)}")
-    unsubscribe = body.get("unsubscribe", False)
-    if not isinstance(unsubscribe, bool):
-        raise RequestError("unsubscribe: must be true or false")
-    field = TOPIC_KEYS[topic]
-    if field is None:
-        return SubscribeRequest(topic, None, unsubscribe)
-    value = body.get(field)
-    if value is None:
-        raise RequestError(f"{field}: required for topic {topic}")
-    if field == "address":
-        try:
-            key = normalize_address(value) if isinstance(value, str) else None
-        except ValidationError:
-            key = None
-        if key is None:
-            raise RequestError("address: must be a 0x-prefixed hex profile address")
-        return SubscribeRequest(topic, key, unsubscribe)
-    return SubscribeRequest(topic, _market_key(value, markets), unsubscribe)
-
-
-def _market_key(value: object, markets: Iterable[int]) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise RequestError("market_id: must be an integer or a numeric string")
-    try:
-        market_id = int(value)
-    except ValueError:
-        raise RequestError("market_id: must be an integer or a numeric string") from None
-    if market_id not in set(markets):
-        raise RequestError(f"market_id: unknown market {market_id}")
-    return str(market_id)
-
-
-# -- frames ----------------------------------------------------------------------------------
-
-_encoder = msgspec.json.Encoder(decimal_format="number")
-
-
-def encode_frame(topic: str, data: object, fault: FrameFault | None = None) -> bytes:
-    """The JSON text of one push, corrupted as ``fault`` says (see :class:`Faults`)."""
-    if fault == "no_message":
-        return _encoder.encode({"data": data})
-    if fault == "numbers":
-        data = _as_numbers(data)
-    frame = _encoder.encode({"message": topic, "data": data})
-    if fault == "malformed":
-        # A strict prefix of a JSON object is never valid JSON.
-        return frame[: len(frame) // 2]
-    return frame
-
-
-def encode_error(text: str) -> bytes:
-    return _encoder.encode({"message": "error", "error": text, "data": None})
-
-
-def _as_numbers(value: object, field: str = "") -> object:
-    """Ids, sizes and prices as JSON numbers, as some documented messages have them."""
-    if isinstance(value, dict):
-        return {k: _as_numbers(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_numbers(v, field) for v in value]
-    if isinstance(value, str) and not value.startswith("0x"):
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            return value
-        if not number.is_finite():
-            return value
-        return int(number) if field in ID_FIELDS else number
-    return value
-
-
-# -- one client's pending frames -------------------------------------------------------------
-
-
-class Outbox:
-    """Frames waiting to be written to one client, bounded whatever the client's speed.
-
-    A snapshot slot (topic, key) holds only its newest frame: a slow client skips stale states
-    and loses nothing. Events and error frames queue in order, at most ``max_events``; beyond
-    that the client is hopeless and :meth:`put_event` says so.
-    """
-
-    def __init__(self, max_events: int) -> None:
-        self.max_events = max_events
-        self._frames: OrderedDict[Hashable, bytes] = OrderedDict()
-        self._events = 0
-        self._serial = 0
-        self.conflated = 0
-        self.sent = 0
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-    @property
-    def events(self) -> int:
-        return self._events
-
-    def put_snapshot(self, slot: Slot, frame: bytes) -> None:
-        if slot in self._frames:
-            self.conflated += 1
-        self._frames[slot] = frame
-
-    def put_event(self, frame: bytes) -> bool:
-        """Queue ``frame``; False (and nothing queued) when the event bound is reached."""
-        if self._events >= self.max_events:
-            return False
-        self._serial += 1
-        self._frames[("event", self._serial)] = frame
-        self._events += 1
-        return True
-
-    def pop(self) -> bytes | None:
-        if not self._frames:
-            return None
-        key, frame = self._frames.popitem(last=False)
-        if isinstance(key, tuple) and key[0] == "event" and isinstance(key[1], int):
-            self._events -= 1
-        self.sent += 1
-        return frame
-
-    def clear(self) -> None:
-        self._frames.clear()
-        self._events = 0
 
 
 # -- the asyncio server ----------------------------------------------------------------------
@@ -582,7 +311,8 @@ class IndexerServer:
         """Engine listener: only bookkeeping here, never I/O, so the engine never waits."""
         slot = (change.topic, change.key)
         if change.topic in EVENT_TOPICS:
-            if change.record is not None and slot in self._subscribers:
+            # Only a change somebody subscribed to is formatted (``record`` is lazy).
+            if slot in self._subscribers and change.record is not None:
                 self._events.append((slot, change.record))
                 self._wake.set()
             return

@@ -1,8 +1,10 @@
 """The indexer WebSocket topics (spec §9.4): their key, payload type and overflow default.
 
-One :class:`TopicSpec` per topic holds everything the router and the subscriptions need, built
-once at import: the payload decoder, the key-only decoder used when several keys of one topic
-share the connection, and the key validation applied before anything is sent.
+The one topic table of the package: the client's router and subscriptions and the simulator's
+indexer server (``sim/kana_ws.py``) and engine all take topic names, key fields and the
+snapshot/event kind from :data:`TOPICS`. One :class:`TopicSpec` per topic holds everything,
+built once at import: the payload decoder, the key-only decoder used when several keys of one
+topic share the connection, and the key validation applied before anything is sent.
 """
 
 from __future__ import annotations
@@ -91,6 +93,11 @@ class TopicSpec:
     decoder: PayloadDecoder
     #: ``(payload bytes) -> key view``: reads only the key field, built once (``None`` unkeyed).
     key_decoder: msgspec.json.Decoder[Any] | None
+
+    @property
+    def is_event(self) -> bool:
+        """Each message is one new record that must be delivered (not the whole state)."""
+        return not self.is_list
 
 
 def _spec(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from kana_async.sim.engine import AbortCode, Change, Engine, EngineAbort
+from kana_async.stream.topics import TOPICS
 from tests.sim.conftest import (
     ALICE,
     APT,
@@ -609,3 +610,59 @@ def test_funding_update_is_published(clock: Clock) -> None:
     rates = engine.funding_rates()
     assert [r["market_id"] for r in rates] == ["1338", "1339", "1340", "2387"]
     assert {r["transaction_version"] for r in rates} == {engine.ledger_version}
+
+
+def test_history_views_give_only_the_newest_limit(engine: Engine) -> None:
+    alice = profile(engine, ALICE)
+    for ticks in (5700, 5701, 5702):
+        limit(engine, ALICE, long=True, ticks=ticks)
+    engine.deposit(ALICE, UNIT)
+    every = engine.order_history(alice)
+    assert [o["price"] for o in every] == ["5.702", "5.701", "5.700"]
+    assert engine.order_history(alice, limit=2) == every[:2]
+    assert engine.order_history(alice, APT, limit=1) == every[:1]
+    assert engine.order_history(alice, 1339, limit=2) == []
+    assert engine.deposit_withdraw_history(alice, limit=1) == (
+        engine.deposit_withdraw_history(alice)[:1])
+    assert len(engine.deposit_withdraw_history(alice)) == 2
+
+
+def test_a_record_keeps_its_wire_form_as_the_market_moves(engine: Engine) -> None:
+    """An unfilled market order shows the last price of its own transaction, not a later one."""
+    bob = profile(engine, BOB)
+    engine.place_limit_order(BOB, APT, True, False, 500, 5700, 2, 0, 0, 0)
+    market(engine, CAROL, long=False, lots=500)  # the last price is now 5.700
+    market(engine, BOB, long=True, lots=500)  # no ask to buy from: cancelled unfilled
+    first = engine.order_history(bob)
+    assert (first[0]["status"], first[0]["price"]) == ("Cancelled", "5.700")
+    limit(engine, DAVE, long=True, ticks=5800)
+    market(engine, CAROL, long=False, lots=500)  # the last price is now 5.800
+    assert engine.order_history(bob) == first
+
+
+def test_every_change_names_a_topic_of_the_table_with_its_key(clock: Clock) -> None:
+    """The engine publishes only topics of the one table, each keyed as the table says."""
+    engine = Engine(seed=3, clock=clock, funding_interval=1)
+    changes: list[Change] = []
+    engine.add_listener(changes.append)
+    engine.step(clock.now)
+    engine.deposit(ALICE, 1000 * UNIT)
+    market(engine, ALICE, long=True)
+    limit(engine, ALICE, long=True, ticks=5000)
+    for n in range(1, 4):
+        engine.step(clock.now + n)
+    profiles = {profile(engine, ALICE)}
+    markets = {str(m) for m in engine.markets}
+    for change in changes:
+        spec = TOPICS[change.topic]
+        if spec.key == "address":
+            assert change.key in profiles, change
+        elif spec.key == "market_id":
+            assert change.key in markets, change
+        else:
+            assert change.key is None, change
+        assert (change.record is not None) == spec.is_event, change
+    assert {c.topic for c in changes} >= {
+        "positions", "open_orders", "order_history", "trade_history", "live_order_history",
+        "live_trade_history", "deposit_withdraw_history", "orderbook", "best_price",
+        "recent_trades", "live_funding_rate"}

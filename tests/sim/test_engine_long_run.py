@@ -7,6 +7,7 @@ import contextlib
 
 from kana_async.sim.engine import Engine, EngineAbort, MarketMakerConfig
 from kana_async.sim.markets import DEFAULT_MARKETS
+from kana_async.sim.risk import equity
 from tests.sim.conftest import ALICE, APT, BOB, UNIT, Clock, limit, market, profile
 
 BUSY = MarketMakerConfig(levels=4, trades_per_step=3, max_inventory=20_000)
@@ -65,7 +66,7 @@ def test_netting_the_market_maker_keeps_its_money_whole() -> None:
     assert mark is not None
     ticks = engine.markets[APT].ticks(mark)
     spec = engine.markets[APT]
-    held = sum(engine._equity(spec, position, ticks)
+    held = sum(equity(spec, position, ticks)
                for (owner, _), position in engine._state[APT].positions.items()
                if engine._profiles[owner].internal)
     reserved = sum(o.reserved for o in engine._state[APT].book.orders())

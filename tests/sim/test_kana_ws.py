@@ -14,9 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kana_async.sim.faults import Faults
-from kana_async.sim.kana_ws import (
+from kana_async.sim.indexer import (
     HISTORY_SNAPSHOT_LIMIT,
-    IndexerServer,
     Outbox,
     RequestError,
     SubscribeRequest,
@@ -24,7 +23,10 @@ from kana_async.sim.kana_ws import (
     encode_error,
     encode_frame,
     parse_request,
+    snapshot,
 )
+from kana_async.sim.kana_ws import IndexerServer
+from kana_async.stream.topics import TOPICS
 
 ALICE = "0x" + "a1" * 32
 BOB = "0x" + "b2" * 32
@@ -61,14 +63,16 @@ class ScriptedEngine:
     def _get(self, topic: str, key: str | None) -> list[dict[str, Any]]:
         return self.lists.get((topic, key), [])
 
-    def order_history(self, profile: str) -> list[dict[str, Any]]:
-        return self._get("order_history", profile)
+    def order_history(self, profile: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._get("order_history", profile)[:limit]
 
-    def deposit_withdraw_history(self, profile: str) -> list[dict[str, Any]]:
-        return self._get("deposit_withdraw_history", profile)
+    def deposit_withdraw_history(
+        self, profile: str, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return self._get("deposit_withdraw_history", profile)[:limit]
 
-    def trade_history(self, profile: str) -> list[dict[str, Any]]:
-        return self._get("trade_history", profile)
+    def trade_history(self, profile: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._get("trade_history", profile)[:limit]
 
     def positions(self, profile: str) -> list[dict[str, Any]]:
         return self._get("positions", profile)
@@ -194,6 +198,22 @@ def test_parse_request_accepts_documented_messages(
 def test_parse_request_names_what_is_wrong(message: str | bytes, complaint: str) -> None:
     with pytest.raises(RequestError, match=complaint):
         parse_request(message, MARKETS)
+
+
+def test_every_topic_of_the_table_is_served(engine: ScriptedEngine) -> None:
+    """The server reads its topics from the one table: each is subscribable with its key
+    field, each snapshot topic has a snapshot and each event topic none."""
+    for name, spec in TOPICS.items():
+        key = {"address": ALICE, "market_id": "1338", None: None}[spec.key]
+        message: dict[str, Any] = {"topic": name}
+        if spec.key is not None:
+            message[spec.key] = key
+        assert parse_request(json.dumps(message), MARKETS) == SubscribeRequest(name, key)
+        if spec.is_event:
+            with pytest.raises(ValueError, match="has no snapshot"):
+                snapshot(engine, name, key)
+        else:
+            assert isinstance(snapshot(engine, name, key), list)
 
 
 def test_encode_frame_documented_envelope() -> None:
