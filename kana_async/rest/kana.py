@@ -203,23 +203,20 @@ class KanaRest:
     async def get_market_price(self, market_id: int | str) -> MarketPrice:
         """``GET /getMarketPrice``: best bid and ask (``None`` for an empty side)."""
         query = {"marketId": str(await self._mid(market_id))}
-        result: MarketPrice = await self.session.get("/getMarketPrice", query, MarketPrice)
-        return result
+        return await self.session.get("/getMarketPrice", query, MarketPrice)
 
     async def get_last_placed_price(self, market_id: int | str) -> Decimal | None:
         """``GET /getLastPlacedPrice`` (the docs' "Get Last Execution Price"; one client calls
         it ``/getLastExecutionPrice``): the last traded price, ``None`` before any trade."""
         query = {"marketId": str(await self._mid(market_id))}
-        result: Decimal | None = await self.session.get(
+        return await self.session.get(
             "/getLastPlacedPrice", query, _OPTIONAL_DECIMAL
         )
-        return result
 
     async def get_all_trades(self, market_id: int | str) -> list[Trade]:
         """``GET /getAllTrades``: the market's recent trades."""
         query = {"marketId": str(await self._mid(market_id))}
-        result: list[Trade] = await self.session.get("/getAllTrades", query, list[Trade])
-        return result
+        return await self.session.get("/getAllTrades", query, list[Trade])
 
     # -- account and balances ----------------------------------------------------------------
 
@@ -237,8 +234,7 @@ class KanaRest:
 
     async def _balance(self, path: str, user_address: str) -> Decimal:
         query = {"userAddress": checks.address(user_address)}
-        result: Decimal = await self.session.get(path, query, Decimal)
-        return result
+        return await self.session.get(path, query, Decimal)
 
     async def get_wallet_account_balance(self, user_address: str) -> Decimal:
         """``GET /getWalletAccountBalance``: collateral in the wallet, not yet deposited.
@@ -262,8 +258,7 @@ class KanaRest:
     # -- deposits, withdrawals, history ------------------------------------------------------
 
     async def _build(self, path: str, query: dict[str, str]) -> TxPayload:
-        result: TxPayload = await self.session.get(path, query, TxPayload)
-        return result
+        return await self.session.get(path, query, TxPayload)
 
     async def deposit(self, user_address: str, amount: Money) -> TxPayload:
         """``GET /deposit``: payload moving ``amount`` (human quote units, at most 6
@@ -300,10 +295,9 @@ class KanaRest:
     async def get_deposit_and_withdraw_history(self, user_address: str) -> list[DepositWithdraw]:
         """``GET /getDepositAndWithdrawHistory``."""
         query = {"userAddress": checks.address(user_address)}
-        result: list[DepositWithdraw] = await self.session.get(
+        return await self.session.get(
             "/getDepositAndWithdrawHistory", query, list[DepositWithdraw]
         )
-        return result
 
     async def get_funding_history(
         self,
@@ -315,10 +309,9 @@ class KanaRest:
     ) -> list[FundingPayment]:
         """``GET /getFundingHistory``: funding settled on the user's positions, paged."""
         query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
-        result: list[FundingPayment] = await self.session.get(
+        return await self.session.get(
             "/getFundingHistory", query, list[FundingPayment]
         )
-        return result
 
     # -- single orders and position updates --------------------------------------------------
 
@@ -477,8 +470,7 @@ class KanaRest:
         return await self._build(path, terms.query())
 
     async def _post(self, path: str, body: dict[str, Any]) -> TxPayload:
-        result: TxPayload = await self.session.post(path, _BODY.encode(body), TxPayload)
-        return result
+        return await self.session.post(path, _BODY.encode(body), TxPayload)
 
     # -- orders, positions, fills ------------------------------------------------------------
 
@@ -487,8 +479,7 @@ class KanaRest:
     ) -> list[OpenOrder]:
         """``GET /getOpenOrders`` (indexer view); all markets when ``market_id`` is None."""
         query = _user(user_address, await self._optional_mid(market_id))
-        result: list[OpenOrder] = await self.session.get("/getOpenOrders", query, list[OpenOrder])
-        return result
+        return await self.session.get("/getOpenOrders", query, list[OpenOrder])
 
     async def get_open_orders_from_contract(
         self, user_address: str, market_id: int | str
@@ -496,10 +487,9 @@ class KanaRest:
         """``GET /getOpenOrdersFromContract``: open orders read from the chain (no indexer
         lag)."""
         query = _user(user_address, await self._mid(market_id))
-        result: list[OpenOrder] = await self.session.get(
+        return await self.session.get(
             "/getOpenOrdersFromContract", query, list[OpenOrder]
         )
-        return result
 
     async def get_order_history(
         self,
@@ -512,26 +502,23 @@ class KanaRest:
         """``GET /getOrderHistory``, paged (``order`` is ``"asc"`` or ``"desc"`` by time).
         Sends ``userAddress`` as current clients do (the oldest page says ``address``)."""
         query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
-        result: list[Order] = await self.session.get("/getOrderHistory", query, list[Order])
-        return result
+        return await self.session.get("/getOrderHistory", query, list[Order])
 
     async def get_positions(
         self, user_address: str, market_id: int | str | None = None
     ) -> list[Position]:
         """``GET /getPositions`` (indexer view); all markets when ``market_id`` is None."""
         query = _user(user_address, await self._optional_mid(market_id))
-        result: list[Position] = await self.session.get("/getPositions", query, list[Position])
-        return result
+        return await self.session.get("/getPositions", query, list[Position])
 
     async def get_positions_from_contract(
         self, user_address: str, market_id: int | str
     ) -> list[Position]:
         """``GET /getPositionsFromContract``: positions read from the chain."""
         query = _user(user_address, await self._mid(market_id))
-        result: list[Position] = await self.session.get(
+        return await self.session.get(
             "/getPositionsFromContract", query, list[Position]
         )
-        return result
 
     async def get_order_status_by_order_id(
         self, market_id: int | str, order_id: int | str
@@ -539,8 +526,7 @@ class KanaRest:
         """``GET /getOrderStatusByOrderId`` (the docs' name; some clients call
         ``/fetchOrderStatusById``): one order's current record."""
         query = {"marketId": str(await self._mid(market_id)), "orderId": checks.order_id(order_id)}
-        result: Order = await self.session.get("/getOrderStatusByOrderId", query, Order)
-        return result
+        return await self.session.get("/getOrderStatusByOrderId", query, Order)
 
     async def get_fills(
         self,
@@ -564,8 +550,7 @@ class KanaRest:
             query["userAddress"] = checks.address(user_address)
         if order_id is not None:
             query["orderId"] = checks.order_id(order_id)
-        result: list[Trade] = await self.session.get("/getFills", query, list[Trade])
-        return result
+        return await self.session.get("/getFills", query, list[Trade])
 
     async def get_fills_for_given_timestamp(
         self,
@@ -583,10 +568,9 @@ class KanaRest:
             raise ValidationError("from_timestamp", "must not be after to_timestamp", start)
         query["fromTimestamp"] = str(start)
         query["toTimestamp"] = str(end)
-        result: list[Trade] = await self.session.get(
+        return await self.session.get(
             "/getFillsForGivenTimestamp", query, list[Trade]
         )
-        return result
 
     async def get_trade_history(
         self, user_address: str, market_id: int | str | None = None
@@ -594,8 +578,7 @@ class KanaRest:
         """``GET /getTradeHistory``: the user's fills; all markets when ``market_id`` is
         None."""
         query = _user(user_address, await self._optional_mid(market_id))
-        result: list[Trade] = await self.session.get("/getTradeHistory", query, list[Trade])
-        return result
+        return await self.session.get("/getTradeHistory", query, list[Trade])
 
     async def get_all_open_order_ids(
         self, user_address: str, market_id: int | str

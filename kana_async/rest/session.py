@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -47,6 +47,8 @@ from ..models.kana import RestEnvelope
 from .ratelimit import RateLimiter
 
 __all__ = ["DEFAULT_MAX_BODY", "MAX_REDIRECTS", "RestSession", "RetryPolicy", "parse_retry_after"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("kana_async.rest")
 
@@ -168,13 +170,15 @@ class RestSession:
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def get(self, path: str, params: Mapping[str, str] | None, result: Any) -> Any:
+    async def get(self, path: str, params: Mapping[str, str] | None, result: type[T]) -> T:
         """``GET path?params`` and decode ``data`` as ``result`` (a type or generic alias)."""
-        return await self.request("GET", path, result, params=params)
+        value: T = await self.request("GET", path, result, params=params)
+        return value
 
-    async def post(self, path: str, body: bytes, result: Any) -> Any:
+    async def post(self, path: str, body: bytes, result: type[T]) -> T:
         """``POST path`` with a JSON ``body`` and decode ``data`` as ``result``."""
-        return await self.request("POST", path, result, body=body)
+        value: T = await self.request("POST", path, result, body=body)
+        return value
 
     async def request(
         self,
