@@ -8,11 +8,13 @@ from .errors import (
     AuthError,
     ConnectionRejectedError,
     KanaError,
+    PayloadMismatchError,
     PulseRpcError,
     RateLimitError,
     SlowConsumerError,
     StreamGapError,
     TransactionFailedError,
+    TransactionRejectedError,
     TransportError,
     UnknownOutcomeError,
     ValidationError,
@@ -43,11 +45,9 @@ from .stream import (
 )
 from .trade import (
     Fill,
-    PayloadMismatchError,
     Signer,
     Trader,
     TradingOptions,
-    TransactionRejectedError,
     TxEvent,
     TxResult,
 )

@@ -1,7 +1,22 @@
-"""Every exception the SDK raises, in one place.
+"""Every public exception the SDK raises, in one place.
 
 Catch :class:`KanaError` to handle anything the SDK reports. Messages never contain secrets
-(API keys, client secrets, private keys, tokens).
+(API keys, client secrets, private keys, tokens)::
+
+    KanaError
+    ├── ValidationError          input broke a rule; nothing was sent (also a ValueError)
+    ├── ApiError                 the server answered with an error
+    │   ├── AuthError            401 / 403
+    │   ├── RateLimitError       429, with retry_after
+    │   ├── TransactionRejectedError   the node's own error body: definitely not accepted
+    │   └── PayloadMismatchError the REST payload does not do what was asked; not signed
+    ├── TransportError           no usable answer (connection, timeout, 5xx)
+    │   └── ConnectionRejectedError    a WebSocket handshake or certificate refused for good
+    ├── SlowConsumerError        a subscription's buffer overflowed; says how much was lost
+    ├── StreamGapError           the socket was replaced; event topics may have missed items
+    ├── TransactionFailedError   committed, but the Move call aborted
+    ├── UnknownOutcomeError      maybe executed: carries tx_hash (see kana.in_doubt())
+    └── PulseRpcError            a Pulse JSON-RPC error object (code, message, data)
 """
 
 from __future__ import annotations
@@ -16,11 +31,13 @@ __all__ = [
     "AuthError",
     "ConnectionRejectedError",
     "KanaError",
+    "PayloadMismatchError",
     "PulseRpcError",
     "RateLimitError",
     "SlowConsumerError",
     "StreamGapError",
     "TransactionFailedError",
+    "TransactionRejectedError",
     "TransportError",
     "UnknownOutcomeError",
     "ValidationError",
@@ -105,6 +122,30 @@ class RateLimitError(ApiError):
     ) -> None:
         super().__init__(endpoint, message, status)
         self.retry_after = retry_after
+
+
+class TransactionRejectedError(ApiError):
+    """The node refused a submission (a 4xx with the node's own error body): it was
+    definitely NOT accepted.
+
+    ``error_code`` is the node's (``vm_error``, ``invalid_input``, ...), ``vm_status`` the
+    validation status name when the VM rejected it (``SEQUENCE_NUMBER_TOO_OLD``, ...).
+    """
+
+    def __init__(
+        self, message: str, status: int, error_code: str | None, vm_error_code: int | None
+    ) -> None:
+        # Here, not at the top: the aptos package imports this module.
+        from .aptos.status import vm_status_name
+
+        super().__init__("POST /transactions", message, status)
+        self.error_code = error_code
+        self.vm_error_code = vm_error_code
+        self.vm_status = None if vm_error_code is None else vm_status_name(vm_error_code)
+
+
+class PayloadMismatchError(ApiError):
+    """The REST API returned a payload that does not do what was asked; it was not signed."""
 
 
 class TransportError(KanaError):

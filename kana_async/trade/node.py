@@ -27,9 +27,15 @@ from .._http import (
     Transport,
     parse_retry_after,
 )
-from ..aptos.status import NODE_ERROR_CODES, VmStatus, node_error, vm_status_name
+from ..aptos.status import NODE_ERROR_CODES, VmStatus, node_error
 from ..aptos.transactions import BCS_SIGNED_TRANSACTION
-from ..errors import ApiError, RateLimitError, TransportError, ValidationError
+from ..errors import (
+    ApiError,
+    RateLimitError,
+    TransactionRejectedError,
+    TransportError,
+    ValidationError,
+)
 from ..models import normalize_address
 
 __all__ = [
@@ -49,23 +55,6 @@ MAX_BODY_BYTES = 1 << 20
 logger = logging.getLogger("kana_async.trade.node")
 _SUBMIT_HEADERS = {"Content-Type": BCS_SIGNED_TRANSACTION}
 _NO_HEADERS: dict[str, str] = {}
-
-
-class TransactionRejectedError(ApiError):
-    """The node refused a submission (a 4xx with the node's own error body): it was
-    definitely NOT accepted.
-
-    ``error_code`` is the node's (``vm_error``, ``invalid_input``, ...), ``vm_status`` the
-    validation status name when the VM rejected it (``SEQUENCE_NUMBER_TOO_OLD``, ...).
-    """
-
-    def __init__(
-        self, message: str, status: int, error_code: str | None, vm_error_code: int | None
-    ) -> None:
-        super().__init__("POST /transactions", message, status)
-        self.error_code = error_code
-        self.vm_error_code = vm_error_code
-        self.vm_status = None if vm_error_code is None else vm_status_name(vm_error_code)
 
 
 class SubmissionInDoubt(Exception):

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from .. import checks, orders
 from ..aptos.abi import AbiCache, decode_arguments
 from ..config import KANA_PACKAGE_ADDRESS
-from ..errors import ApiError, ValidationError, describe_value
+from ..errors import PayloadMismatchError, ValidationError, describe_value
 from ..models import MarketInfo, OpenOrder, TxPayload, normalize_address
 from ..units import Money
 from .node import NodeClient
@@ -34,10 +34,6 @@ MODULE = "perpetual_scripts"
 #: Most orders :meth:`Trader.cancel_all` cancels in one transaction. The documents state no
 #: limit; this keeps each transaction small (its gas, and what a failure takes with it).
 MAX_CANCELS_PER_TRANSACTION = 20
-
-
-class PayloadMismatchError(ApiError):
-    """The REST API returned a payload that does not do what was asked; it was not signed."""
 
 
 class PayloadSource(Protocol):
