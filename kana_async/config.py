@@ -24,7 +24,7 @@ __all__ = [
 Network = Literal["local", "testnet", "mainnet"]
 
 #: The Kana perpetuals package (module ``perpetual_scripts``) on mainnet, and by all
-#: evidence on testnet too (spec §1.4).
+#: evidence on testnet too.
 KANA_PACKAGE_ADDRESS = "0x7a38039fffd016adcac2c53795ee49325e5ec6fddf3bf02651c09f9a583655a6"
 
 

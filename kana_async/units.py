@@ -1,6 +1,6 @@
 """Human amounts (``Decimal``) <-> on-chain integers (lots, ticks, quote units), per market.
 
-Kana matches on Econia (spec §3.2): an order size is a whole number of *lots* and a price a
+Kana matches on Econia: an order size is a whole number of *lots* and a price a
 whole number of *ticks per lot*. With ``L = lot_size``, ``T = tick_size``, ``bd``/``qd`` the
 base/quote decimals::
 

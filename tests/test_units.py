@@ -56,7 +56,7 @@ APT = market()
 def test_documented_market_decodes_and_gives_the_worked_example() -> None:
     body = load_fixture("rest_getMarketInfo.json")["examples"][0]["body"]
     info = msgspec.convert(body["data"][0], MarketInfo, strict=False)
-    # spec §3.2: one lot = 0.001 APT, min 500 lots = 0.5 APT, price step 0.001 USD.
+    # The documented APT market: one lot = 0.001 APT, min 500 lots = 0.5 APT, price step 0.001 USD.
     assert size_step(info) == Decimal("0.001")
     assert price_step(info) == Decimal("0.001")
     assert size_to_lots(info, "0.5") == 500

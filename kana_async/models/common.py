@@ -1,6 +1,6 @@
 """Shared pieces of the wire models: addresses, decoders, and the tolerant fallback decode.
 
-The documents disagree on types (spec §11): ids come as strings or numbers, timestamps as
+The documents disagree on types: ids come as strings or numbers, timestamps as
 ints or strings, prices as numbers or strings. The fast path decodes straight into typed
 Structs (``strict=False`` already turns numeric strings into ints and numbers into
 ``Decimal``); a frame that still fails is decoded once more through :func:`decode_lenient`,

@@ -1,4 +1,4 @@
-"""msgspec models for every Kana REST response and indexer WebSocket payload (spec §3, §4, §9).
+"""msgspec models for every Kana REST response and indexer WebSocket payload.
 
 Money is ``Decimal``; ``market_id`` is an ``int`` (what users type: ``1338``; the wire's
 ``"1338"`` is decoded into it), other ids are ``str`` (order and trade ids exceed 2**64);
@@ -107,7 +107,7 @@ class TxPayload(WireStruct, frozen=True, kw_only=True, repr_omit_defaults=True):
     """An unsigned Aptos entry-function payload, as the transaction builders return it.
 
     The current shape is the ts-sdk's ``{function, functionArguments, typeArguments}``; the
-    legacy Aptos REST shape (``arguments``, ``type_arguments``, spec §6.2) is folded into the
+    legacy Aptos REST shape (``arguments``, ``type_arguments``) is folded into the
     same two fields.
     """
 

@@ -1,4 +1,4 @@
-"""``KanaRest``: one coroutine per Kana REST endpoint (spec §4), typed in and out.
+"""``KanaRest``: one coroutine per Kana REST endpoint, typed in and out.
 
 Arguments are validated before anything is sent (:mod:`kana_async.checks`, :mod:`.params`,
 :mod:`kana_async.units`); a bad value raises ``ValidationError`` naming the parameter and the
@@ -13,7 +13,7 @@ fetched once per market and cached, :meth:`KanaRest.market_info`), and
 :meth:`KanaRest.transaction` sends the terms' wire text; the trader builds the same terms and
 checks the returned payload against them, so a bad order never reaches the chain.
 
-Where the documents spell a path or field two ways (spec §11), the choice made is stated in
+Where the documents spell a path or field two ways, the choice made is stated in
 the method's docstring.
 """
 

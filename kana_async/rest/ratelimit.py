@@ -1,6 +1,6 @@
 """A client-side token bucket, so a bot stays under a request rate it chose.
 
-Kana documents no rate limits (spec §13); a server that answers 429 is handled by the retry
+Kana documents no rate limits; a server that answers 429 is handled by the retry
 policy. This limiter is for callers who want to pace themselves before that happens.
 """
 

@@ -4,7 +4,7 @@ and the events it emits.
 The ABI is what the node serves at ``/v1/accounts/<package>/module/perpetual_scripts`` (clients
 encode their arguments from it) and what the node decodes submitted arguments with. Each entry
 function is dispatched to the :class:`~kana_async.sim.engine.Engine` with the on-chain integers
-the transaction carries (spec §6.3).
+the transaction carries.
 
 Events are derived from what the engine did (the records it publishes, its fill log, positions
 and order counter before and after) rather than from the arguments, so they tell what happened,
@@ -54,12 +54,12 @@ MODULE_NAME = "perpetual_scripts"
 #: Abort code of the module's own check that an address argument is the signer.
 E_NOT_SIGNER = 0x51001
 
-#: Econia's package on mainnet, whose ``user::CancelOrderEvent`` Kana orders emit (spec §1).
+#: Econia's package on mainnet, whose ``user::CancelOrderEvent`` Kana orders emit.
 ECONIA_ADDRESS = "0xc0deb00c405f84c85dc13442e305df75d1288100cdd82675695f6148c7ece51c"
 
 
 class CancelReason(IntEnum):
-    """Econia's ``user::CancelOrderEvent.reason`` codes (spec §7)."""
+    """Econia's ``user::CancelOrderEvent.reason`` codes."""
 
     EVICTION = 1
     IMMEDIATE_OR_CANCEL = 2
@@ -388,7 +388,7 @@ class _Emitter:
         )
 
     def _cancel(self, before: _Before, record: dict[str, Any], reason: CancelReason) -> None:
-        """The pair a real Kana cancel emits (spec §4.4, fixture rest_cancelMultipleOrders)."""
+        """The pair a real Kana cancel emits (tests/fixtures/kana/rest_cancelMultipleOrders.json)."""
         side, _ = _side_and_direction(record["order_type"])
         self._kana(
             "CancelOrderEvent",

@@ -13,10 +13,10 @@ is assembled from one module per concept, each a layer over the one before:
   market maker, TP/SL triggers, liquidations and funding).
 
 Execution methods take the on-chain integers a transaction carries and raise
-:class:`EngineAbort` leaving everything as it was; views answer in the documented wire shapes
-(spec §4, §9.4), human units, JSON-ready. A liquidated position is taken over by the
+:class:`EngineAbort` leaving everything as it was; views answer in the documented wire shapes,
+human units, JSON-ready. A liquidated position is taken over by the
 liquidator (the market maker's account) at the mark price and what is left of its margin is
-split 20 % insurance fund, 30 % liquidator, 50 % back to the user (spec §8).
+split 20 % insurance fund, 30 % liquidator, 50 % back to the user.
 """
 
 from __future__ import annotations

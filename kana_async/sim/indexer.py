@@ -1,4 +1,4 @@
-"""The simulator's indexer protocol (spec §9), pure: what a client may send and what it gets.
+"""The simulator's indexer protocol, pure: what a client may send and what it gets.
 
 Request parsing, the snapshot of each topic read from the engine, frame encoding with the
 scripted corruptions of :class:`~.faults.Faults`, and the per-client :class:`Outbox`. No I/O:
@@ -39,7 +39,7 @@ __all__ = [
     "snapshot",
 ]
 
-#: Every topic of spec §9.4 and the subscription field that keys it (None: no key), from the
+#: Every indexer topic and the subscription field that keys it (None: no key), from the
 #: package's one topic table.
 TOPIC_KEYS: Mapping[str, str | None] = {name: spec.key for name, spec in TOPICS.items()}
 

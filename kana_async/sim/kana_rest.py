@@ -1,11 +1,11 @@
-"""The simulator's Kana REST API (spec §4): every documented endpoint on its documented path.
+"""The simulator's Kana REST API: every documented endpoint on its documented path.
 
 Queries answer from the :class:`~kana_async.sim.engine.Engine` (REST takes WALLET addresses and
 maps them to profiles). Transaction builders validate human units against the market grid,
 convert them to the on-chain integers exactly and return the unsigned entry-function payload;
 they never change state. Bad input answers HTTP 400 ``{"success": false, "message": "<param>:
 <rule>", "data": null}``. The spellings and body-field variants the documents and live clients
-disagree on (spec §11) are all accepted, and the legacy paths of older pages and frontends
+disagree on are all accepted, and the legacy paths of older pages and frontends
 (``getTradingAccountBalance``, ``withdraw``, ``marketOrder``, ``limitOrder``) are served with the
 envelope of their time.
 """
@@ -343,7 +343,7 @@ def _settle_pnl(engine: Engine, q: Params) -> tuple[str, Data]:
     return "Settle pnl payload built successfully", payload
 
 
-# -- handlers: legacy paths (spec §4.2-4.4, §4.6) ------------------------------------------------
+# -- handlers: legacy paths ------------------------------------------------
 #
 # Older pages and 2024 frontends call these; they answer with the ``status`` envelope key of that
 # time and build the same payloads as their current successors.
@@ -475,7 +475,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     *(("GET", path) for path in _GET),
     *(("POST", path) for path in _POST),
 )
-#: The legacy paths served besides (spec §4.6).
+#: The legacy paths served besides.
 LEGACY_ROUTES: tuple[tuple[str, str], ...] = tuple(("GET", path) for path in _LEGACY_GET)
 
 _API_KEY_HEADERS = ("x-api-key", "api_key")

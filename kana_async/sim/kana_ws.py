@@ -1,4 +1,4 @@
-"""The simulator's indexer WebSocket (spec §9), served with the ``websockets`` library.
+"""The simulator's indexer WebSocket, served with the ``websockets`` library.
 
 Clients send ``{"topic": ..., "address"|"market_id": ...}`` and receive
 ``{"message": <topic>, "data": ...}``: the current state on subscribe, then a push whenever

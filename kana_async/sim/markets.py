@@ -1,6 +1,6 @@
 """Market parameters of the simulated exchange and exact human <-> on-chain unit conversion.
 
-Econia semantics (spec §3.2): an order's size is a whole number of *lots* and its price a whole
+Econia semantics: an order's size is a whole number of *lots* and its price a whole
 number of *ticks per lot*; one lot is ``lot_size / 10**base_decimals`` base units and one price
 tick is ``tick_size / 10**quote_decimals`` quote per lot. Quote amounts (deposits, margin) travel
 as 6-decimal integer sub-units.
@@ -23,14 +23,14 @@ __all__ = [
     "quote_units",
 ]
 
-#: Every Kana market settles in a 6-decimal quote coin (spec §3.1).
+#: Every Kana market settles in a 6-decimal quote coin.
 QUOTE_DECIMALS = 6
 #: Econia stores prices in 32 bits.
 MAX_PRICE_TICKS = 2**32 - 1
 
 
 class Restriction(IntEnum):
-    """Econia limit-order restrictions (spec §4.4)."""
+    """Econia limit-order restrictions."""
 
     NO_RESTRICTION = 0
     FILL_OR_ABORT = 1
@@ -41,7 +41,7 @@ class Restriction(IntEnum):
 class OrderType(IntEnum):
     """The simulator's numbering of the wire field ``order_type``.
 
-    The documents never define it (spec §7.1). This mapping agrees with every documented
+    The documents never define it. This mapping agrees with every documented
     example: resting opening limit orders are 1 (long), a cancelled long-side order 3 and a
     short-side 4, market orders that close a position 7 and triggered closes 9. It never changes.
     """
@@ -89,7 +89,7 @@ def quote_amount(units: int) -> Decimal:
 
 @dataclass(frozen=True)
 class MarketSpec:
-    """One market's parameters (the fields of ``getMarketInfo``, spec §3.1)."""
+    """One market's parameters (the fields of ``getMarketInfo``)."""
 
     market_id: int
     base_name: str

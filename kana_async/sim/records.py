@@ -1,4 +1,4 @@
-"""Wire records: the simulator's domain values as the documented JSON-ready dicts (spec §4, §9.4).
+"""Wire records: the simulator's domain values as the documented JSON-ready dicts.
 
 The one place where lots, ticks and quote sub-units become human decimal strings. The engine
 stores and publishes domain values (:mod:`.state`); the REST and indexer servers get these
@@ -249,7 +249,7 @@ def market_price(state: Market) -> Record:
 
 
 def market_info(state: Market, package_address: str, created: int) -> Record:
-    """``getMarketInfo`` element (spec §3.1, current variant)."""
+    """``getMarketInfo`` element."""
     spec = state.spec
     digest = hashlib.sha3_256(f"kana_market_{spec.market_id}".encode()).hexdigest()
     return {

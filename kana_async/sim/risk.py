@@ -39,7 +39,7 @@ __all__ = [
 
 TAKER_FEE = Decimal("0.0005")
 MAKER_FEE = Decimal(0)
-#: Shares of a liquidated position's remaining equity, in percent (spec §8): back to its owner
+#: Shares of a liquidated position's remaining equity, in percent: back to its owner
 #: and to the insurance fund; the liquidator takes the rest (30 %, and the rounding).
 LIQUIDATION_REFUND_PCT = 50
 LIQUIDATION_INSURANCE_PCT = 20

@@ -40,7 +40,7 @@ LIQUIDATION_TYPES = frozenset({OrderType.LIQUIDATION_LONG, OrderType.LIQUIDATION
 
 
 class AbortCode(IntEnum):
-    """Abort codes. Econia's (module ``market``) are the real ones (spec §10); Kana's own are
+    """Abort codes. Econia's (module ``market``) are the real ones; Kana's own are
     undocumented, so the ``perpetual_core`` codes (100+) are the simulator's choice."""
 
     E_MIN_BASE_NOT_TRADED = 9

@@ -25,12 +25,12 @@ R = TypeVar("R", Fill, OrderSnapshot, FundingPayment)
 
 
 class Views(Ledger):
-    """The engine's queries (spec §3, §4, §9.4)."""
+    """The engine's queries."""
 
     # -- markets ---------------------------------------------------------------------------------
 
     def market_info(self, market_id: int) -> Record:
-        """``getMarketInfo`` element (spec §3.1, current variant)."""
+        """``getMarketInfo`` element."""
         return records.market_info(self._market(market_id), self.package_address, self._created)
 
     def all_market_info(self) -> list[Record]:

@@ -1,4 +1,4 @@
-"""The indexer WebSocket topics (spec §9.4): their key, payload type and overflow default.
+"""The indexer WebSocket topics: their key, payload type and overflow default.
 
 The one topic table of the package: the client's router and subscriptions and the simulator's
 indexer server (``sim/kana_ws.py``) and engine all take topic names, key fields and the
@@ -198,7 +198,7 @@ _encode = msgspec.json.Encoder().encode
 
 
 def subscribe_message(spec: TopicSpec, wire_key: str) -> bytes:
-    """The documented subscription message (spec §9.2), e.g. ``{"topic":"orderbook",...}``."""
+    """The documented subscription message, e.g. ``{"topic":"orderbook",...}``."""
     body: dict[str, str] = {"topic": spec.name}
     if spec.key is not None:
         body[spec.key] = wire_key

@@ -56,7 +56,7 @@ def test_parse_move_types() -> None:
 
 
 def test_cancel_multiple_orders_matches_the_chain_payload() -> None:
-    """The executed mainnet payload (spec §4.4): u128 ids as strings, bools as JSON booleans."""
+    """The executed mainnet payload: u128 ids as strings, bools as JSON booleans."""
     fn = abi("cancel_multiple_orders", "u64", "vector<u128>", "vector<bool>")
     entry = encode_entry_function(
         fn, MODULE,

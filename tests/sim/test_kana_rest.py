@@ -493,7 +493,7 @@ async def test_documented_rest_examples_have_our_shape(client: TestClient[Any, A
     assert checked == 3
 
 
-SHARED_SHAPES = {  # REST endpoint -> the WS topic whose elements it shares (spec §4.5)
+SHARED_SHAPES = {  # REST endpoint -> the WS topic whose elements it shares
     "/getOpenOrders": "ws_open_orders.json",
     "/getOrderHistory": "ws_order_history.json",
     "/getPositions": "ws_positions.json",

@@ -1,4 +1,4 @@
-"""Legacy REST paths (spec §4.2-4.4, §4.6): served as older pages and 2024 frontends call them,
+"""Legacy REST paths: served as older pages and 2024 frontends call them,
 with the ``status`` envelope key of that time."""
 
 from __future__ import annotations

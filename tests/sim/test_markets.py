@@ -1,4 +1,4 @@
-"""Market parameters and exact unit conversion (spec §3.1, §3.2)."""
+"""Market parameters and exact unit conversion."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from kana_async.stream import StreamMux, Subscription
 from kana_async.stream.router import Router
 from kana_async.stream.topics import TOPICS, Overflow, topic_spec, validate_key
 
-#: The topics the documents list (spec §9.4).
+#: The topics the documents list.
 DOCUMENTED = {
     "order_history", "deposit_withdraw_history", "trade_history", "positions", "open_orders",
     "orderbook", "recent_trades", "live_funding_rate", "live_order_history",
