@@ -388,7 +388,7 @@ class _Emitter:
         )
 
     def _cancel(self, before: _Before, record: dict[str, Any], reason: CancelReason) -> None:
-        """The pair a real Kana cancel emits (tests/fixtures/kana/rest_cancelMultipleOrders.json)."""
+        """The pair a real Kana cancel emits (fixture kana/rest_cancelMultipleOrders.json)."""
         side, _ = _side_and_direction(record["order_type"])
         self._kana(
             "CancelOrderEvent",
