@@ -23,7 +23,8 @@ from .errors import KanaError, ValidationError
 from .rest.kana import KanaRest
 from .rest.ratelimit import RateLimiter
 from .rest.session import DEFAULT_MAX_BODY, RestSession, RetryPolicy
-from .stream.mux import StreamMux, StreamOptions
+from .stream.mux import StreamMux
+from .stream.options import StreamOptions
 from .trade.node import NodeClient
 from .trade.signer import Signer
 from .trade.submitter import Submitter, TradingOptions

@@ -2,7 +2,8 @@
 
 from .book import OrderBook
 from .connection import ReconnectPolicy
-from .mux import DEFAULT_WATCHDOG, StreamHooks, StreamMux, StreamOptions, StreamStats
+from .mux import StreamMux, StreamStats
+from .options import DEFAULT_WATCHDOG, StreamHooks, StreamOptions
 from .router import Router, RouterStats
 from .subscription import Subscription, SubscriptionStats
 from .topics import TOPICS, Overflow, TopicSpec
