@@ -26,8 +26,9 @@ from .rest.session import DEFAULT_MAX_BODY, RestSession, RetryPolicy
 from .stream.mux import StreamMux
 from .stream.options import StreamOptions
 from .trade.node import NodeClient
+from .trade.options import TradingOptions
 from .trade.signer import Signer
-from .trade.submitter import Submitter, TradingOptions
+from .trade.submitter import Submitter
 from .trade.trader import Trader
 
 __all__ = ["LOCAL_API_KEY", "KanaClient"]

@@ -39,7 +39,7 @@ from .views import fmt, format_seconds
 if TYPE_CHECKING:
     from ..client import KanaClient
     from ..models import MarketInfo
-    from ..trade.submitter import TxResult
+    from ..trade.results import TxResult
 
 __all__ = ["CANCEL", "DEPOSIT", "PLACE", "WITHDRAW"]
 

@@ -7,8 +7,10 @@ confirmation; :class:`NodeClient` speaks to the Aptos fullnode; :class:`Signer` 
 from ..aptos.abi import AbiCache, FunctionAbi, ModuleAbi, parse_move_type
 from .events import Fill, TxEvent
 from .node import NodeClient, TransactionRejectedError, VmStatus
+from .options import TradingOptions
+from .results import TxResult
 from .signer import Signer
-from .submitter import Submitter, TradingOptions, TxResult, transaction_hash
+from .submitter import Submitter, transaction_hash
 from .trader import PayloadMismatchError, Trader
 
 __all__ = [

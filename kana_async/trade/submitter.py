@@ -22,12 +22,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aptos_sdk.account_address import AccountAddress
@@ -45,21 +44,19 @@ from .._tasks import timeout as time_limit
 from ..aptos.transactions import transaction_hash
 from ..errors import (
     KanaError,
-    TransactionFailedError,
     TransportError,
     UnknownOutcomeError,
     ValidationError,
 )
 from ..models import normalize_address
-from . import events as _events
-from .events import Fill, TxEvent
 from .node import (
-    MAX_BODY_BYTES,
     NodeClient,
     SubmissionInDoubt,
     TransactionRejectedError,
     VmStatus,
 )
+from .options import TradingOptions, check_seconds
+from .results import TxResult
 from .signer import Signer
 
 __all__ = ["FILLER_FUNCTION", "Submitter", "TradingOptions", "TxResult", "transaction_hash"]
@@ -84,72 +81,6 @@ _FILL_ATTEMPTS = 3
 _RECONCILE_BATCH = 64
 
 
-@dataclass(frozen=True, slots=True)
-class TxResult:
-    """What became of a transaction.
-
-    ``committed`` is False while it is pending (``wait=False``) and when it expired without
-    ever being committed. ``success`` is None while pending. A committed transaction that
-    failed (a Move abort) has ``success=False`` and the reason in ``vm_status``; call
-    :meth:`raise_for_status` to turn that into :class:`~kana_async.TransactionFailedError`.
-
-    ``events`` are the events the node reported for the committed transaction (none while
-    pending, none when it failed); :attr:`order_ids`, :attr:`cancelled_order_ids` and
-    :attr:`fills` read Kana's order events among them.
-    """
-
-    tx_hash: str
-    sequence_number: int
-    committed: bool
-    success: bool | None
-    vm_status: str
-    version: int | None = None
-    gas_used: int | None = None
-    events: tuple[TxEvent, ...] = field(default=(), repr=False, hash=False)
-
-    @property
-    def pending(self) -> bool:
-        return self.success is None
-
-    @property
-    def order_ids(self) -> list[str]:
-        """Ids of the orders this transaction placed, in placement order, as the node reported
-        them. Empty when it placed none, is pending or failed, or the node reports no events.
-        An order whose rest could not stay on the book (a market or immediate-or-cancel order
-        not filled in full) is placed and cancelled at once: it is in both lists."""
-        return _events.placed_order_ids(self.events)
-
-    @property
-    def cancelled_order_ids(self) -> list[str]:
-        """Ids of the orders this transaction cancelled, as the node reported them."""
-        return _events.cancelled_order_ids(self.events)
-
-    @property
-    def fills(self) -> list[Fill]:
-        """The matches this transaction's orders made, in order, as the node reported them."""
-        return _events.fills(self.events)
-
-    def raise_for_status(self) -> TxResult:
-        if self.success is False:
-            raise TransactionFailedError(self.tx_hash, self.vm_status)
-        return self
-
-    @classmethod
-    def from_node(cls, tx: Mapping[str, Any]) -> TxResult:
-        if tx.get("type") == "pending_transaction":
-            return cls(str(tx["hash"]), int(tx["sequence_number"]), False, None, "pending")
-        return cls(
-            tx_hash=str(tx["hash"]),
-            sequence_number=int(tx["sequence_number"]),
-            committed=True,
-            success=bool(tx["success"]),
-            vm_status=str(tx.get("vm_status", "")),
-            version=int(tx["version"]) if tx.get("version") is not None else None,
-            gas_used=int(tx["gas_used"]) if tx.get("gas_used") is not None else None,
-            events=_events.parse_events(tx.get("events")),
-        )
-
-
 _HASH = re.compile(r"0x[0-9a-f]{64}")
 
 
@@ -159,66 +90,6 @@ def _checked_hash(tx_hash: object) -> str:
     if not _HASH.fullmatch(text):
         raise ValidationError("tx_hash", "must be 0x followed by 64 hex digits")
     return text
-
-
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(name, "must be a positive integer", value)
-
-
-def _seconds(name: str, value: object, minimum: float = 0.0) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value <= minimum:
-        raise ValidationError(name, f"must be a finite number of seconds > {minimum:g}", value)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TradingOptions:
-    """How orders are submitted: ``KanaClient(..., trading=TradingOptions(...))`` or a mapping.
-
-    ``expiry_secs``: how long after signing the chain may still commit a transaction (whole
-    seconds, at least 1); ``submit_timeout``: how long to wait for the node to answer a POST
-    before the outcome is unknown; ``wait_timeout``: how long ``wait=True`` calls wait for the
-    commit; ``max_in_flight``: submissions between signing and the node's answer;
-    ``max_gas_amount`` and ``gas_unit_price`` (octas): the fee ceiling; ``fill_delay``: how
-    long a freed sequence number that blocks later transactions waits for a new submission
-    before a filler takes it; ``max_response_bytes``: the largest node answer read.
-    """
-
-    expiry_secs: float = 30.0
-    submit_timeout: float = 10.0
-    wait_timeout: float = 30.0
-    max_in_flight: int = 32
-    max_gas_amount: int = 20_000
-    gas_unit_price: int = 100
-    fill_delay: float = 0.5
-    max_response_bytes: int = MAX_BODY_BYTES
-
-    def __post_init__(self) -> None:
-        for name in ("max_in_flight", "max_gas_amount", "gas_unit_price", "max_response_bytes"):
-            _positive_int(name, getattr(self, name))
-        for name in ("submit_timeout", "wait_timeout", "fill_delay"):
-            _seconds(name, getattr(self, name))
-        _seconds("expiry_secs", self.expiry_secs)
-        if self.expiry_secs < 1:
-            raise ValidationError("expiry_secs", "must be at least 1 second (the chain counts "
-                                  "expiry in whole seconds)", self.expiry_secs)
-
-    @classmethod
-    def coerce(cls, value: object, param: str = "trading") -> TradingOptions:
-        """``value`` as options: a TradingOptions, a mapping of its fields, or None (defaults)."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise ValidationError(param, "must be a TradingOptions or a mapping of its fields")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(str(k) for k in value if k not in known)
-        if unknown:
-            raise ValidationError(
-                param, f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
-        return cls(**value)
 
 
 @dataclass(slots=True)
@@ -270,7 +141,7 @@ class Submitter:
         opts = TradingOptions.coerce(options, "options")
         if overrides:
             opts = dataclasses.replace(opts, **overrides)
-        _seconds("poll_interval", poll_interval)
+        check_seconds("poll_interval", poll_interval)
         self.options = opts
         self._node = node
         self._signer = signer

@@ -24,8 +24,9 @@ from ..errors import PayloadMismatchError, ValidationError, describe_value
 from ..models import MarketInfo, OpenOrder, TxPayload, normalize_address
 from ..units import Money
 from .node import NodeClient
+from .results import TxResult
 from .signer import Signer
-from .submitter import Submitter, TxResult
+from .submitter import Submitter
 
 __all__ = ["PayloadMismatchError", "PayloadSource", "Trader"]
 

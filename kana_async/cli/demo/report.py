@@ -20,7 +20,7 @@ from ...errors import KanaError, UnknownOutcomeError
 from ...models import MarketInfo, Position, Trade
 from ...stream.mux import StreamStats
 from ...trade.node import TransactionRejectedError
-from ...trade.submitter import TxResult
+from ...trade.results import TxResult
 from .. import views
 
 __all__ = [

@@ -33,7 +33,7 @@ from ...errors import (
     ValidationError,
 )
 from ...models import MarketInfo, OpenOrder
-from ...trade.submitter import TxResult
+from ...trade.results import TxResult
 from .. import views
 from . import display
 from .display import Frame, LiveDisplay, PlainDisplay
