@@ -32,6 +32,9 @@ optionally still answering the client's pings, optionally pinging the client),
 Everything is bounded: request bodies, frames, relayed connections, rules, injected sizes and
 delays. The proxy only listens on the loopback interface. ``ssl_context`` makes it serve TLS
 (https/wss), e.g. with a self-signed certificate in front of the plain-text simulator.
+
+One module on purpose (~670 lines): the HTTP rules and the WebSocket relay share one listener,
+one upstream session, one set of bounds and one stall state, and a reader of one needs the other.
 """
 
 from __future__ import annotations
