@@ -48,7 +48,7 @@ def _whole_number(value: object, param: str, rule: str) -> int:
 
 def market_id(value: object, param: str = "market_id") -> int:
     """A positive integer market id, from an int or a numeric string (names are resolved by
-    :mod:`kana_async.rest.markets`, which calls this for everything that is not a name)."""
+    :mod:`kana_async.markets`, which calls this for everything that is not a name)."""
     rule = ("must be a positive integer market id (int or numeric str) or a market name such "
             "as APT or APT-USD")
     number = _whole_number(value, param, rule)

@@ -18,6 +18,7 @@ MOVED = [
     ("kana_async.demo", "kana_async.cli.demo"),
     ("kana_async.views", "kana_async.cli.views"),
     ("kana_async.recording", "kana_async.stream.recording"),
+    ("kana_async.rest.markets", "kana_async.markets"),
 ]
 
 

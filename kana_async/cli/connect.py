@@ -151,7 +151,7 @@ async def profile_address(args: argparse.Namespace, kana: KanaClient) -> str:
 
 async def resolve_market(kana: KanaClient, text: str) -> MarketInfo:
     """The market named by an id (``1338``) or a name (``APT``, ``apt/usdc``, ``APT-USD``),
-    by the SDK's one rule (:mod:`kana_async.rest.markets`)."""
+    by the SDK's one rule (:mod:`kana_async.markets`)."""
     try:
         return await kana.rest.resolve_market(text)
     except ValidationError as exc:

@@ -28,6 +28,7 @@ import msgspec
 
 from .. import checks
 from ..errors import ApiError, ValidationError, describe_value
+from ..markets import MarketDirectory
 from ..models.kana import (
     DepositWithdraw,
     FundingPayment,
@@ -50,7 +51,6 @@ from ..orders import (
 )
 from ..units import Money
 from . import params as p
-from .markets import MarketDirectory
 from .session import RestSession
 
 __all__ = ["KanaRest"]

@@ -21,6 +21,7 @@ import msgspec
 
 from .._tasks import cancel_and_wait
 from ..errors import KanaError, TransportError, ValidationError
+from ..markets import MarketDirectory, is_market_name
 from ..models import (
     BestPrice,
     DepositWithdraw,
@@ -30,7 +31,6 @@ from ..models import (
     Position,
     Trade,
 )
-from ..rest.markets import MarketDirectory, is_market_name
 from .book import OrderBook
 from .connection import Connection, Outgoing, RateLimitedWarning
 from .options import DEFAULT_WATCHDOG, StreamHooks, StreamOptions, check_buffer_size

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kana_async.errors import ValidationError
+from kana_async.markets import MarketDirectory, find_market, is_market_name
 from kana_async.models import MarketInfo
-from kana_async.rest.markets import MarketDirectory, find_market, is_market_name
 
 
 def market(market_id: int, base_name: str) -> MarketInfo:

@@ -1,5 +1,7 @@
-"""The layering rules, read from the source: ``aptos`` depends on neither ``trade`` nor ``sim``,
-and the simulator never leans on the client (``sim`` does not import ``trade``)."""
+"""The layering rules, read from the source (docs/design.md draws them): the wire protocol
+(``aptos``) and the models depend on no client layer; REST, the stream and trading do not import
+one another's packages nor the CLI or the simulator; the simulator never leans on the trading
+client."""
 
 from __future__ import annotations
 
@@ -57,6 +59,11 @@ def test_the_walker_resolves_relative_imports(tmp_path: Path) -> None:
     [
         ("sim", ("kana_async.trade",)),
         ("aptos", ("kana_async.trade", "kana_async.sim", "kana_async.rest", "kana_async.stream")),
+        ("models", ("kana_async.trade", "kana_async.sim", "kana_async.rest", "kana_async.stream",
+                    "kana_async.cli")),
+        ("rest", ("kana_async.trade", "kana_async.stream", "kana_async.sim", "kana_async.cli")),
+        ("stream", ("kana_async.trade", "kana_async.rest", "kana_async.sim", "kana_async.cli")),
+        ("trade", ("kana_async.rest", "kana_async.stream", "kana_async.sim", "kana_async.cli")),
     ],
 )
 def test_layer_does_not_import(layer: str, forbidden: tuple[str, ...]) -> None:
