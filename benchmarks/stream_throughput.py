@@ -142,8 +142,8 @@ async def minimal(http: aiohttp.ClientSession, target: str, run: Run, stamped: b
             env = envelope.decode(msg.data)
             value = _TYPED[env.message].decode(env.data)
             first = value[0] if isinstance(value, list) else value
-            route: str = getattr(first, "address", "") if env.message in (
-                "positions", "live_trade_history") else getattr(first, "market_id", "")
+            route = str(getattr(first, "address", "") if env.message in (
+                "positions", "live_trade_history") else getattr(first, "market_id", ""))
             if env.message == "live_funding_rate":
                 route = ""
             queues[(env.message, route)].put_nowait(value)
