@@ -156,6 +156,11 @@ class IndexerServer:
     def clients(self) -> int:
         return len(self._clients)
 
+    def subscribers(self, topic: str, key: str | None = None) -> int:
+        """How many connections are subscribed to ``topic`` for ``key`` (a profile address or
+        a market id as text): a test waits for this instead of sleeping."""
+        return len(self._subscribers.get((topic, key), ()))
+
     async def start(self) -> None:
         if self._server is not None:
             return

@@ -143,7 +143,13 @@ async def test_corrupted_simulator_frames_never_stop_the_stream(
     sim.engine.ensure_wallet(WALLET)
     sim.engine.deposit(WALLET, 100 * 10**6)
     orders = mux.live_order_history(profile)
-    await asyncio.sleep(0.05)
+    # An event topic answers nothing on subscribe: wait until the server has it, or the
+    # order below could happen before the subscription (a slow machine) and never arrive.
+    for _ in range(500):
+        if sim.ws.subscribers("live_order_history", profile):
+            break
+        await asyncio.sleep(0.01)
+    assert sim.ws.subscribers("live_order_history", profile) == 1
     sim.faults.corrupt_next_frames(fault)
     sim.engine.place_market_order(WALLET, MARKET, True, False, 500, 2, 0, 0)
     if fault == "malformed":
