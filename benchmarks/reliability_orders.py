@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from reliability_common import (
     APT,
     Row,
@@ -97,15 +98,9 @@ async def capture_server(*, echo: bool = False) -> AsyncIterator[Capture]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with TestServer(app, host="127.0.0.1") as server:
+        state.url = str(server.make_url("")).rstrip("/")
         yield state
-    finally:
-        await runner.cleanup()
 
 
 # -- order intents ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from kana_async import KanaClient, ValidationError
 from kana_async.sim import Simulator
@@ -48,15 +49,9 @@ async def upstream() -> AsyncIterator[Upstream]:
     app = web.Application()
     app.router.add_route("*", "/order", order)
     app.router.add_get("/ws", echo)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with TestServer(app, host="127.0.0.1") as server:
+        state.url = str(server.make_url("")).rstrip("/")
         yield state
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
