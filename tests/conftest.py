@@ -6,10 +6,14 @@ import json
 import logging
 import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from kana_async import KanaClient
+from kana_async.sim import Simulator
 
 # Every event loop created from here on runs in debug mode (slow callbacks, unawaited
 # coroutines and unclosed resources are reported; warnings are errors, see pyproject).
@@ -36,6 +40,20 @@ def without_slow_callback_notes(stderr: str) -> str:
 
 
 SLOW_CALLBACK_NOTE = re.compile(r"Executing <.*> took \d+\.\d+ seconds$")
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    """A simulator whose books hold only what the test puts there (no market maker, no
+    background steps). A test module may define its own ``sim``."""
+    async with Simulator(seed=3, market_maker=None, step_interval=None) as simulator:
+        yield simulator
+
+
+def local_client(sim: Simulator, private_key: str | None = None) -> KanaClient:
+    """A client of ``sim`` (not opened yet)."""
+    return KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url, node_url=sim.node_url,
+                      private_key=private_key)
 
 
 def load_fixture(name: str) -> dict[str, Any]:

@@ -13,20 +13,14 @@ import pytest
 from kana_async import KanaClient, ValidationError
 from kana_async.sim import Simulator
 from kana_async.stream import OrderBook, StreamMux
+from tests.conftest import local_client
 
 ALICE = "11" * 32
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(seed=3, market_maker=None, step_interval=None) as simulator:
-        yield simulator
-
-
-@pytest.fixture
 async def kana(sim: Simulator) -> AsyncIterator[KanaClient]:
-    async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
-                          node_url=sim.node_url, private_key=ALICE) as client:
+    async with local_client(sim, ALICE) as client:
         yield client
 
 

@@ -10,21 +10,14 @@ import kana_async.trade.trader as trader_module
 from kana_async import KanaClient, ValidationError
 from kana_async.models import OpenOrder, order_trade_side
 from kana_async.sim import Simulator
+from tests.conftest import local_client
 
 ALICE = "11" * 32
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    # No market maker: the book holds only what the test puts there.
-    async with Simulator(seed=3, market_maker=None, step_interval=None) as simulator:
-        yield simulator
-
-
-@pytest.fixture
 async def kana(sim: Simulator) -> AsyncIterator[KanaClient]:
-    async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
-                          node_url=sim.node_url, private_key=ALICE) as client:
+    async with local_client(sim, ALICE) as client:
         assert (await client.deposit(1000)).success
         yield client
 
