@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .args import (
     positive_decimal,
 )
 from .connect import client, resolve_market, throwaway_wallet
-from .output import Lines, confirm, say, spinner
+from .output import Lines, confirm, say, spinner, warn
 from .views import fmt, format_seconds
 
 if TYPE_CHECKING:
@@ -106,6 +107,25 @@ async def _sign_all(
     summary = "\n".join(f"  {t.action}" for t in transactions)
     await confirm(f"On {network}, wallet {kana.address}:\n{summary}", assume_yes=args.yes)
     out = Lines() if args.json else None
+    try:
+        await _send_all(args, kana, transactions, out)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _report_in_doubt(kana)
+        raise
+    return 0
+
+
+def _report_in_doubt(kana: KanaClient) -> None:
+    """Interrupted mid-submission, a transaction may still execute: name it on stderr (even if
+    stdout is gone) so that nobody sends it again blindly."""
+    for tx_hash in kana.in_doubt():
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr: nothing to add
+            warn(f"interrupted: transaction {tx_hash} may still execute; check it before "
+                 "sending again")
+
+
+async def _send_all(args: argparse.Namespace, kana: KanaClient,
+                    transactions: list[_Transaction], out: Lines | None) -> None:
     for transaction in transactions:
         started = time.monotonic()
         waiting = "submitting" if args.no_wait else "waiting for the confirmation"
@@ -132,7 +152,6 @@ async def _sign_all(
                          f"tx {result.tx_hash} (version {result.version})",
                          *transaction.details(result)]
                 _say("\n  ".join(lines))
-    return 0
 
 
 def _say(text: str) -> None:

@@ -3,6 +3,8 @@ input checked before anything is signed, outcomes in one line."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import io
 import json
 from typing import Any
@@ -11,10 +13,12 @@ import msgspec
 import pytest
 
 from kana_async import cli
+from kana_async.cli.trading import _sign_all, _Transaction
 from kana_async.config import KANA_PACKAGE_ADDRESS
 from kana_async.models import MarketInfo
+from kana_async.sim import Simulator
 from kana_async.trade import TxResult
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, local_client
 
 
 class Terminal(io.StringIO):
@@ -330,3 +334,25 @@ def test_without_collateral_the_failure_says_to_deposit(
     assert status == 1
     assert "INSUFFICIENT_BALANCE" in err
     assert "'kana-async deposit AMOUNT' moves it into the trading account" in err
+
+
+async def test_an_interrupted_submission_names_the_transaction_that_may_still_execute(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = argparse.Namespace(network="local", local_port=None, yes=True, json=False,
+                              no_wait=False)
+    async with Simulator(seed=3, market_maker=None, step_interval=None) as sim, \
+            local_client(sim, "66" * 32) as kana:
+        sim.faults.hang_next_submissions(1)
+        deposit = _Transaction("deposit 5", lambda k, wait: k.deposit(5, wait=wait))
+        task = asyncio.create_task(_sign_all(args, kana, [deposit]))
+        for _ in range(500):
+            if kana.in_doubt():
+                break
+            await asyncio.sleep(0.01)
+        [tx_hash] = kana.in_doubt()
+        task.cancel()  # Ctrl-C while the node holds the submission
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    err = capsys.readouterr().err
+    assert f"interrupted: transaction {tx_hash} may still execute" in err
