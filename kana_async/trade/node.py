@@ -93,8 +93,8 @@ class NodeClient:
             raise ValidationError("max_body_bytes", "must be a positive integer",
                                   max_body_bytes)
         self.max_body_bytes = max_body_bytes
-        self._session = session
-        self._transport = (
+        #: What requests go through (shared: another client may reuse it).
+        self.transport: Transport = (
             AiohttpTransport(session) if isinstance(session, aiohttp.ClientSession) else session
         )
         self._base = base_url.rstrip("/")
@@ -125,7 +125,7 @@ class NodeClient:
     async def _get_once(self, path: str, allow_404: bool, timeout: float) -> Any:
         request = Request("GET", URL(self._base + path), _NO_HEADERS)
         try:
-            resp = await self._transport.handle(
+            resp = await self.transport.handle(
                 request, timeout=timeout, max_body=self.max_body_bytes
             )
         except AnswerTooLarge as exc:
@@ -207,7 +207,7 @@ class NodeClient:
         try:
             # The transport never follows a redirect: a signed transaction is never re-posted
             # elsewhere, and a 3xx is answered like any answer that proves nothing (in doubt).
-            resp = await self._transport.handle(
+            resp = await self.transport.handle(
                 request, timeout=self._timeout, max_body=self.max_body_bytes
             )
         except AnswerTooLarge as exc:

@@ -321,7 +321,7 @@ async def proxy(env: Env) -> AsyncIterator[Proxy]:
 async def test_an_error_after_forwarding_is_in_doubt_never_a_second_order(
     env: Env, proxy: Proxy, status: int, body: bytes
 ) -> None:
-    node = NodeClient(env.client._session, proxy.url, timeout=5)
+    node = NodeClient(env.client.transport, proxy.url, timeout=5)
     submitter = env.make(node=node)
     entry = await env.entry("deposit", env.signer.address, "1000000")
     proxy.script.append((status, body, True))
@@ -340,7 +340,7 @@ async def test_an_error_after_forwarding_is_in_doubt_never_a_second_order(
 
 
 async def test_a_node_rejection_passed_through_is_a_rejection(env: Env, proxy: Proxy) -> None:
-    node = NodeClient(env.client._session, proxy.url, timeout=5)
+    node = NodeClient(env.client.transport, proxy.url, timeout=5)
     submitter = env.make(node=node)
     env.faults.reject_next_transactions(1, "mempool is full")
     with pytest.raises(TransactionRejectedError, match="mempool is full"):
@@ -391,7 +391,7 @@ async def test_a_timed_out_caller_can_resolve_by_hash(env: Env) -> None:
 async def test_an_in_doubt_number_is_never_reused_until_it_expires(
     env: Env, proxy: Proxy
 ) -> None:
-    node = NodeClient(env.client._session, proxy.url, timeout=5)
+    node = NodeClient(env.client.transport, proxy.url, timeout=5)
     submitter = env.make(node=node, fill_delay=0.2)
     entry = await env.entry("deposit", env.signer.address, "1000000")
     proxy.script.append((503, b"", False))  # lost on the way: never reaches the node
