@@ -210,6 +210,7 @@ def validate(spec: MethodSpec, params: object, *, strict: bool = True) -> dict[s
             continue
         param = spec.param(key)
         out[key] = value if param is None else _typed(param, value)
+    _method_rules(spec, out, strict)
     for param in spec.params:
         value = out.get(param.name)
         if value is None:
@@ -219,7 +220,6 @@ def validate(spec: MethodSpec, params: object, *, strict: bool = True) -> dict[s
             continue
         if strict:
             _rules(param, value)
-    _method_rules(spec, out, strict)
     return out
 
 
