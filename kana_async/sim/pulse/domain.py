@@ -15,6 +15,9 @@ from .instruments import Instrument
 
 __all__ = [
     "Account",
+    "AccountSummary",
+    "BookSummary",
+    "Candles",
     "Deposit",
     "Direction",
     "Event",
@@ -22,6 +25,7 @@ __all__ = [
     "MMPConfig",
     "Order",
     "Position",
+    "PositionReport",
     "Settlement",
     "Trade",
     "order_id_text",
@@ -60,10 +64,13 @@ class Order:
     update_ms: int = 0
     origin: str | None = None     # the connection that placed it (cancel-on-disconnect)
     api: bool = True
+    expire_ms: int | None = None  # good_til_day: when the order expires (next 08:00 UTC)
+    #: The book's side flag (a plain attribute, as :class:`~kana_async.sim.book.BookEntry`
+    #: needs); always ``direction == "sell"``.
+    is_ask: bool = field(init=False)
 
-    @property
-    def is_ask(self) -> bool:
-        return self.direction == "sell"
+    def __post_init__(self) -> None:
+        self.is_ask = self.direction == "sell"
 
     @property
     def average_price(self) -> Decimal | None:
@@ -205,6 +212,96 @@ class FundingRound:
     spot_high: Decimal
     spot_low: Decimal
     spot_close: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """One position as ``private/get_positions`` reports it (USD sizes, coin money)."""
+
+    instrument_name: str
+    kind: str
+    direction: str                # buy | sell | zero
+    size: Decimal                 # USD, signed (long > 0)
+    size_currency: Decimal        # coin at the mark price, signed
+    size_out: Decimal             # USD of the account's open orders on the closing side
+    average_price: Decimal        # USD, 0 when flat
+    mark_price: Decimal
+    index_price: Decimal
+    settlement_price: Decimal     # mark at the last funding settlement, 0 before the first
+    estimated_liquidation_price: Decimal | None
+    delta: Decimal                # coin, signed
+    floating_profit_loss: Decimal
+    realized_profit_loss: Decimal
+    total_profit_loss: Decimal
+    interest_value: Decimal       # funding received (+) or paid (-) since the account was opened
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    open_orders_margin: Decimal
+    leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """``private/get_account_summary``: one coin, or every coin valued in USD at the index."""
+
+    id: str
+    email: str
+    currency: str
+    creation_timestamp: int
+    balance: Decimal
+    equity: Decimal
+    margin_balance: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    session_rpl: Decimal
+    session_upl: Decimal
+    futures_session_rpl: Decimal
+    futures_session_upl: Decimal
+    options_session_rpl: Decimal
+    options_session_upl: Decimal
+    total_pl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BookSummary:
+    """``private/get_order_book``: levels as ``[price, amount]`` in USD plus market figures."""
+
+    instrument_name: str
+    timestamp: int
+    bids: list[list[Decimal]]     # best first
+    asks: list[list[Decimal]]
+    best_bid_price: Decimal | None
+    best_bid_amount: Decimal
+    best_ask_price: Decimal | None
+    best_ask_amount: Decimal
+    last_price: Decimal | None
+    index_price: Decimal
+    mark_price: Decimal
+    settlement_price: Decimal
+    underlying_price: Decimal
+    stats_high: Decimal | None    # 24 h, None without trades
+    stats_low: Decimal | None
+    stats_price_change: Decimal | None  # percent
+    stats_volume: Decimal         # coin
+    state: str = "open"
+    underlying_index: str = "index_price"
+    greeks: None = None
+    ask_iv: None = None
+    bid_iv: None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candles:
+    """``get_tradingview_chart_data``: one bar per resolution period that saw trades."""
+
+    ticks: list[int]              # bar start, ms
+    open: list[Decimal]
+    high: list[Decimal]
+    low: list[Decimal]
+    close: list[Decimal]
+    volume: list[Decimal]         # coin
+    cost: list[Decimal]           # USD
+    status: str                   # ok | no_data
 
 
 def order_id_text(order_id: int) -> str:
