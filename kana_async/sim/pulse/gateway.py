@@ -93,6 +93,10 @@ class Gateway:
             params = coerce_query(spec, params)
         checked = validate(spec, params, strict=self.strict)
         client = self._client(session, checked) if spec.private else None
+        if client is not None and session.transport == "ws" and session.client_id is None:
+            # A socket that authorizes calls with ``access_token`` belongs to that client:
+            # its private channels and cancel-on-disconnect need an owner.
+            session.client_id = client
         handler: Handler = getattr(self, "_" + spec.handler)
         return handler(session, checked, client)
 
@@ -163,7 +167,7 @@ class Gateway:
             raise PulseError(Code.INVALID_ARGUMENTS, "channels must name at least one channel",
                              param="channels")
         wanted: list[Channel] = []
-        for name in names:
+        for name in dict.fromkeys(names):  # a name given twice is one subscription
             channel = parse_channel(name, self.engine.instruments)
             if channel.kind != "heartbeat_trade" and channel.private != private:
                 method = "private/subscribe" if channel.private else "public/subscribe"
@@ -291,13 +295,17 @@ class Gateway:
         return [views.order_confirmation(o) for o in orders]
 
     def _get_mmp_config(self, session: Session, p: dict[str, Any], client: str | None) -> Any:
+        """One ``models.SetMMPConfig`` object, as documented; an index without protection
+        answers its disabled configuration (zeros). Without ``index_name``: the first index
+        (by name) that has a configuration, else the first index's disabled one."""
+        owner = self._owner(client)
         index = p.get("index_name")
-        configs = self.engine.mmp_config(self._owner(client), index)
+        configs = self.engine.mmp_config(owner, index)
         if index is None:
-            return [views.mmp_config(c) for c in configs]
+            configs = sorted(configs, key=lambda c: c.index_name)
+            index = min(i.index_name for i in self.engine.instruments.values())
         if configs:
             return views.mmp_config(configs[0])
-        # No protection set: the disabled configuration of that index.
         return {"frozen_time": 0, "index_name": index.lower(), "interval": 0,
                 "quantity_limit": 0}
 

@@ -152,7 +152,7 @@ def test_every_method_answers_with_the_documents_shape(name: str) -> None:
     if name == "private/get_order_book":
         example = dict(example, asks=[], bids=[])  # the document's levels are [[null]]
     same_shape(result, example)
-    if isinstance(example, dict) and name not in ("private/get_mmp_config",):
+    if isinstance(example, dict):
         assert set(example) <= set(result)
     if isinstance(example, list) and name not in (
             "private/cancel_all", "private/cancel_all_by_instrument", "public/get_delivery_prices",
@@ -298,11 +298,14 @@ def test_private_methods_need_authorization() -> None:
     world.refused(Code.AUTHORIZATION_REQUIRED, anonymous, "private/unsubscribe_all")
     # public methods need nothing
     assert world.call(anonymous, "public/get_index_price", {"index_name": "eth_usd"}) == 3000
-    # an access token in the params authorizes one call, not the connection
+    # an access token in the params authorizes one call, not the connection; the socket
+    # becomes the client's (its private channels and cancel-on-disconnect need an owner)
     token = world.alice.token
     assert world.call(anonymous, "private/get_cancel_on_disconnect",
                       {"access_token": token}) is False
-    assert anonymous.client_id is None
+    assert anonymous.client_id == "alice"
+    assert anonymous.token is None
+    world.refused(Code.AUTHORIZATION_REQUIRED, anonymous, "private/get_positions")
     world.refused(Code.UNAUTHORIZED, anonymous, "private/get_positions", {"access_token": "x"})
     world.refused(Code.INVALID_PARAMS, anonymous, "private/get_positions", {"access_token": 5})
 
@@ -413,7 +416,7 @@ def test_subscriptions_are_split_public_and_private(world: World) -> None:
     assert world.call(s, "private/subscribe", {"channels": private}) == "ok"
     assert world.call(s, "public/subscribe", {"channels": ["heartbeat_trade"]}) == "ok"
     # a repeated subscribe is reported again (the server answers it with a fresh snapshot)
-    world.call(s, "public/subscribe", {"channels": ["book.BTC_USD-PERPETUAL.raw"]})
+    world.call(s, "public/subscribe", {"channels": ["book.BTC_USD-PERPETUAL.raw"] * 2})
     assert [c.kind for c in s.just_subscribed] == ["book"]
     ok = {"description": "ok", "response": None, "status": 200}
     assert world.call(s, "public/unsubscribe_all") == ok
@@ -492,7 +495,8 @@ def test_mmp_config_round_trip(world: World) -> None:
     echoed = world.call(s, "private/set_mmp_config", params)
     assert echoed == params
     assert world.call(s, "private/get_mmp_config", {"index_name": "BTC_USD"}) == params
-    assert world.call(s, "private/get_mmp_config") == [params]
+    assert world.call(s, "private/get_mmp_config") == params
+    assert world.call(world.bob, "private/get_mmp_config") == disabled  # the first index
 
 
 def test_every_method_in_the_table_has_a_handler() -> None:
