@@ -40,6 +40,7 @@ FILL_CONDITIONS = ("first_hit", "complete_fill", "incremental")
 SORTING = ("asc", "desc", "default")
 MIN_HEARTBEAT = 10
 MAX_LABEL = 64
+MAX_NUMBER = Decimal(10) ** 15
 _MAX_INT = 2**63 - 1
 
 
@@ -271,6 +272,9 @@ def _decimal(value: int | float | Decimal, name: str) -> Decimal:
         raise PulseError(Code.INVALID_PARAMS, f"{name} must be a number", param=name) from None
     if not number.is_finite():
         raise PulseError(Code.INVALID_ARGUMENTS, f"{name} must be a finite number", param=name)
+    if abs(number) > MAX_NUMBER:
+        # Far beyond any amount or price, and beyond what 28-digit arithmetic divides exactly.
+        raise PulseError(Code.INVALID_ARGUMENTS, f"{name} must be within +-10^15", param=name)
     return number
 
 

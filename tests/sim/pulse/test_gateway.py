@@ -508,3 +508,26 @@ def test_every_method_in_the_table_has_a_handler() -> None:
 def test_session_repr_shows_no_token(world: World) -> None:
     assert world.alice.token is not None
     assert world.alice.token not in repr(world.alice)
+
+
+@pytest.mark.parametrize("params", [
+    {"amount": D("1e15"), "price": D(60_000)},
+    {"amount": D("1e30"), "price": D(60_000)},
+    {"amount": D(10), "price": D("1e40")},
+    {"amount": D(10), "price": D(60_000), "max_show": D("1e50")},
+    {"amount": D(10), "price": D("999999999999999.5")},
+    {"amount": D(10), "price": D(60_000), "max_show": D("1e15")},
+    {"amount": D("1e-999"), "price": D(60_000)},
+    {"amount": D(10), "price": D("1e-40")},
+    {"amount": D(10), "price": D("60000." + "1" * 5000)},
+])
+def test_extreme_numbers_never_escape_as_arithmetic_errors(world: World,
+                                                           params: dict[str, Any]) -> None:
+    """An answer or a PulseError naming the rule; never a decimal exception."""
+    reasons: list[str] = []
+    try:
+        world.call(world.alice, "private/buy", {"instrument_name": BTC, **params})
+    except PulseError as exc:
+        reasons.append(exc.reason)
+    assert all(reasons)
+    world.engine.audit()

@@ -130,6 +130,10 @@ def test_json_types_are_checked_even_when_lenient() -> None:
     refused(Code.INVALID_PARAMS, buy, ["not", "an", "object"])
     refused(Code.INVALID_PARAMS, buy, {1: 2})
     refused(Code.INVALID_ARGUMENTS, buy, base | {"price": float("nan")})
+    for huge in (Decimal("1e16"), Decimal("-1e40"), 10**30, 1e300):
+        error = refused(Code.INVALID_ARGUMENTS, buy, base | {"price": huge}, strict=False)
+        assert "10^15" in error.reason
+    assert validate(buy, base | {"price": Decimal("1e15")})["price"] == Decimal("1e15")
 
 
 def test_values_are_normalised_exactly() -> None:
