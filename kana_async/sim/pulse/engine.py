@@ -85,6 +85,7 @@ class PulseEngine(Queries):
         self._accounts: dict[str, Account] = {}
         self._books: dict[str, OrderBook[Order]] = {n: OrderBook() for n in self.instruments}
         self._live: dict[int, Order] = {}            # users' open and untriggered orders
+        self._by_owner: dict[str, dict[int, Order]] = {}   # the same, per account
         self._untriggered: dict[int, Order] = {}
         self._closed: OrderedDict[int, Order] = OrderedDict()   # users' closed orders, bounded
         self._trades: dict[str, deque[Trade]] = {n: deque(maxlen=max_history)
@@ -237,7 +238,7 @@ class PulseEngine(Queries):
                                  param="mmp")
         if reduce_only:
             contracts = self._reduce_cap(account, inst, direction, contracts)
-        if sum(1 for o in self._live.values() if o.owner == client_id) >= self.max_open_orders:
+        if len(self._by_owner.get(client_id, ())) >= self.max_open_orders:
             raise PulseError(Code.INVALID_ARGUMENTS,
                              f"an account may hold at most {self.max_open_orders} open orders")
         now = self.now_ms()
@@ -252,7 +253,7 @@ class PulseEngine(Queries):
         )
         with self._txn() as j:
             before = self._required(account, inst.base_currency)
-            j.put(self._live, order.order_id, order)
+            self._track(j, order)
             j.orders[order.order_id] = order
             trades: list[Trade] = []
             if is_trigger:
@@ -332,7 +333,7 @@ class PulseEngine(Queries):
             j.set(order, "state", "filled" if order.remaining == 0 else "partially_filled")
             j.orders.setdefault(order.order_id, order)
             if order.remaining == 0 and order.order_id in self._live:
-                j.drop(self._live, order.order_id)
+                self._untrack(j, order)
             sign = 1 if order.direction == "buy" else -1
             self.ledger.trade(j, self._accounts[order.owner], inst, sign * lots, sign * value)
         taker_fee, maker_fee = fee_of(value, TAKER_FEE), fee_of(value, MAKER_FEE)
@@ -366,6 +367,21 @@ class PulseEngine(Queries):
         j.events.append(("trade", name, trade, None))
         return trade
 
+    def _track(self, j: Journal, order: Order) -> None:
+        mine = self._by_owner.get(order.owner)
+        if mine is None:
+            mine = {}
+            j.put(self._by_owner, order.owner, mine)
+        j.put(mine, order.order_id, order)
+        j.put(self._live, order.order_id, order)
+
+    def _untrack(self, j: Journal, order: Order) -> None:
+        j.drop(self._live, order.order_id)
+        mine = self._by_owner[order.owner]
+        j.drop(mine, order.order_id)
+        if not mine:
+            j.drop(self._by_owner, order.owner)
+
     def _close(self, j: Journal, order: Order, state: str, reason: str | None) -> None:
         """Take a user's or the market maker's order out of play for good."""
         book = self._books[order.instrument.instrument_name]
@@ -374,7 +390,7 @@ class PulseEngine(Queries):
         if order.order_id in self._untriggered:
             j.drop(self._untriggered, order.order_id)
         if order.order_id in self._live:
-            j.drop(self._live, order.order_id)
+            self._untrack(j, order)
         j.set(order, "state", state)
         j.set(order, "cancel_reason", reason if state == "cancelled" else None)
         j.set(order, "update_ms", self.now_ms())
@@ -419,8 +435,8 @@ class PulseEngine(Queries):
         until = self.now_ms() + int(config.frozen_time * 1000)
         j.put(account.frozen_until, index_name, until)
         j.drop(self._mmp_fills, (account.client_id, index_name))
-        for order in [o for o in self._live.values() if o.owner == account.client_id
-                      and o.mmp and o.instrument.index_name == index_name]:
+        for order in [o for o in self._mine(account.client_id)
+                      if o.mmp and o.instrument.index_name == index_name]:
             self._close(j, order, "cancelled", "mmp_trigger")
         j.events.append(("mmp_trigger", index_name, until, account.client_id))
 
@@ -505,14 +521,14 @@ class PulseEngine(Queries):
         if instrument_name is not None:
             self.instrument(instrument_name)
         check_type(type)
-        chosen = [o for o in self._live.values() if o.owner == client_id
-                  and instrument_name in (None, o.instrument.instrument_name)
+        chosen = [o for o in self._mine(client_id)
+                  if instrument_name in (None, o.instrument.instrument_name)
                   and type_matches(o, type)]
         return self._cancel_many(chosen, "user_request")
 
     def cancel_by_origin(self, client_id: str, origin: str) -> list[Order]:
         """Cancel-on-disconnect: the orders placed through one connection."""
-        chosen = [o for o in self._live.values() if o.owner == client_id and o.origin == origin]
+        chosen = [o for o in self._mine(client_id) if o.origin == origin]
         return self._cancel_many(chosen, "cancel_on_disconnect")
 
     def _cancel_many(self, orders: list[Order], reason: str) -> list[Order]:
@@ -583,6 +599,11 @@ class PulseEngine(Queries):
                 j.set(order, "state", "open")
                 j.set(order, "update_ms", self.now_ms())
                 j.orders[order.order_id] = order
+                if order.reduce_only:
+                    cap = self._reduce_cap(account, order.instrument, order.direction,
+                                           order.remaining)
+                    j.set(order, "amount", order.amount - order.remaining + cap)
+                    j.set(order, "remaining", cap)
                 self._execute(j, order)
                 if not order.reduce_only:
                     self._check_margin(account, currency, before)
@@ -601,5 +622,7 @@ class PulseEngine(Queries):
                 internal = order.owner.startswith(INTERNAL_PREFIX)
                 assert internal or self._live.get(order.order_id) is order, (
                     f"{name}: resting order {order.order_id} is not open")
+        assert sum(len(m) for m in self._by_owner.values()) == len(self._live)
         for order in self._live.values():
+            assert self._by_owner[order.owner][order.order_id] is order
             assert order.state in ("open", "partially_filled", "untriggered"), order.state

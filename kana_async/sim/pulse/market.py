@@ -49,9 +49,9 @@ class Background:
 
     def step(self) -> None:
         engine = self.engine
-        if self.maker is not None:
-            for name, price in list(engine.index.items()):
-                engine.set_index_price(name, self.maker.walk(price))
+        for name, price in list(engine.index.items()):
+            # Published every step (the index channel's heartbeat), moved by the walk.
+            engine.set_index_price(name, price if self.maker is None else self.maker.walk(price))
         self.track_prices()
         self.triggers()
         self.expire()
@@ -188,9 +188,8 @@ class Background:
                 if engine.equity(account, currency) >= need:
                     continue
                 with engine._txn() as j:
-                    for order in [o for o in engine._live.values()
-                                  if o.owner == account.client_id
-                                  and o.instrument.base_currency == currency]:
+                    for order in [o for o in engine._mine(account.client_id)
+                                  if o.instrument.base_currency == currency]:
                         engine._close(j, order, "cancelled", "liquidation")
                     for pos in held:
                         inst = pos.instrument

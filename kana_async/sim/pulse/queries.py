@@ -63,6 +63,7 @@ class Queries:
     _accounts: dict[str, Account]
     _books: dict[str, OrderBook[Order]]
     _live: dict[int, Order]
+    _by_owner: dict[str, dict[int, Order]]
     _untriggered: dict[int, Order]
     _closed: OrderedDict[int, Order]
     _trades: dict[str, deque[Trade]]
@@ -87,15 +88,15 @@ class Queries:
 
     def account(self, client_id: str) -> Account:
         """The account of ``client_id``, created and funded by the faucet on first sight."""
-        account = self._accounts.get(client_id)
-        if account is not None and not client_id.startswith(INTERNAL_PREFIX):
-            return account
         if not isinstance(client_id, str) or not client_id or len(client_id) > 256:
             raise PulseError(Code.INVALID_ARGUMENTS, "client_id must be 1 to 256 characters",
                              param="client_id")
         if client_id.startswith(INTERNAL_PREFIX):
-            raise PulseError(Code.FORBIDDEN, f"client ids starting with {INTERNAL_PREFIX!r} "
+            raise PulseError(Code.FORBIDDEN, f"client ids starting with {INTERNAL_PREFIX} "
                              "are reserved for the simulator", param="client_id")
+        account = self._accounts.get(client_id)
+        if account is not None:
+            return account
         if len(self._accounts) >= self.max_accounts + 2:
             raise PulseError(Code.FORBIDDEN, f"the simulator holds at most {self.max_accounts} "
                              "accounts", param="client_id")
@@ -156,6 +157,10 @@ class Queries:
         return name
 
 
+    def _mine(self, client_id: str) -> list[Order]:
+        """The account's open and untriggered orders."""
+        return list(self._by_owner.get(client_id, {}).values())
+
     # -- orders -----------------------------------------------------------------------------
 
     def order(self, client_id: str, order_id: str) -> Order:
@@ -177,8 +182,8 @@ class Queries:
         self.instrument(instrument_name)
         check_type(type)
         check_count(count)
-        mine = [o for o in self._live.values() if o.owner == client_id
-                and o.instrument.instrument_name == instrument_name and type_matches(o, type)]
+        mine = [o for o in self._mine(client_id)
+                if o.instrument.instrument_name == instrument_name and type_matches(o, type)]
         mine.sort(key=lambda o: (o.creation_ms, o.order_id), reverse=True)
         return mine if count is None else mine[:count]
 
@@ -191,7 +196,7 @@ class Queries:
         check_count(offset, "offset", minimum=0, limit=10**9)
         oldest = self.now_ms() - _TWO_DAYS_MS
         chosen = [
-            o for o in (*self._closed.values(), *self._live.values())
+            o for o in (*self._closed.values(), *self._mine(client_id))
             if o.owner == client_id and o.instrument.instrument_name == instrument_name
             and (o.filled or (include_unfilled and o.state in CLOSED_STATES))
             and (include_old or o.update_ms >= oldest)
@@ -205,7 +210,7 @@ class Queries:
         check_count(count)
         check_count(offset, "offset", minimum=0, limit=10**9)
         chosen = [
-            o for o in (*self._closed.values(), *self._live.values())
+            o for o in (*self._closed.values(), *self._mine(client_id))
             if o.owner == client_id and o.instrument.base_currency in coins
             and (label is None or o.label == label)
         ]
