@@ -137,7 +137,7 @@ class Gateway:
     # -- connection: heartbeat, cancel-on-disconnect, subscriptions ------------------------------
 
     def _set_heartbeat(self, session: Session, p: dict[str, Any], _: str | None) -> Any:
-        session.heartbeat_interval = p["interval"]
+        session.heartbeat_interval = int(self._need(p, "interval"))
         return views.message()
 
     def _disable_heartbeat(self, session: Session, p: dict[str, Any], _: str | None) -> Any:

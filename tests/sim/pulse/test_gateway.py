@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kana_async import __version__
 from kana_async.sim.pulse import gateway as gateway_module
@@ -531,3 +533,44 @@ def test_extreme_numbers_never_escape_as_arithmetic_errors(world: World,
         reasons.append(exc.reason)
     assert all(reasons)
     world.engine.audit()
+
+
+_VALID = [BTC, ETH, "btc_usd", "BTC", "USD", "ETH", "limit", "market", "all", "stop_limit",
+          "good_til_cancelled", "fill_or_kill", "index_price", "1", "1D", "8h", "settlement",
+          "asc", "default", "raw", "user.orders.BTC_USD-PERPETUAL.raw", "client_credentials",
+          "refresh_token", "client_signature", "000000000000000000000001", D(10), D(60_000),
+          D("59999.5"), D("0.5"), 0, 1, 10, 1_700_000_000_000, True, False]
+_VALUES = st.one_of(
+    st.sampled_from(_VALID), st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+    st.decimals(allow_nan=True, allow_infinity=True), st.floats(), st.text(max_size=30),
+    st.lists(st.one_of(st.text(max_size=40), st.sampled_from(_VALID)), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+@st.composite
+def calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    name = draw(st.sampled_from(sorted(METHODS)))
+    keys = [p.name for p in METHODS[name].params] + ["access_token", "x"]
+    chosen = draw(st.lists(st.sampled_from(keys), unique=True, max_size=len(keys)))
+    return name, {key: draw(_VALUES) for key in chosen}
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(calls(), min_size=1, max_size=8), st.booleans())
+def test_any_call_answers_or_refuses_naming_the_rule(
+        sequence: list[tuple[str, dict[str, Any]]], strict: bool) -> None:
+    """Whatever the params, the gateway answers something encodable or a PulseError; the
+    engine's money stays conserved."""
+    world = World(strict=strict)
+    world.order(world.bob, "sell", 100, 60_000)
+    for name, params in sequence:
+        session = world.alice if world.alice.logged_out is False else world.bob
+        try:
+            result = world.call(session, name, params)
+        except PulseError as exc:
+            assert exc.reason
+            assert json.loads(encode(exc.rpc_error()))["code"] == int(exc.code)
+        else:
+            json.loads(encode(result))
+        world.engine.audit()
