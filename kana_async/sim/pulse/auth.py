@@ -201,6 +201,11 @@ class Authenticator:
             for token in [t for t, g in store.items() if g.client_id == client_id]:
                 del store[token]
 
+    def unregister(self, client_id: str) -> None:
+        """Forget a client, its secret and its tokens (a login the engine refused)."""
+        self.revoke_client(client_id)
+        self._secrets.pop(client_id, None)
+
     def revoke_all(self) -> None:
         """Every token stops working at once; clients stay registered (a fault control)."""
         self._access.clear()

@@ -115,8 +115,18 @@ class Gateway:
     # -- authentication --------------------------------------------------------------------------
 
     def _auth(self, session: Session, p: dict[str, Any], _: str | None) -> Any:
+        claimed = p.get("client_id")
+        new = isinstance(claimed, str) and not self.auth.registered(claimed)
         result, client = self.auth.login(p)
-        self.engine.account(client)  # registered and funded on first sight
+        try:
+            self.engine.account(client)  # registered and funded on first sight
+        except PulseError:
+            # The engine refused the account (reserved name, full): the login did not happen.
+            if new:
+                self.auth.unregister(client)
+            else:
+                self.auth.revoke(result["access_token"])
+            raise
         if session.transport == "ws":
             session.client_id = client
             session.token = result["access_token"]
@@ -124,8 +134,9 @@ class Gateway:
         return result
 
     def _logout(self, session: Session, p: dict[str, Any], client: str | None) -> Any:
-        if p.get("invalidate_token", True) and session.token is not None:
-            self.auth.revoke(session.token)
+        token = p.get("access_token", session.token)
+        if p.get("invalidate_token", True) and isinstance(token, str):
+            self.auth.revoke(token)
         session.logged_out = True
         return None
 

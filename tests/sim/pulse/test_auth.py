@@ -234,3 +234,12 @@ def test_constructor_refuses_nonsense() -> None:
         Authenticator(Clock(), token_lifetime=0)
     with pytest.raises(ValueError, match="store sizes"):
         Authenticator(Clock(), max_tokens=0)
+
+
+def test_unregister_forgets_the_secret_and_the_tokens() -> None:
+    auth = Authenticator(Clock())
+    result, _ = auth.login(creds())
+    auth.unregister("alice")
+    assert not auth.registered("alice")
+    refused(Code.UNAUTHORIZED, auth.client_of, result["access_token"])
+    auth.login(creds(secret="a-new-secret"))  # the id can register again

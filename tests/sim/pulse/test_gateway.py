@@ -573,3 +573,26 @@ def test_any_call_answers_or_refuses_naming_the_rule(
             assert answer["data"]["reason"]
         json.loads(encode(answer))
         world.engine.audit()
+
+
+def test_a_login_the_engine_refuses_leaves_nothing_behind() -> None:
+    world = World()
+    world.engine.max_accounts = 2            # alice and bob
+    error = world.refused(Code.FORBIDDEN, Session("ws"), "public/auth", {
+        "grant_type": "client_credentials", "client_id": "carol", "client_secret": "c"})
+    assert "accounts" in error.reason
+    assert not world.auth.registered("carol")
+    assert world.auth.token_count == 4       # alice's and bob's pairs only
+    world.engine.max_accounts = 10
+    world.refused(Code.FORBIDDEN, Session("ws"), "public/auth", {   # the simulator's own name
+        "grant_type": "client_credentials", "client_id": "pulse:maker", "client_secret": "x"})
+    assert not world.auth.registered("pulse:maker")
+    assert world.auth.token_count == 4
+
+
+def test_logout_revokes_a_token_given_in_the_params(world: World) -> None:
+    token = world.alice.token
+    socket = Session("ws")
+    assert world.call(socket, "private/logout", {"access_token": token}) is None
+    with pytest.raises(PulseError):
+        world.auth.client_of(token or "")
