@@ -6,6 +6,12 @@ request on HTTP, carrying its Bearer token) and calls :meth:`Gateway.handle`. Co
 methods (heartbeat, cancel-on-disconnect, subscriptions, logout) only change the session; the
 server acts on it (sends heartbeats, cancels by origin on close, pushes notifications).
 Trading and queries go to the :class:`~.engine.PulseEngine`; results go through :mod:`.views`.
+
+Where the document is silent: request timestamps are ms; ``count`` 0 (the document's example)
+means the default; ``get_funding_rate_history`` answers one element per instrument (all of them
+without ``instrument_name``); ``get_mmp_config`` always answers one object; ``expired=true``
+lists nothing (perpetuals do not expire); linked orders are refused; cancel-on-disconnect
+called over HTTP answers but protects nothing (an HTTP request has no lasting connection).
 """
 
 from __future__ import annotations
