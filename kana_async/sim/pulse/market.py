@@ -206,6 +206,10 @@ class Background:
                                                        ticks, abs(lots), "liquidation")
                         engine._trade(j, inst, ticks, abs(lots), taker, other, Decimal(0),
                                       Decimal(0))
+                    deficit = -account.balances.get(currency, Decimal(0))
+                    if deficit > 0:  # bankrupt: the insurance fund covers the loss
+                        engine.ledger.credit(j, account, currency, deficit)
+                        engine.ledger.pool(j, engine.ledger.insurance, currency, -deficit)
 
     # -- the market maker -------------------------------------------------------------------
 

@@ -229,4 +229,7 @@ def test_an_account_below_maintenance_margin_is_taken_over_at_the_mark() -> None
     [trade] = engine.user_trades("bob", order_id=None, instrument_name=BTC, count=1)
     assert trade.taker_order_type == "liquidation"
     assert trade.price == 90000
+    # The loss exceeded the account's 0.1 BTC: the insurance fund covered the rest.
+    assert engine.account("bob").balances["BTC"] == 0
+    assert engine.ledger.insurance["BTC"] < 0
     engine.audit()
