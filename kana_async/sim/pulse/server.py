@@ -292,7 +292,7 @@ class PulseServer:
         try:
             while True:
                 if not self.faults.stalled:
-                    if conn.queue and conn.close_code is None:
+                    if conn.queue:
                         await conn.ws.send_frame(conn.take(), WSMsgType.TEXT)
                         continue
                     if conn.close_code is not None:
@@ -460,7 +460,10 @@ class PulseServer:
             raise PulseError(Code.BAD_REQUEST, "the body must be a JSON object (a JSON-RPC "
                              "envelope or the params)")
         if "jsonrpc" in value or "params" in value:
-            envelope = frames.request_of({"method": method, **value})
+            try:
+                envelope = frames.request_of({**value, "method": method})
+            except frames.FrameError as exc:
+                raise exc.error from None
             params.update(envelope.params)
             return envelope.id, params
         params.update(value)
