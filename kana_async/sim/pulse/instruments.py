@@ -19,6 +19,9 @@ __all__ = ["COIN_QUANTUM", "DEFAULT_INSTRUMENTS", "Instrument", "by_name", "inde
 
 #: Smallest coin amount the engine books (1 satoshi; also used for ETH).
 COIN_QUANTUM = Decimal("0.00000001")
+#: Largest amount or price the engine accepts (far beyond any real order, far below the point
+#: where decimal division stops being exact).
+MAX_VALUE = Decimal(10) ** 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class Instrument:
         """USD ``amount`` as whole contracts; it must be a positive multiple of the size."""
         if not amount.is_finite() or amount <= 0:
             raise PulseError(Code.INVALID_AMOUNT, f"{param} must be > 0", param=param)
+        if amount > MAX_VALUE:
+            raise PulseError(Code.INVALID_AMOUNT, f"{param} must be <= {MAX_VALUE:E}", param=param)
         count, rest = divmod(amount, self.contract_size)
         if rest:
             raise PulseError(
@@ -61,6 +66,8 @@ class Instrument:
         """USD ``price`` as ticks; it must be positive and on the grid."""
         if not price.is_finite() or price <= 0:
             raise PulseError(Code.INVALID_PRICE, f"{param} must be > 0", param=param)
+        if price > MAX_VALUE:
+            raise PulseError(Code.INVALID_PRICE, f"{param} must be <= {MAX_VALUE:E}", param=param)
         count, rest = divmod(price, self.tick_size)
         if rest:
             raise PulseError(
