@@ -38,8 +38,9 @@ from .domain import (
     Settlement,
     Trade,
 )
+from .entry import number, order_terms
 from .errors import Code, PulseError
-from .history import CLOSED_STATES, ORDER_TYPES, TIME_IN_FORCE, next_0800_ms
+from .history import CLOSED_STATES, next_0800_ms
 from .instruments import DEFAULT_INSTRUMENTS, Instrument, by_name
 from .market import Background
 from .market_maker import FLOW_ACCOUNT, INTERNAL_PREFIX, MAKER_ACCOUNT, MarketMaker
@@ -50,7 +51,6 @@ __all__ = ["DEFAULT_FAUCET", "PulseEngine"]
 DEFAULT_FAUCET: Mapping[str, Decimal] = {"BTC": Decimal(10), "ETH": Decimal(100)}
 #: The internal accounts start with this many times the faucet (they are never margin-checked).
 _INTERNAL_FUNDS = 1000
-_MAX_LABEL = 64
 
 
 class PulseEngine(Queries):
@@ -183,60 +183,19 @@ class PulseEngine(Queries):
         """Enter an order; returns it with the trades it made at once. Raises PulseError."""
         account = self.account(client_id)
         inst = self.instrument(instrument_name)
-        if direction not in ("buy", "sell"):
-            raise PulseError(Code.INVALID_ARGUMENTS, "direction must be buy or sell",
-                             param="direction")
-        if type in ("all", "trigger_all"):
-            raise PulseError(Code.INVALID_ARGUMENTS,
-                             f"type {type} is a filter, not an order type", param="type")
-        if type not in ORDER_TYPES:
-            raise PulseError(Code.INVALID_ARGUMENTS,
-                             f"type must be one of {', '.join(ORDER_TYPES)}", param="type")
-        if time_in_force not in TIME_IN_FORCE:
-            raise PulseError(Code.INVALID_ARGUMENTS,
-                             f"time_in_force must be one of {', '.join(TIME_IN_FORCE)}",
-                             param="time_in_force")
-        if not isinstance(label, str) or len(label) > _MAX_LABEL:
-            raise PulseError(Code.INVALID_ARGUMENTS,
-                             f"label must be a string of at most {_MAX_LABEL} characters",
-                             param="label")
-        contracts = inst.contracts(amount)
-        is_market = type.endswith("market")
-        ticks = 0
-        if not is_market:
-            if price is None:
-                raise PulseError(Code.INVALID_PRICE, f"price is required for {type} orders",
-                                 param="price")
-            ticks = inst.ticks(price)
-        if post_only and (is_market or time_in_force != "good_til_cancelled"):
-            raise PulseError(Code.INVALID_ARGUMENTS,
-                             "post_only needs a limit order with time_in_force good_til_cancelled",
-                             param="post_only")
-        is_trigger = type.startswith(("stop_", "take_"))
-        trigger_ticks: int | None = None
-        if is_trigger:
-            if trigger_price is None:
-                raise PulseError(Code.INVALID_ARGUMENTS,
-                                 f"trigger_price is required for {type} orders",
-                                 param="trigger_price")
-            trigger_ticks = inst.ticks(trigger_price, "trigger_price")
-            trigger = trigger or "index_price"
-            if trigger not in ("index_price", "last_price"):
-                raise PulseError(Code.INVALID_ARGUMENTS,
-                                 "trigger must be index_price or last_price", param="trigger")
-        elif trigger is not None or trigger_price is not None:
-            raise PulseError(Code.INVALID_ARGUMENTS,
-                             "trigger and trigger_price apply to stop and take orders only",
-                             param="trigger")
-        show = self._max_show(inst, max_show, contracts)
+        terms = order_terms(inst, direction, amount, type=type, price=price,
+                            time_in_force=time_in_force, label=label, post_only=post_only,
+                            reduce_only=reduce_only, mmp=mmp, max_show=max_show,
+                            trigger=trigger, trigger_price=trigger_price)
+        contracts = terms.contracts
         index_name = inst.index_name
-        if mmp:
+        if terms.mmp:
             frozen = account.frozen_until.get(index_name, 0)
             if frozen > self.now_ms():
                 raise PulseError(Code.QUOTES_FROZEN,
                                  f"mmp orders on {index_name} are frozen until {frozen} ms",
                                  param="mmp")
-        if reduce_only:
+        if terms.reduce_only:
             contracts = self._reduce_cap(account, inst, direction, contracts)
         if len(self._by_owner.get(client_id, ())) >= self.max_open_orders:
             raise PulseError(Code.INVALID_ARGUMENTS,
@@ -244,44 +203,30 @@ class PulseEngine(Queries):
         now = self.now_ms()
         order = Order(
             order_id=self._take_id(), owner=client_id, instrument=inst, direction=direction,
-            order_type=type, amount=contracts, price=ticks, time_in_force=time_in_force,
-            label=label, post_only=post_only, reduce_only=reduce_only, mmp=mmp, max_show=show,
-            trigger=trigger if is_trigger else None, trigger_price=trigger_ticks,
-            remaining=contracts, creation_ms=now, update_ms=now, origin=origin,
+            order_type=type, amount=contracts, price=terms.ticks, time_in_force=time_in_force,
+            label=label, post_only=terms.post_only, reduce_only=terms.reduce_only,
+            mmp=terms.mmp, max_show=terms.max_show, trigger=terms.trigger,
+            trigger_price=terms.trigger_ticks, remaining=contracts, creation_ms=now,
+            update_ms=now, origin=origin,
             expire_ms=next_0800_ms(now) if time_in_force == "good_til_day" else None,
-            state="untriggered" if is_trigger else "open",
+            state="untriggered" if terms.is_trigger else "open",
         )
         with self._txn() as j:
             before = self._required(account, inst.base_currency)
             self._track(j, order)
             j.orders[order.order_id] = order
             trades: list[Trade] = []
-            if is_trigger:
+            if terms.is_trigger:
                 j.put(self._untriggered, order.order_id, order)
             else:
                 trades = self._execute(j, order)
-            if not reduce_only:
+            if not terms.reduce_only:
                 self._check_margin(account, inst.base_currency, before)
         return order, trades
 
     def _take_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
-
-    @staticmethod
-    def _max_show(inst: Instrument, max_show: Decimal | None, contracts: int) -> int | None:
-        if max_show is None:
-            return None
-        if not isinstance(max_show, Decimal | int) or isinstance(max_show, bool) or not (
-                Decimal(max_show).is_finite() and max_show >= 0):
-            raise PulseError(Code.INVALID_MAX_SHOW, "max_show must be a number >= 0",
-                             param="max_show")
-        count, rest = divmod(Decimal(max_show), inst.contract_size)
-        if rest or count > contracts:
-            raise PulseError(Code.INVALID_MAX_SHOW, "max_show must be a multiple of the "
-                             f"contract size {inst.contract_size} USD, at most the amount",
-                             param="max_show")
-        return int(count)
 
     def _reduce_cap(self, account: Account, inst: Instrument, direction: str,
                     contracts: int) -> int:
@@ -460,7 +405,8 @@ class PulseEngine(Queries):
         if amount is None and price is None and trigger_price is None:
             raise PulseError(Code.INVALID_ARGUMENTS,
                              "edit needs amount, price or trigger_price", param="amount")
-        contracts = order.amount if amount is None else inst.contracts(amount)
+        contracts = order.amount if amount is None else inst.contracts(
+            number(amount, "amount", Code.INVALID_AMOUNT))
         if contracts <= order.filled:
             raise PulseError(Code.INVALID_AMOUNT, f"amount must exceed the filled amount "
                              f"{inst.amount(order.filled)} USD", param="amount")
@@ -472,14 +418,15 @@ class PulseEngine(Queries):
             if order.order_type.endswith("market"):
                 raise PulseError(Code.INVALID_ARGUMENTS,
                                  f"a {order.order_type} order has no price", param="price")
-            ticks = inst.ticks(price)
+            ticks = inst.ticks(number(price, "price", Code.INVALID_PRICE))
         trigger_ticks = order.trigger_price
         if trigger_price is not None:
             if order.state != "untriggered":
                 raise PulseError(Code.INVALID_ARGUMENTS,
                                  "trigger_price applies to untriggered orders only",
                                  param="trigger_price")
-            trigger_ticks = inst.ticks(trigger_price, "trigger_price")
+            trigger_ticks = inst.ticks(number(trigger_price, "trigger_price", Code.INVALID_PRICE),
+                                       "trigger_price")
         remaining = contracts - order.filled
         with self._txn() as j:
             before = self._required(account, inst.base_currency)
@@ -544,13 +491,13 @@ class PulseEngine(Queries):
         """Set (or, with interval 0, remove) the account's MMP for one index; resets a freeze."""
         account = self.account(client_id)
         name = self._index_name(index_name)
+        values = []
         for param, value in (("interval", interval), ("frozen_time", frozen_time),
                              ("quantity_limit", quantity_limit)):
-            if isinstance(value, bool) or not isinstance(value, Decimal | int) or \
-                    not Decimal(value).is_finite() or value < 0:
-                raise PulseError(Code.INVALID_ARGUMENTS, f"{param} must be a number >= 0",
-                                 param=param)
-        config = MMPConfig(name, Decimal(interval), Decimal(frozen_time), Decimal(quantity_limit))
+            values.append(number(value, param))
+            if values[-1] < 0:
+                raise PulseError(Code.INVALID_ARGUMENTS, f"{param} must be >= 0", param=param)
+        config = MMPConfig(name, *values)
         if config.interval == 0:
             account.mmp.pop(name, None)
         else:

@@ -11,13 +11,12 @@ from decimal import Decimal
 
 from .accounts import coin
 from .domain import Candles, Order, Trade
+from .entry import ORDER_TYPES
 from .errors import Code, PulseError
 
 __all__ = [
     "CLOSED_STATES",
-    "ORDER_TYPES",
     "RESOLUTIONS",
-    "TIME_IN_FORCE",
     "candles",
     "check_count",
     "day_stats",
@@ -25,8 +24,6 @@ __all__ = [
     "type_matches",
 ]
 
-ORDER_TYPES = ("limit", "market", "stop_limit", "stop_market", "take_limit", "take_market")
-TIME_IN_FORCE = ("good_til_cancelled", "good_til_day", "fill_or_kill", "immediate_or_cancel")
 CLOSED_STATES = frozenset({"filled", "cancelled", "rejected"})
 #: Filters accepted where order types are selected (``all``/``trigger_all`` only here).
 _FILTERS = frozenset({"all", "trigger_all", "stop_all", "take_all", "stop", "take",

@@ -29,6 +29,7 @@ from .domain import (
     Trade,
     parse_order_id,
 )
+from .entry import flag, millis
 from .errors import Code, PulseError
 from .history import (
     CLOSED_STATES,
@@ -194,6 +195,8 @@ class Queries:
         self.instrument(instrument_name)
         check_count(count)
         check_count(offset, "offset", minimum=0, limit=10**9)
+        include_old, include_unfilled = flag(include_old, "include_old"), flag(
+            include_unfilled, "include_unfilled")
         oldest = self.now_ms() - _TWO_DAYS_MS
         chosen = [
             o for o in (*self._closed.values(), *self._mine(client_id))
@@ -229,6 +232,7 @@ class Queries:
         if order_id is not None:
             number = self.order(client_id, order_id).order_id
         check_count(count)
+        start_ms, end_ms = millis(start_ms, "start_timestamp"), millis(end_ms, "end_timestamp")
         trades = [
             t for t in self._user_trades.get(client_id, ())
             if instrument_name in (None, t.instrument.instrument_name)
@@ -242,6 +246,8 @@ class Queries:
                     ) -> list[Trade]:
         self.instrument(instrument_name)
         check_count(count)
+        start_seq, end_seq = millis(start_seq, "start_seq"), millis(end_seq, "end_seq")
+        start_ms, end_ms = millis(start_ms, "start_timestamp"), millis(end_ms, "end_timestamp")
         trades = [t for t in self._trades[instrument_name]
                   if (start_seq is None or t.trade_seq >= start_seq)
                   and (end_seq is None or t.trade_seq <= end_seq)]
@@ -383,6 +389,7 @@ class Queries:
         if instrument_name is not None:
             self.instrument(instrument_name)
         check_count(count)
+        search_start_ms = millis(search_start_ms, "search_start_timestamp")
         return [s for s in reversed(self._settlements.get(client_id, ()))
                 if s.type == type and s.instrument.base_currency in coins
                 and instrument_name in (None, s.instrument.instrument_name)
@@ -442,6 +449,7 @@ class Queries:
         names = list(self.instruments) if instrument_name is None else [instrument_name]
         if instrument_name is not None:
             self.instrument(instrument_name)
+        start_ms, end_ms = millis(start_ms, "start_timestamp"), millis(end_ms, "end_timestamp")
         chosen = [r for n in names for r in self._funding_rounds[n]
                   if (start_ms is None or r.range_end >= start_ms)
                   and (end_ms is None or r.range_end <= end_ms)]

@@ -369,3 +369,34 @@ def test_cancel_by_origin_cancels_one_connection_only() -> None:
     assert engine.cancel_by_origin("alice", "conn-1") == [a]
     assert (a.state, a.cancel_reason, b.state) == ("cancelled", "cancel_on_disconnect", "open")
     assert engine.cancel_by_origin("bob", "conn-2") == []
+
+
+def test_values_of_the_wrong_type_are_refused_naming_the_parameter() -> None:
+    engine, _ = make()
+    bad: Any = "10"
+    cases: list[tuple[Code, str, dict[str, Any]]] = [
+        (Code.INVALID_AMOUNT, "amount", {"amount": 10.0}),
+        (Code.INVALID_AMOUNT, "amount", {"amount": True}),
+        (Code.INVALID_AMOUNT, "amount", {"amount": Decimal("NaN")}),
+        (Code.INVALID_PRICE, "price", {"price": bad}),
+        (Code.INVALID_ARGUMENTS, "post_only", {"post_only": "yes"}),
+        (Code.INVALID_ARGUMENTS, "reduce_only", {"reduce_only": 1}),
+        (Code.INVALID_MAX_SHOW, "max_show", {"max_show": bad}),
+    ]
+    for code, param, change in cases:
+        args: dict[str, Any] = {"amount": usd(10), "price": usd(60000), **change}
+        err = refused(code, engine, engine.place, "bob", "buy", BTC, args.pop("amount"), **args)
+        assert err.param == param
+    twenty: Any = 20
+    order, _ = engine.place("bob", "buy", BTC, twenty, price=twenty * 3000)  # ints are numbers
+    assert (order.amount, order.price) == (2, 120000)
+    oid = order_id_text(order.order_id)
+    assert refused(Code.INVALID_AMOUNT, engine, engine.edit, "bob", oid, amount=bad).param == \
+        "amount"
+    assert refused(Code.INVALID_ARGUMENTS, engine, engine.user_trades, "bob",
+                   start_ms=bad).param == "start_timestamp"
+    assert refused(Code.INVALID_ARGUMENTS, engine, engine.order_history, "bob", BTC,
+                   include_old="no").param == "include_old"
+    assert refused(Code.INVALID_ARGUMENTS, engine, engine.set_mmp_config, "bob", "btc_usd",
+                   interval=bad, frozen_time=Decimal(1), quantity_limit=Decimal(1)).param == \
+        "interval"
