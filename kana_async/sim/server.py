@@ -29,9 +29,10 @@ from .kana_rest import make_rest_app
 from .kana_ws import IndexerServer
 from .market_maker import MarketMakerConfig
 from .pulse.auth import Authenticator
+from .pulse.config import PulseConfig
 from .pulse.engine import PulseEngine
 from .pulse.faults import PulseFaults
-from .pulse.server import PulseConfig, PulseServer
+from .pulse.server import PulseServer
 
 __all__ = ["Simulator", "check_loopback"]
 

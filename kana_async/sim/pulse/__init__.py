@@ -8,8 +8,9 @@ how strict and how fast it is.
 """
 
 from .auth import Authenticator
+from .config import PulseConfig
 from .engine import PulseEngine
 from .faults import PulseFaults
-from .server import PulseConfig, PulseServer
+from .server import PulseServer
 
 __all__ = ["Authenticator", "PulseConfig", "PulseEngine", "PulseFaults", "PulseServer"]

@@ -30,8 +30,8 @@ from .frames import notification
 from .gateway import Session
 
 if TYPE_CHECKING:
+    from .config import PulseConfig
     from .engine import PulseEngine
-    from .server import PulseConfig
 
 __all__ = ["Pusher", "Subscriber"]
 

@@ -145,7 +145,7 @@ async def test_book_snapshot_then_chained_changes_and_a_fresh_snapshot_on_resubs
         fresh = await client.notification(channel, where=lambda d: d["type"] == "snapshot")
         assert fresh["change_id"] == again["change_id"]
         assert fresh["bids"] == [["new", 59000, 80]]
-        assert server.pusher.subscribers(channel) == 1
+        assert server.subscribers(channel) == 1
 
 
 async def test_a_second_subscriber_joins_the_same_chain() -> None:
