@@ -169,7 +169,7 @@ class Settlement:
 @dataclass(frozen=True, slots=True)
 class MMPConfig:
     """Market-maker protection for one index: freeze mmp orders past ``quantity_limit``
-    contracts traded within ``interval`` seconds, for ``frozen_time`` seconds."""
+    (USD amount) traded within ``interval`` seconds, for ``frozen_time`` seconds."""
 
     index_name: str
     interval: Decimal

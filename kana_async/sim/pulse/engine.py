@@ -11,7 +11,6 @@ books) undoes every change when a rule refuses it, and its events are published 
 from __future__ import annotations
 
 import copy
-import random
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -69,7 +68,6 @@ class PulseEngine(Queries):
         if not funding_interval > 0:
             raise ValueError("funding_interval must be > 0 seconds")
         self._clock = clock
-        self._rng = random.Random(seed)
         self.instruments = by_name(instruments)
         if not self.instruments:
             raise ValueError("the engine needs at least one instrument")
@@ -114,8 +112,6 @@ class PulseEngine(Queries):
             self._open_account(name, funds)
         self._background = Background(self, MarketMaker(seed) if market_maker else None)
         self._background.quote()
-
-    # -- accounts ---------------------------------------------------------------------------
 
     # -- transactions -----------------------------------------------------------------------
 
