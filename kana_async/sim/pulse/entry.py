@@ -13,7 +13,8 @@ from decimal import Decimal
 from .errors import Code, PulseError
 from .instruments import Instrument
 
-__all__ = ["ORDER_TYPES", "TIME_IN_FORCE", "Terms", "flag", "millis", "number", "order_terms"]
+__all__ = ["MAX_NUMBER", "ORDER_TYPES", "TIME_IN_FORCE", "Terms", "flag", "millis", "number",
+           "order_terms"]
 
 ORDER_TYPES = ("limit", "market", "stop_limit", "stop_market", "take_limit", "take_market")
 TIME_IN_FORCE = ("good_til_cancelled", "good_til_day", "fill_or_kill", "immediate_or_cancel")
@@ -21,11 +22,19 @@ TRIGGERS = ("index_price", "last_price")
 MAX_LABEL = 64
 
 
+#: Largest number accepted anywhere (USD amounts and prices, MMP settings): keeps every coin
+#: figure well inside the 28 significant digits of the decimal context.
+MAX_NUMBER = Decimal(10) ** 12
+
+
 def number(value: object, param: str, code: Code = Code.INVALID_ARGUMENTS) -> Decimal:
-    """A finite number given as Decimal or int (the gateway decodes JSON numbers so)."""
+    """A finite number given as Decimal or int (the gateway decodes JSON numbers so), at
+    most ``MAX_NUMBER`` in size."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int) or (
             isinstance(value, Decimal) and not value.is_finite()):
         raise PulseError(code, f"{param} must be a finite number", param=param)
+    if abs(value) > MAX_NUMBER:
+        raise PulseError(code, f"{param} must be at most 10^12", param=param)
     return Decimal(value)
 
 

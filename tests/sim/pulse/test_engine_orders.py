@@ -378,6 +378,8 @@ def test_values_of_the_wrong_type_are_refused_naming_the_parameter() -> None:
         (Code.INVALID_AMOUNT, "amount", {"amount": 10.0}),
         (Code.INVALID_AMOUNT, "amount", {"amount": True}),
         (Code.INVALID_AMOUNT, "amount", {"amount": Decimal("NaN")}),
+        (Code.INVALID_AMOUNT, "amount", {"amount": Decimal("1e999999")}),
+        (Code.INVALID_PRICE, "price", {"price": Decimal(10) ** 13}),
         (Code.INVALID_PRICE, "price", {"price": bad}),
         (Code.INVALID_ARGUMENTS, "post_only", {"post_only": "yes"}),
         (Code.INVALID_ARGUMENTS, "reduce_only", {"reduce_only": 1}),
