@@ -33,9 +33,10 @@ def number(value: object, param: str, code: Code = Code.INVALID_ARGUMENTS) -> De
     if isinstance(value, bool) or not isinstance(value, Decimal | int) or (
             isinstance(value, Decimal) and not value.is_finite()):
         raise PulseError(code, f"{param} must be a finite number", param=param)
-    if abs(value) > MAX_NUMBER:
+    result = Decimal(value)
+    if abs(result) > MAX_NUMBER:
         raise PulseError(code, f"{param} must be at most 10^12", param=param)
-    return Decimal(value)
+    return result
 
 
 def flag(value: object, param: str) -> bool:
