@@ -63,6 +63,7 @@ def _place(draw: st.DrawFn) -> tuple[Any, ...]:
         "post_only": draw(st.booleans()) and draw(st.booleans()),
         "reduce_only": draw(st.integers(0, 5)) == 0,
         "mmp": draw(st.integers(0, 5)) == 0,
+        "origin": draw(st.sampled_from([None, "conn-1", "conn-2"])),
     }
     return ("place", draw(_user), draw(st.sampled_from(["buy", "sell"])), name,
             draw(st.integers(low, high)), draw(st.integers(tlow, thigh)),
@@ -77,6 +78,7 @@ _OTHER = st.one_of(
     st.tuples(st.just("step"), st.integers(1, 40)),
     st.tuples(st.just("index"), st.sampled_from(["btc_usd", "eth_usd"]), st.integers(-1500, 1500)),
     st.tuples(st.just("mmp"), _user),
+    st.tuples(st.just("disconnect"), _user, st.sampled_from(["conn-1", "conn-2"])),
 )
 OPERATIONS = st.integers(0, 9).flatmap(lambda n: _place() if n < 6 else _OTHER)
 
@@ -90,6 +92,8 @@ def apply(engine: PulseEngine, clock: Clock, op: tuple[Any, ...]) -> None:
         _, name, basis_points = op
         price = engine.index_price(name) * (10_000 + basis_points) / 10_000
         engine.set_index_price(name, price.quantize(Decimal("0.01")))
+    elif kind == "disconnect":
+        engine.cancel_by_origin(op[1], op[2])
     elif kind == "mmp":
         engine.set_mmp_config(op[1], "btc_usd", interval=Decimal(5), frozen_time=Decimal(3),
                               quantity_limit=Decimal(500))
