@@ -58,6 +58,7 @@ class Pusher:
         self._offer = offer
         self._by_name: dict[str, set[Subscriber]] = {}
         self._names: dict[tuple[str, str | None], set[str]] = {}
+        self._key_of: dict[str, tuple[str, str | None]] = {}
         self._feeds: dict[str, BookFeed] = {}
         self._tops: dict[str, tuple[Any, Any]] = {}
         self._volumes: OrderedDict[str, Decimal] = OrderedDict()
@@ -80,9 +81,11 @@ class Pusher:
     # -- the index -------------------------------------------------------------------------
 
     def subscribed(self, conn: Subscriber) -> None:
-        """After a subscribe or unsubscribe_all call of ``conn``: bring each newly asked book up
-        to date for its current subscribers (so that ``conn``'s snapshot continues their chain),
-        then index ``conn``'s channels."""
+        """After a subscribe or unsubscribe_all call of ``conn``: first a round for the current
+        subscribers (so that what ``conn`` is sent next, the current state, is news to nobody and
+        old to no one: a new book snapshot continues their chain), then index ``conn``."""
+        if self._by_name:
+            self._round()
         for channel in conn.session.just_subscribed:
             if channel.kind == "book" and channel.key is not None:
                 self._advance_book(channel.key)
@@ -99,14 +102,17 @@ class Pusher:
                 holders.discard(conn)
                 if not holders:
                     del self._by_name[name]
-                    for key, group in list(self._names.items()):
-                        group.discard(name)
-                        if not group:
-                            del self._names[key]
+                    key = self._key_of.pop(name)
+                    group = self._names[key]
+                    group.discard(name)
+                    if not group:
+                        del self._names[key]
         for name in names - conn.indexed:
             channel = subscriptions[name]
+            key = (channel.kind, channel.key)
             self._by_name.setdefault(name, set()).add(conn)
-            self._names.setdefault((channel.kind, channel.key), set()).add(name)
+            self._key_of[name] = key
+            self._names.setdefault(key, set()).add(name)
         conn.indexed = names
 
     def welcome(self, conn: Subscriber) -> None:
@@ -146,14 +152,17 @@ class Pusher:
         if not self._by_name:
             self._seq = self.engine.last_seq
             return
-        for name in self.engine.instruments:
-            if self._names.get(("book", name)) or self._names.get(("quote", name)):
-                self._books(name)
-        self._events()
+        self._round()
         now = time.monotonic()
         if now >= self._next_status:
             self._next_status = now + self.config.heartbeat_trade_interval
             self._publish("heartbeat_trade", None, None, channels.heartbeat_trade)
+
+    def _round(self) -> None:
+        for name in self.engine.instruments:
+            if self._names.get(("book", name)) or self._names.get(("quote", name)):
+                self._books(name)
+        self._events()
 
     def _feed(self, name: str) -> BookFeed:
         feed = self._feeds.get(name)

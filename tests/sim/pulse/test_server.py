@@ -351,3 +351,35 @@ async def test_server_shutdown_closes_sockets_and_fires_cod() -> None:
         assert not server.running
         with pytest.raises(RuntimeError, match="not running"):
             _ = server.ws_url
+
+
+# -- a new subscriber and the current ones ------------------------------------------------
+
+
+async def test_a_new_subscriber_never_hides_a_change_from_the_others() -> None:
+    config = PulseConfig(push_interval=30)   # no round unless a subscribe makes one
+    async with served(config) as server, connected(server) as old, connected(server) as new:
+        channel = f"quote.{BTC}"
+        await old.result("public/subscribe", {"channels": [channel]})
+        assert (await old.notification(channel))["best_bid_price"] is None
+        server.engine.place("bob", "buy", BTC, Decimal(10), price=Decimal(59000))
+        await new.result("public/subscribe", {"channels": [channel]})
+        assert (await new.notification(channel))["best_bid_price"] == 59000
+        assert (await old.notification(channel))["best_bid_price"] == 59000
+
+
+async def test_a_new_subscriber_hears_no_event_older_than_its_first_notification() -> None:
+    config = PulseConfig(push_interval=30)
+    async with served(config) as server, connected(server) as old, connected(server) as new:
+        channel = "deribit_price_index.btc_usd"
+        await old.result("public/subscribe", {"channels": [channel]})
+        server.engine.set_index_price("btc_usd", Decimal(61000))
+        await new.result("public/subscribe", {"channels": [channel]})
+        server.engine.set_index_price("btc_usd", Decimal(62000))
+        server.push()
+        heard_old = [(await old.notification(channel))["price"] for _ in range(3)]
+        heard_new = [(await new.notification(channel))["price"] for _ in range(2)]
+        assert heard_old == [60000, 61000, 62000]
+        assert heard_new == [61000, 62000]
+        await new.result("public/test")
+        assert not [f for f in new.frames if f.get("method") == "subscription"]
