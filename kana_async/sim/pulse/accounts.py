@@ -90,6 +90,9 @@ class Ledger:
         self.deposited: dict[str, Decimal] = {c: Decimal(0) for c in self.currencies}
         self.fee_pool: dict[str, Decimal] = {c: Decimal(0) for c in self.currencies}
         self.insurance: dict[str, Decimal] = {c: Decimal(0) for c in self.currencies}
+        #: Accounts that ever held a position (a superset of those holding one now), in the
+        #: order they first traded: funding and liquidation look only at these.
+        self.holders: dict[str, Account] = {}
 
     # -- plain transfers --------------------------------------------------------------------
 
@@ -111,6 +114,7 @@ class Ledger:
         if pos is None:
             pos = Position(instrument)
             j.put(account.positions, instrument.instrument_name, pos)
+            self.holders.setdefault(account.client_id, account)  # a superset: never undone
         return pos
 
     def trade(self, j: Journal, account: Account, instrument: Instrument, lots: int,

@@ -84,6 +84,7 @@ class PulseEngine(Queries):
         self._books: dict[str, OrderBook[Order]] = {n: OrderBook() for n in self.instruments}
         self._live: dict[int, Order] = {}            # users' open and untriggered orders
         self._by_owner: dict[str, dict[int, Order]] = {}   # the same, per account
+        self._expiring: dict[int, Order] = {}        # the good_til_day ones among them
         self._untriggered: dict[int, Order] = {}
         self._closed: OrderedDict[int, Order] = OrderedDict()   # users' closed orders, bounded
         self._trades: dict[str, deque[Trade]] = {n: deque(maxlen=max_history)
@@ -315,9 +316,13 @@ class PulseEngine(Queries):
             j.put(self._by_owner, order.owner, mine)
         j.put(mine, order.order_id, order)
         j.put(self._live, order.order_id, order)
+        if order.expire_ms is not None:
+            j.put(self._expiring, order.order_id, order)
 
     def _untrack(self, j: Journal, order: Order) -> None:
         j.drop(self._live, order.order_id)
+        if order.order_id in self._expiring:
+            j.drop(self._expiring, order.order_id)
         mine = self._by_owner[order.owner]
         j.drop(mine, order.order_id)
         if not mine:
@@ -566,6 +571,7 @@ class PulseEngine(Queries):
                 assert internal or self._live.get(order.order_id) is order, (
                     f"{name}: resting order {order.order_id} is not open")
         assert sum(len(m) for m in self._by_owner.values()) == len(self._live)
+        assert all(self._live.get(i) is o for i, o in self._expiring.items())
         for order in self._live.values():
             assert self._by_owner[order.owner][order.order_id] is order
             assert order.state in ("open", "partially_filled", "untriggered"), order.state

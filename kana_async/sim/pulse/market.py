@@ -119,7 +119,8 @@ class Background:
     def expire(self) -> None:
         engine = self.engine
         now = engine.now_ms()
-        due = [o for o in engine._live.values() if o.expire_ms is not None and o.expire_ms <= now]
+        due = [o for o in engine._expiring.values() if o.expire_ms is not None
+               and o.expire_ms <= now]
         engine._cancel_many(due, "good_til_day")
 
     # -- money ------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ class Background:
                 index = engine.index[inst.index_name]
                 rate = self.funding_rate(inst)
                 paid = volume = Decimal(0)
-                for account in engine._accounts.values():
+                for account in engine.ledger.holders.values():
                     pos = account.positions.get(name)
                     if pos is None or not pos.size:
                         continue
@@ -174,7 +175,7 @@ class Background:
         coin to the market maker at the mark (their open orders of that coin are cancelled)."""
         engine = self.engine
         maker = engine._accounts[MAKER_ACCOUNT]
-        for account in list(engine._accounts.values()):
+        for account in list(engine.ledger.holders.values()):
             if account.client_id.startswith(INTERNAL_PREFIX):
                 continue
             for currency in engine.currencies:

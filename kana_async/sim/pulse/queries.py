@@ -65,6 +65,7 @@ class Queries:
     _books: dict[str, OrderBook[Order]]
     _live: dict[int, Order]
     _by_owner: dict[str, dict[int, Order]]
+    _expiring: dict[int, Order]
     _untriggered: dict[int, Order]
     _closed: OrderedDict[int, Order]
     _trades: dict[str, deque[Trade]]
