@@ -232,7 +232,10 @@ class PulseServer:
         try:
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    self._on_frame(conn, message.data)
+                    try:
+                        self._on_frame(conn, message.data)
+                    except Exception:  # a bug in one call must not end the connection
+                        logger.exception("Pulse frame handling failed")
                 elif message.type == WSMsgType.PING and not self.faults.stalled:
                     await ws.pong(message.data)
                 elif message.type == WSMsgType.ERROR:
@@ -287,41 +290,44 @@ class PulseServer:
                                            max_depth=self.config.max_depth)
         except frames.FrameError as exc:
             self.stats["errors"] += 1
-            self._reply(conn, frames.error_reply(exc.request_id, exc.error))
+            self._reply(conn, views.encode(frames.error_reply(exc.request_id, exc.error)))
             return
         name = request.method.lstrip("/")
         if name == "public/test":
             conn.test_deadline = None  # the answer to a test_request (whatever it returns)
+        subscribing = name.endswith(("/subscribe", "/unsubscribe_all"))
         try:
             result = self.gateway.handle(conn.session, request.method, request.params)
+            if subscribing:
+                self.pusher.subscribed(conn)
+            encoded = views.encode(frames.reply(request.id, result, us_in=us_in,
+                                                us_out=time.time_ns() // 1000))
         except PulseError as exc:
             self.stats["errors"] += 1
-            self._reply(conn, frames.error_reply(request.id, exc))
+            self._reply(conn, views.encode(frames.error_reply(request.id, exc)))
             return
         except Exception:
             logger.exception("Pulse method %s failed", name[:80])
             self.stats["errors"] += 1
             error = PulseError(Code.ERROR, "internal error of the simulator (logged)")
-            self._reply(conn, frames.error_reply(request.id, error))
+            self._reply(conn, views.encode(frames.error_reply(request.id, error)))
             return
-        subscribing = name.endswith(("/subscribe", "/unsubscribe_all"))
+        self._reply(conn, encoded)
         if subscribing:
-            self.pusher.subscribed(conn)
-        self._reply(conn, frames.reply(request.id, result, us_in=us_in,
-                                       us_out=time.time_ns() // 1000))
-        if subscribing:
-            self.pusher.welcome(conn)
+            try:
+                self.pusher.welcome(conn)
+            except Exception:
+                logger.exception("first notifications of %s failed", name[:80])
         if conn.session.logged_out:
             self._close(conn, CLOSE_LOGOUT, "logged out", flush=True)
 
-    def _reply(self, conn: Connection, frame: dict[str, Any]) -> None:
+    def _reply(self, conn: Connection, encoded: bytes) -> None:
         """Send one reply through the reply faults (stray errors, hold, shuffle)."""
         stray = self.faults.take_stray_error()
         if stray is not None:
             error = PulseError(Code.ERROR, "an error no request caused (fault injection)")
             self._offer(conn, views.encode(frames.error_reply(None, error,
                                                               with_id=stray == "null_id")))
-        encoded = views.encode(frame)
         release_at = self.faults.take_hold()
         if release_at is not None:
             self._held.append((release_at, conn, encoded))
@@ -378,21 +384,22 @@ class PulseServer:
             request_id, params = await self._http_params(request, method)
             session = Session(transport="http", token=_bearer(request))
             result = self.gateway.handle(session, method, params)
+            if self.config.http_wrapped:
+                result = frames.reply(request_id, result, us_in=us_in,
+                                      us_out=time.time_ns() // 1000)
+            body = views.encode(result)
         except PulseError as exc:
             self.stats["errors"] += 1
             await self._http_faults()
-            body = frames.error_reply(request_id, exc) if self.config.http_rpc_errors else (
-                exc.http_body())
-            return _json(body, status=400)
+            return _json(frames.error_reply(request_id, exc) if self.config.http_rpc_errors
+                         else exc.http_body(), status=400)
         except Exception:
             logger.exception("Pulse method %s failed over HTTP", method[:80])
+            self.stats["errors"] += 1
             error = PulseError(Code.ERROR, "internal error of the simulator (logged)")
             return _json(error.http_body(), status=400)
         await self._http_faults()
-        if self.config.http_wrapped:
-            result = frames.reply(request_id, result, us_in=us_in,
-                                  us_out=time.time_ns() // 1000)
-        return _json(result)
+        return web.Response(body=body, content_type="application/json")
 
     async def _http_params(self, request: web.Request,
                            method: str) -> tuple[frames.RequestId, dict[str, Any]]:

@@ -190,3 +190,27 @@ async def test_hostile_http_bodies_are_refused() -> None:
                 assert (await response.json())["status"] == code
         async with http.get(url, params={"index_name": "btc_usd"}) as response:
             assert await response.json() == 60000
+
+
+async def test_a_failing_or_unencodable_method_answers_an_error_and_keeps_serving(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    async with served() as server, connected(server) as client, aiohttp.ClientSession() as http:
+        real = server.gateway.handle
+
+        def broken(session: Any, method: object, params: object, **kw: Any) -> Any:
+            if method == "public/get_index_price":
+                raise RuntimeError("bug")
+            if method == "public/get_delivery_prices":
+                return object()   # nothing JSON can carry
+            return real(session, method, params, **kw)
+
+        monkeypatch.setattr(server.gateway, "handle", broken)
+        for method in ("public/get_index_price", "public/get_delivery_prices"):
+            reply = await client.call(method, {"index_name": "btc_usd"})
+            assert reply["error"]["code"] == Code.ERROR
+            async with http.get(f"{server.http_url}/{method}",
+                                params={"index_name": "btc_usd"}) as response:
+                assert response.status == 400
+                assert (await response.json())["status"] == Code.ERROR
+        await still_serves(client)
+        assert sum("failed" in r.message for r in caplog.records) == 4
