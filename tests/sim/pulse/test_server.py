@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from kana_async.sim import Simulator
 from kana_async.sim.pulse import PulseConfig, PulseServer
 from kana_async.sim.pulse.errors import Code
 from kana_async.sim.pulse.server import CLOSE_HEARTBEAT, CLOSE_LOGOUT
@@ -383,3 +384,50 @@ async def test_a_new_subscriber_hears_no_event_older_than_its_first_notification
         assert heard_new == [61000, 62000]
         await new.result("public/test")
         assert not [f for f in new.frames if f.get("method") == "subscription"]
+
+
+def apply(book: dict[str, dict[Any, Any]], change: dict[str, Any]) -> None:
+    for side in ("bids", "asks"):
+        for action, price, amount in change[side]:
+            if action == "delete":
+                del book[side][price]
+            else:
+                book[side][price] = amount
+
+
+async def test_a_busy_book_chain_rebuilds_the_published_book() -> None:
+    """Under the market maker's flow, the changes chain without a gap and, applied to the
+    snapshot, give exactly the book a fresh subscription shows."""
+    config = PulseConfig(push_interval=0.01)
+    async with (Simulator(step_interval=0.01, pulse=config, seed=5) as sim,
+                aiohttp.ClientSession() as session):
+        assert sim.pulse_ws_url is not None
+        async with session.ws_connect(sim.pulse_ws_url) as ws:
+            client = Client(ws)
+            channel = f"book.{BTC}.raw"
+            await client.result("public/subscribe", {"channels": [channel]})
+            book: dict[str, dict[Any, Any]] = {}
+            last = 0
+            changes = 0
+            while changes < 30:
+                note = await client.notification(channel)
+                if note["type"] == "snapshot":
+                    book = {side: {p: a for _, p, a in note[side]} for side in ("bids", "asks")}
+                else:
+                    assert note["prev_change_id"] == last
+                    changes += 1
+                    apply(book, note)
+                last = note["change_id"]
+                if book["bids"] and book["asks"]:
+                    assert max(book["bids"]) < min(book["asks"])
+            await client.result("public/subscribe", {"channels": [channel]})
+            for _ in range(100):
+                note = await client.notification(channel)
+                if note["type"] == "snapshot":
+                    break
+                assert note["prev_change_id"] == last
+                last = note["change_id"]
+                apply(book, note)
+            assert note["change_id"] == last
+            fresh = {side: {p: a for _, p, a in note[side]} for side in ("bids", "asks")}
+            assert fresh == book
