@@ -38,8 +38,9 @@ DAY_MS = 86_400_000
 
 
 def check_count(count: int | None, param: str = "count", *, limit: int = 10_000,
-                minimum: int = 1) -> None:
-    if count is None:
+                minimum: int = 1, optional: bool = False) -> None:
+    """An integer within bounds (None only where ``optional``)."""
+    if count is None and optional:
         return
     if isinstance(count, bool) or not isinstance(count, int) or not minimum <= count <= limit:
         raise PulseError(Code.INVALID_ARGUMENTS,
@@ -60,7 +61,7 @@ def type_matches(order: Order, wanted: str | None) -> bool:
 
 
 def check_type(wanted: str | None, param: str = "type") -> None:
-    if wanted is not None and wanted not in _FILTERS:
+    if wanted is not None and (not isinstance(wanted, str) or wanted not in _FILTERS):
         raise PulseError(Code.INVALID_ARGUMENTS,
                          f"{param} must be one of {', '.join(sorted(_FILTERS))}", param=param)
 
@@ -85,7 +86,7 @@ def trade_coin(trade: Trade) -> Decimal:
 
 def candles(trades: Iterable[Trade], resolution: str, start_ms: int, end_ms: int) -> Candles:
     """OHLC bars of the trades between ``start_ms`` and ``end_ms`` (both included)."""
-    if resolution not in RESOLUTIONS:
+    if not isinstance(resolution, str) or resolution not in RESOLUTIONS:
         raise PulseError(Code.INVALID_ARGUMENTS,
                          f"resolution must be one of {', '.join(RESOLUTIONS)}", param="resolution")
     for name, value in (("start_timestamp", start_ms), ("end_timestamp", end_ms)):

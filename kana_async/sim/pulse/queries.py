@@ -90,9 +90,7 @@ class Queries:
 
     def account(self, client_id: str) -> Account:
         """The account of ``client_id``, created and funded by the faucet on first sight."""
-        if not isinstance(client_id, str) or not client_id or len(client_id) > 256:
-            raise PulseError(Code.INVALID_ARGUMENTS, "client_id must be 1 to 256 characters",
-                             param="client_id")
+        self._client(client_id)
         if client_id.startswith(INTERNAL_PREFIX):
             raise PulseError(Code.FORBIDDEN, f"client ids starting with {INTERNAL_PREFIX} "
                              "are reserved for the simulator", param="client_id")
@@ -159,14 +157,23 @@ class Queries:
         return name
 
 
+    @staticmethod
+    def _client(client_id: str) -> str:
+        """A client id as a key (checked like :meth:`account`, without opening one)."""
+        if not isinstance(client_id, str) or not client_id or len(client_id) > 256:
+            raise PulseError(Code.INVALID_ARGUMENTS, "client_id must be 1 to 256 characters",
+                             param="client_id")
+        return client_id
+
     def _mine(self, client_id: str) -> list[Order]:
         """The account's open and untriggered orders."""
-        return list(self._by_owner.get(client_id, {}).values())
+        return list(self._by_owner.get(self._client(client_id), {}).values())
 
     # -- orders -----------------------------------------------------------------------------
 
     def order(self, client_id: str, order_id: str) -> Order:
         """One order of the account, open or closed (10025 / 10004 / 10029)."""
+        self._client(client_id)
         number = parse_order_id(order_id) if isinstance(order_id, str) else None
         if number is None:
             raise PulseError(Code.INVALID_ORDER_ID, "order_id must be 24 hex digits",
@@ -183,7 +190,7 @@ class Queries:
                     count: int | None = None) -> list[Order]:
         self.instrument(instrument_name)
         check_type(type)
-        check_count(count)
+        check_count(count, optional=True)
         mine = [o for o in self._mine(client_id)
                 if o.instrument.instrument_name == instrument_name and type_matches(o, type)]
         mine.sort(key=lambda o: (o.creation_ms, o.order_id), reverse=True)
@@ -235,7 +242,7 @@ class Queries:
         check_count(count)
         start_ms, end_ms = millis(start_ms, "start_timestamp"), millis(end_ms, "end_timestamp")
         trades = [
-            t for t in self._user_trades.get(client_id, ())
+            t for t in self._user_trades.get(self._client(client_id), ())
             if instrument_name in (None, t.instrument.instrument_name)
             and (number is None or number in (t.taker_order_id, t.maker_order_id))
         ]
@@ -391,7 +398,7 @@ class Queries:
             self.instrument(instrument_name)
         check_count(count)
         search_start_ms = millis(search_start_ms, "search_start_timestamp")
-        return [s for s in reversed(self._settlements.get(client_id, ()))
+        return [s for s in reversed(self._settlements.get(self._client(client_id), ()))
                 if s.type == type and s.instrument.base_currency in coins
                 and instrument_name in (None, s.instrument.instrument_name)
                 and (search_start_ms is None or s.timestamp <= search_start_ms)][:count]
@@ -414,7 +421,7 @@ class Queries:
 
     def order_book(self, instrument_name: str, depth: int | None = None) -> BookSummary:
         inst = self.instrument(instrument_name)
-        check_count(depth, "depth")
+        check_count(depth, "depth", optional=True)
         book = self._books[instrument_name]
         bids = [[inst.price(p), inst.amount(a)] for p, a in book.depth(False, depth)]
         asks = [[inst.price(p), inst.amount(a)] for p, a in book.depth(True, depth)]
@@ -485,5 +492,6 @@ class Queries:
 
     def user_volume(self, client_id: str) -> Decimal:
         """USD traded by the account over its kept trades (the user_fee channel's volume)."""
-        return sum((t.instrument.amount(t.amount) for t in self._user_trades.get(client_id, ())),
+        return sum((t.instrument.amount(t.amount)
+                    for t in self._user_trades.get(self._client(client_id), ())),
                    Decimal(0))
