@@ -244,3 +244,19 @@ async def test_refused_connections_get_503_for_a_while() -> None:
         async with connected(server) as client:
             assert "result" in await client.call("public/test")
         assert server.stats["refused"] == 2
+
+
+async def test_a_stall_does_not_count_against_the_heartbeat() -> None:
+    async with served() as server, connected(server) as client:
+        await client.result("public/set_heartbeat", {"interval": 10})   # 0.2 s here
+        await client.wait(lambda f: f.get("params") == {"type": "test_request"})
+        server.faults.stall()
+        await client.send("public/test")          # answered only after the stall
+        await asyncio.sleep(0.5)                  # several periods without any frame out
+        assert server.stats["heartbeat_closed"] == 0
+        server.faults.unstall()
+        for _ in range(2):
+            await client.wait(lambda f: f.get("params") == {"type": "test_request"})
+            await client.result("public/test")
+        assert server.stats["heartbeat_closed"] == 0
+        assert len(server.connections) == 1
