@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from kana_async.errors import ValidationError
 from kana_async.sim import Simulator
 from kana_async.sim.pulse import PulseConfig, PulseServer
 from kana_async.sim.pulse.errors import Code
@@ -431,3 +432,13 @@ async def test_a_busy_book_chain_rebuilds_the_published_book() -> None:
             assert note["change_id"] == last
             fresh = {side: {p: a for _, p, a in note[side]} for side in ("bids", "asks")}
             assert fresh == book
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("strict", 1), ("max_frame", 10), ("queue_size", 0), ("push_interval", 0),
+    ("heartbeat_unit", float("nan")), ("token_lifetime", True), ("max_connections", 1.5),
+])
+def test_bad_config_values_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        PulseConfig(**{field: value})  # type: ignore[arg-type]
+    assert caught.value.param == field
