@@ -316,7 +316,7 @@ class Queries:
             rest = self.equity(account, currency) - floating + (pos.open_cash if pos else 0)
             need = usd + MAINTENANCE_MARGIN * abs(usd)
             if rest and need / rest > 0:
-                liquidation = (need / rest).quantize(inst.tick_size)
+                liquidation = inst.price(inst.snap(need / rest))
         return PositionReport(
             instrument_name=name, kind=inst.kind,
             direction="zero" if not size else ("buy" if size > 0 else "sell"),
@@ -335,15 +335,17 @@ class Queries:
         )
 
     def summary(self, client_id: str, currency: str | None) -> AccountSummary:
-        """One coin's figures, or (``USD``/None) every coin valued at its index in USD."""
+        """One coin's figures, or (``USD``/None) every coin valued at its index in USD.
+
+        The session figures run from the account's creation (perpetuals have no expiry);
+        ``session_rpl`` includes funding."""
         coins = self._coins(currency)
+        usd = currency is None or currency == "USD"
         account = self.account(client_id)
         fields = dict.fromkeys(("balance", "equity", "initial", "maintenance", "rpl", "upl"),
                                Decimal(0))
         for c in coins:
-            rate = Decimal(1)
-            if len(coins) > 1 or currency == "USD":
-                rate = self._coin_index(c)
+            rate = self._coin_index(c) if usd else Decimal(1)
             upl = rpl = maintenance = Decimal(0)
             for name, pos in account.positions.items():
                 if pos.instrument.base_currency != c:
@@ -357,7 +359,6 @@ class Queries:
                                ("initial", self._required(account, c)),
                                ("maintenance", maintenance), ("rpl", rpl), ("upl", upl)):
                 fields[key] += value * rate
-        usd = len(coins) > 1 or currency == "USD"
         figures = {k: (v.quantize(Decimal("0.01")) if usd else v) for k, v in fields.items()}
         return AccountSummary(
             id=account.account_id, email=f"{account.account_id}@pulse.invalid",

@@ -121,6 +121,7 @@ def test_positions_report_every_documented_figure() -> None:
     assert btc.open_orders_margin == Decimal("0.00033333")   # 2 % of 1000 USD at the mark 60000
     assert btc.estimated_liquidation_price is not None
     assert btc.estimated_liquidation_price < Decimal(60000)
+    assert btc.estimated_liquidation_price % Decimal("0.5") == 0  # on the tick grid
     assert (eth.size, eth.direction) == (Decimal(0), "zero")
     assert eth.estimated_liquidation_price is None
     assert engine.positions("bob", currency="ETH") == [eth]
@@ -142,6 +143,10 @@ def test_account_summary_per_coin_and_in_usd() -> None:
     assert usd.currency == "USD"
     assert usd.balance == (btc.balance * 60000 + 100 * 3000).quantize(Decimal("0.01"))
     assert engine.summary("bob", None) == usd
+    only_btc = PulseEngine(clock=Clock(), market_maker=False,
+                           instruments=[engine.instruments[BTC]])
+    assert only_btc.summary("bob", None).currency == "USD"
+    assert only_btc.summary("bob", None).balance == 600_000
     assert len(usd.id) == 24
     assert code_of(engine.summary, "bob", "EUR") == Code.INVALID_ARGUMENTS
 
