@@ -253,4 +253,4 @@ class Background:
                         engine._execute(j, engine._internal_order(
                             FLOW_ACCOUNT, inst, quote.is_ask, None, quote.contracts, "market"))
                 except PulseError:
-                    continue  # e.g. a user's order of the flow's own... never; keep going
+                    continue  # not expected (the flow rests no orders): skip this one
