@@ -260,3 +260,19 @@ async def test_a_stall_does_not_count_against_the_heartbeat() -> None:
             await client.result("public/test")
         assert server.stats["heartbeat_closed"] == 0
         assert len(server.connections) == 1
+
+
+async def test_a_stalled_gateway_answers_no_ping() -> None:
+    async with (served() as server, aiohttp.ClientSession() as session,
+                session.ws_connect(server.ws_url, autoping=False) as ws):
+        await ws.ping(b"before")
+        pong = await ws.receive(timeout=2)
+        assert (pong.type, pong.data) == (aiohttp.WSMsgType.PONG, b"before")
+        server.faults.stall()
+        await ws.ping(b"stalled")
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive(timeout=0.2)
+        server.faults.unstall()
+        await ws.ping(b"after")
+        pong = await ws.receive(timeout=2)
+        assert (pong.type, pong.data) == (aiohttp.WSMsgType.PONG, b"after")
