@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from kana_async.errors import ValidationError
-from kana_async.sim.pulse import PulseFaults
+from kana_async.sim.pulse import PulseConfig, PulseFaults
 from kana_async.sim.pulse.errors import Code
 from tests.sim.pulse.wire import BTC, Clock, connected, served, until
 
@@ -176,7 +176,7 @@ async def test_held_http_replies_wait_for_release() -> None:
 
 async def test_shuffled_replies_come_in_another_order() -> None:
     async with served() as server, connected(server) as client:
-        server.faults.shuffle_replies(8)
+        server.faults.shuffle_replies(8, flush_after=30)   # one whole window, however slow
         ids = [await client.send("public/test") for _ in range(8)]
         order = []
         for _ in ids:
@@ -247,12 +247,13 @@ async def test_refused_connections_get_503_for_a_while() -> None:
 
 
 async def test_a_stall_does_not_count_against_the_heartbeat() -> None:
-    async with served() as server, connected(server) as client:
-        await client.result("public/set_heartbeat", {"interval": 10})   # 0.2 s here
+    config = PulseConfig(push_interval=0.01, heartbeat_unit=0.05)
+    async with served(config) as server, connected(server) as client:
+        await client.result("public/set_heartbeat", {"interval": 10})   # 0.5 s here
         await client.wait(lambda f: f.get("params") == {"type": "test_request"})
         server.faults.stall()
         await client.send("public/test")          # answered only after the stall
-        await asyncio.sleep(0.5)                  # several periods without any frame out
+        await asyncio.sleep(1.2)                  # two periods without any frame out
         assert server.stats["heartbeat_closed"] == 0
         server.faults.unstall()
         for _ in range(2):

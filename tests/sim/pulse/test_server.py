@@ -288,8 +288,9 @@ async def place_with_cod(server: PulseServer, client: Client, enable: bool = Tru
 
 
 async def test_heartbeats_keep_an_answering_connection_open() -> None:
-    async with served() as server, connected(server) as client:
-        await client.result("public/set_heartbeat", {"interval": 10})   # 0.2 s here
+    config = PulseConfig(push_interval=0.01, heartbeat_unit=0.05)
+    async with served(config) as server, connected(server) as client:
+        await client.result("public/set_heartbeat", {"interval": 10})   # 0.5 s here
         for _ in range(3):
             await client.wait(lambda f: f.get("params") == {"type": "heartbeat"})
             await client.wait(lambda f: f.get("params") == {"type": "test_request"})
