@@ -402,3 +402,28 @@ def test_values_of_the_wrong_type_are_refused_naming_the_parameter() -> None:
     assert refused(Code.INVALID_ARGUMENTS, engine, engine.set_mmp_config, "bob", "btc_usd",
                    interval=bad, frozen_time=Decimal(1), quantity_limit=Decimal(1)).param == \
         "interval"
+
+
+def test_an_edited_post_only_order_is_repriced_instead_of_trading() -> None:
+    engine, _ = make()
+    engine.place("alice", "sell", BTC, usd(100), price=usd(60000))
+    bid, _ = engine.place("bob", "buy", BTC, usd(100), price=usd(59000), post_only=True)
+    _, trades = engine.edit("bob", order_id_text(bid.order_id), price=usd(61000))
+    assert trades == []
+    assert bid.price == 119999
+    assert engine.book(BTC) == ([(119999, 10)], [(120000, 10)])
+    engine.audit()
+
+
+def test_a_trade_is_published_to_both_parties_with_their_orders() -> None:
+    engine, _ = make()
+    ask, _ = engine.place("alice", "sell", BTC, usd(100), price=usd(60000))
+    seq = engine.last_seq
+    bid, [trade] = engine.place("bob", "buy", BTC, usd(100), type="market")
+    events = engine.events_since(seq)
+    assert [(e.kind, e.account) for e in events] == [
+        ("trade", "bob"), ("trade", "alice"), ("order", "bob"), ("order", "alice")]
+    assert events[0].value is trade
+    assert [getattr(e.value, "state", None) for e in events[2:]] == ["filled", "filled"]
+    assert [getattr(e.value, "order_id", None) for e in events[2:]] == [bid.order_id,
+                                                                         ask.order_id]
