@@ -6,6 +6,12 @@ instrument, the accounts' money (:mod:`.accounts`) and bounded histories, and pu
 
 Every mutating call is all-or-nothing: it runs in a transaction whose journal (shared with the
 books) undoes every change when a rule refuses it, and its events are published only on success.
+
+The engine is split by concept: this module enters, matches and cancels orders inside
+transactions; :mod:`.entry` checks order parameters; :mod:`.accounts` owns the money;
+:mod:`.queries` holds the state and answers every read; :mod:`.history` has the read helpers
+(candles, 24 h stats); :mod:`.market` runs what happens with time (index, marks, triggers,
+expiry, funding, liquidation) and drives the :mod:`.market_maker` planner.
 """
 
 from __future__ import annotations
