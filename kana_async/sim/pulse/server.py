@@ -152,6 +152,7 @@ class PulseServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_frame)
         app.router.add_get(WS_PATH, self._ws_handler)
+        app.router.add_get(WS_PATH + "/", self._ws_handler)
         route = HTTP_PREFIX + "/{scope:public|private}/{method}"
         app.router.add_get(route, self._http_handler)
         app.router.add_post(route, self._http_handler)

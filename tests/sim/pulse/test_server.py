@@ -48,6 +48,14 @@ async def test_ws_replies_carry_the_id_and_json_rpc_members() -> None:
         assert server.stats["errors"] == 2
 
 
+async def test_the_websocket_path_takes_a_trailing_slash_too() -> None:
+    async with served() as server, aiohttp.ClientSession() as http:
+        async with http.ws_connect(server.ws_url + "/") as ws:
+            assert "result" in await Client(ws).call("public/test")
+        async with http.get(f"http://127.0.0.1:{server.port}/ws/api/v3") as response:
+            assert response.status == 404
+
+
 async def test_http_get_post_envelope_and_bearer() -> None:
     async with served() as server, aiohttp.ClientSession() as http:
         base = server.http_url
