@@ -32,8 +32,10 @@ __all__ = [
 
 RequestId = int | str | None
 
-#: A JSON string literal (escapes included), removed before brackets are counted.
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: A JSON string literal (escapes included), removed before brackets are counted. An
+#: unterminated one runs to the end of the text: without the optional closing quote, a text of
+#: many ``"\\`` would make the search restart at every quote (quadratic time).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 
 

@@ -35,6 +35,13 @@ def test_nesting_depth_counts_brackets_outside_strings(text: str, depth: int) ->
     assert nesting_depth(text) == depth
 
 
+@pytest.mark.timeout(10)   # a quadratic scan of this text takes minutes
+def test_nesting_depth_is_linear_in_unterminated_strings() -> None:
+    text = "[" * 40 + '"\\' * 300_000
+    assert nesting_depth(text) == 40
+    assert refusal(text).error.code == Code.REQUEST_TOO_LARGE
+
+
 def refusal(data: str | bytes) -> FrameError:
     with pytest.raises(FrameError) as caught:
         parse_request(data, **LIMITS)
