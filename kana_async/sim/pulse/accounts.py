@@ -118,27 +118,33 @@ class Ledger:
         return pos
 
     def trade(self, j: Journal, account: Account, instrument: Instrument, lots: int,
-              cash: Decimal) -> Decimal:
-        """Book ``lots`` (signed, buy > 0) bought for ``cash`` coin into open cash (buyer +).
+              cash: Decimal, price: Decimal) -> Decimal:
+        """Book ``lots`` (signed, buy > 0) bought at ``price`` for ``cash`` coin (its value
+        rounded to the grid) into open cash (buyer +).
 
         Returns the realized P&L moved into the balance (the closed share of open cash).
         """
         pos = self.position(j, account, instrument)
         old, new, open_cash = pos.size, pos.size + lots, pos.open_cash
+        exact = instrument.amount(abs(lots)) / price
         if old == 0 or (old > 0) == (lots > 0):
             retained, realized = open_cash + cash, Decimal(0)
+            entry = pos.entry_value + exact
         elif abs(lots) <= abs(old):
             retained = coin(open_cash * abs(new) / abs(old))
             realized = open_cash + cash - retained
+            entry = pos.entry_value * abs(new) / abs(old)
         else:
             retained = coin(cash * abs(new) / abs(lots))
             realized = open_cash + cash - retained
+            entry = exact * abs(new) / abs(lots)
         j.set(pos, "size", new)
         j.set(pos, "open_cash", retained)
-        if new == 0 or retained == 0:
+        j.set(pos, "entry_value", entry if new else Decimal(0))
+        if new == 0 or entry == 0:
             j.set(pos, "average_ticks", Decimal(0))
         else:
-            j.set(pos, "average_ticks", abs(instrument.amount(new)) / abs(retained)
+            j.set(pos, "average_ticks", abs(instrument.amount(new)) / entry
                   / instrument.tick_size)
         if realized:
             j.set(pos, "realized", pos.realized + realized)

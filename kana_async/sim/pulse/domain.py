@@ -129,6 +129,9 @@ class Position:
     realized: Decimal = Decimal(0)    # coin, since the account was created (fees excluded)
     funding: Decimal = Decimal(0)     # coin, received (+) or paid (-) in funding
     average_ticks: Decimal = Decimal(0)  # average entry price in ticks of the open part
+    #: Coin value of the open part at its entry prices, unrounded: the average entry price is
+    #: the harmonic mean ``usd / entry_value``, which the rounded ``open_cash`` would blur.
+    entry_value: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)

@@ -283,7 +283,8 @@ class PulseEngine(Queries):
             if order.remaining == 0 and order.order_id in self._live:
                 self._untrack(j, order)
             sign = 1 if order.direction == "buy" else -1
-            self.ledger.trade(j, self._accounts[order.owner], inst, sign * lots, sign * value)
+            self.ledger.trade(j, self._accounts[order.owner], inst, sign * lots, sign * value,
+                              price)
         taker_fee, maker_fee = fee_of(value, TAKER_FEE), fee_of(value, MAKER_FEE)
         self.ledger.charge_fee(j, self._accounts[taker.owner], inst.base_currency, taker_fee)
         self.ledger.charge_fee(j, self._accounts[maker.owner], inst.base_currency, maker_fee)

@@ -198,8 +198,10 @@ class Background:
                         lots = pos.size
                         value = coin(inst.amount(abs(lots)) / inst.price(ticks))
                         sign = 1 if lots > 0 else -1
-                        engine.ledger.trade(j, account, inst, -lots, -sign * value)
-                        engine.ledger.trade(j, maker, inst, lots, sign * value)
+                        engine.ledger.trade(j, account, inst, -lots, -sign * value,
+                                            inst.price(ticks))
+                        engine.ledger.trade(j, maker, inst, lots, sign * value,
+                                            inst.price(ticks))
                         side = "sell" if lots > 0 else "buy"
                         taker = engine._internal_order(account.client_id, inst, side == "sell",
                                                        ticks, abs(lots), "liquidation")

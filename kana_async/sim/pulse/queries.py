@@ -307,8 +307,8 @@ class Queries:
         floating = self.ledger.unrealized(pos, mark) if pos else Decimal(0)
         realized = pos.realized if pos else Decimal(0)
         average = Decimal(0)
-        if pos and size and pos.open_cash:
-            average = (abs(usd) / abs(pos.open_cash)).quantize(Decimal("0.0001"))
+        if pos and size:
+            average = (pos.average_ticks * inst.tick_size).quantize(Decimal("0.0001"))
         closing = [o for o in self._books[name].owned(account.client_id)
                    if size and (o.direction == "sell") == (size > 0)]
         liquidation = None

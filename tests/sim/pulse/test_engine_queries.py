@@ -227,3 +227,20 @@ def test_histories_are_bounded() -> None:
     assert len(engine.last_trades(BTC, count=100)) == 3
     assert len(engine._closed) == 3
     assert engine.user_trades("bob")[0].trade_seq == 5
+
+
+def test_average_price_is_the_exact_entry_not_the_rounded_coin_value() -> None:
+    # 10 USD at 60000 is 0.000166666... BTC, booked as 0.00016667: the average must still be
+    # the price traded, not 10 / 0.00016667.
+    engine, _ = make()
+    engine.place("alice", "sell", BTC, Decimal(30), price=Decimal(60000))
+    engine.place("alice", "sell", BTC, Decimal(10), price=Decimal("60500.5"))
+    engine.place("bob", "buy", BTC, Decimal(10), type="market")
+    assert engine.positions("bob")[0].average_price == Decimal(60000)
+    engine.place("bob", "buy", BTC, Decimal(30), type="market")
+    # harmonic mean of 30 USD at 60000 and 10 at 60500.5 (inverse contracts)
+    expected = Decimal(40) / (Decimal(30) / 60000 + Decimal(10) / Decimal("60500.5"))
+    assert engine.positions("bob")[0].average_price == expected.quantize(Decimal("0.0001"))
+    engine.place("bob", "sell", BTC, Decimal(20), price=Decimal(60000))   # rests: no change
+    engine.place("alice", "buy", BTC, Decimal(20), type="market")       # bob reduces to 20
+    assert engine.positions("bob")[0].average_price == expected.quantize(Decimal("0.0001"))
