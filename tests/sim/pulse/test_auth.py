@@ -10,17 +10,10 @@ import pytest
 
 from kana_async.sim.pulse.auth import SCOPE, Authenticator, signature
 from kana_async.sim.pulse.errors import Code, PulseError
+from tests.sim.pulse.engines import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 START = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def creds(client_id: str = "alice", secret: str = "s3cret-value") -> dict[str, Any]:

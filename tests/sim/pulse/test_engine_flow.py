@@ -16,22 +16,14 @@ from hypothesis import strategies as st
 from kana_async.sim.pulse.domain import order_id_text
 from kana_async.sim.pulse.engine import PulseEngine
 from kana_async.sim.pulse.errors import PulseError
+from tests.sim.pulse.engines import Clock
 
-START = 1_767_254_400.0
 USERS = ("alice", "bob", "carol")
 #: instrument -> (USD amount bounds, price bounds in ticks around the start price)
 MARKETS = {
     "BTC_USD-PERPETUAL": ((10, 80_000), (118_000, 122_000)),
     "ETH_USD-PERPETUAL": ((1, 40_000), (58_000, 62_000)),
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def snapshot(engine: PulseEngine) -> Any:

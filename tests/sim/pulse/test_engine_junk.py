@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 from kana_async.sim.pulse.domain import order_id_text
 from kana_async.sim.pulse.engine import PulseEngine
 from kana_async.sim.pulse.errors import PulseError
-
-BTC = "BTC_USD-PERPETUAL"
-START = 1_767_254_400.0
+from tests.sim.pulse.engines import BTC, START
 
 JUNK = st.one_of(
     st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.text(max_size=30),

@@ -7,17 +7,7 @@ from decimal import Decimal
 from kana_async.sim.pulse.engine import PulseEngine
 from kana_async.sim.pulse.instruments import DEFAULT_INSTRUMENTS
 from kana_async.sim.pulse.market_maker import MAKER_ACCOUNT, MarketMaker, MarketMakerConfig
-
-BTC = "BTC_USD-PERPETUAL"
-START = 1_767_254_400.0
-
-
-class Clock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.sim.pulse.engines import BTC, Clock
 
 
 def run(seed: int, steps: int) -> tuple[PulseEngine, Clock]:

@@ -10,24 +10,7 @@ import pytest
 from kana_async.sim.pulse.domain import order_id_text
 from kana_async.sim.pulse.engine import PulseEngine
 from kana_async.sim.pulse.errors import Code, PulseError
-
-BTC = "BTC_USD-PERPETUAL"
-ETH = "ETH_USD-PERPETUAL"
-START = 1_767_254_400.0  # 2026-01-01 08:00:00 UTC
-
-
-class Clock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(**kwargs: Any) -> tuple[PulseEngine, Clock]:
-    clock = Clock()
-    kwargs.setdefault("market_maker", False)
-    return PulseEngine(clock=clock, **kwargs), clock
+from tests.sim.pulse.engines import BTC, ETH, START, Clock, make
 
 
 def code_of(call: Any, *args: Any, **kwargs: Any) -> Code:

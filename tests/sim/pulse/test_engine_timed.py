@@ -4,30 +4,13 @@ delivery prices and liquidation. The clock is set by hand; there is no market ma
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from kana_async.sim.pulse.domain import order_id_text
 from kana_async.sim.pulse.engine import PulseEngine
 from kana_async.sim.pulse.errors import Code, PulseError
-
-BTC = "BTC_USD-PERPETUAL"
-START = 1_767_254_400.0  # 2026-01-01 08:00:00 UTC
-
-
-class Clock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(**kwargs: Any) -> tuple[PulseEngine, Clock]:
-    clock = Clock(kwargs.pop("now", START))
-    kwargs.setdefault("market_maker", False)
-    return PulseEngine(clock=clock, **kwargs), clock
+from tests.sim.pulse.engines import BTC, START, make
 
 
 def liquidity(engine: PulseEngine, low: int = 50000, high: int = 70000) -> None:

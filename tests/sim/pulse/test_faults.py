@@ -12,7 +12,8 @@ import pytest
 from kana_async.errors import ValidationError
 from kana_async.sim.pulse import PulseConfig, PulseFaults
 from kana_async.sim.pulse.errors import Code
-from tests.sim.pulse.wire import BTC, Clock, connected, served, until
+from tests.sim.pulse.engines import BTC, Clock
+from tests.sim.pulse.wire import connected, served, until
 
 # -- the control object ------------------------------------------------------------------
 

@@ -20,19 +20,10 @@ from kana_async.sim.pulse.errors import Code, PulseError
 from kana_async.sim.pulse.gateway import Gateway, Session
 from kana_async.sim.pulse.methods import DOCUMENTED, METHODS
 from kana_async.sim.pulse.views import encode
+from tests.sim.pulse.engines import BTC, ETH, Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BTC = "BTC_USD-PERPETUAL"
-ETH = "ETH_USD-PERPETUAL"
 D = Decimal
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def fixture(name: str) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from kana_async.sim.pulse import PulseConfig
 from kana_async.sim.pulse.errors import Code
 from kana_async.sim.pulse.frames import FrameError, nesting_depth, parse_request
-from tests.sim.pulse.wire import BTC, Client, connected, served, until
+from tests.sim.pulse.engines import BTC
+from tests.sim.pulse.wire import Client, connected, served, until
 
 LIMITS = {"max_bytes": 32_768, "max_depth": 32}
 

@@ -14,7 +14,8 @@ from kana_async.sim import Simulator
 from kana_async.sim.pulse import PulseConfig, PulseServer
 from kana_async.sim.pulse.errors import Code
 from kana_async.sim.pulse.server import CLOSE_HEARTBEAT, CLOSE_LOGOUT
-from tests.sim.pulse.wire import BTC, ETH, Client, Clock, connected, fixture, served, until
+from tests.sim.pulse.engines import BTC, ETH, Clock
+from tests.sim.pulse.wire import Client, connected, fixture, served, until
 
 
 def fields_of(channel_fixture: str) -> set[str]:

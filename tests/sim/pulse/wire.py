@@ -18,10 +18,9 @@ from typing import Any
 import aiohttp
 
 from kana_async.sim.pulse import Authenticator, PulseConfig, PulseEngine, PulseFaults, PulseServer
+from tests.sim.pulse.engines import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BTC = "BTC_USD-PERPETUAL"
-ETH = "ETH_USD-PERPETUAL"
 #: Most frames one wait reads before giving up (with the time limit, bounds every loop).
 MAX_FRAMES = 5_000
 
@@ -29,16 +28,6 @@ MAX_FRAMES = 5_000
 def fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
     return data
-
-
-class Clock:
-    """Engine seconds, moved by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @asynccontextmanager
