@@ -49,33 +49,13 @@ class Instrument:
 
     def contracts(self, amount: Decimal, param: str = "amount") -> int:
         """USD ``amount`` as whole contracts; it must be a positive multiple of the size."""
-        if not amount.is_finite() or amount <= 0:
-            raise PulseError(Code.INVALID_AMOUNT, f"{param} must be > 0", param=param)
-        if amount > MAX_VALUE:
-            raise PulseError(Code.INVALID_AMOUNT, f"{param} must be <= {MAX_VALUE:E}", param=param)
-        count, rest = divmod(amount, self.contract_size)
-        if rest:
-            raise PulseError(
-                Code.INVALID_AMOUNT,
-                f"{param} must be a multiple of the contract size {self.contract_size} USD "
-                f"(got {amount})", param=param,
-            )
-        return int(count)
+        return _steps(amount, self.contract_size, param, Code.INVALID_AMOUNT, Code.INVALID_AMOUNT,
+                      f"the contract size {self.contract_size} USD")
 
     def ticks(self, price: Decimal, param: str = "price") -> int:
         """USD ``price`` as ticks; it must be positive and on the grid."""
-        if not price.is_finite() or price <= 0:
-            raise PulseError(Code.INVALID_PRICE, f"{param} must be > 0", param=param)
-        if price > MAX_VALUE:
-            raise PulseError(Code.INVALID_PRICE, f"{param} must be <= {MAX_VALUE:E}", param=param)
-        count, rest = divmod(price, self.tick_size)
-        if rest:
-            raise PulseError(
-                Code.PRICE_WRONG_TICK,
-                f"{param} must be a multiple of the tick size {self.tick_size} (got {price})",
-                param=param,
-            )
-        return int(count)
+        return _steps(price, self.tick_size, param, Code.INVALID_PRICE, Code.PRICE_WRONG_TICK,
+                      f"the tick size {self.tick_size}")
 
     def amount(self, contracts: int) -> Decimal:
         return contracts * self.contract_size
@@ -86,6 +66,20 @@ class Instrument:
     def snap(self, price: Decimal) -> int:
         """The nearest tick to any positive ``price`` (for marks, indexes, the market maker)."""
         return max(1, int((price / self.tick_size).to_integral_value()))
+
+
+def _steps(value: Decimal, step: Decimal, param: str, range_code: Code, grid_code: Code,
+           grid: str) -> int:
+    """``value`` as a whole number of ``step``s, refused by rule if it is not one."""
+    if not value.is_finite() or value <= 0:
+        raise PulseError(range_code, f"{param} must be > 0", param=param)
+    if value > MAX_VALUE:
+        raise PulseError(range_code, f"{param} must be <= {MAX_VALUE:E}", param=param)
+    count, rest = divmod(value, step)
+    if rest:
+        raise PulseError(grid_code, f"{param} must be a multiple of {grid} (got {value})",
+                         param=param)
+    return int(count)
 
 
 DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
