@@ -98,7 +98,7 @@ class Gateway:
         if query and isinstance(params, Mapping):
             params = coerce_query(spec, params)
         checked = validate(spec, params, strict=self.strict)
-        client = self._client(session, checked) if spec.private else None
+        client = self._client(session, spec.name, checked) if spec.private else None
         if client is not None and session.transport == "ws" and session.client_id is None:
             # A socket that authorizes calls with ``access_token`` belongs to that client:
             # its private channels and cancel-on-disconnect need an owner.
@@ -106,13 +106,15 @@ class Gateway:
         handler: Handler = getattr(self, "_" + spec.handler)
         return handler(session, checked, client)
 
-    def _client(self, session: Session, params: Mapping[str, Any]) -> str:
+    def _client(self, session: Session, method_name: str, params: Mapping[str, Any]) -> str:
         if session.logged_out:
             raise PulseError(Code.UNAUTHORIZED, "the session logged out")
         token = params.get("access_token", session.token)
         if token is None:
-            raise PulseError(Code.AUTHORIZATION_REQUIRED, "call public/auth on this connection "
-                             "first (or send an access token)")
+            how = ("send 'Authorization: Bearer <access_token>' from public/auth"
+                   if session.transport == "http" else
+                   "call public/auth on this connection first (or send an access token)")
+            raise PulseError(Code.AUTHORIZATION_REQUIRED, f"{method_name} needs auth: {how}")
         if not isinstance(token, str):
             raise PulseError(Code.INVALID_PARAMS, "access_token must be a string",
                              param="access_token")

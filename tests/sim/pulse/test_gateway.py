@@ -285,7 +285,9 @@ def test_private_methods_need_authorization() -> None:
     world = World()
     anonymous = Session("ws")
     error = world.refused(Code.AUTHORIZATION_REQUIRED, anonymous, "private/get_positions")
-    assert "public/auth" in error.reason
+    assert "private/get_positions needs auth: call public/auth on this connection" in error.reason
+    over_http = world.refused(Code.AUTHORIZATION_REQUIRED, Session("http"), "private/get_positions")
+    assert "Authorization: Bearer <access_token>" in over_http.reason
     world.refused(Code.AUTHORIZATION_REQUIRED, anonymous, "private/subscribe",
                   {"channels": ["user.orders.BTC_USD-PERPETUAL.raw"]})
     world.refused(Code.AUTHORIZATION_REQUIRED, anonymous, "private/unsubscribe_all")
