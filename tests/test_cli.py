@@ -14,7 +14,7 @@ import pytest
 
 from kana_async import cli
 
-URL = re.compile(r"(REST|WebSocket|Aptos node)\s+(\S+)")
+URL = re.compile(r"(REST|WebSocket|Aptos node|Pulse WS|Pulse HTTP)\s+(\S+)")
 
 
 def test_sim_options_and_defaults() -> None:
@@ -70,9 +70,16 @@ async def test_serve_simulator_prints_urls_and_stops_cleanly() -> None:
             break
         await asyncio.sleep(0.01)
     urls = dict(URL.findall(out.getvalue()))
-    assert set(urls) == {"REST", "WebSocket", "Aptos node"}
-    async with aiohttp.ClientSession() as session, session.get(urls["Aptos node"]) as response:
-        assert response.status == 200
+    assert set(urls) == {"REST", "WebSocket", "Aptos node", "Pulse WS", "Pulse HTTP"}
+    assert urls["Pulse WS"].endswith("/ws/api/v2")
+    assert urls["Pulse HTTP"].endswith("/api/v2")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(urls["Aptos node"]) as response:
+            assert response.status == 200
+        async with session.get(urls["Pulse HTTP"] + "/public/get_index_price",
+                               params={"index_name": "btc_usd"}) as response:
+            assert response.status == 200
+            assert await response.json() > 0
     stop.set()
     assert await asyncio.wait_for(server, 2) == 0
     assert out.getvalue().rstrip().endswith("Simulator stopped.")

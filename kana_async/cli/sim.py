@@ -26,9 +26,19 @@ def _loopback(value: str) -> str:
         raise argparse.ArgumentTypeError(exc.rule) from None
 
 
+def _sim_port(value: str) -> int:
+    """A port N with room for the four servers (N to N+3)."""
+    number = port(value)
+    if number > 65532:
+        raise argparse.ArgumentTypeError("must be 0 (ephemeral) or from 1 to 65532 (the "
+                                         "simulator uses N to N+3)")
+    return number
+
+
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=port, default=0,
-                        help="REST port N (WebSocket N+1, node N+2); 0 = ephemeral ports")
+    parser.add_argument("--port", type=_sim_port, default=0,
+                        help="REST port N (WebSocket N+1, node N+2, Pulse N+3); 0 = ephemeral "
+                        "ports")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated market")
     parser.add_argument("--host", type=_loopback, default="127.0.0.1",
                         help="loopback address to bind (default 127.0.0.1; nothing else)")
@@ -77,7 +87,11 @@ async def serve_simulator(
             print(f"  REST        {sim.rest_url}", file=out)
             print(f"  WebSocket   {sim.ws_url}", file=out)
             print(f"  Aptos node  {sim.node_url}", file=out)
-            print("Any x-api-key is accepted. Press Ctrl-C to stop.", file=out, flush=True)
+            print(f"  Pulse WS    {sim.pulse_ws_url}", file=out)
+            print(f"  Pulse HTTP  {sim.pulse_http_url}", file=out)
+            print("Any x-api-key is accepted; a Pulse client_id is registered with the secret it "
+                  "first authenticates with.", file=out)
+            print("Press Ctrl-C to stop.", file=out, flush=True)
             waits = [asyncio.ensure_future(signalled.wait())]
             if stop is not None:
                 waits.append(asyncio.ensure_future(stop.wait()))
@@ -99,7 +113,7 @@ def _bind_failure(error: OSError, host: str, port: int) -> str:
     where = f"port {bound.group(1)}" if bound else f"port {port}"
     if port:
         where += f" (--port {port} serves REST on {port}, WebSocket on {port + 1}, node on " \
-                 f"{port + 2})"
+                 f"{port + 2}, Pulse on {port + 3})"
     return f"cannot serve the simulator on {host} {where}: {reason}; choose another --port " \
            "(0: ephemeral ports)"
 
@@ -108,7 +122,7 @@ SIM = Command(
     "sim", "serve the local Kana exchange simulator on 127.0.0.1", _configure, _run,
     epilog="""examples:
   kana-async sim                      ephemeral ports, printed at start
-  kana-async sim --port 8100 --seed 7 REST 8100, WebSocket 8101, node 8102
+  kana-async sim --port 8100 --seed 7 REST 8100, WebSocket 8101, node 8102, Pulse 8103
 then, in another shell:
   kana-async markets --local-port 8100
   kana-async tail orderbook --market APT --local-port 8100 --count 3""",

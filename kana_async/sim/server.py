@@ -1,4 +1,5 @@
-"""The whole local exchange in one object: engine, REST API, indexer WebSocket and Aptos node.
+"""The whole local exchange in one object: engine, REST API, indexer WebSocket, Aptos node and
+the Pulse v2 gateway.
 
 ``async with Simulator() as sim:`` binds each server on 127.0.0.1 (an ephemeral port each by
 default), drives the engine's background step (market maker, triggers, funding) from a task,
@@ -27,6 +28,11 @@ from .faults import Faults
 from .kana_rest import make_rest_app
 from .kana_ws import IndexerServer
 from .market_maker import MarketMakerConfig
+from .pulse.auth import Authenticator
+from .pulse.config import PulseConfig
+from .pulse.engine import PulseEngine
+from .pulse.faults import PulseFaults
+from .pulse.server import PulseServer
 
 __all__ = ["Simulator", "check_loopback"]
 
@@ -51,15 +57,18 @@ def check_loopback(host: str) -> str:
 
 
 class Simulator:
-    """A running simulated Kana exchange (REST + indexer WebSocket + Aptos node).
+    """A running simulated Kana exchange (REST + indexer WebSocket + Aptos node) and Pulse v2
+    gateway.
 
     ``port=0`` gives each server its own ephemeral port; ``port=N`` puts REST on N, the
-    WebSocket on N+1 and the node on N+2. ``step_interval`` is the seconds between engine
-    steps (``None``: never step automatically; call ``sim.engine.step()`` yourself);
-    ``market_maker`` sets the background liquidity's intensity (``None``: no market maker);
-    ``push_interval`` is the least time between two WebSocket push rounds. Pass ``engine`` to
-    serve an engine you built yourself (then ``seed``, ``clock``, the faucet amounts,
-    ``market_maker`` and ``funding_interval`` are not used).
+    WebSocket on N+1, the node on N+2 and the Pulse gateway on N+3. ``step_interval`` is the
+    seconds between engine steps (``None``: never step automatically; call
+    ``sim.engine.step()`` yourself); ``market_maker`` sets the background liquidity's
+    intensity (``None``: no market maker); ``push_interval`` is the least time between two
+    WebSocket push rounds. Pass ``engine`` to serve an engine you built yourself (then
+    ``seed``, ``clock``, the faucet amounts, ``market_maker`` and ``funding_interval`` are not
+    used). ``pulse`` configures the Pulse gateway (``None``: not served); it has its own engine
+    (``sim.pulse.engine``), stepped with the other, and shares the seed and the clock.
     """
 
     def __init__(
@@ -80,10 +89,13 @@ class Simulator:
         ws_max_events: int = 1000,
         engine: Engine | None = None,
         faults: Faults | None = None,
+        pulse: PulseConfig | None = PulseConfig(),  # noqa: B008
     ) -> None:
         self.host = check_loopback(host)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65533:
-            raise ValidationError("port", "must be 0 (ephemeral) or a port from 1 to 65533", port)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65532:
+            raise ValidationError("port", "must be 0 (ephemeral) or a port from 1 to 65532", port)
+        if pulse is not None and not isinstance(pulse, PulseConfig):
+            raise ValidationError("pulse", "must be a PulseConfig or None", pulse)
         if step_interval is not None and not step_interval > 0:
             raise ValidationError("step_interval", "must be > 0 seconds or None", step_interval)
         if push_interval < 0:
@@ -114,7 +126,19 @@ class Simulator:
         self.rest_url: str | None = None
         self.ws_url: str | None = None
         self.node_url: str | None = None
-        #: The Pulse gateway is not simulated yet.
+        #: The Pulse v2 gateway (``.engine``, ``.auth``, ``.faults``), None when not served.
+        self.pulse: PulseServer | None = None
+        if pulse is not None:
+            self.pulse = PulseServer(
+                PulseEngine(seed=seed, clock=clock, market_maker=pulse.market_maker,
+                            funding_interval=pulse.funding_interval),
+                Authenticator(clock, token_lifetime=pulse.token_lifetime,
+                              refresh_lifetime=pulse.refresh_lifetime),
+                PulseFaults(seed=seed),
+                pulse,
+                host=self.host,
+                port=port + 3 if port else 0,
+            )
         self.pulse_ws_url: str | None = None
         self.pulse_http_url: str | None = None
 
@@ -128,7 +152,8 @@ class Simulator:
 
     @property
     def urls(self) -> dict[str, str | None]:
-        return {"rest": self.rest_url, "ws": self.ws_url, "node": self.node_url}
+        return {"rest": self.rest_url, "ws": self.ws_url, "node": self.node_url,
+                "pulse_ws": self.pulse_ws_url, "pulse_http": self.pulse_http_url}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -143,6 +168,9 @@ class Simulator:
             stack.push_async_callback(self.ws.stop)
             node_app = make_node_app(self.engine, self.faults, chain_id=self._chain_id)
             node_port = await self._serve(stack, node_app, self.port + 2 if self.port else 0)
+            if self.pulse is not None:
+                await self.pulse.start()
+                stack.push_async_callback(self.pulse.stop)
             if self.step_interval is not None:
                 stepper = asyncio.create_task(self._step_loop(self.step_interval),
                                               name="kana-sim-engine-step")
@@ -151,6 +179,9 @@ class Simulator:
             self.rest_url = f"http://{host}:{rest_port}"
             self.ws_url = self.ws.url
             self.node_url = f"http://{host}:{node_port}/v1"
+            if self.pulse is not None:
+                self.pulse_ws_url = self.pulse.ws_url
+                self.pulse_http_url = self.pulse.http_url
             self._stack = stack.pop_all()
         logger.info("simulator running: %s", self.urls)
 
@@ -182,8 +213,10 @@ class Simulator:
         return bound
 
     async def _step_loop(self, interval: float) -> None:
-        """The exchange's clock: one engine step per ``interval``, whatever a step raises."""
+        """The exchange's clock: one step of each engine per ``interval``, whatever a step
+        raises (the first three failures of each engine are logged)."""
         failures = 0
+        pulse_failures = 0
         while True:
             try:
                 self.engine.step()
@@ -191,6 +224,13 @@ class Simulator:
                 failures += 1
                 if failures <= 3:
                     logger.exception("engine step failed")
+            if self.pulse is not None:
+                try:
+                    self.pulse.engine.step()
+                except Exception:
+                    pulse_failures += 1
+                    if pulse_failures <= 3:
+                        logger.exception("Pulse engine step failed")
             await asyncio.sleep(interval)
 
 
