@@ -1,0 +1,347 @@
+"""Pulse order books built from ``book.{instrument_name}.{interval}`` notifications. Pure.
+
+:class:`BookSync` applies the chain rule of the Pulse decisions (B1-B5) to one channel's decoded
+notifications:
+
+- a ``snapshot`` resets the book whatever its ``prev_change_id`` (the document's carries 0);
+- a ``change`` applies only when its ``prev_change_id`` equals the last applied ``change_id``;
+  anything else is a gap;
+- after a gap (or a crossed book, or a notification that cannot be read) the book is
+  *syncing*: every change is dropped, those chained on the broken one included, until the next
+  snapshot. :meth:`BookSync.apply` answers the first such event with a :class:`Gap` so that the
+  caller asks for a fresh snapshot (by subscribing that channel again);
+- levels are ``[price, amount]`` or ``[action, price, amount]`` (``new``, ``change``,
+  ``delete``); ``delete`` or an amount of 0 removes the level.
+
+No book built on a broken chain is ever returned as synced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Literal, Protocol
+
+__all__ = [
+    "BookStats",
+    "BookSync",
+    "BookUpdate",
+    "Gap",
+    "GapReason",
+    "Level",
+    "PulseBook",
+]
+
+#: One price level: (price, amount), both exact.
+Level = tuple[Decimal, Decimal]
+
+BookStatus = Literal["synced", "syncing"]
+
+#: Why a chain broke: a ``change`` that does not follow the last one, a crossed book, or a
+#: notification that cannot be applied (unknown ``type``, missing ``change_id``, bad level).
+GapReason = Literal["gap", "crossed", "malformed"]
+
+_ACTIONS = frozenset({"new", "change", "delete"})
+
+
+class BookUpdate(Protocol):
+    """What :class:`BookSync` reads of a decoded ``BookNotification`` (read-only attributes)."""
+
+    @property
+    def type(self) -> str | None: ...
+
+    @property
+    def change_id(self) -> int | None: ...
+
+    @property
+    def prev_change_id(self) -> int | None: ...
+
+    @property
+    def instrument_name(self) -> str | None: ...
+
+    @property
+    def timestamp(self) -> int | None: ...
+
+    @property
+    def bids(self) -> Sequence[Sequence[object]] | None: ...
+
+    @property
+    def asks(self) -> Sequence[Sequence[object]] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PulseBook:
+    """One instrument's book after a notification: bids best (highest) first, asks best
+    (lowest) first. ``status`` says whether it can be trusted (``synced``) or stands at the
+    last good state while a fresh snapshot is awaited (``syncing``)."""
+
+    instrument_name: str
+    change_id: int
+    timestamp: int | None
+    status: BookStatus
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+    @property
+    def synced(self) -> bool:
+        return self.status == "synced"
+
+    @property
+    def best_bid(self) -> Level | None:
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Level | None:
+        return self.asks[0] if self.asks else None
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """The chain broke: ask for a fresh snapshot. ``expected`` is the ``prev_change_id`` a
+    change had to carry (the last applied ``change_id``), ``got`` what it carried; ``book`` is
+    the last synced book, now marked ``syncing`` (None before the first one)."""
+
+    instrument_name: str
+    reason: GapReason
+    expected: int | None
+    got: int | None
+    detail: str
+    book: PulseBook | None
+
+
+@dataclass(slots=True)
+class BookStats:
+    """Counters of one :class:`BookSync` (each notification counted once)."""
+
+    snapshots: int = 0
+    changes: int = 0
+    gaps: int = 0
+    crossed: int = 0
+    malformed: int = 0
+    #: Changes dropped while waiting for a snapshot (after a gap, or before the first one).
+    dropped: int = 0
+
+
+class _Broken(Exception):
+    """A notification that cannot be applied; the text names the rule."""
+
+
+@dataclass(slots=True)
+class BookSync:
+    """The chain state of one book channel; feed it every notification of that channel in
+    order. ``instrument_name`` is the channel's: notifications are routed by channel (S4), so
+    their own ``instrument_name`` is not relied upon."""
+
+    instrument_name: str
+    stats: BookStats = field(default_factory=BookStats)
+    _bids: dict[Decimal, Decimal] = field(default_factory=dict, repr=False)
+    _asks: dict[Decimal, Decimal] = field(default_factory=dict, repr=False)
+    _change_id: int | None = None
+    _synced: bool = False
+    _last: PulseBook | None = field(default=None, repr=False)
+
+    @property
+    def synced(self) -> bool:
+        """True while the chain is unbroken since the last snapshot."""
+        return self._synced
+
+    @property
+    def change_id(self) -> int | None:
+        """The last applied ``change_id`` (None while syncing)."""
+        return self._change_id if self._synced else None
+
+    @property
+    def book(self) -> PulseBook | None:
+        """The last book returned as synced (None before the first one)."""
+        return self._last
+
+    def reset(self) -> None:
+        """Forget the state (a new connection): nothing is applied until the next snapshot."""
+        self._unsync()
+
+    def apply(self, update: BookUpdate) -> PulseBook | Gap | None:
+        """The book after ``update``; a :class:`Gap` when the chain broke here; None when the
+        update was dropped (the book is syncing and this is not a snapshot)."""
+        kind = update.type
+        if kind == "snapshot":
+            return self._snapshot(update)
+        if kind == "change":
+            return self._change(update)
+        return self._break("malformed", None, None,
+                           f'type must be "snapshot" or "change" (got {_show(kind)})')
+
+    # -- the two kinds ---------------------------------------------------------------------------
+
+    def _snapshot(self, update: BookUpdate) -> PulseBook | Gap | None:
+        self.stats.snapshots += 1
+        change_id = update.change_id
+        if not isinstance(change_id, int) or isinstance(change_id, bool):
+            return self._break("malformed", None, None, "a snapshot must carry an integer "
+                               "change_id", snapshot=True)
+        bids: dict[Decimal, Decimal] = {}
+        asks: dict[Decimal, Decimal] = {}
+        try:
+            _apply_levels(bids, update.bids, "bids")
+            _apply_levels(asks, update.asks, "asks")
+        except _Broken as exc:
+            return self._break("malformed", None, change_id, str(exc), snapshot=True)
+        self._bids, self._asks = bids, asks
+        self._change_id = change_id
+        self._synced = True
+        return self._deliver(change_id, update.timestamp, snapshot=True)
+
+    def _change(self, update: BookUpdate) -> PulseBook | Gap | None:
+        if not self._synced:
+            self.stats.dropped += 1
+            return None
+        self.stats.changes += 1
+        expected = self._change_id
+        prev, change_id = update.prev_change_id, update.change_id
+        if (not isinstance(change_id, int) or isinstance(change_id, bool)
+                or not _is_int(prev)):
+            return self._break("malformed", expected, None, "a change must carry integer "
+                               "change_id and prev_change_id")
+        if prev != expected:
+            return self._break("gap", expected, prev, f"prev_change_id {prev} does not follow "
+                               f"the last change_id {expected}")
+        try:
+            # Both sides are checked before either is touched: a bad level leaves no trace.
+            bid_levels = _levels(update.bids, "bids")
+            ask_levels = _levels(update.asks, "asks")
+        except _Broken as exc:
+            return self._break("malformed", expected, prev, str(exc))
+        _set(self._bids, bid_levels)
+        _set(self._asks, ask_levels)
+        self._change_id = change_id
+        return self._deliver(change_id, update.timestamp)
+
+    # -- results ---------------------------------------------------------------------------------
+
+    def _deliver(self, change_id: int, timestamp: int | None, *,
+                 snapshot: bool = False) -> PulseBook | Gap | None:
+        bids = tuple(sorted(self._bids.items(), reverse=True))
+        asks = tuple(sorted(self._asks.items()))
+        if bids and asks and bids[0][0] >= asks[0][0]:
+            return self._break("crossed", None, change_id, f"best bid {bids[0][0]} is at or "
+                               f"above best ask {asks[0][0]}", snapshot=snapshot)
+        self._last = PulseBook(self.instrument_name, change_id,
+                               timestamp if _is_int(timestamp) else None, "synced", bids, asks)
+        return self._last
+
+    def _break(self, reason: GapReason, expected: int | None, got: int | None,
+               detail: str, *, snapshot: bool = False) -> Gap | None:
+        if reason == "crossed":
+            self.stats.crossed += 1
+        elif reason == "malformed":
+            self.stats.malformed += 1
+        was_synced = self._synced
+        self._unsync()
+        if not (was_synced or snapshot):
+            # Already waiting for a snapshot: the fresh one was asked for at the first break.
+            self.stats.dropped += 1
+            return None
+        self.stats.gaps += 1
+        last = self._last
+        held = None if last is None else PulseBook(
+            last.instrument_name, last.change_id, last.timestamp, "syncing", last.bids,
+            last.asks)
+        return Gap(self.instrument_name, reason, expected, got, detail, held)
+
+    def _unsync(self) -> None:
+        self._synced = False
+        self._change_id = None
+        self._bids = {}
+        self._asks = {}
+
+
+# -- levels ---------------------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _show(value: object) -> str:
+    """A decoded value for an error text: short, never a Python repr of an object."""
+    if isinstance(value, str):
+        return '"' + value[:40] + '"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return f"a {type(value).__name__}"
+
+
+def _number(value: object, what: str) -> Decimal:
+    """An exact, finite number from a decoded level field (Decimal, int, float or text)."""
+    if isinstance(value, bool):
+        raise _Broken(f"{what} must be a number (got {_show(value)})")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Broken(f"{what} must be finite")
+        number = Decimal(repr(value))
+    elif isinstance(value, str) and len(value) <= 64:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise _Broken(f"{what} must be a number (got {_show(value)})") from None
+    else:
+        raise _Broken(f"{what} must be a number (got {_show(value)})")
+    if not number.is_finite():
+        raise _Broken(f"{what} must be finite")
+    return number
+
+
+def _levels(levels: Sequence[Sequence[object]] | None,
+            side: str) -> list[tuple[Decimal, Decimal | None]]:
+    """``(price, amount)`` per level, amount None for a removal."""
+    if levels is None:
+        return []
+    if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
+        raise _Broken(f"{side} must be a list of levels")
+    out: list[tuple[Decimal, Decimal | None]] = []
+    action: object
+    for level in levels:
+        if isinstance(level, (str, bytes)) or not isinstance(level, Sequence):
+            raise _Broken(f"each level of {side} must be [price, amount] or "
+                          "[action, price, amount]")
+        if len(level) == 2:
+            action, raw_price, raw_amount = "new", level[0], level[1]
+        elif len(level) == 3:
+            action, raw_price, raw_amount = level[0], level[1], level[2]
+        else:
+            raise _Broken(f"each level of {side} must be [price, amount] or "
+                          f"[action, price, amount] (got {len(level)} items)")
+        if not isinstance(action, str) or action not in _ACTIONS:
+            raise _Broken(f'a level action must be "new", "change" or "delete" '
+                          f"(got {_show(action)})")
+        price = _number(raw_price, f"a {side} price")
+        if action == "delete":
+            out.append((price, None))
+            continue
+        amount = _number(raw_amount, f"a {side} amount")
+        if amount < 0:
+            raise _Broken(f"a {side} amount must be >= 0 (got {amount})")
+        out.append((price, None if amount == 0 else amount))
+    return out
+
+
+def _set(side: dict[Decimal, Decimal], levels: list[tuple[Decimal, Decimal | None]]) -> None:
+    for price, amount in levels:
+        if amount is None:
+            side.pop(price, None)
+        else:
+            side[price] = amount
+
+
+def _apply_levels(side: dict[Decimal, Decimal], levels: Sequence[Sequence[object]] | None,
+                  name: str) -> None:
+    _set(side, _levels(levels, name))
