@@ -221,25 +221,25 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
 
 
 class Redactor:
-    """The secrets one client knows (its client secret and every token it was given), removed
-    from texts by :meth:`redact`. Bounded: the oldest tokens are forgotten first."""
+    """The secrets one client knows, removed from texts by :meth:`redact`: those given at
+    construction (the client secret) for good, the tokens :meth:`add`-ed up to ``limit``, the
+    oldest forgotten first (a lapsed token matters less than a bounded memory)."""
 
-    __slots__ = ("_known", "_limit")
+    __slots__ = ("_fixed", "_known", "_limit")
 
-    def __init__(self, known: Iterable[str] = (), *, limit: int = 64) -> None:
-        self._limit = limit
+    def __init__(self, known: Iterable[str | None] = (), *, limit: int = 64) -> None:
+        self._limit = max(1, limit)
+        self._fixed = frozenset(s for s in known if isinstance(s, str) and len(s) >= _MIN_REDACTED)
         self._known: dict[str, None] = {}
-        for secret in known:
-            self.add(secret)
 
     def __repr__(self) -> str:
-        return f"Redactor(known={len(self._known)})"
+        return f"Redactor(known={len(self)})"
 
     def __len__(self) -> int:
-        return len(self._known)
+        return len(self._fixed) + len(self._known)
 
     def add(self, *secrets_: str | None) -> None:
-        """Remember secrets to remove (None and very short values are ignored)."""
+        """Remember tokens to remove (None and very short values are ignored)."""
         for secret in secrets_:
             if isinstance(secret, str) and len(secret) >= _MIN_REDACTED:
                 self._known.pop(secret, None)
@@ -248,4 +248,4 @@ class Redactor:
                     del self._known[next(iter(self._known))]
 
     def redact(self, text: str) -> str:
-        return redact(text, self._known)
+        return redact(text, self._fixed.union(self._known))
