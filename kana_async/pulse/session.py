@@ -1,0 +1,1048 @@
+"""The asyncio layer of :class:`~kana_async.pulse.PulseClient`: one socket, its calls, its
+channels, its tokens.
+
+Ordering on every new socket (L3): ``public/auth`` -> ``public/set_heartbeat`` ->
+``private/enable_cancel_on_disconnect`` (when asked for) -> the live channels again, a few
+per request and paced -> then the calls that waited are released. The reader never decodes a
+payload it does not route (frames are classified by :mod:`.frames`); a ``test_request`` is
+answered at once, ahead of anything queued. A socket that says nothing for
+``silence_timeout`` seconds is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from .._http import AiohttpTransport, ConnectFailed, HttpFailure, Request, Transport
+from .._tasks import cancel_and_wait, timeout
+from ..errors import (
+    AuthError,
+    KanaError,
+    PulseRpcError,
+    TransportError,
+    UnknownOutcomeError,
+    ValidationError,
+)
+from ..models.pulse import BookNotification, LoginResponse
+from ..stream.connection import Connection, Outgoing, RateLimitedWarning
+from ..stream.options import StreamOptions, check_buffer_size
+from ..stream.subscription import Subscription, SubscriptionStats
+from ..stream.topics import Overflow
+from ..stream.transport import AiohttpConnector, Connector
+from . import frames
+from .auth import Credentials, Redactor, TokenState, grant_params, refresh_params
+from .book import BookSync, Gap, PulseBook
+from .channels import PulseChannel, channel_spec, split_items
+from .methods import MethodSpec, decode_result, decode_untyped, method_spec
+
+__all__ = ["PulseSession", "PulseStats"]
+
+logger = logging.getLogger("kana_async.pulse")
+
+#: Deribit's frame limit (S6): subscribe requests are split to stay under it.
+MAX_REQUEST_BYTES = 32 * 1024
+#: The gateway's "unauthorized" (a lapsed or revoked token): authenticate again, retry once.
+_UNAUTHORIZED = 13009
+_METHOD_NOT_FOUND = -32601
+_GRANTS = ("client_credentials", "client_signature")
+#: Methods whose success only changes this connection (tracked for the next one).
+_CONNECTION_STATE = frozenset({
+    "public/set_heartbeat", "public/disable_heartbeat",
+    "private/enable_cancel_on_disconnect", "private/disable_cancel_on_disconnect",
+})
+
+_encode = msgspec.json.Encoder(decimal_format="number").encode
+_decode_login = msgspec.json.Decoder(LoginResponse).decode
+_decode_book = msgspec.json.Decoder(BookNotification).decode
+_monotonic = time.monotonic
+
+
+class PulseStats(msgspec.Struct, kw_only=True):
+    """A snapshot of the client: transport, connection, frame counters, subscriptions."""
+
+    transport: str
+    connected: bool
+    ready: bool
+    connects: int
+    disconnects: int
+    reconnect_attempt: int
+    last_error: str | None
+    calls: int
+    in_flight: int
+    frames: dict[str, int]
+    idless_errors: int
+    unknown_id: int
+    test_requests: int
+    silent_replacements: int
+    book_resyncs: int
+    token_refreshes: int
+    subscriptions: list[SubscriptionStats]
+
+
+class _Call:
+    """One request waiting for its reply."""
+
+    __slots__ = ("future", "label", "method", "order", "sent")
+
+    def __init__(self, future: asyncio.Future[Any], method: str, order: bool,
+                 label: str | None) -> None:
+        self.future = future
+        self.method = method
+        self.order = order
+        self.label = label
+        self.sent = False
+
+    def mark_sent(self) -> bool:
+        if self.future.done():  # given up on (timeout, cancel) before it left: not sent
+            return False
+        self.sent = True
+        return True
+
+
+class _Channel:
+    """Every subscription of one channel name, and its book state."""
+
+    __slots__ = ("book", "info", "subs")
+
+    def __init__(self, info: PulseChannel) -> None:
+        self.info = info
+        self.subs: list[Subscription[Any]] = []
+        self.book: BookSync | None = BookSync(info.params.get("instrument_name", info.name)) \
+            if info.book else None
+
+
+class _Events:
+    """Adapts the session to the stream's ConnectionHandler, off its public surface."""
+
+    __slots__ = ("connection_lost", "connection_made", "frame_received", "gave_up",
+                 "reconnecting")
+
+    def __init__(self, session: PulseSession) -> None:
+        self.frame_received = session._frame
+        self.connection_made = session._connection_made
+        self.connection_lost = session._connection_lost
+        self.reconnecting = session._reconnecting
+        self.gave_up = session._gave_up
+
+
+def _url(name: str, value: object, schemes: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or not value.startswith(schemes):
+        raise ValidationError(name, f"must be a {' or '.join(s[:-3] for s in schemes)} URL",
+                              value)
+    return value.rstrip("/")
+
+
+class PulseSession:
+    """Owns the socket, the calls in flight, the channels and the tokens of one client."""
+
+    def __init__(
+        self,
+        ws_url: str | None,
+        *,
+        http_url: str | None,
+        client_id: str | None,
+        client_secret: str | None,
+        grant: str,
+        heartbeat: int | None,
+        cancel_on_disconnect: bool,
+        timeout: float,
+        stream: StreamOptions | Mapping[str, Any] | None,
+        silence_timeout: float | None,
+        http: aiohttp.ClientSession | None,
+        connector: Connector | None,
+    ) -> None:
+        if ws_url is None and http_url is None:
+            raise ValidationError("ws_url", "give ws_url (WebSocket) or http_url (HTTP only)")
+        self.ws_url = None if ws_url is None else _url("ws_url", ws_url, ("ws://", "wss://"))
+        self.http_url = None if http_url is None else _url(
+            "http_url", http_url, ("http://", "https://"))
+        if (client_id is None) != (client_secret is None):
+            raise ValidationError("client_secret", "client_id and client_secret go together")
+        for name, value in (("client_id", client_id), ("client_secret", client_secret)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValidationError(name, "must be a non-empty string")
+        self._credentials = None if client_id is None or client_secret is None else \
+            Credentials(client_id, client_secret)
+        #: Every secret this client knows, removed from what it logs and raises (AU7).
+        self._redactor = Redactor([] if client_secret is None else [client_secret])
+        if grant not in _GRANTS:
+            raise ValidationError("grant", f"must be one of {', '.join(_GRANTS)}", grant)
+        self._grant = grant
+        if heartbeat is not None and (isinstance(heartbeat, bool) or not isinstance(
+                heartbeat, int) or heartbeat < 10):
+            raise ValidationError("heartbeat", "must be None or an integer >= 10 (seconds)",
+                                  heartbeat)
+        self._heartbeat = heartbeat
+        if not isinstance(cancel_on_disconnect, bool):
+            raise ValidationError("cancel_on_disconnect", "must be True or False")
+        self._cod = cancel_on_disconnect
+        for what, seconds in (("timeout", timeout), ("silence_timeout", silence_timeout)):
+            if seconds is None and what == "silence_timeout":
+                continue
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+                    not 0 < seconds < float("inf"):
+                raise ValidationError(what, "must be a finite number of seconds > 0", seconds)
+        self._timeout = float(timeout)
+        self._silence = silence_timeout if silence_timeout is not None else (
+            None if heartbeat is None else 2.0 * heartbeat + 1.0)
+        self.options = StreamOptions.coerce(stream)
+        self._max_frame = self.options.max_frame_bytes
+        self._http = http
+        self._owns_http = http is None
+        self._connector = connector
+        self._conn: Connection | None = None
+        self._transport: Transport | None = None
+        self.frame_stats = frames.FrameStats()
+        self._pending: dict[int, _Call] = {}
+        self._next_id = 0
+        self._calls = 0
+        self._ready = asyncio.Event()
+        self._fatal: KanaError | None = None
+        self._closed = False
+        self._logged_out = False
+        self._channels: dict[str, _Channel] = {}
+        self._token: TokenState | None = None
+        self._token_at = 0.0
+        self._reauth: asyncio.Future[None] | None = None
+        self._setup: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watch: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._last_frame = 0.0
+        self._unsubscribe_supported = True
+        self._private_subscribed = False
+        self._warn = RateLimitedWarning(logger, self.options.warn_interval)
+        self._counts = {"silent_replacements": 0, "book_resyncs": 0, "token_refreshes": 0}
+        #: Ids of our answers to test requests (their replies claim no call).
+        self._test_ids: set[int] = set()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _start(self) -> None:
+        """Create the HTTP session, the connection and the helper tasks (once)."""
+        if self._closed:
+            raise KanaError("the Pulse client is closed")
+        if self._logged_out:
+            raise KanaError("the Pulse client logged out; create a new one")
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        if self.http_url is not None and self._transport is None:
+            self._transport = AiohttpTransport(self._http)
+        loop = asyncio.get_running_loop()
+        if self.ws_url is not None and self._conn is None:
+            opts = self.options
+            connector = self._connector or AiohttpConnector(
+                self._http, connect_timeout=opts.connect_timeout,
+                max_msg_size=opts.max_frame_bytes)
+            self._conn = Connection(
+                connector, self.ws_url, _Events(self), policy=opts.reconnect,
+                send_interval=0.0, heartbeat=opts.heartbeat,
+                pong_timeout=opts.pong_timeout if opts.pong_timeout is not None
+                else (opts.heartbeat or 20.0) / 2,
+                warn_interval=opts.warn_interval)
+            self._conn.start()
+            if self._silence is not None:
+                self._watch = loop.create_task(self._watch_silence(self._silence),
+                                               name="kana-pulse silence watchdog")
+        if self._credentials is not None and self._refresher is None:
+            self._refresher = loop.create_task(self._refresh_loop(), name="kana-pulse tokens")
+
+    async def connect(self) -> None:
+        self._start()
+        if self._conn is None:
+            if self._credentials is not None:
+                await self._ensure_token(self._timeout)
+            return
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        await self._wait_ready(deadline, "connect")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._ready.set()
+        tasks = [self._setup, self._watch, self._refresher, *self._tasks]
+        self._setup = self._watch = self._refresher = None
+        self._tasks.clear()
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        try:
+            if self._conn is not None:
+                await self._conn.close()
+            await cancel_and_wait(*tasks)
+        finally:
+            self._fail_pending(lambda call: TransportError(
+                f"{call.method}: the Pulse client was closed before the reply"))
+            for channel in list(self._channels.values()):
+                for sub in list(channel.subs):
+                    sub.close_nowait()
+            self._channels.clear()
+            http, self._http = self._http, None
+            if http is not None and self._owns_http:
+                await http.close()
+
+    def describe(self) -> str:
+        where = self.ws_url or self.http_url
+        state = "closed" if self._closed else (
+            "ready" if self._ready.is_set() else "connecting") if self._conn else "http"
+        return f"{where} {state}"
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def request(self, spec: MethodSpec, params: dict[str, Any]) -> Any:
+        label = None
+        if spec.places_order:
+            label = params.get("label")
+            if label is None:
+                label = params["label"] = f"ka-{uuid.uuid4().hex[:20]}"
+        if spec.method == "private/logout":
+            await self._logout(params)
+            return None
+        raw = await self._send(spec.method, params, private=spec.private,
+                               ws_only=spec.ws_only, http_style=spec.http_style,
+                               order=spec.places_order, label=label)
+        if spec.method in _CONNECTION_STATE:
+            self._track(spec.method, params)
+        result = decode_result(spec, raw)
+        if spec.method == "public/auth":  # the caller's own login: its tokens are ours now
+            token = TokenState.from_login(result, received_at=_monotonic())
+            self._redactor.add(*token.secrets())
+            self._token = token
+        return result
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        spec = method_spec(method)
+        if spec.method == "private/logout":
+            await self._logout(params)
+            return None
+        label = None
+        if spec.places_order:
+            label = params.get("label")
+            if label is None:
+                label = params["label"] = f"ka-{uuid.uuid4().hex[:20]}"
+        raw = await self._send(
+            spec.method, params, private=spec.private, ws_only=spec.ws_only,
+            http_style=spec.http_style, order=spec.places_order, label=label)
+        if spec.method in _CONNECTION_STATE:
+            self._track(spec.method, params)
+        return decode_untyped(raw)
+
+    def _track(self, method: str, params: Mapping[str, Any]) -> None:
+        """Keep what the user set on this connection for the next one (L3)."""
+        if method == "public/set_heartbeat":
+            self._heartbeat = int(params["interval"])
+        elif method == "public/disable_heartbeat":
+            self._heartbeat = None
+        elif method == "private/enable_cancel_on_disconnect":
+            self._cod = True
+        elif method == "private/disable_cancel_on_disconnect":
+            self._cod = False
+
+    async def _send(self, method: str, params: dict[str, Any], *, private: bool,
+                    ws_only: bool, http_style: str, order: bool,
+                    label: str | None) -> Any:
+        """The raw result of one call, over the socket when there is one (T2)."""
+        if private and self._credentials is None:
+            raise AuthError(method, "a private method needs client_id and client_secret")
+        self._start()
+        if self._fatal is not None:
+            raise self._fatal
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        if self._conn is None:
+            if ws_only:
+                raise ValidationError("method", f"{method} is served over the WebSocket only "
+                                      "(give ws_url)", method)
+            return await self._http_call(method, params, private=private, style=http_style,
+                                         order=order, label=label, deadline=deadline)
+        await self._wait_ready(deadline, method)
+        if private and self._token_lapsed():
+            await self._authenticate_shared(deadline)
+        try:
+            return await self._ws_call(method, params, order=order, label=label,
+                                       deadline=deadline)
+        except PulseRpcError as exc:
+            if exc.code != _UNAUTHORIZED or not private:
+                raise
+        # Refused, so not executed: authenticate again and send it once more.
+        await self._authenticate_shared(deadline)
+        return await self._ws_call(method, params, order=order, label=label, deadline=deadline)
+
+    async def _wait_ready(self, deadline: float, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._closed:
+                raise KanaError("the Pulse client is closed")
+            if self._fatal is not None:
+                raise self._fatal
+            conn = self._conn
+            if self._ready.is_set() and conn is not None and conn.connected:
+                return
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TransportError(
+                    f"{what}: the Pulse WebSocket was not ready within {self._timeout:g} s "
+                    f"({self._conn.last_error if self._conn else 'not started'}); not sent")
+            with contextlib.suppress(asyncio.TimeoutError):
+                async with timeout(left):
+                    await self._ready.wait()
+            if self._ready.is_set() and conn is not None and not conn.connected:
+                await asyncio.sleep(0)  # the loss is being handled: wait for the next socket
+
+    async def _ws_call(self, method: str, params: dict[str, Any] | None, *, order: bool,
+                       label: str | None, deadline: float) -> Any:
+        conn = self._conn
+        assert conn is not None
+        if not conn.connected:
+            raise TransportError(f"{method}: the Pulse WebSocket is down; not sent")
+        self._next_id += 1
+        ident = self._next_id
+        self._calls += 1
+        call = _Call(asyncio.get_running_loop().create_future(), method, order, label)
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+        if params:
+            body["params"] = params
+        self._pending[ident] = call
+        conn.send(Outgoing(_encode(body).decode(), call.mark_sent))
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            async with timeout(max(left, 0.0)):
+                return await call.future
+        except asyncio.TimeoutError:
+            if not call.future.done():
+                call.future.cancel()
+            if order and call.sent:
+                raise UnknownOutcomeError(
+                    "", f"no reply to {method} within {self._timeout:g} s; it may have "
+                    "executed (never re-sent): look it up with get_order_state_by_label",
+                    label=label) from None
+            state = "sent, no reply" if call.sent else "not sent"
+            raise TransportError(f"{method}: {state} within {self._timeout:g} s") from None
+        finally:
+            self._pending.pop(ident, None)
+
+    # -- HTTP (T2, T3, T8) ------------------------------------------------------------------
+
+    async def _http_call(self, method: str, params: dict[str, Any], *, private: bool,
+                         style: str, order: bool, label: str | None, deadline: float) -> Any:
+        if private:
+            await self._ensure_token(deadline - asyncio.get_running_loop().time())
+        try:
+            return await self._http_once(method, params, private=private, style=style,
+                                         order=order, label=label, deadline=deadline)
+        except PulseRpcError as exc:
+            if not private or exc.code not in (_UNAUTHORIZED, 401):
+                raise
+        self._token = None
+        await self._ensure_token(deadline - asyncio.get_running_loop().time())
+        return await self._http_once(method, params, private=private, style=style,
+                                     order=order, label=label, deadline=deadline)
+
+    async def _http_once(self, method: str, params: dict[str, Any], *, private: bool,
+                         style: str, order: bool, label: str | None, deadline: float) -> Any:
+        transport = self._transport
+        assert transport is not None
+        assert self.http_url is not None
+        url = URL(f"{self.http_url}/{method}")
+        headers = {"Accept": "application/json"}
+        body: bytes | None = None
+        verb = "POST"
+        if style == "query":
+            verb = "GET"
+            url = url.with_query({k: _query_value(v) for k, v in params.items()})
+        elif style == "envelope":
+            self._next_id += 1
+            envelope: dict[str, Any] = {"jsonrpc": "2.0", "id": self._next_id,
+                                        "method": method, "params": params}
+            body = _encode(envelope)
+        else:
+            body = _encode(params)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if private and self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token.access_token}"
+        left = max(deadline - asyncio.get_running_loop().time(), 0.001)
+        self._calls += 1
+        try:
+            response = await transport.handle(Request(verb, url, headers, body), timeout=left,
+                                              max_body=self.options.max_frame_bytes)
+        except HttpFailure as exc:
+            detail = self._redact(str(exc))
+            if order and not isinstance(exc, ConnectFailed):
+                raise UnknownOutcomeError(
+                    "", f"{method} over HTTP: {detail}; it may have executed (never re-sent): "
+                    "look it up with get_order_state_by_label", label=label) from None
+            raise TransportError(f"{method} over HTTP: {detail}") from None
+        if response.status >= 500:
+            if order:
+                raise UnknownOutcomeError(
+                    "", f"{method} over HTTP answered {response.status}; it may have executed",
+                    label=label)
+            raise TransportError(f"{method} over HTTP: status {response.status}",
+                                 status=response.status)
+        reply = frames.unwrap_http(response.body, status=response.status,
+                                   max_bytes=self.options.max_frame_bytes)
+        if isinstance(reply, frames.ErrorReply):
+            raise self._rpc_error(reply)
+        if isinstance(reply, frames.Bad):
+            text = self._redact(reply.excerpt)
+            if response.status in (401, 403):
+                raise AuthError(method, text, status=response.status)
+            if order and 200 <= response.status < 300:
+                raise UnknownOutcomeError(
+                    "", f"{method} over HTTP: unreadable answer ({text}); it may have "
+                    "executed (never re-sent)", label=label)
+            if response.status >= 300:
+                raise PulseRpcError(response.status, text)
+            raise TransportError(f"{method} over HTTP: unreadable answer: {text}")
+        return reply.result
+
+    # -- tokens (AU2, AU3, AU4) -------------------------------------------------------------
+
+    def _token_lapsed(self) -> bool:
+        token = self._token
+        return token is not None and token.expired(_monotonic())
+
+    def _grant_for(self, refresh: bool) -> dict[str, Any]:
+        token = self._token
+        if refresh and token is not None and token.refresh_token:
+            return refresh_params(token.refresh_token)
+        assert self._credentials is not None
+        return grant_params(self._grant, self._credentials,
+                            now_ms=int(time.time() * 1000), nonce=os.urandom(8).hex())
+
+    async def _auth_once(self, params: dict[str, Any], deadline: float) -> None:
+        if self._conn is not None:
+            raw = await self._ws_call("public/auth", params, order=False, label=None,
+                                      deadline=deadline)
+        else:
+            raw = await self._http_once("public/auth", params, private=False, style="query",
+                                        order=False, label=None, deadline=deadline)
+        received = _monotonic()
+        login = _decode_login(raw if isinstance(raw, (bytes, msgspec.Raw)) else
+                              _encode(raw))
+        token = TokenState.from_login(login, received_at=received)
+        self._redactor.add(*token.secrets())
+        self._token = token
+        self._counts["token_refreshes"] += 1
+
+    async def _authenticate(self, deadline: float, *, refresh: bool = True) -> None:
+        """Refresh when a refresh token is held, else (or when refused) the credentials;
+        refused credentials are final (AU4)."""
+        if refresh and self._token is not None:
+            try:
+                await self._auth_once(self._grant_for(True), deadline)
+                return
+            except PulseRpcError as exc:
+                logger.info("Pulse token refresh refused (%s); using the credentials",
+                            self._redact(str(exc)))
+        try:
+            await self._auth_once(self._grant_for(False), deadline)
+        except PulseRpcError as exc:
+            error = AuthError("public/auth", f"credentials refused: {self._redact(exc.message)} "
+                              f"(code {exc.code}); not retried", status=None)
+            self._give_up(error)
+            raise error from None
+
+    async def _authenticate_shared(self, deadline: float) -> None:
+        """One authentication at a time; concurrent callers wait for it."""
+        pending = self._reauth
+        if pending is not None and not pending.done():
+            await asyncio.shield(pending)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reauth = future
+        try:
+            await self._authenticate(deadline)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters re-raise it themselves
+            raise
+        else:
+            future.set_result(None)
+
+    async def _ensure_token(self, left: float) -> None:
+        """HTTP: a token that has not lapsed."""
+        if self._token is None or self._token_lapsed():
+            deadline = asyncio.get_running_loop().time() + max(left, 0.001)
+            await self._authenticate_shared(deadline)
+
+    async def _refresh_loop(self) -> None:
+        """Refresh each token at 70-80 % of its life (AU3); a failed refresh is retried
+        after a pause, lapsed tokens are renewed by the next private call."""
+        while True:
+            token = self._token
+            if token is None:
+                await asyncio.sleep(0.5)
+                continue
+            delay = max(0.05, token.refresh_at() - _monotonic())
+            await asyncio.sleep(delay)
+            if self._token is not token:
+                continue  # renewed meanwhile (a reconnect)
+            if self._conn is not None and not (self._conn.connected and self._ready.is_set()):
+                await asyncio.sleep(0.1)
+                continue
+            deadline = asyncio.get_running_loop().time() + self._timeout
+            try:
+                await self._authenticate_shared(deadline)
+            except AuthError:
+                return
+            except KanaError as exc:
+                logger.info("Pulse token refresh failed: %s; retrying", self._redact(str(exc)))
+                await asyncio.sleep(min(1.0, self._timeout))
+
+    def _give_up(self, error: KanaError) -> None:
+        """A final error: every waiting call and later call raises it; no reconnect."""
+        if self._fatal is not None:
+            return
+        self._fatal = error
+        self._ready.set()
+        self._fail_pending(lambda call: error)
+        for channel in list(self._channels.values()):
+            for sub in list(channel.subs):
+                sub.fail(error)
+        if self._conn is not None:
+            self._spawn(self._conn.close(), "kana-pulse stop")
+
+    # -- the socket's events ----------------------------------------------------------------
+
+    def _connection_made(self) -> None:
+        self._last_frame = _monotonic()
+        self._ready.clear()
+        for channel in self._channels.values():
+            if channel.book is not None:
+                channel.book.reset()
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            setup.cancel()
+        self._setup = asyncio.get_running_loop().create_task(
+            self._prepare(), name="kana-pulse setup")
+
+    async def _prepare(self) -> None:
+        """L3: auth -> heartbeat -> cancel-on-disconnect -> channels -> release the calls."""
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        conn = self._conn
+        try:
+            if self._credentials is not None:
+                await self._authenticate(deadline)
+            if self._heartbeat is not None:
+                await self._ws_call("public/set_heartbeat", {"interval": self._heartbeat},
+                                    order=False, label=None, deadline=deadline)
+            if self._cod:
+                await self._ws_call("private/enable_cancel_on_disconnect", {}, order=False,
+                                    label=None, deadline=deadline)
+            await self._subscribe_channels(list(self._channels), deadline)
+        except AuthError:
+            return
+        except (KanaError, msgspec.DecodeError) as exc:
+            text = self._redact(str(exc))
+            self._warn(f"setup {type(exc).__name__}",
+                       f"Pulse {self.ws_url}: preparing the connection failed: {text}; "
+                       "replacing it")
+            if conn is not None:
+                self._spawn(conn.abort(f"setup failed: {text}"), "kana-pulse abort")
+            return
+        self._ready.set()
+
+    def _connection_lost(self, reason: str) -> None:
+        self._ready.clear()
+        self._private_subscribed = False
+
+        def lost(call: _Call) -> KanaError:
+            if call.order and call.sent:
+                return UnknownOutcomeError(
+                    "", f"the connection dropped ({reason}) before the reply to "
+                    f"{call.method}; it may have executed (never re-sent): look it up with "
+                    "get_order_state_by_label", label=call.label)
+            state = "sent" if call.sent else "not sent"
+            return TransportError(f"{call.method}: the connection dropped ({reason}) before "
+                                  f"the reply ({state}; never re-sent)")
+
+        self._fail_pending(lost)
+        for channel in self._channels.values():
+            for sub in list(channel.subs):
+                sub.mark_stale()
+                sub.mark_gap()
+        hook = self.options.hooks.on_disconnected
+        if hook is not None:
+            self._hook(hook, reason)
+
+    def _reconnecting(self, attempt: int, delay: float) -> None:
+        logger.debug("Pulse %s: reconnect attempt %d in %.3f s", self.ws_url, attempt, delay)
+        hook = self.options.hooks.on_reconnecting
+        if hook is not None:
+            self._hook(hook, attempt, delay)
+
+    def _gave_up(self, error: TransportError) -> None:
+        self._give_up(error)
+
+    def _fail_pending(self, error: Callable[[_Call], BaseException]) -> None:
+        pending, self._pending = self._pending, {}
+        for call in pending.values():
+            if not call.future.done():
+                call.future.set_exception(error(call))
+
+    def _redact(self, text: str) -> str:
+        return self._redactor.redact(text)
+
+    def _rpc_error(self, reply: frames.ErrorReply) -> PulseRpcError:
+        data: Any = None
+        if reply.data:
+            try:
+                data = decode_untyped(reply.data)
+            except (msgspec.DecodeError, RecursionError, ValueError):
+                data = None
+        return PulseRpcError(reply.code, self._redact(reply.message), data)
+
+    def _hook(self, hook: Callable[..., None], *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:
+            logger.warning("Pulse hook %s raised", getattr(hook, "__name__", hook),
+                           exc_info=True)
+
+    async def _watch_silence(self, limit: float) -> None:
+        """L2: a socket with no inbound frame for ``limit`` seconds is replaced."""
+        interval = max(0.01, limit / 4)
+        while True:
+            await asyncio.sleep(interval)
+            conn = self._conn
+            if conn is None or not conn.connected:
+                continue
+            silent = _monotonic() - self._last_frame
+            if silent >= limit:
+                self._counts["silent_replacements"] += 1
+                self._warn("silent", f"Pulse {self.ws_url}: nothing received for "
+                           f"{silent:.1f} s; replacing the socket")
+                self._last_frame = _monotonic()
+                await conn.abort(f"silent for {silent:.1f} s")
+
+    # -- the reader (never raises, never blocks) ---------------------------------------------
+
+    def _frame(self, frame: bytes | str) -> None:
+        self._last_frame = _monotonic()
+        item = self.frame_stats.count(frames.classify(frame, max_bytes=self._max_frame))
+        if type(item) is frames.Reply:
+            ident = item.id
+            call = self._pending.pop(ident, None) if type(ident) is int else None
+            if call is None:
+                if ident in self._test_ids:
+                    self._test_ids.discard(ident)
+                else:
+                    self.frame_stats.unknown_id += 1
+            elif not call.future.done():
+                call.future.set_result(item.result)
+        elif type(item) is frames.Notification:
+            self._route(item.channel, item.data)
+        elif type(item) is frames.ErrorReply:
+            ident = item.id
+            call = self._pending.pop(ident, None) if type(ident) is int else None
+            if call is None:
+                if ident is not None:
+                    self.frame_stats.unknown_id += 1
+                self._warn("stray error", f"Pulse {self.ws_url}: an error reply no call can "
+                           f"claim (id {ident}): {item.code} "
+                           f"{self._redact(item.message)[:200]}")
+            elif not call.future.done():
+                call.future.set_exception(self._rpc_error(item))
+        elif type(item) is frames.Heartbeat:
+            if item.type == "test_request":
+                self._answer_test()
+        else:
+            logger.debug("Pulse %s: dropped frame: %s", self.ws_url, item)
+
+    def _answer_test(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        self._next_id += 1
+        body = {"jsonrpc": "2.0", "id": self._next_id, "method": "public/test"}
+        if len(self._test_ids) > 64:  # answers the gateway never replied to
+            self._test_ids.clear()
+        self._test_ids.add(self._next_id)
+        conn.send(Outgoing(_encode(body).decode()), first=True)
+
+    def _route(self, name: str, data: msgspec.Raw) -> None:
+        channel = self._channels.get(name)
+        if channel is None:
+            self.frame_stats.unrouted += 1
+            return
+        book = channel.book
+        if book is not None:
+            self._route_book(name, channel, book, data)
+            return
+        subs = channel.subs
+        if channel.info.kind.many:
+            try:
+                items = split_items(channel.info, data)
+            except (msgspec.DecodeError, RecursionError, ValueError):
+                items = [data]  # undecodable: the reader counts it when it reads
+            for raw in items:
+                for sub in subs:
+                    sub.push(raw)
+            return
+        for sub in subs:
+            sub.push(data)
+
+    def _route_book(self, name: str, channel: _Channel, book: BookSync,
+                    data: msgspec.Raw) -> None:
+        try:
+            notification = _decode_book(data)
+        except (msgspec.DecodeError, RecursionError, ValueError) as exc:
+            logger.debug("Pulse %s: undecodable book notification: %s", name, exc)
+            book.reset()
+            result: PulseBook | Gap | None = None
+        else:
+            result = book.apply(notification)
+            if result is None:
+                return
+        if isinstance(result, PulseBook):
+            for sub in channel.subs:
+                sub.push_item(result, len(data))
+            return
+        # B2: a gap resyncs this channel alone; nothing built on it is delivered (the last
+        # good book is, marked syncing, so that a reader sees it cannot be trusted now).
+        self._counts["book_resyncs"] += 1
+        for sub in channel.subs:
+            if result is not None and result.book is not None:
+                sub.push_item(result.book, 0)
+            sub.mark_stale()
+        self._spawn(self._resync(name), f"kana-pulse resync {name}")
+
+    async def _resync(self, name: str) -> None:
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        with contextlib.suppress(KanaError):
+            await self._subscribe_channels([name], deadline)
+
+    # -- channels (S1-S6) -------------------------------------------------------------------
+
+    def subscribe(self, channel: str, *, overflow: str | None, capacity: int | None
+                  ) -> Subscription[Any]:
+        info = channel_spec(channel)
+        if self._conn is None and self.ws_url is None:
+            raise ValidationError("channel", "subscriptions need the WebSocket (give ws_url)",
+                                  channel)
+        if info.private and self._credentials is None:
+            raise AuthError("private/subscribe",
+                            f"channel {info.name} is private: give client_id and client_secret")
+        self._start()
+        if self._fatal is not None:
+            raise self._fatal
+        spec = info.spec
+        try:
+            policy = spec.default_overflow if overflow is None else Overflow(overflow)
+        except ValueError:
+            choices = ", ".join(o.value for o in Overflow)
+            raise ValidationError("overflow", f"must be one of {choices}", overflow) from None
+        size = self.options.buffer_size if capacity is None else check_buffer_size(capacity)
+        sub: Subscription[Any] = Subscription(
+            spec, info.name, info.name, overflow=policy, capacity=size,
+            capacity_bytes=self.options.buffer_bytes, on_close=self._release,
+            on_decode_error=self._decode_error)
+        entry = self._channels.get(info.name)
+        fresh = entry is None
+        if entry is None:
+            entry = self._channels[info.name] = _Channel(info)
+        entry.subs.append(sub)
+        if self._ready.is_set() and (fresh or entry.book is not None):
+            deadline = asyncio.get_running_loop().time() + self._timeout
+            self._spawn(self._subscribe_new(info.name, deadline), f"kana-pulse subscribe {channel}")
+        elif not fresh and not spec.is_event:
+            pass  # the next snapshot reaches the new subscriber too
+        if not fresh and spec.is_event and self._ready.is_set():
+            sub.mark_current()
+        return sub
+
+    async def _subscribe_new(self, name: str, deadline: float) -> None:
+        try:
+            await self._subscribe_channels([name], deadline)
+        except KanaError as exc:
+            if isinstance(exc, PulseRpcError):
+                entry = self._channels.get(name)
+                for sub in list(entry.subs if entry else ()):
+                    sub.fail(exc)
+
+    async def _subscribe_channels(self, names: list[str], deadline: float) -> None:
+        """Subscribe ``names`` (public and private apart, S1), each request under 32 KB
+        (S6); channels the reply leaves out fail (S3)."""
+        groups: dict[bool, list[str]] = {False: [], True: []}
+        for name in names:
+            entry = self._channels.get(name)
+            if entry is not None and entry.subs:
+                groups[entry.info.private].append(name)
+        for private, wanted in groups.items():
+            method = "private/subscribe" if private else "public/subscribe"
+            for chunk in _chunks(wanted, MAX_REQUEST_BYTES - 200):
+                raw = await self._ws_call(method, {"channels": chunk}, order=False,
+                                          label=None, deadline=deadline)
+                if private:
+                    self._private_subscribed = True
+                self._accepted(chunk, raw)
+                if self.options.send_interval > 0 and len(wanted) > len(chunk):
+                    await asyncio.sleep(self.options.send_interval)
+
+    def _accepted(self, chunk: list[str], raw: Any) -> None:
+        try:
+            result = decode_untyped(raw)
+        except (msgspec.DecodeError, RecursionError):
+            return
+        if isinstance(result, list) and all(isinstance(x, str) for x in result):
+            accepted = set(result)
+            for name in chunk:
+                entry = self._channels.get(name)
+                if name not in accepted and entry is not None:
+                    error = PulseRpcError(0, f"the gateway did not accept channel {name}")
+                    for sub in list(entry.subs):
+                        sub.fail(error)
+                    continue
+                self._mark_current(name)
+        else:
+            for name in chunk:
+                self._mark_current(name)
+
+    def _mark_current(self, name: str) -> None:
+        entry = self._channels.get(name)
+        if entry is not None and entry.info.spec.is_event:
+            for sub in entry.subs:
+                sub.mark_current()
+
+    def _release(self, sub: Subscription[Any]) -> None:
+        entry = self._channels.get(sub.wire_key)
+        if entry is None or sub not in entry.subs:
+            return
+        entry.subs.remove(sub)
+        if entry.subs:
+            return
+        del self._channels[sub.wire_key]
+        conn = self._conn
+        if self._unsubscribe_supported and conn is not None and conn.connected \
+                and self._ready.is_set() and not self._closed:
+            self._spawn(self._unsubscribe(entry.info), f"kana-pulse unsubscribe {sub.wire_key}")
+
+    async def _unsubscribe(self, info: PulseChannel) -> None:
+        """S5: a per-channel unsubscribe, tried until the gateway says it has none."""
+        method = "private/unsubscribe" if info.private else "public/unsubscribe"
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        try:
+            await self._ws_call(method, {"channels": [info.name]}, order=False, label=None,
+                                deadline=deadline)
+        except PulseRpcError as exc:
+            if exc.code == _METHOD_NOT_FOUND:
+                self._unsubscribe_supported = False
+        except KanaError:
+            pass
+
+    def _decode_error(self, sub: Subscription[Any], error: Exception) -> None:
+        logger.debug("Pulse %s: undecodable payload: %s", sub.wire_key, error)
+        hook = self.options.hooks.on_decode_error
+        if hook is not None:
+            self._hook(hook, sub.topic, sub.wire_key, error)
+
+    async def unsubscribe_all(self) -> None:
+        if self._conn is None:
+            raise ValidationError("method", "unsubscribe_all is served over the WebSocket only "
+                                  "(give ws_url)")
+        for channel in list(self._channels.values()):
+            for sub in list(channel.subs):
+                channel.subs.remove(sub)
+                sub.close_nowait()
+        self._channels.clear()
+        await self._send("public/unsubscribe_all", {}, private=False, ws_only=True,
+                         http_style="none", order=False, label=None)
+        if self._credentials is not None:
+            await self._send("private/unsubscribe_all", {}, private=True, ws_only=True,
+                             http_style="none", order=False, label=None)
+
+    # -- logout (L7) ------------------------------------------------------------------------
+
+    async def _logout(self, params: dict[str, Any]) -> None:
+        if self._conn is None:
+            raise ValidationError("method", "private/logout is served over the WebSocket only "
+                                  "(give ws_url)")
+        if self._credentials is None:
+            raise AuthError("private/logout", "needs client_id and client_secret")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        await self._wait_ready(deadline, "private/logout")
+        self._logged_out = True
+        try:
+            await self._ws_call("private/logout", params, order=False, label=None,
+                                deadline=deadline)
+        except TransportError:
+            pass  # the gateway closes the socket: that is the success
+        finally:
+            self._give_up(KanaError("the Pulse client logged out; create a new one"))
+            self._token = None
+
+    # -- observability ----------------------------------------------------------------------
+
+    def stats(self) -> PulseStats:
+        conn = self._conn
+        return PulseStats(
+            transport="websocket" if self.ws_url is not None else "http",
+            connected=bool(conn and conn.connected),
+            ready=self._ready.is_set() and self._fatal is None and not self._closed,
+            connects=conn.connects if conn else 0,
+            disconnects=conn.disconnects if conn else 0,
+            reconnect_attempt=conn.attempt if conn else 0,
+            last_error=None if conn is None or conn.last_error is None
+            else self._redact(conn.last_error),
+            calls=self._calls,
+            in_flight=len(self._pending),
+            frames=dataclasses.asdict(self.frame_stats),
+            idless_errors=self.frame_stats.idless_errors,
+            unknown_id=self.frame_stats.unknown_id,
+            test_requests=self.frame_stats.test_requests,
+            subscriptions=[sub.stats for entry in self._channels.values()
+                           for sub in entry.subs],
+            **self._counts,
+        )
+
+
+def _chunks(names: list[str], limit: int) -> list[list[str]]:
+    out: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for name in names:
+        cost = len(name.encode()) + 3
+        if current and size + cost > limit:
+            out.append(current)
+            current, size = [], 0
+        current.append(name)
+        size += cost
+    if current:
+        out.append(current)
+    return out
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, Decimal)):
+        return str(value)
+    return _encode(value).decode()
+
+

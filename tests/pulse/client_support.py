@@ -1,0 +1,113 @@
+"""Helpers of the PulseClient tests: a fast simulator, a socket that records what the client
+sends and can slip frames into what it receives, and bounded waits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from kana_async.models.pulse import BuySellResponse, OrderConfirmation
+from kana_async.sim import Simulator
+from kana_async.sim.pulse import PulseConfig, PulseFaults, PulseServer
+from kana_async.stream.transport import AiohttpConnector, WebSocket
+
+BTC = "BTC_USD-PERPETUAL"
+ETH = "ETH_USD-PERPETUAL"
+CLIENT_ID = "bot-1"
+SECRET = "s3cret-value-never-logged"
+
+
+def fast_config(**overrides: Any) -> PulseConfig:
+    """Pushes every 10 ms, heartbeat units of 20 ms (interval 10 = 0.2 s), no market maker."""
+    values: dict[str, Any] = {"push_interval": 0.01, "heartbeat_unit": 0.02,
+                              "market_maker": False}
+    values.update(overrides)
+    return PulseConfig(**values)
+
+
+@asynccontextmanager
+async def pulse_sim(**overrides: Any) -> AsyncIterator[Simulator]:
+    async with Simulator(step_interval=None, market_maker=None,
+                         pulse=fast_config(**overrides)) as sim:
+        yield sim
+
+
+class RecordingSocket:
+    """A real socket whose sent texts are recorded and whose inbound stream can be fed
+    extra frames (delivered before the next real one)."""
+
+    def __init__(self, ws: WebSocket, owner: RecordingConnector) -> None:
+        self._ws = ws
+        self._owner = owner
+        self.sent: list[str] = []
+
+    async def receive(self) -> bytes | str | None:
+        injected = self._owner.injected
+        if injected:
+            return injected.popleft()
+        return await self._ws.receive()
+
+    async def send(self, text: str) -> None:
+        self.sent.append(text)
+        await self._ws.send(text)
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+    async def ping(self) -> None:
+        ping = getattr(self._ws, "ping", None)
+        if ping is not None:
+            await ping()
+
+    def methods(self) -> list[str]:
+        return [json.loads(text)["method"] for text in self.sent]
+
+
+class RecordingConnector:
+    """Opens real sockets (aiohttp) and keeps each, in order."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._inner = AiohttpConnector(session, connect_timeout=5.0)
+        self.sockets: list[RecordingSocket] = []
+        self.injected: deque[bytes | str] = deque()
+
+    async def __call__(self, url: str) -> WebSocket:
+        socket = RecordingSocket(await self._inner(url), self)
+        self.sockets.append(socket)
+        return socket
+
+
+async def until(predicate: Callable[[], bool], *, seconds: float = 5.0,
+                what: str = "condition") -> None:
+    """Wait (bounded in time and in polls) until ``predicate()`` holds."""
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def gateway(sim: Simulator) -> PulseServer:
+    assert sim.pulse is not None
+    return sim.pulse
+
+
+def faults(sim: Simulator) -> PulseFaults:
+    return gateway(sim).faults
+
+
+def order_of(response: BuySellResponse) -> OrderConfirmation:
+    assert response.order is not None
+    return response.order
+
+
+def order_id(response: BuySellResponse | OrderConfirmation) -> str:
+    order = order_of(response) if isinstance(response, BuySellResponse) else response
+    assert order.order_id is not None
+    return order.order_id
