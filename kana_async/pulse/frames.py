@@ -21,8 +21,9 @@ is unwrapped, anything else is the bare result; a 400 ``connection.Message`` is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -47,6 +48,7 @@ DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 EXCERPT_CHARS = 200
 
 RequestId = int | str
+_T = TypeVar("_T")
 BadKind = Literal["oversize", "malformed", "too_deep", "unrecognized", "http_status"]
 HeartbeatType = Literal["heartbeat", "test_request"]
 
@@ -111,13 +113,28 @@ class _Envelope(msgspec.Struct, gc=False):
     params: _Params | None = None
     result: msgspec.Raw = msgspec.Raw()
     error: _Error | None = None
+
+
+class _HttpBody(msgspec.Struct, gc=False):
+    """What :func:`unwrap_http` reads of a body: every field raw, because a bare result may
+    use these names with any type (an order's ``status`` text, say)."""
+
+    jsonrpc: msgspec.Raw = msgspec.Raw()
+    id: msgspec.Raw = msgspec.Raw()
+    result: msgspec.Raw = msgspec.Raw()
+    error: msgspec.Raw = msgspec.Raw()
     # Deribit's HTTP 400 body, ``connection.Message``.
-    description: str | None = None
-    status: int | None = None
+    description: msgspec.Raw = msgspec.Raw()
+    status: msgspec.Raw = msgspec.Raw()
     response: msgspec.Raw = msgspec.Raw()
 
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_decode_body = msgspec.json.Decoder(_HttpBody).decode
+_decode_error = msgspec.json.Decoder(_Error).decode
+_decode_id = msgspec.json.Decoder(int | str | None).decode
+_decode_text = msgspec.json.Decoder(str).decode
+_decode_int = msgspec.json.Decoder(int).decode
 _DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
 
 
@@ -128,7 +145,8 @@ def excerpt(frame: bytes | str, limit: int = EXCERPT_CHARS) -> str:
     return text[:limit]
 
 
-def _envelope(frame: bytes | str, max_bytes: int) -> _Envelope | Bad:
+def _envelope(frame: bytes | str, max_bytes: int,
+              decode: Callable[[bytes | str], _T]) -> _T | Bad:
     if not isinstance(frame, (bytes, str)):
         return Bad("malformed", f"a frame must be bytes or text (got a {type(frame).__name__})")
     size = len(frame) if isinstance(frame, bytes) else len(frame.encode("utf-8", "surrogatepass"))
@@ -136,7 +154,7 @@ def _envelope(frame: bytes | str, max_bytes: int) -> _Envelope | Bad:
         return Bad("oversize", f"{size} bytes, more than {max_bytes}: " + excerpt(frame, 80))
     try:
         # msgspec.Raw must own its bytes: a str input is encoded into a fresh buffer anyway.
-        return _decode_envelope(frame)
+        return decode(frame)
     except RecursionError:
         return Bad("too_deep", excerpt(frame, 80))
     except _DecodeErrors as exc:
@@ -151,7 +169,7 @@ def _first_line(exc: BaseException) -> str:
 
 def classify(frame: bytes | str, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame:
     """What one WebSocket frame is. Never raises."""
-    env = _envelope(frame, max_bytes)
+    env = _envelope(frame, max_bytes, _decode_envelope)
     if isinstance(env, Bad):
         return env
     if env.error is not None:
@@ -198,40 +216,51 @@ def unwrap_http(body: bytes | str, *, status: int = 200,
     unwrapped, at any status. Otherwise, on a 2xx status the whole body is the bare result
     (``Reply(None, body)``); on 400 a ``connection.Message`` is an :class:`ErrorReply` with
     ``code`` its ``status`` (the HTTP status when absent), ``message`` its ``description``,
-    ``data`` its ``response``. Anything else is :class:`Bad` (``http_status`` for a non-2xx
-    reply that says nothing readable: the caller decides what it means).
+    ``data`` its ``response``. Anything else is :class:`Bad`: ``malformed`` for a 2xx body
+    that is not JSON, ``http_status`` for a non-2xx reply that says nothing readable (the
+    caller decides what that status means).
     """
     ok = 200 <= status < 300
-    env = _envelope(body, max_bytes)
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    env = _envelope(raw, max_bytes, _decode_body)
     if isinstance(env, Bad):
-        if ok and env.kind == "malformed" and _is_json_non_object(body):
-            return Reply(None, msgspec.Raw(body.encode() if isinstance(body, str) else body))
-        return env if ok else Bad("http_status", f"HTTP {status}: {env.excerpt}")
-    if env.jsonrpc and (env.error is not None or env.result):
-        if env.error is not None:
-            if env.result:
-                return Bad("malformed", "a reply holds both result and error: "
-                           + excerpt(body))
-            err = env.error
-            return ErrorReply(env.id, err.code, err.message, err.data)
-        if ok:
-            return Reply(env.id, env.result)
-    if ok:
-        return Reply(None, msgspec.Raw(body.encode() if isinstance(body, str) else body))
-    if status == 400 and env.description is not None:
-        code = env.status if env.status is not None else status
-        return ErrorReply(None, code, env.description, env.response)
-    return Bad("http_status", f"HTTP {status}: {excerpt(body)}")
-
-
-def _is_json_non_object(body: bytes | str) -> bool:
-    """True when ``body`` is valid JSON but not an object (a bare scalar or array result)."""
+        if env.kind == "malformed" and _is_json(raw):
+            # Valid JSON that is not an object: a bare scalar or array result.
+            return Reply(None, msgspec.Raw(raw)) if ok else Bad("http_status", f"HTTP {status}: "
+                                                               + excerpt(raw))
+        return env if ok or env.kind != "malformed" else Bad("http_status", f"HTTP {status}: "
+                                                            + excerpt(raw))
     try:
-        msgspec.json.decode(body, type=msgspec.Raw)
-    except (*_DecodeErrors, RecursionError, ValueError, TypeError):
+        if env.jsonrpc and (env.error or env.result):
+            request_id = _decode_id(env.id) if env.id else None
+            if env.error:
+                if env.result:
+                    return Bad("malformed", "a reply holds both result and error: "
+                               + excerpt(raw))
+                err = _decode_error(env.error)
+                return ErrorReply(request_id, err.code, err.message, err.data)
+            if ok:
+                return Reply(request_id, env.result)
+        if ok:
+            return Reply(None, msgspec.Raw(raw))
+        if status == 400 and env.description:
+            sent = bytes(env.status)
+            code = status if sent in (b"", b"null") else _decode_int(sent)
+            return ErrorReply(None, code, _decode_text(env.description), env.response)
+    except (*_DecodeErrors, RecursionError) as exc:
+        return Bad("malformed", f"{_first_line(exc)}: {excerpt(raw, 120)}")
+    return Bad("http_status", f"HTTP {status}: {excerpt(raw)}")
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        _decode_any(body)
+    except (*_DecodeErrors, RecursionError):
         return False
-    head = body.lstrip()[:1]
-    return head not in (b"{", "{")
+    return True
+
+
+_decode_any: Callable[[bytes], Any] = msgspec.json.Decoder(msgspec.Raw).decode
 
 
 @dataclass(slots=True)
