@@ -18,11 +18,12 @@ No book built on a broken chain is ever returned as synced.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal, Protocol
+
+from ..models.pulse import book_level
 
 __all__ = [
     "BookStats",
@@ -161,6 +162,11 @@ class BookSync:
         """Forget the state (a new connection): nothing is applied until the next snapshot."""
         self._unsync()
 
+    def undecodable(self, detail: str) -> Gap | None:
+        """A notification of this channel that could not be decoded at all: the chain is
+        broken as by a gap (a :class:`Gap` the first time, None while already syncing)."""
+        return self._break("malformed", self._change_id, None, detail)
+
     def apply(self, update: BookUpdate) -> PulseBook | Gap | None:
         """The book after ``update``; a :class:`Gap` when the chain broke here; None when the
         update was dropped (the book is syncing and this is not a snapshot)."""
@@ -276,61 +282,30 @@ def _show(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _number(value: object, what: str) -> Decimal:
-    """An exact, finite number from a decoded level field (Decimal, int, float or text)."""
-    if isinstance(value, bool):
-        raise _Broken(f"{what} must be a number (got {_show(value)})")
-    if isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Broken(f"{what} must be finite")
-        number = Decimal(repr(value))
-    elif isinstance(value, str) and len(value) <= 64:
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise _Broken(f"{what} must be a number (got {_show(value)})") from None
-    else:
-        raise _Broken(f"{what} must be a number (got {_show(value)})")
-    if not number.is_finite():
-        raise _Broken(f"{what} must be finite")
-    return number
-
-
 def _levels(levels: Sequence[Sequence[object]] | None,
             side: str) -> list[tuple[Decimal, Decimal | None]]:
-    """``(price, amount)`` per level, amount None for a removal."""
+    """``(price, amount)`` per level, amount None for a removal. Each level is read by the
+    models' :func:`~kana_async.models.pulse.book_level`; what an action means is decided here."""
     if levels is None:
         return []
     if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
         raise _Broken(f"{side} must be a list of levels")
     out: list[tuple[Decimal, Decimal | None]] = []
-    action: object
-    for level in levels:
-        if isinstance(level, (str, bytes)) or not isinstance(level, Sequence):
-            raise _Broken(f"each level of {side} must be [price, amount] or "
-                          "[action, price, amount]")
-        if len(level) == 2:
-            action, raw_price, raw_amount = "new", level[0], level[1]
-        elif len(level) == 3:
-            action, raw_price, raw_amount = level[0], level[1], level[2]
-        else:
-            raise _Broken(f"each level of {side} must be [price, amount] or "
-                          f"[action, price, amount] (got {len(level)} items)")
-        if not isinstance(action, str) or action not in _ACTIONS:
-            raise _Broken(f'a level action must be "new", "change" or "delete" '
+    for raw in levels:
+        try:
+            level = book_level(raw)
+        except ValueError as exc:
+            raise _Broken(f"{side}: {exc}") from None
+        action = "new" if level.action is None else level.action
+        if action not in _ACTIONS:
+            raise _Broken(f'{side}: a level action must be "new", "change" or "delete" '
                           f"(got {_show(action)})")
-        price = _number(raw_price, f"a {side} price")
         if action == "delete":
-            out.append((price, None))
+            out.append((level.price, None))
             continue
-        amount = _number(raw_amount, f"a {side} amount")
-        if amount < 0:
-            raise _Broken(f"a {side} amount must be >= 0 (got {amount})")
-        out.append((price, None if amount == 0 else amount))
+        if level.amount < 0:
+            raise _Broken(f"{side}: a level amount must be >= 0 (got {level.amount})")
+        out.append((level.price, None if level.amount == 0 else level.amount))
     return out
 
 

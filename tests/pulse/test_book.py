@@ -3,6 +3,7 @@ that random change streams with gaps never yield a book built on a broken chain.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kana_async.models.pulse import BookNotification, PulseDecoder
 from kana_async.pulse.book import BookSync, Gap, PulseBook
 
 D = Decimal
@@ -170,7 +172,8 @@ def test_a_crossed_snapshot_asks_for_another_even_while_syncing() -> None:
         ([["new", 1, -1]], ">= 0"),
         ([["add", 1, 1]], "action"),
         ([["new", True, 1]], "must be a number"),
-        ([[1, 2, 3, 4]], "4 items"),
+        ([[1, 2, 3, 4]], "[price, amount]"),
+        ([[5, 1, 1]], "action"),
         (["12"], "[price, amount]"),
     ],
 )
@@ -227,6 +230,37 @@ def test_the_channels_instrument_is_kept_whatever_the_payload_says() -> None:
     assert book.instrument_name == "ETH_USD-PERPETUAL"
     assert book.best_bid is None
     assert book.best_ask is None
+
+
+def test_an_undecodable_notification_breaks_the_chain_once() -> None:
+    sync = started()
+    gap = sync.undecodable("not JSON")
+    assert isinstance(gap, Gap)
+    assert (gap.reason, gap.expected, gap.detail) == ("malformed", 10, "not JSON")
+    assert gap.book is not None
+    assert gap.book.status == "syncing"
+    assert sync.undecodable("again") is None
+    assert sync.apply(change(10, 11)) is None
+    assert (sync.stats.gaps, sync.stats.malformed, sync.stats.dropped) == (1, 2, 2)
+
+
+def test_decoded_models_are_applied() -> None:
+    frames = [
+        {"type": "snapshot", "change_id": 7, "prev_change_id": 0, "timestamp": 5,
+         "instrument_name": "BTC_USD-PERPETUAL",
+         "bids": [["new", 100.5, 10], ["new", "100", "2.5"]], "asks": [["new", 101, 3]]},
+        {"type": "change", "change_id": 8, "prev_change_id": 7, "timestamp": 6,
+         "instrument_name": "BTC_USD-PERPETUAL",
+         "bids": [["delete", 100.5, 0]], "asks": [[101.25, 1]]},
+    ]
+    decoder: PulseDecoder[BookNotification] = PulseDecoder(BookNotification)
+    sync = BookSync("BTC_USD-PERPETUAL")
+    books = [sync.apply(decoder.decode(json.dumps(frame).encode())) for frame in frames]
+    first, second = synced(books[0]), synced(books[1])
+    assert first.bids == ((D("100.5"), D(10)), (D(100), D("2.5")))
+    assert second.bids == ((D(100), D("2.5")),)
+    assert second.asks == ((D(101), D(3)), (D("101.25"), D(1)))
+    assert (second.change_id, second.timestamp) == (8, 6)
 
 
 def test_reset_waits_for_a_snapshot() -> None:
