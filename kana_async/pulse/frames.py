@@ -96,7 +96,8 @@ Frame = Reply | ErrorReply | Notification | Heartbeat | Bad
 
 class _Params(msgspec.Struct, gc=False):
     channel: str | None = None
-    type: str | None = None
+    # Raw: only a heartbeat's ``type`` is read, a notification's may be anything.
+    type: msgspec.Raw = msgspec.Raw()
     data: msgspec.Raw = msgspec.Raw()
 
 
@@ -149,7 +150,10 @@ def _envelope(frame: bytes | str, max_bytes: int,
               decode: Callable[[bytes | str], _T]) -> _T | Bad:
     if not isinstance(frame, (bytes, str)):
         return Bad("malformed", f"a frame must be bytes or text (got a {type(frame).__name__})")
-    size = len(frame) if isinstance(frame, bytes) else len(frame.encode("utf-8", "surrogatepass"))
+    size = len(frame)
+    if isinstance(frame, str) and max_bytes < size * 4:
+        # A character is 1-4 UTF-8 bytes: encode only when the count alone cannot tell.
+        size = size if size > max_bytes else len(frame.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         return Bad("oversize", f"{size} bytes, more than {max_bytes}: " + excerpt(frame, 80))
     try:
@@ -198,10 +202,10 @@ def _message(env: _Envelope, frame: bytes | str) -> Frame:
                        + excerpt(frame))
         return Notification(params.channel, params.data)
     if env.method == "heartbeat":
-        kind = params.type if params is not None else None
-        if kind == "test_request":
+        kind = bytes(params.type) if params is not None else b""
+        if kind == b'"test_request"':
             return Heartbeat("test_request")
-        if kind == "heartbeat":
+        if kind == b'"heartbeat"':
             return Heartbeat("heartbeat")
         return Bad("unrecognized", "a heartbeat whose params.type is neither heartbeat nor "
                    "test_request: " + excerpt(frame))

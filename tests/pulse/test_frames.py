@@ -62,6 +62,12 @@ def test_replies_keep_their_result_raw(request_id: int | str, result: Any) -> No
     assert same_json(got.result, result)
 
 
+def test_a_notification_may_carry_a_type_of_any_shape() -> None:
+    got = classify(b'{"method":"subscription","params":{"channel":"c","type":5,"data":[1]}}')
+    assert isinstance(got, Notification)
+    assert got.channel == "c"
+
+
 def test_error_replies_with_and_without_id() -> None:
     error = PulseError(Code.INVALID_PARAMS, "amount is required", param="amount")
     got = classify(enc(sim_frames.error_reply(7, error)))
@@ -155,6 +161,10 @@ def test_oversize_is_refused_before_decoding() -> None:
     text = '{"jsonrpc":"2.0","id":1,"result":"' + "é" * 60 + '"}'
     assert isinstance(classify(text, max_bytes=100), Bad)
     assert isinstance(classify(text, max_bytes=len(text.encode())), Reply)
+    wide = '{"jsonrpc":"2.0","id":1,"result":"' + "😀" * 30 + '"}'
+    assert isinstance(classify(wide, max_bytes=len(wide.encode()) - 1), Bad)
+    assert isinstance(classify(wide, max_bytes=len(wide.encode())), Reply)
+    assert isinstance(classify("x" * 101, max_bytes=100), Bad)
 
 
 def test_a_frame_of_another_type_is_malformed() -> None:
