@@ -1,0 +1,259 @@
+"""PulseClient under the gateway's faults: shuffled replies and stray errors, short-lived
+tokens, drops, stalls, book gaps, lost order replies and hostile frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kana_async import PulseClient, TransportError, UnknownOutcomeError
+from kana_async.pulse import PulseBook
+from kana_async.sim.pulse.faults import StrayError
+from tests.pulse.client_support import (
+    BTC,
+    CLIENT_ID,
+    ETH,
+    SECRET,
+    RecordingConnector,
+    faults,
+    gateway,
+    order_id,
+    pulse_sim,
+    until,
+)
+
+
+def client(sim: Any, **options: Any) -> PulseClient:
+    values: dict[str, Any] = {"client_id": CLIENT_ID, "client_secret": SECRET,
+                              "timeout": 5.0, "silence_timeout": 1.0,
+                              "stream": {"reconnect": {"initial_delay": 0.05,
+                                                       "max_delay": 0.2}}}
+    values.update(options)
+    return PulseClient(sim.pulse_ws_url, **values)
+
+
+async def test_a_thousand_calls_with_shuffled_replies_and_stray_errors() -> None:
+    # The gateway answers a burst of 1,000 requests (and 200 stray errors) faster than one
+    # socket drains: its outgoing queue must hold them all, or it closes us as a slow reader.
+    async with pulse_sim(queue_size=2_000) as sim, client(sim, timeout=30.0) as pulse:
+        ids = []
+        for i in range(20):
+            placed = await pulse.buy(instrument_name=BTC, amount=10, type="limit",
+                                     price=40000 + 10 * i)
+            ids.append(order_id(placed))
+        faults(sim).shuffle_replies(50, flush_after=0.02)
+        strays: list[StrayError] = ["no_id", "null_id"]
+        faults(sim).send_stray_errors(*(strays * 100))
+
+        async def one(i: int) -> tuple[int, Any]:
+            if i % 3 == 0:
+                return i, await pulse.get_index_price(
+                    index_name="btc_usd" if i % 2 else "eth_usd")
+            return i, await pulse.get_order_state(order_id=ids[i % len(ids)])
+
+        results = await asyncio.gather(*(one(i) for i in range(1000)))
+        btc = await pulse.get_index_price(index_name="btc_usd")
+        eth = await pulse.get_index_price(index_name="eth_usd")
+        assert btc != eth
+        for i, result in results:
+            if i % 3 == 0:
+                assert result == (btc if i % 2 else eth), i
+            else:
+                assert result.order_id == ids[i % len(ids)], i
+                assert result.price == Decimal(40000 + 10 * (i % len(ids)))
+        stats = pulse.stats()
+        assert stats.idless_errors == 200
+        assert stats.connects == 1
+        assert stats.in_flight == 0
+
+
+async def test_short_lived_tokens_are_refreshed_without_a_failed_call() -> None:
+    async with pulse_sim(token_lifetime=1.0) as sim, client(sim) as pulse:
+        failures = 0
+        for _ in range(40):  # about 4 lifetimes
+            try:
+                await pulse.get_positions(currency="BTC")
+            except Exception:
+                failures += 1
+            await asyncio.sleep(0.1)
+        assert failures == 0
+        assert pulse.stats().token_refreshes >= 3
+
+
+async def test_http_tokens_are_refreshed_too() -> None:
+    async with pulse_sim(token_lifetime=1.0) as sim, PulseClient(
+        http_url=sim.pulse_http_url, client_id=CLIENT_ID, client_secret=SECRET, timeout=5.0,
+    ) as pulse:
+        for _ in range(25):
+            await pulse.get_positions(currency="BTC")
+            await asyncio.sleep(0.1)
+        assert pulse.stats().token_refreshes >= 2
+
+
+async def test_a_revoked_token_is_renewed_and_the_call_goes_through() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        await pulse.get_positions(currency="BTC")
+        faults(sim).revoke_tokens()
+        positions = await pulse.get_positions(currency="BTC")
+        assert positions[0].instrument_name == BTC
+
+
+async def test_reconnect_restores_auth_heartbeat_cod_and_channels_in_order() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector,
+                          cancel_on_disconnect=True) as pulse:
+            book = pulse.subscribe(f"book.{BTC}.raw")
+            orders = pulse.subscribe(f"user.orders.{BTC}.raw")
+            await asyncio.wait_for(book.get(), 3)
+            await until(lambda: orders.current)
+            faults(sim).drop()
+            await until(lambda: pulse.stats().connects == 2 and pulse.stats().ready,
+                        what="the second connection")
+            sent = [m for m in connector.sockets[1].methods() if m != "public/test"]
+            assert sent[:5] == ["public/auth", "public/set_heartbeat",
+                                "private/enable_cancel_on_disconnect", "public/subscribe",
+                                "private/subscribe"]
+            sessions = [conn.session for conn in gateway(sim).connections]
+            assert len(sessions) == 1
+            session = sessions[0]
+            assert session.cancel_on_disconnect
+            assert session.heartbeat_interval == 10
+            assert set(session.subscriptions) == {f"book.{BTC}.raw", f"user.orders.{BTC}.raw"}
+            fresh = await asyncio.wait_for(book.get(), 3)
+            assert isinstance(fresh, PulseBook)
+            assert fresh.synced
+
+
+async def test_cod_turned_off_by_the_user_stays_off_after_a_reconnect() -> None:
+    async with pulse_sim() as sim, client(sim, cancel_on_disconnect=True) as pulse:
+        await pulse.disable_cancel_on_disconnect()
+        faults(sim).drop()
+        await until(lambda: pulse.stats().connects == 2 and pulse.stats().ready)
+        assert await pulse.get_cancel_on_disconnect() is False
+
+
+async def test_calls_made_while_reconnecting_wait_for_the_new_connection() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        faults(sim).refuse_connections(0.3)
+        faults(sim).drop()
+        await until(lambda: not pulse.stats().connected)
+        assert await pulse.get_index_price(index_name="btc_usd") > 0
+        assert pulse.stats().connects == 2
+
+
+async def test_test_requests_are_answered_and_the_socket_lives() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        await until(lambda: pulse.stats().test_requests >= 5, what="five test requests")
+        assert pulse.stats().connects == 1
+        assert gateway(sim).stats.get("heartbeat_closed", 0) == 0
+
+
+async def test_a_silent_socket_is_replaced() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        faults(sim).stall()
+        await until(lambda: pulse.stats().silent_replacements >= 1, what="the replacement")
+        faults(sim).unstall()
+        await until(lambda: pulse.stats().ready and pulse.stats().connects >= 2,
+                    what="a new connection")
+        assert await pulse.get_index_price(index_name="btc_usd") > 0
+
+
+async def test_a_gap_on_one_book_resyncs_that_book_only() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        btc = pulse.subscribe(f"book.{BTC}.raw")
+        eth = pulse.subscribe(f"book.{ETH}.raw")
+        await asyncio.wait_for(btc.get(), 3)
+        await asyncio.wait_for(eth.get(), 3)
+        faults(sim).gap(BTC)
+        eth_books: list[PulseBook] = []
+        for i in range(3):
+            await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=50000 + i)
+            await pulse.buy(instrument_name=ETH, amount=10, type="limit", price=2000 + i)
+        await until(lambda: pulse.stats().book_resyncs >= 1, what="the resync")
+        for _ in range(50):
+            book = await asyncio.wait_for(btc.get(), 3)
+            if book.synced and len(book.bids) == 3:
+                break
+        assert book.synced
+        assert [price for price, _ in book.bids] == [Decimal(50002), Decimal(50001),
+                                                     Decimal(50000)]
+        for _ in range(50):
+            eth_book = await asyncio.wait_for(eth.get(), 3)
+            eth_books.append(eth_book)
+            if len(eth_book.bids) == 3:
+                break
+        assert all(b.synced for b in eth_books)
+        assert pulse.stats().book_resyncs == 1
+        await btc.close()
+        await eth.close()
+
+
+async def test_an_order_in_flight_at_a_drop_is_sent_once_and_reported_unknown() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector) as pulse:
+            faults(sim).hold_replies(1)
+            order = asyncio.ensure_future(pulse.buy(
+                instrument_name=BTC, amount=10, type="limit", price=45000, label="in-doubt"))
+            await until(lambda: faults(sim).counts.get("held", 0) == 1, what="the held reply")
+            faults(sim).drop()
+            with pytest.raises(UnknownOutcomeError) as caught:
+                await order
+            assert caught.value.label == "in-doubt"
+            await until(lambda: pulse.stats().ready and pulse.stats().connects == 2)
+            found = await pulse.get_order_state_by_label(currency="BTC", label="in-doubt")
+            assert len(found) == 1
+            buys = [text for socket in connector.sockets for text in socket.sent
+                    if json.loads(text)["method"] == "private/buy"]
+            assert len(buys) == 1
+
+
+async def test_a_lost_order_reply_names_its_label_and_a_lost_read_does_not() -> None:
+    async with pulse_sim() as sim, client(sim, timeout=0.5) as pulse:
+        faults(sim).hold_replies(50)
+        with pytest.raises(UnknownOutcomeError) as caught:
+            await pulse.sell(instrument_name=BTC, amount=10, type="limit", price=80000)
+        label = caught.value.label
+        assert label is not None
+        assert label in str(caught.value)
+        with pytest.raises(TransportError, match="no reply"):
+            await pulse.get_positions(currency="BTC")
+        faults(sim).release()
+        found = await pulse.get_order_state_by_label(currency="BTC", label=label)
+        assert len(found) == 1
+
+
+async def test_garbage_and_deep_nesting_never_end_the_reader() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector) as pulse:
+            book = pulse.subscribe(f"book.{BTC}.raw")
+            await asyncio.wait_for(book.get(), 3)
+            hostile: list[bytes | str] = [
+                b"not json", b"[" * 100_000, b'{"a":' * 100_000, "\x00\xff", b"42",
+                b'{"jsonrpc":"2.0","id":999999,"result":1}',
+                b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.'
+                + BTC.encode() + b'.raw","data":' + b"[" * 50_000 + b"}}",
+                b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.'
+                + BTC.encode() + b'.raw","data":{"type":"change","change_id":"x"}}}',
+                b'{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"other"}}',
+            ]
+            connector.injected.extend(hostile)
+            await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=50000)
+            assert await pulse.get_index_price(index_name="btc_usd") > 0
+            stats = pulse.stats()
+            assert stats.connects == 1
+            assert stats.frames["malformed"] + stats.frames["too_deep"] \
+                + stats.frames["unrecognized"] >= 5
+            for _ in range(50):
+                latest = await asyncio.wait_for(book.get(), 3)
+                if latest.synced and latest.bids:
+                    break
+            assert latest.best_bid == (Decimal(50000), Decimal(10))
+            await book.close()
