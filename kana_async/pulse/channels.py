@@ -86,8 +86,10 @@ def _kind(
         name=prefix,
         key=None,
         item=item,
-        # Every payload is one object (arrays are split before they reach a subscription).
-        is_list=False,
+        # Kana's topics are snapshots exactly when their payload is a list, and the stream
+        # reads ``is_event`` (= not is_list) for that. A Pulse payload is always one object
+        # (arrays are split first, P5), so here the flag says only "snapshot".
+        is_list=not event,
         default_overflow=Overflow.ERROR if event else Overflow.KEEP_LATEST,
         payload_type=item,
         decoder=PulseDecoder(item),

@@ -69,6 +69,8 @@ def test_kind_visibility_and_overflow_of_each_pattern(prefix: str) -> None:
     assert channel.private is (prefix in PRIVATE)  # S1
     assert is_private(channel.name) is (prefix in PRIVATE)
     assert channel.event is (prefix in EVENT)
+    assert channel.spec.is_event is (prefix in EVENT)  # what the stream machinery reads
+    assert channel.spec.payload_type is channel.spec.item  # one object per payload
     assert channel.overflow is (Overflow.ERROR if prefix in EVENT else Overflow.KEEP_LATEST)
     assert channel.book is (prefix == "book")
 
