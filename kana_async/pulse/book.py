@@ -18,6 +18,7 @@ No book built on a broken chain is ever returned as synced.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -114,7 +115,9 @@ class Gap:
 
 @dataclass(slots=True)
 class BookStats:
-    """Counters of one :class:`BookSync` (each notification counted once)."""
+    """Counters of one :class:`BookSync`: ``snapshots`` and ``changes`` received while they
+    could be applied, ``dropped`` while waiting for a snapshot; ``gaps`` counts the breaks
+    reported, ``crossed`` and ``malformed`` their causes besides a plain gap."""
 
     snapshots: int = 0
     changes: int = 0
@@ -123,6 +126,36 @@ class BookStats:
     malformed: int = 0
     #: Changes dropped while waiting for a snapshot (after a gap, or before the first one).
     dropped: int = 0
+
+
+class _Side:
+    """One side's levels: amounts by price, and the prices kept sorted ascending as levels
+    come and go, so a book is read out in one pass instead of a sort per change."""
+
+    __slots__ = ("amounts", "prices")
+
+    def __init__(self) -> None:
+        self.amounts: dict[Decimal, Decimal] = {}
+        self.prices: list[Decimal] = []
+
+    def set(self, levels: list[tuple[Decimal, Decimal | None]]) -> None:
+        amounts, prices = self.amounts, self.prices
+        for price, amount in levels:
+            if amount is None:
+                if amounts.pop(price, None) is not None:
+                    del prices[bisect_left(prices, price)]
+            else:
+                if price not in amounts:
+                    insort(prices, price)
+                amounts[price] = amount
+
+    def ascending(self) -> tuple[Level, ...]:
+        amounts = self.amounts
+        return tuple([(price, amounts[price]) for price in self.prices])
+
+    def descending(self) -> tuple[Level, ...]:
+        amounts = self.amounts
+        return tuple([(price, amounts[price]) for price in reversed(self.prices)])
 
 
 class _Broken(Exception):
@@ -137,8 +170,8 @@ class BookSync:
 
     instrument_name: str
     stats: BookStats = field(default_factory=BookStats)
-    _bids: dict[Decimal, Decimal] = field(default_factory=dict, repr=False)
-    _asks: dict[Decimal, Decimal] = field(default_factory=dict, repr=False)
+    _bids: _Side = field(default_factory=_Side, repr=False)
+    _asks: _Side = field(default_factory=_Side, repr=False)
     _change_id: int | None = None
     _synced: bool = False
     _last: PulseBook | None = field(default=None, repr=False)
@@ -186,11 +219,10 @@ class BookSync:
         if not isinstance(change_id, int) or isinstance(change_id, bool):
             return self._break("malformed", None, None, "a snapshot must carry an integer "
                                "change_id", snapshot=True)
-        bids: dict[Decimal, Decimal] = {}
-        asks: dict[Decimal, Decimal] = {}
+        bids, asks = _Side(), _Side()
         try:
-            _apply_levels(bids, update.bids, "bids")
-            _apply_levels(asks, update.asks, "asks")
+            bids.set(_levels(update.bids, "bids"))
+            asks.set(_levels(update.asks, "asks"))
         except _Broken as exc:
             return self._break("malformed", None, change_id, str(exc), snapshot=True)
         self._bids, self._asks = bids, asks
@@ -218,8 +250,8 @@ class BookSync:
             ask_levels = _levels(update.asks, "asks")
         except _Broken as exc:
             return self._break("malformed", expected, prev, str(exc))
-        _set(self._bids, bid_levels)
-        _set(self._asks, ask_levels)
+        self._bids.set(bid_levels)
+        self._asks.set(ask_levels)
         self._change_id = change_id
         return self._deliver(change_id, update.timestamp)
 
@@ -227,11 +259,11 @@ class BookSync:
 
     def _deliver(self, change_id: int, timestamp: int | None, *,
                  snapshot: bool = False) -> PulseBook | Gap | None:
-        bids = tuple(sorted(self._bids.items(), reverse=True))
-        asks = tuple(sorted(self._asks.items()))
-        if bids and asks and bids[0][0] >= asks[0][0]:
-            return self._break("crossed", None, change_id, f"best bid {bids[0][0]} is at or "
-                               f"above best ask {asks[0][0]}", snapshot=snapshot)
+        bid_prices, ask_prices = self._bids.prices, self._asks.prices
+        if bid_prices and ask_prices and bid_prices[-1] >= ask_prices[0]:
+            return self._break("crossed", None, change_id, f"best bid {bid_prices[-1]} is at "
+                               f"or above best ask {ask_prices[0]}", snapshot=snapshot)
+        bids, asks = self._bids.descending(), self._asks.ascending()
         self._last = PulseBook(self.instrument_name, change_id,
                                timestamp if _is_int(timestamp) else None, "synced", bids, asks)
         return self._last
@@ -258,8 +290,8 @@ class BookSync:
     def _unsync(self) -> None:
         self._synced = False
         self._change_id = None
-        self._bids = {}
-        self._asks = {}
+        self._bids = _Side()
+        self._asks = _Side()
 
 
 # -- levels ---------------------------------------------------------------------------------------
@@ -307,16 +339,3 @@ def _levels(levels: Sequence[Sequence[object]] | None,
             raise _Broken(f"{side}: a level amount must be >= 0 (got {level.amount})")
         out.append((level.price, None if level.amount == 0 else level.amount))
     return out
-
-
-def _set(side: dict[Decimal, Decimal], levels: list[tuple[Decimal, Decimal | None]]) -> None:
-    for price, amount in levels:
-        if amount is None:
-            side.pop(price, None)
-        else:
-            side[price] = amount
-
-
-def _apply_levels(side: dict[Decimal, Decimal], levels: Sequence[Sequence[object]] | None,
-                  name: str) -> None:
-    _set(side, _levels(levels, name))
