@@ -596,9 +596,13 @@ class PulseDecoder(Generic[T]):
         return f"PulseDecoder({getattr(self.type, '__name__', self.type)})"
 
     def decode(self, data: WireBytes) -> T:
-        """Decode ``data``; raises ``msgspec.DecodeError`` / ``msgspec.ValidationError``."""
+        """Decode ``data``; raises ``msgspec.DecodeError`` (too deeply nested JSON included)
+        or ``msgspec.ValidationError``."""
         try:
-            value: T = self._decode(data)
-        except msgspec.ValidationError:
-            value = decode_lenient(data, self.type)
+            try:
+                value: T = self._decode(data)
+            except msgspec.ValidationError:
+                value = decode_lenient(data, self.type)
+        except RecursionError:
+            raise msgspec.DecodeError("JSON nested too deeply") from None
         return check_money(value, self.type)

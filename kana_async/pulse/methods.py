@@ -238,8 +238,12 @@ _untyped = msgspec.json.Decoder(float_hook=Decimal).decode
 
 
 def decode_untyped(raw: WireBytes) -> Any:
-    """Plain JSON with every non-integer number as ``Decimal`` (``call()``'s results)."""
-    return _untyped(raw)
+    """Plain JSON with every non-integer number as ``Decimal`` (``call()``'s results);
+    raises ``msgspec.DecodeError`` for bad or too deeply nested JSON."""
+    try:
+        return _untyped(raw)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON nested too deeply") from None
 
 
 def decode_result(spec: MethodSpec, raw: WireBytes) -> Any:
@@ -248,6 +252,13 @@ def decode_result(spec: MethodSpec, raw: WireBytes) -> Any:
     Raises ``msgspec.DecodeError`` for bad JSON and ``msgspec.ValidationError`` for a result
     of the wrong shape (naming the field); a ``none`` result never fails.
     """
+    try:
+        return _decode_result(spec, raw)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON nested too deeply") from None
+
+
+def _decode_result(spec: MethodSpec, raw: WireBytes) -> Any:
     shape = spec.shape
     if shape == "value":
         decoder = spec.decoder
@@ -272,8 +283,8 @@ def decode_result(spec: MethodSpec, raw: WireBytes) -> Any:
         state = _cod(raw)
         return state.enabled if isinstance(state, _CodState) else state
     if shape == "channels":
-        return _channels(_untyped(raw))
-    return _untyped(raw)
+        return _channels(decode_untyped(raw))
+    return decode_untyped(raw)
 
 
 def _channels(value: Any) -> list[str] | None:

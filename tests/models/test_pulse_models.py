@@ -220,3 +220,9 @@ def test_login_response_never_shows_its_tokens() -> None:
         assert "SECRET" not in text
         assert "expires_in=900" in text
     assert "SECRET" not in repr(list(login.__rich_repr__()))
+
+
+def test_deep_nesting_in_an_untyped_part_is_a_decode_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        PulseDecoder[BookNotification](BookNotification).decode(b'{"bids": [' + deep + b"]}")

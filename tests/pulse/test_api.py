@@ -483,3 +483,19 @@ async def test_every_method_against_the_simulated_gateway() -> None:
         assert refreshed.access_token
         await client.send("private/logout", {"invalidate_token": True})
         await client.closed()
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_hostile_results_fail_as_decode_errors(method: str) -> None:
+    """Garbage or 100,000-deep nesting in a result is a msgspec error, never a crash of
+    another kind (a ``none`` result ignores its body)."""
+    spec = METHODS[method]
+    deep = b"[" * 100_000 + b"]" * 100_000
+    deep_object = b'{"bids": [' + deep + b'], "response": ' + deep + b"}"
+    for body in (deep, deep_object, b"{", b"\xff\xfe", b'{"a": NaN}'):
+        try:
+            decode_result(spec, body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        else:
+            assert spec.shape == "none", (method, body[:20])
