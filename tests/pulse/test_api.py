@@ -290,6 +290,9 @@ async def test_auth_sends_only_the_fields_of_its_grant_and_never_shows_a_secret(
                    nonce="n")
     assert api.params == {"grant_type": "client_signature", "client_id": "id",
                           "timestamp": 1, "signature": "ab", "nonce": "n"}
+    await api.auth(grant_type="client_signature", client_id="id", timestamp=1, signature="ab",
+                   nonce="n", data="")
+    assert api.params["data"] == ""
     sent = len(api.sent)
     with pytest.raises(ValidationError, match="client_secret: is required by grant_type"):
         await api.auth(grant_type="client_credentials", client_id="id")
