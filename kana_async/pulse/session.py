@@ -57,6 +57,10 @@ MAX_REQUEST_BYTES = 32 * 1024
 #: The gateway's "unauthorized" (a lapsed or revoked token): authenticate again, retry once.
 _UNAUTHORIZED = 13009
 _METHOD_NOT_FOUND = -32601
+#: Deribit's too_many_requests (L8): non-order calls back off and try again.
+_TOO_MANY_REQUESTS = 10028
+_MAX_BUSY_RETRIES = 5
+_BUSY_DELAY = 0.05
 _GRANTS = ("client_credentials", "client_signature")
 #: Methods whose success only changes this connection (tracked for the next one).
 _CONNECTION_STATE = frozenset({
@@ -196,8 +200,10 @@ class PulseSession:
                     not 0 < seconds < float("inf"):
                 raise ValidationError(what, "must be a finite number of seconds > 0", seconds)
         self._timeout = float(timeout)
-        self._silence = silence_timeout if silence_timeout is not None else (
-            None if heartbeat is None else 2.0 * heartbeat + 1.0)
+        #: Seconds of silence after which the socket is replaced (L2); the default follows
+        #: the heartbeat and is off while the heartbeat is.
+        self._silence = silence_timeout
+        self._silence_follows = silence_timeout is None
         self.options = StreamOptions.coerce(stream)
         self._max_frame = self.options.max_frame_bytes
         self._http = http
@@ -223,7 +229,8 @@ class PulseSession:
         self._refresher: asyncio.Task[None] | None = None
         self._last_frame = 0.0
         self._unsubscribe_supported = True
-        self._private_subscribed = False
+        #: Channels subscribed on the current socket.
+        self._live: set[str] = set()
         self._warn = RateLimitedWarning(logger, self.options.warn_interval)
         self._counts = {"silent_replacements": 0, "book_resyncs": 0, "token_refreshes": 0}
         #: Ids of our answers to test requests (their replies claim no call).
@@ -258,9 +265,8 @@ class PulseSession:
                 else (opts.heartbeat or 20.0) / 2,
                 warn_interval=opts.warn_interval)
             self._conn.start()
-            if self._silence is not None:
-                self._watch = loop.create_task(self._watch_silence(self._silence),
-                                               name="kana-pulse silence watchdog")
+            self._watch = loop.create_task(self._watch_silence(),
+                                           name="kana-pulse silence watchdog")
         if self._credentials is not None and self._refresher is None:
             self._refresher = loop.create_task(self._refresh_loop(), name="kana-pulse tokens")
 
@@ -378,18 +384,27 @@ class PulseSession:
                                       "(give ws_url)", method)
             return await self._http_call(method, params, private=private, style=http_style,
                                          order=order, label=label, deadline=deadline)
-        await self._wait_ready(deadline, method)
-        if private and self._token_lapsed():
-            await self._authenticate_shared(deadline)
-        try:
-            return await self._ws_call(method, params, order=order, label=label,
-                                       deadline=deadline)
-        except PulseRpcError as exc:
-            if exc.code != _UNAUTHORIZED or not private:
-                raise
-        # Refused, so not executed: authenticate again and send it once more.
-        await self._authenticate_shared(deadline)
-        return await self._ws_call(method, params, order=order, label=label, deadline=deadline)
+        reauthenticated = False
+        for attempt in range(_MAX_BUSY_RETRIES + 1):
+            await self._wait_ready(deadline, method)
+            if private and self._token_lapsed():
+                await self._authenticate_shared(deadline)
+            try:
+                return await self._ws_call(method, params, order=order, label=label,
+                                           deadline=deadline)
+            except PulseRpcError as exc:
+                if exc.code == _UNAUTHORIZED and private and not reauthenticated:
+                    # Refused, so not executed: authenticate again, send it once more.
+                    reauthenticated = True
+                    await self._authenticate_shared(deadline)
+                    continue
+                # L8: a busy gateway is waited out, for anything but an order.
+                delay = _BUSY_DELAY * 2 ** attempt
+                if exc.code != _TOO_MANY_REQUESTS or order or attempt == _MAX_BUSY_RETRIES \
+                        or loop.time() + delay >= deadline:
+                    raise
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _wait_ready(self, deadline: float, what: str) -> None:
         loop = asyncio.get_running_loop()
@@ -632,6 +647,7 @@ class PulseSession:
     def _connection_made(self) -> None:
         self._last_frame = _monotonic()
         self._ready.clear()
+        self._live.clear()
         for channel in self._channels.values():
             if channel.book is not None:
                 channel.book.reset()
@@ -645,6 +661,7 @@ class PulseSession:
         """L3: auth -> heartbeat -> cancel-on-disconnect -> channels -> release the calls."""
         deadline = asyncio.get_running_loop().time() + self._timeout
         conn = self._conn
+        connects = conn.connects if conn is not None else 0
         try:
             if self._credentials is not None:
                 await self._authenticate(deadline)
@@ -654,22 +671,35 @@ class PulseSession:
             if self._cod:
                 await self._ws_call("private/enable_cancel_on_disconnect", {}, order=False,
                                     label=None, deadline=deadline)
-            await self._subscribe_channels(list(self._channels), deadline)
+            # Channels added while these requests were out are sent too (bounded rounds).
+            for _ in range(8):
+                missing = [name for name in self._channels if name not in self._live]
+                if not missing:
+                    break
+                await self._subscribe_channels(missing, deadline)
         except AuthError:
             return
-        except (KanaError, msgspec.DecodeError) as exc:
+        except (KanaError, msgspec.DecodeError, ValueError) as exc:
             text = self._redact(str(exc))
             self._warn(f"setup {type(exc).__name__}",
                        f"Pulse {self.ws_url}: preparing the connection failed: {text}; "
                        "replacing it")
-            if conn is not None:
-                self._spawn(conn.abort(f"setup failed: {text}"), "kana-pulse abort")
+            if conn is not None and conn.connected and conn.connects == connects:
+                await conn.abort(f"setup failed: {text}")
             return
         self._ready.set()
+        hooks = self.options.hooks
+        if hooks.on_connected is not None:
+            self._hook(hooks.on_connected, self.ws_url)
+        if conn is not None and conn.connects > 1 and hooks.on_resubscribed is not None:
+            self._hook(hooks.on_resubscribed, len(self._live))
 
     def _connection_lost(self, reason: str) -> None:
         self._ready.clear()
-        self._private_subscribed = False
+        self._live.clear()
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            setup.cancel()
 
         def lost(call: _Call) -> KanaError:
             if call.order and call.sent:
@@ -724,13 +754,18 @@ class PulseSession:
             logger.warning("Pulse hook %s raised", getattr(hook, "__name__", hook),
                            exc_info=True)
 
-    async def _watch_silence(self, limit: float) -> None:
-        """L2: a socket with no inbound frame for ``limit`` seconds is replaced."""
-        interval = max(0.01, limit / 4)
+    def _silence_limit(self) -> float | None:
+        if not self._silence_follows:
+            return self._silence
+        return None if self._heartbeat is None else 2.0 * self._heartbeat + 1.0
+
+    async def _watch_silence(self) -> None:
+        """L2: a socket with no inbound frame for about twice the heartbeat is replaced."""
         while True:
-            await asyncio.sleep(interval)
+            limit = self._silence_limit()
+            await asyncio.sleep(1.0 if limit is None else max(0.01, limit / 4))
             conn = self._conn
-            if conn is None or not conn.connected:
+            if limit is None or conn is None or not conn.connected:
                 continue
             silent = _monotonic() - self._last_frame
             if silent >= limit:
@@ -867,23 +902,19 @@ class PulseSession:
         if entry is None:
             entry = self._channels[info.name] = _Channel(info)
         entry.subs.append(sub)
-        if self._ready.is_set() and (fresh or entry.book is not None):
+        # A snapshot channel is asked again for a new subscriber, which then gets the current
+        # state at once; an event channel is not (that could double its stream).
+        if self._ready.is_set() and (fresh or not spec.is_event):
             deadline = asyncio.get_running_loop().time() + self._timeout
-            self._spawn(self._subscribe_new(info.name, deadline), f"kana-pulse subscribe {channel}")
-        elif not fresh and not spec.is_event:
-            pass  # the next snapshot reaches the new subscriber too
-        if not fresh and spec.is_event and self._ready.is_set():
+            self._spawn(self._subscribe_new(info.name, deadline),
+                        f"kana-pulse subscribe {info.name}")
+        elif not fresh and info.name in self._live:
             sub.mark_current()
         return sub
 
     async def _subscribe_new(self, name: str, deadline: float) -> None:
-        try:
+        with contextlib.suppress(TransportError):  # dropped: the next socket resubscribes
             await self._subscribe_channels([name], deadline)
-        except KanaError as exc:
-            if isinstance(exc, PulseRpcError):
-                entry = self._channels.get(name)
-                for sub in list(entry.subs if entry else ()):
-                    sub.fail(exc)
 
     async def _subscribe_channels(self, names: list[str], deadline: float) -> None:
         """Subscribe ``names`` (public and private apart, S1), each request under 32 KB
@@ -896,27 +927,52 @@ class PulseSession:
         for private, wanted in groups.items():
             method = "private/subscribe" if private else "public/subscribe"
             for chunk in _chunks(wanted, MAX_REQUEST_BYTES - 200):
-                raw = await self._ws_call(method, {"channels": chunk}, order=False,
-                                          label=None, deadline=deadline)
-                if private:
-                    self._private_subscribed = True
-                self._accepted(chunk, raw)
+                try:
+                    raw = await self._ws_call(method, {"channels": chunk}, order=False,
+                                              label=None, deadline=deadline)
+                except PulseRpcError as exc:
+                    await self._refused(method, chunk, exc, deadline)
+                else:
+                    self._accepted(chunk, raw)
                 if self.options.send_interval > 0 and len(wanted) > len(chunk):
                     await asyncio.sleep(self.options.send_interval)
+
+    async def _refused(self, method: str, chunk: list[str], error: PulseRpcError,
+                       deadline: float) -> None:
+        """A refused subscribe: find the channels it was about (one by one) and end their
+        subscriptions with the gateway's error; the others are accepted."""
+        if len(chunk) > 1:
+            for name in chunk:
+                try:
+                    raw = await self._ws_call(method, {"channels": [name]}, order=False,
+                                              label=None, deadline=deadline)
+                except PulseRpcError as exc:
+                    self._fail_channel(name, exc)
+                else:
+                    self._accepted([name], raw)
+            return
+        self._fail_channel(chunk[0], error)
+
+    def _fail_channel(self, name: str, error: KanaError) -> None:
+        entry = self._channels.pop(name, None)
+        if entry is None:
+            return
+        logger.info("Pulse %s: the gateway refused channel %s: %s", self.ws_url, name,
+                    self._redact(str(error)))
+        for sub in list(entry.subs):
+            sub.fail(error)
 
     def _accepted(self, chunk: list[str], raw: Any) -> None:
         try:
             result = decode_untyped(raw)
-        except (msgspec.DecodeError, RecursionError):
-            return
+        except (msgspec.DecodeError, RecursionError, ValueError):
+            result = None  # any non-error reply means accepted (S3)
         if isinstance(result, list) and all(isinstance(x, str) for x in result):
             accepted = set(result)
             for name in chunk:
-                entry = self._channels.get(name)
-                if name not in accepted and entry is not None:
-                    error = PulseRpcError(0, f"the gateway did not accept channel {name}")
-                    for sub in list(entry.subs):
-                        sub.fail(error)
+                if name not in accepted:
+                    self._fail_channel(name, PulseRpcError(
+                        0, f"the gateway did not accept channel {name}"))
                     continue
                 self._mark_current(name)
         else:
@@ -924,6 +980,7 @@ class PulseSession:
                 self._mark_current(name)
 
     def _mark_current(self, name: str) -> None:
+        self._live.add(name)
         entry = self._channels.get(name)
         if entry is not None and entry.info.spec.is_event:
             for sub in entry.subs:
@@ -994,8 +1051,10 @@ class PulseSession:
         except TransportError:
             pass  # the gateway closes the socket: that is the success
         finally:
-            self._give_up(KanaError("the Pulse client logged out; create a new one"))
             self._token = None
+            self._give_up(KanaError("the Pulse client logged out; create a new one"))
+            if self._conn is not None:
+                await self._conn.close()
 
     # -- observability ----------------------------------------------------------------------
 

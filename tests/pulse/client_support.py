@@ -40,7 +40,8 @@ async def pulse_sim(**overrides: Any) -> AsyncIterator[Simulator]:
 
 class RecordingSocket:
     """A real socket whose sent texts are recorded and whose inbound stream can be fed
-    extra frames (delivered before the next real one)."""
+    extra frames (delivered before the next real one: with the gateway's heartbeat on, one
+    comes at least every 0.2 s)."""
 
     def __init__(self, ws: WebSocket, owner: RecordingConnector) -> None:
         self._ws = ws
@@ -55,6 +56,15 @@ class RecordingSocket:
 
     async def send(self, text: str) -> None:
         self.sent.append(text)
+        request = json.loads(text)
+        refusals = self._owner.refuse
+        if refusals.get(request["method"], 0) > 0:
+            # Answered here, as the gateway would when busy; it never reaches the gateway.
+            refusals[request["method"]] -= 1
+            self._owner.injected.append(json.dumps({
+                "jsonrpc": "2.0", "id": request["id"],
+                "error": {"code": 10028, "message": "too_many_requests"}}))
+            return
         await self._ws.send(text)
 
     async def close(self) -> None:
@@ -76,6 +86,8 @@ class RecordingConnector:
         self._inner = AiohttpConnector(session, connect_timeout=5.0)
         self.sockets: list[RecordingSocket] = []
         self.injected: deque[bytes | str] = deque()
+        #: method -> how many of its next requests get Deribit's 10028 (too_many_requests).
+        self.refuse: dict[str, int] = {}
 
     async def __call__(self, url: str) -> WebSocket:
         socket = RecordingSocket(await self._inner(url), self)

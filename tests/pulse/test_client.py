@@ -275,3 +275,55 @@ async def test_logout_ends_the_client_without_reconnecting() -> None:
         async with client(sim) as other:  # cancel-on-disconnect did not fire on logout
             state = await other.get_order_state(order_id=order_id(placed))
             assert state.order_state == "open"
+
+
+async def test_a_subscription_made_before_connecting_is_sent_with_the_connection() -> None:
+    async with pulse_sim() as sim:
+        pulse = client(sim)
+        try:
+            books = pulse.subscribe(f"book.{BTC}.raw")
+            orders = pulse.subscribe(f"user.orders.{BTC}.raw")
+            first = await asyncio.wait_for(books.get(), 3)
+            assert first.synced
+            await until(lambda: orders.current, what="the private channel")
+        finally:
+            await pulse.close()
+        assert books.closed
+
+
+async def test_a_refused_channel_fails_alone() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        good = pulse.subscribe(f"book.{BTC}.raw")
+        bad = pulse.subscribe("book.NOPE-PERPETUAL.raw")
+        with pytest.raises(PulseRpcError):
+            await asyncio.wait_for(bad.get(), 3)
+        assert (await asyncio.wait_for(good.get(), 3)).synced
+        assert pulse.stats().connects == 1
+
+
+async def test_a_second_subscriber_of_a_book_gets_the_book_at_once() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        await pulse.buy(instrument_name=BTC, amount=100, type="limit", price=50000)
+        first = pulse.subscribe(f"book.{BTC}.raw")
+        assert (await asyncio.wait_for(first.get(), 3)).best_bid is not None
+        second = pulse.subscribe(f"book.{BTC}.raw")
+        book = await asyncio.wait_for(second.get(), 3)
+        assert book.best_bid == (Decimal(50000), Decimal(100))
+        await first.close()
+        await second.close()
+
+
+async def test_a_busy_gateway_is_waited_out_except_for_orders() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector) as pulse:
+            connector.refuse["private/get_positions"] = 2
+            positions = await pulse.get_positions(currency="BTC")
+            assert positions[0].instrument_name == BTC
+            connector.refuse["private/buy"] = 1
+            with pytest.raises(PulseRpcError) as caught:
+                await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=50000)
+            assert caught.value.code == 10028
+            methods = connector.sockets[0].methods()
+            assert methods.count("private/get_positions") == 3
+            assert methods.count("private/buy") == 1
