@@ -1086,7 +1086,7 @@ def _chunks(names: list[str], limit: int) -> list[list[str]]:
     current: list[str] = []
     size = 0
     for name in names:
-        cost = len(name.encode()) + 3
+        cost = len(_encode(name)) + 1  # as the request encodes it, and its comma
         if current and size + cost > limit:
             out.append(current)
             current, size = [], 0

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
 from kana_async import (
@@ -22,6 +23,7 @@ from kana_async import (
 )
 from kana_async.models.pulse import BuySellResponse, OrderConfirmation
 from kana_async.pulse import PulseBook
+from kana_async.pulse.session import MAX_REQUEST_BYTES, _chunks
 from tests.pulse.client_support import (
     BTC,
     CLIENT_ID,
@@ -327,3 +329,42 @@ async def test_a_busy_gateway_is_waited_out_except_for_orders() -> None:
             methods = connector.sockets[0].methods()
             assert methods.count("private/get_positions") == 3
             assert methods.count("private/buy") == 1
+
+
+async def test_closing_a_channel_tries_one_unsubscribe_until_the_gateway_has_none() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector) as pulse:
+            for name in (BTC, ETH):
+                sub = pulse.subscribe(f"book.{name}.raw")
+                await asyncio.wait_for(sub.get(), 3)
+                await sub.close()
+            await pulse.call("public/test")  # after the unsubscribe's reply
+            methods = connector.sockets[0].methods()
+            assert methods.count("public/unsubscribe") == 1  # -32601: not tried again
+            assert "public/unsubscribe_all" not in methods
+
+
+async def test_the_signature_grant_authenticates_without_sending_the_secret() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        async with client(sim) as first:  # registers the id and its secret
+            await first.get_positions(currency="BTC")
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector,
+                          grant="client_signature") as pulse:
+            assert (await pulse.get_positions(currency="BTC"))[0].instrument_name == BTC
+            sent = "\n".join(connector.sockets[0].sent)
+            assert "client_signature" in sent
+            assert SECRET not in sent
+
+
+def test_long_channel_lists_are_split_under_32_kb() -> None:
+    names = [f'book.I"{n:05d}\\-PERPETUAL.100ms' for n in range(5_000)]  # escaped in JSON
+    chunks = _chunks(names, MAX_REQUEST_BYTES - 200)
+    assert [name for chunk in chunks for name in chunk] == names
+    assert len(chunks) > 1
+    for chunk in chunks:
+        request = msgspec.json.encode({"jsonrpc": "2.0", "id": 2**53,
+                                       "method": "private/subscribe",
+                                       "params": {"channels": chunk}})
+        assert len(request) <= MAX_REQUEST_BYTES

@@ -257,3 +257,18 @@ async def test_garbage_and_deep_nesting_never_end_the_reader() -> None:
                     break
             assert latest.best_bid == (Decimal(50000), Decimal(10))
             await book.close()
+
+
+async def test_no_order_leaves_before_cancel_on_disconnect_is_on_again() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector,
+                          cancel_on_disconnect=True) as pulse:
+            faults(sim).drop()
+            await until(lambda: not pulse.stats().ready)
+            placed = await pulse.buy(instrument_name=BTC, amount=10, type="limit",
+                                     price=45000)
+            assert order_id(placed)
+            methods = connector.sockets[1].methods()
+            assert methods.index("private/enable_cancel_on_disconnect") \
+                < methods.index("private/buy")
