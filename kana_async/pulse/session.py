@@ -696,7 +696,7 @@ class PulseSession:
 
     def _connection_lost(self, reason: str) -> None:
         self._ready.clear()
-        self._live.clear()
+        streaming, self._live = self._live, set()
         setup, self._setup = self._setup, None
         if setup is not None:
             setup.cancel()
@@ -712,10 +712,11 @@ class PulseSession:
                                   f"the reply ({state}; never re-sent)")
 
         self._fail_pending(lost)
-        for channel in self._channels.values():
+        for name, channel in self._channels.items():
             for sub in list(channel.subs):
                 sub.mark_stale()
-                sub.mark_gap()
+                if name in streaming:  # items may be lost only where they were flowing
+                    sub.mark_gap()
         hook = self.options.hooks.on_disconnected
         if hook is not None:
             self._hook(hook, reason)
@@ -806,8 +807,9 @@ class PulseSession:
         elif type(item) is frames.Heartbeat:
             if item.type == "test_request":
                 self._answer_test()
-        else:
-            logger.debug("Pulse %s: dropped frame: %s", self.ws_url, item)
+        elif isinstance(item, frames.Bad):
+            logger.debug("Pulse %s: dropped %s frame: %s", self.ws_url, item.kind,
+                         self._redact(item.excerpt))
 
     def _answer_test(self) -> None:
         conn = self._conn

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kana_async import PulseClient, TransportError, UnknownOutcomeError
+from kana_async import PulseClient, StreamGapError, TransportError, UnknownOutcomeError
 from kana_async.pulse import PulseBook
 from kana_async.sim.pulse.faults import StrayError
 from tests.pulse.client_support import (
@@ -272,3 +272,20 @@ async def test_no_order_leaves_before_cancel_on_disconnect_is_on_again() -> None
             methods = connector.sockets[1].methods()
             assert methods.index("private/enable_cancel_on_disconnect") \
                 < methods.index("private/buy")
+
+
+async def test_an_event_channel_reports_the_gap_of_a_drop_then_flows_again() -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        orders = pulse.subscribe(f"user.orders.{BTC}.raw")
+        quiet = pulse.subscribe(f"user.trades.{ETH}.raw")
+        await until(lambda: orders.current and quiet.current, what="both channels")
+        faults(sim).drop()
+        await until(lambda: pulse.stats().connects == 2 and pulse.stats().ready)
+        placed = await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=45000)
+        with pytest.raises(StreamGapError):
+            await asyncio.wait_for(orders.get(), 3)
+        event = await asyncio.wait_for(orders.get(), 3)
+        assert event.order_id == order_id(placed)
+        assert orders.stats.gaps == 1
+        await orders.close()
+        await quiet.close()
