@@ -23,6 +23,7 @@ import aiohttp
 
 from ..stream.options import StreamOptions
 from ..stream.subscription import Subscription
+from ..stream.topics import Overflow
 from ..stream.transport import Connector
 from .api import PulseMethods
 from .methods import MethodSpec
@@ -108,11 +109,13 @@ class PulseClient(PulseMethods):
         result is the decoded JSON, numbers with a fraction as ``Decimal``."""
         return await self._session.call(method, params)
 
-    def subscribe(self, channel: str, *, overflow: str | None = None,
+    def subscribe(self, channel: str, *, overflow: Overflow | str | None = None,
                   capacity: int | None = None) -> Subscription[Any]:
         """One channel (``"book.BTC_USD-PERPETUAL.raw"``, ``"user.orders.any.raw"``) as an
         async iterator of typed items; book channels yield books. ``public/subscribe`` or
-        ``private/subscribe`` is picked from the name. Closing it never touches the others."""
+        ``private/subscribe`` is picked from the name. ``overflow`` (``"keep_latest"`` or
+        ``"error"``) defaults to the channel's kind; ``capacity`` bounds an error-policy
+        buffer. Closing it never touches the others."""
         return self._session.subscribe(channel, overflow=overflow, capacity=capacity)
 
     async def unsubscribe_all(self) -> None:

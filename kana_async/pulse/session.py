@@ -876,8 +876,8 @@ class PulseSession:
 
     # -- channels (S1-S6) -------------------------------------------------------------------
 
-    def subscribe(self, channel: str, *, overflow: str | None, capacity: int | None
-                  ) -> Subscription[Any]:
+    def subscribe(self, channel: str, *, overflow: Overflow | str | None,
+                  capacity: int | None) -> Subscription[Any]:
         info = channel_spec(channel)
         if self._conn is None and self.ws_url is None:
             raise ValidationError("channel", "subscriptions need the WebSocket (give ws_url)",

@@ -289,3 +289,49 @@ async def test_an_event_channel_reports_the_gap_of_a_drop_then_flows_again() -> 
         assert orders.stats.gaps == 1
         await orders.close()
         await quiet.close()
+
+
+async def test_a_read_in_flight_at_a_drop_fails_and_is_not_sent_again() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector) as pulse:
+            faults(sim).hold_replies(1)
+            read = asyncio.ensure_future(pulse.get_positions(currency="ETH"))
+            await until(lambda: faults(sim).counts.get("held", 0) == 1, what="the held reply")
+            faults(sim).drop()
+            with pytest.raises(TransportError, match="never re-sent"):
+                await read
+            await until(lambda: pulse.stats().ready and pulse.stats().connects == 2)
+            assert await pulse.get_index_price(index_name="btc_usd") > 0
+            sent = [m for socket in connector.sockets for m in socket.methods()]
+            assert sent.count("private/get_positions") == 1
+
+
+async def test_without_a_heartbeat_none_is_set_and_silence_is_no_reason_to_leave() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector, heartbeat=None,
+                          silence_timeout=None) as pulse:
+            await asyncio.sleep(0.5)
+            assert await pulse.get_index_price(index_name="btc_usd") > 0
+            assert "public/set_heartbeat" not in connector.sockets[0].methods()
+            stats = pulse.stats()
+            assert stats.connects == 1
+            assert stats.test_requests == 0
+
+
+async def test_the_users_heartbeat_choice_is_restored_after_a_reconnect() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector) as pulse:
+            await pulse.set_heartbeat(interval=20)
+            faults(sim).drop()
+            await until(lambda: pulse.stats().connects == 2 and pulse.stats().ready)
+            second = [json.loads(text) for text in connector.sockets[1].sent]
+            beats = [r["params"]["interval"] for r in second
+                     if r["method"] == "public/set_heartbeat"]
+            assert beats == [20]
+            await pulse.disable_heartbeat()
+            faults(sim).drop()
+            await until(lambda: pulse.stats().connects == 3 and pulse.stats().ready)
+            assert "public/set_heartbeat" not in connector.sockets[2].methods()
