@@ -850,12 +850,11 @@ class PulseSession:
             notification = _decode_book(data)
         except (msgspec.DecodeError, RecursionError, ValueError) as exc:
             logger.debug("Pulse %s: undecodable book notification: %s", name, exc)
-            book.reset()
-            result: PulseBook | Gap | None = None
+            result: PulseBook | Gap | None = book.undecodable(str(exc)[:200])
         else:
             result = book.apply(notification)
-            if result is None:
-                return
+        if result is None:
+            return
         if isinstance(result, PulseBook):
             for sub in channel.subs:
                 sub.push_item(result, len(data))
@@ -864,7 +863,7 @@ class PulseSession:
         # good book is, marked syncing, so that a reader sees it cannot be trusted now).
         self._counts["book_resyncs"] += 1
         for sub in channel.subs:
-            if result is not None and result.book is not None:
+            if result.book is not None:
                 sub.push_item(result.book, 0)
             sub.mark_stale()
         self._spawn(self._resync(name), f"kana-pulse resync {name}")

@@ -335,3 +335,22 @@ async def test_the_users_heartbeat_choice_is_restored_after_a_reconnect() -> Non
             faults(sim).drop()
             await until(lambda: pulse.stats().connects == 3 and pulse.stats().ready)
             assert "public/set_heartbeat" not in connector.sockets[2].methods()
+
+
+async def test_undecodable_book_frames_resync_the_book_once() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        async with client(sim, session=http, connector=connector) as pulse:
+            book = pulse.subscribe(f"book.{BTC}.raw")
+            await asyncio.wait_for(book.get(), 3)
+            junk = (b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.'
+                    + BTC.encode() + b'.raw","data":{"type":"change","change_id":"x"}}}')
+            connector.injected.extend([junk] * 5)
+            await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=50000)
+            for _ in range(50):
+                latest = await asyncio.wait_for(book.get(), 3)
+                if latest.synced and latest.bids:
+                    break
+            assert latest.best_bid == (Decimal(50000), Decimal(10))
+            assert pulse.stats().book_resyncs == 1
+            await book.close()
