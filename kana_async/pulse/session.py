@@ -577,6 +577,8 @@ class PulseSession:
         try:
             await self._auth_once(self._grant_for(False), deadline)
         except PulseRpcError as exc:
+            if exc.code == _TOO_MANY_REQUESTS:  # busy, not a refusal: try again later
+                raise TransportError(f"public/auth: the gateway is busy ({exc.code})") from None
             error = AuthError("public/auth", f"credentials refused: {self._redact(exc.message)} "
                               f"(code {exc.code}); not retried", status=None)
             self._give_up(error)

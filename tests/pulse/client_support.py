@@ -40,19 +40,31 @@ async def pulse_sim(**overrides: Any) -> AsyncIterator[Simulator]:
 
 class RecordingSocket:
     """A real socket whose sent texts are recorded and whose inbound stream can be fed
-    extra frames (delivered before the next real one: with the gateway's heartbeat on, one
-    comes at least every 0.2 s)."""
+    extra frames (delivered at once, ahead of the real ones)."""
 
     def __init__(self, ws: WebSocket, owner: RecordingConnector) -> None:
         self._ws = ws
         self._owner = owner
         self.sent: list[str] = []
+        self._reading: asyncio.Task[bytes | str | None] | None = None
 
     async def receive(self) -> bytes | str | None:
-        injected = self._owner.injected
-        if injected:
-            return injected.popleft()
-        return await self._ws.receive()
+        owner = self._owner
+        while True:
+            if owner.injected:
+                return owner.injected.popleft()
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(self._ws.receive())
+            owner.wake.clear()
+            woken = asyncio.ensure_future(owner.wake.wait())
+            try:
+                await asyncio.wait({self._reading, woken},
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+            if self._reading.done() and not owner.injected:
+                reading, self._reading = self._reading, None
+                return reading.result()
 
     async def send(self, text: str) -> None:
         self.sent.append(text)
@@ -61,13 +73,17 @@ class RecordingSocket:
         if refusals.get(request["method"], 0) > 0:
             # Answered here, as the gateway would when busy; it never reaches the gateway.
             refusals[request["method"]] -= 1
-            self._owner.injected.append(json.dumps({
+            self._owner.inject(json.dumps({
                 "jsonrpc": "2.0", "id": request["id"],
                 "error": {"code": 10028, "message": "too_many_requests"}}))
             return
         await self._ws.send(text)
 
     async def close(self) -> None:
+        reading, self._reading = self._reading, None
+        if reading is not None:
+            reading.cancel()
+            await asyncio.wait({reading})
         await self._ws.close()
 
     async def ping(self) -> None:
@@ -86,8 +102,14 @@ class RecordingConnector:
         self._inner = AiohttpConnector(session, connect_timeout=5.0)
         self.sockets: list[RecordingSocket] = []
         self.injected: deque[bytes | str] = deque()
+        self.wake = asyncio.Event()
         #: method -> how many of its next requests get Deribit's 10028 (too_many_requests).
         self.refuse: dict[str, int] = {}
+
+    def inject(self, *frames: bytes | str) -> None:
+        """Deliver ``frames`` to the open socket's reader next, at once."""
+        self.injected.extend(frames)
+        self.wake.set()
 
     async def __call__(self, url: str) -> WebSocket:
         socket = RecordingSocket(await self._inner(url), self)

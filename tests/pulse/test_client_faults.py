@@ -244,7 +244,7 @@ async def test_garbage_and_deep_nesting_never_end_the_reader() -> None:
                 + BTC.encode() + b'.raw","data":{"type":"change","change_id":"x"}}}',
                 b'{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"other"}}',
             ]
-            connector.injected.extend(hostile)
+            connector.inject(*hostile)
             await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=50000)
             assert await pulse.get_index_price(index_name="btc_usd") > 0
             stats = pulse.stats()
@@ -345,7 +345,7 @@ async def test_undecodable_book_frames_resync_the_book_once() -> None:
             await asyncio.wait_for(book.get(), 3)
             junk = (b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.'
                     + BTC.encode() + b'.raw","data":{"type":"change","change_id":"x"}}}')
-            connector.injected.extend([junk] * 5)
+            connector.inject(*[junk] * 5)
             await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=50000)
             for _ in range(50):
                 latest = await asyncio.wait_for(book.get(), 3)
@@ -354,3 +354,12 @@ async def test_undecodable_book_frames_resync_the_book_once() -> None:
             assert latest.best_bid == (Decimal(50000), Decimal(10))
             assert pulse.stats().book_resyncs == 1
             await book.close()
+
+
+async def test_a_busy_answer_to_auth_is_no_refusal_of_the_credentials() -> None:
+    async with pulse_sim() as sim, aiohttp.ClientSession() as http:
+        connector = RecordingConnector(http)
+        connector.refuse["public/auth"] = 1
+        async with client(sim, session=http, connector=connector) as pulse:
+            assert (await pulse.get_positions(currency="BTC"))[0].instrument_name == BTC
+            assert pulse.stats().connects == 2
