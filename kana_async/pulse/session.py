@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,17 +35,18 @@ from ..errors import (
     UnknownOutcomeError,
     ValidationError,
 )
-from ..models.pulse import BookNotification, LoginResponse
+from ..models.pulse import BookNotification
 from ..stream.connection import Connection, Outgoing, RateLimitedWarning
 from ..stream.options import StreamOptions, check_buffer_size
 from ..stream.subscription import Subscription, SubscriptionStats
 from ..stream.topics import Overflow
 from ..stream.transport import AiohttpConnector, Connector
 from . import frames
-from .auth import Credentials, Redactor, TokenState, grant_params, refresh_params
+from .auth import Credentials, Redactor
 from .book import BookSync, Gap, PulseBook
 from .channels import PulseChannel, channel_spec, split_items
 from .methods import MethodSpec, decode_result, decode_untyped, method_spec
+from .tokens import Tokens
 
 __all__ = ["PulseSession", "PulseStats"]
 
@@ -69,7 +69,6 @@ _CONNECTION_STATE = frozenset({
 })
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
-_decode_login = msgspec.json.Decoder(LoginResponse).decode
 _decode_book = msgspec.json.Decoder(BookNotification).decode
 _monotonic = time.monotonic
 
@@ -182,9 +181,10 @@ class PulseSession:
             Credentials(client_id, client_secret)
         #: Every secret this client knows, removed from what it logs and raises (AU7).
         self._redactor = Redactor([] if client_secret is None else [client_secret])
+        self._tokens = None if self._credentials is None else Tokens(
+            self._credentials, grant, self._redactor, self._send_auth, self._give_up)
         if grant not in _GRANTS:
             raise ValidationError("grant", f"must be one of {', '.join(_GRANTS)}", grant)
-        self._grant = grant
         if heartbeat is not None and (isinstance(heartbeat, bool) or not isinstance(
                 heartbeat, int) or heartbeat < 10):
             raise ValidationError("heartbeat", "must be None or an integer >= 10 (seconds)",
@@ -220,9 +220,7 @@ class PulseSession:
         self._closed = False
         self._logged_out = False
         self._channels: dict[str, _Channel] = {}
-        self._token: TokenState | None = None
         self._token_at = 0.0
-        self._reauth: asyncio.Future[None] | None = None
         self._setup: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -232,7 +230,7 @@ class PulseSession:
         #: Channels subscribed on the current socket.
         self._live: set[str] = set()
         self._warn = RateLimitedWarning(logger, self.options.warn_interval)
-        self._counts = {"silent_replacements": 0, "book_resyncs": 0, "token_refreshes": 0}
+        self._counts = {"silent_replacements": 0, "book_resyncs": 0}
         #: Ids of our answers to test requests (their replies claim no call).
         self._test_ids: set[int] = set()
 
@@ -267,14 +265,16 @@ class PulseSession:
             self._conn.start()
             self._watch = loop.create_task(self._watch_silence(),
                                            name="kana-pulse silence watchdog")
-        if self._credentials is not None and self._refresher is None:
-            self._refresher = loop.create_task(self._refresh_loop(), name="kana-pulse tokens")
+        if self._tokens is not None and self._refresher is None:
+            self._refresher = loop.create_task(
+                self._tokens.keep_fresh(self._token_usable, self._timeout),
+                name="kana-pulse tokens")
 
     async def connect(self) -> None:
         self._start()
         if self._conn is None:
-            if self._credentials is not None:
-                await self._ensure_token(self._timeout)
+            if self._tokens is not None:
+                await self._tokens.ensure(asyncio.get_running_loop().time() + self._timeout)
             return
         deadline = asyncio.get_running_loop().time() + self._timeout
         await self._wait_ready(deadline, "connect")
@@ -334,9 +334,10 @@ class PulseSession:
             self._track(spec.method, params)
         result = decode_result(spec, raw)
         if spec.method == "public/auth":  # the caller's own login: its tokens are ours now
-            token = TokenState.from_login(result, received_at=_monotonic())
-            self._redactor.add(*token.secrets())
-            self._token = token
+            if self._tokens is not None:
+                self._tokens.adopt(result)
+            else:
+                self._redactor.add(result.access_token, result.refresh_token)
         return result
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
@@ -387,8 +388,8 @@ class PulseSession:
         reauthenticated = False
         for attempt in range(_MAX_BUSY_RETRIES + 1):
             await self._wait_ready(deadline, method)
-            if private and self._token_lapsed():
-                await self._authenticate_shared(deadline)
+            if private and self._tokens is not None and self._tokens.lapsed():
+                await self._tokens.renew(deadline)
             try:
                 return await self._ws_call(method, params, order=order, label=label,
                                            deadline=deadline)
@@ -396,7 +397,8 @@ class PulseSession:
                 if exc.code == _UNAUTHORIZED and private and not reauthenticated:
                     # Refused, so not executed: authenticate again, send it once more.
                     reauthenticated = True
-                    await self._authenticate_shared(deadline)
+                    assert self._tokens is not None
+                    await self._tokens.renew(deadline)
                     continue
                 # L8: a busy gateway is waited out, for anything but an order.
                 delay = _BUSY_DELAY * 2 ** attempt
@@ -463,16 +465,19 @@ class PulseSession:
 
     async def _http_call(self, method: str, params: dict[str, Any], *, private: bool,
                          style: str, order: bool, label: str | None, deadline: float) -> Any:
+        tokens = self._tokens
         if private:
-            await self._ensure_token(deadline - asyncio.get_running_loop().time())
+            assert tokens is not None
+            await tokens.ensure(deadline)
         try:
             return await self._http_once(method, params, private=private, style=style,
                                          order=order, label=label, deadline=deadline)
         except PulseRpcError as exc:
             if not private or exc.code not in (_UNAUTHORIZED, 401):
                 raise
-        self._token = None
-        await self._ensure_token(deadline - asyncio.get_running_loop().time())
+        assert tokens is not None
+        tokens.forget()
+        await tokens.ensure(deadline)
         return await self._http_once(method, params, private=private, style=style,
                                      order=order, label=label, deadline=deadline)
 
@@ -497,8 +502,9 @@ class PulseSession:
             body = _encode(params)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        if private and self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token.access_token}"
+        token = None if self._tokens is None else self._tokens.token
+        if private and token is not None:
+            headers["Authorization"] = f"Bearer {token.access_token}"
         left = max(deadline - asyncio.get_running_loop().time(), 0.001)
         self._calls += 1
         try:
@@ -537,99 +543,17 @@ class PulseSession:
 
     # -- tokens (AU2, AU3, AU4) -------------------------------------------------------------
 
-    def _token_lapsed(self) -> bool:
-        token = self._token
-        return token is not None and token.expired(_monotonic())
-
-    def _grant_for(self, refresh: bool) -> dict[str, Any]:
-        token = self._token
-        if refresh and token is not None and token.refresh_token:
-            return refresh_params(token.refresh_token)
-        assert self._credentials is not None
-        return grant_params(self._grant, self._credentials,
-                            now_ms=int(time.time() * 1000), nonce=os.urandom(8).hex())
-
-    async def _auth_once(self, params: dict[str, Any], deadline: float) -> None:
+    async def _send_auth(self, params: dict[str, Any], deadline: float) -> Any:
+        """One ``public/auth`` on this client's transport (for :class:`Tokens`)."""
         if self._conn is not None:
-            raw = await self._ws_call("public/auth", params, order=False, label=None,
-                                      deadline=deadline)
-        else:
-            raw = await self._http_once("public/auth", params, private=False, style="query",
-                                        order=False, label=None, deadline=deadline)
-        received = _monotonic()
-        login = _decode_login(raw if isinstance(raw, (bytes, msgspec.Raw)) else
-                              _encode(raw))
-        token = TokenState.from_login(login, received_at=received)
-        self._redactor.add(*token.secrets())
-        self._token = token
-        self._counts["token_refreshes"] += 1
+            return await self._ws_call("public/auth", params, order=False, label=None,
+                                       deadline=deadline)
+        return await self._http_once("public/auth", params, private=False, style="query",
+                                     order=False, label=None, deadline=deadline)
 
-    async def _authenticate(self, deadline: float, *, refresh: bool = True) -> None:
-        """Refresh when a refresh token is held, else (or when refused) the credentials;
-        refused credentials are final (AU4)."""
-        if refresh and self._token is not None:
-            try:
-                await self._auth_once(self._grant_for(True), deadline)
-                return
-            except PulseRpcError as exc:
-                logger.info("Pulse token refresh refused (%s); using the credentials",
-                            self._redact(str(exc)))
-        try:
-            await self._auth_once(self._grant_for(False), deadline)
-        except PulseRpcError as exc:
-            if exc.code == _TOO_MANY_REQUESTS:  # busy, not a refusal: try again later
-                raise TransportError(f"public/auth: the gateway is busy ({exc.code})") from None
-            error = AuthError("public/auth", f"credentials refused: {self._redact(exc.message)} "
-                              f"(code {exc.code}); not retried", status=None)
-            self._give_up(error)
-            raise error from None
-
-    async def _authenticate_shared(self, deadline: float) -> None:
-        """One authentication at a time; concurrent callers wait for it."""
-        pending = self._reauth
-        if pending is not None and not pending.done():
-            await asyncio.shield(pending)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._reauth = future
-        try:
-            await self._authenticate(deadline)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: the waiters re-raise it themselves
-            raise
-        else:
-            future.set_result(None)
-
-    async def _ensure_token(self, left: float) -> None:
-        """HTTP: a token that has not lapsed."""
-        if self._token is None or self._token_lapsed():
-            deadline = asyncio.get_running_loop().time() + max(left, 0.001)
-            await self._authenticate_shared(deadline)
-
-    async def _refresh_loop(self) -> None:
-        """Refresh each token at 70-80 % of its life (AU3); a failed refresh is retried
-        after a pause, lapsed tokens are renewed by the next private call."""
-        while True:
-            token = self._token
-            if token is None:
-                await asyncio.sleep(0.5)
-                continue
-            delay = max(0.05, token.refresh_at() - _monotonic())
-            await asyncio.sleep(delay)
-            if self._token is not token:
-                continue  # renewed meanwhile (a reconnect)
-            if self._conn is not None and not (self._conn.connected and self._ready.is_set()):
-                await asyncio.sleep(0.1)
-                continue
-            deadline = asyncio.get_running_loop().time() + self._timeout
-            try:
-                await self._authenticate_shared(deadline)
-            except AuthError:
-                return
-            except KanaError as exc:
-                logger.info("Pulse token refresh failed: %s; retrying", self._redact(str(exc)))
-                await asyncio.sleep(min(1.0, self._timeout))
+    def _token_usable(self) -> bool:
+        conn = self._conn
+        return conn is None or (conn.connected and self._ready.is_set())
 
     def _give_up(self, error: KanaError) -> None:
         """A final error: every waiting call and later call raises it; no reconnect."""
@@ -665,8 +589,8 @@ class PulseSession:
         conn = self._conn
         connects = conn.connects if conn is not None else 0
         try:
-            if self._credentials is not None:
-                await self._authenticate(deadline)
+            if self._tokens is not None:
+                await self._tokens.authenticate(deadline)
             if self._heartbeat is not None:
                 await self._ws_call("public/set_heartbeat", {"interval": self._heartbeat},
                                     order=False, label=None, deadline=deadline)
@@ -1054,7 +978,8 @@ class PulseSession:
         except TransportError:
             pass  # the gateway closes the socket: that is the success
         finally:
-            self._token = None
+            if self._tokens is not None:
+                self._tokens.forget()
             self._give_up(KanaError("the Pulse client logged out; create a new one"))
             if self._conn is not None:
                 await self._conn.close()
@@ -1080,6 +1005,7 @@ class PulseSession:
             test_requests=self.frame_stats.test_requests,
             subscriptions=[sub.stats for entry in self._channels.values()
                            for sub in entry.subs],
+            token_refreshes=0 if self._tokens is None else self._tokens.renewals,
             **self._counts,
         )
 

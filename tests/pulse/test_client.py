@@ -191,10 +191,12 @@ async def test_secrets_never_reach_logs_reprs_or_errors(caplog: pytest.LogCaptur
     async with pulse_sim(token_lifetime=2.0) as sim:
         async with client(sim) as pulse:
             await pulse.get_positions(currency="BTC")
-            token = pulse._session._token
+            tokens = pulse._session._tokens
+            assert tokens is not None
+            token = tokens.token
             assert token is not None
             secrets = [SECRET, token.access_token, token.refresh_token or SECRET]
-            texts += [repr(pulse), repr(token), str(pulse.stats())]
+            texts += [repr(pulse), repr(token), repr(tokens), str(pulse.stats())]
             with pytest.raises(PulseRpcError) as caught:
                 await pulse.call("public/auth", grant_type="refresh_token",
                                  refresh_token="x" + token.access_token)
