@@ -1,5 +1,6 @@
-"""The asyncio layer of :class:`~kana_async.pulse.PulseClient`: one socket, its calls, its
-channels, its tokens.
+"""The asyncio layer of :class:`~kana_async.pulse.PulseClient`: one socket (or HTTP) and
+the calls on it. Channels are kept by :class:`~.routing.ChannelRouter`, tokens by
+:class:`~.tokens.Tokens`; this module sends what they ask for and tells them what happened.
 
 Ordering on every new socket (L3): ``public/auth`` -> ``public/set_heartbeat`` ->
 ``private/enable_cancel_on_disconnect`` (when asked for) -> the live channels again, a few
@@ -35,28 +36,24 @@ from ..errors import (
     UnknownOutcomeError,
     ValidationError,
 )
-from ..models.pulse import BookNotification
 from ..stream.connection import Connection, Outgoing, RateLimitedWarning
-from ..stream.options import StreamOptions, check_buffer_size
+from ..stream.options import StreamOptions
 from ..stream.subscription import Subscription, SubscriptionStats
 from ..stream.topics import Overflow
 from ..stream.transport import AiohttpConnector, Connector
 from . import frames
 from .auth import Credentials, Redactor
-from .book import BookSync, Gap, PulseBook
-from .channels import PulseChannel, channel_spec, split_items
+from .channels import channel_spec
 from .methods import MethodSpec, decode_result, decode_untyped, method_spec
+from .routing import ChannelRouter
 from .tokens import Tokens
 
 __all__ = ["PulseSession", "PulseStats"]
 
 logger = logging.getLogger("kana_async.pulse")
 
-#: Deribit's frame limit (S6): subscribe requests are split to stay under it.
-MAX_REQUEST_BYTES = 32 * 1024
 #: The gateway's "unauthorized" (a lapsed or revoked token): authenticate again, retry once.
 _UNAUTHORIZED = 13009
-_METHOD_NOT_FOUND = -32601
 #: Deribit's too_many_requests (L8): non-order calls back off and try again.
 _TOO_MANY_REQUESTS = 10028
 _MAX_BUSY_RETRIES = 5
@@ -69,7 +66,6 @@ _CONNECTION_STATE = frozenset({
 })
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
-_decode_book = msgspec.json.Decoder(BookNotification).decode
 _monotonic = time.monotonic
 
 
@@ -113,18 +109,6 @@ class _Call:
             return False
         self.sent = True
         return True
-
-
-class _Channel:
-    """Every subscription of one channel name, and its book state."""
-
-    __slots__ = ("book", "info", "subs")
-
-    def __init__(self, info: PulseChannel) -> None:
-        self.info = info
-        self.subs: list[Subscription[Any]] = []
-        self.book: BookSync | None = BookSync(info.params.get("instrument_name", info.name)) \
-            if info.book else None
 
 
 class _Events:
@@ -219,18 +203,17 @@ class PulseSession:
         self._fatal: KanaError | None = None
         self._closed = False
         self._logged_out = False
-        self._channels: dict[str, _Channel] = {}
-        self._token_at = 0.0
         self._setup: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._last_frame = 0.0
-        self._unsubscribe_supported = True
-        #: Channels subscribed on the current socket.
-        self._live: set[str] = set()
         self._warn = RateLimitedWarning(logger, self.options.warn_interval)
-        self._counts = {"silent_replacements": 0, "book_resyncs": 0}
+        self._counts = {"silent_replacements": 0}
+        self._router = ChannelRouter(
+            call=self._channel_call, spawn=self._spawn, ready=self._ready_now,
+            options=self.options, timeout=self._timeout, stats=self.frame_stats,
+            redact=self._redact, hook=self._hook)
         #: Ids of our answers to test requests (their replies claim no call).
         self._test_ids: set[int] = set()
 
@@ -297,10 +280,7 @@ class PulseSession:
         finally:
             self._fail_pending(lambda call: TransportError(
                 f"{call.method}: the Pulse client was closed before the reply"))
-            for channel in list(self._channels.values()):
-                for sub in list(channel.subs):
-                    sub.close_nowait()
-            self._channels.clear()
+            self._router.close_all()
             http, self._http = self._http, None
             if http is not None and self._owns_http:
                 await http.close()
@@ -562,9 +542,7 @@ class PulseSession:
         self._fatal = error
         self._ready.set()
         self._fail_pending(lambda call: error)
-        for channel in list(self._channels.values()):
-            for sub in list(channel.subs):
-                sub.fail(error)
+        self._router.fail_all(error)
         if self._conn is not None:
             self._spawn(self._conn.close(), "kana-pulse stop")
 
@@ -573,10 +551,7 @@ class PulseSession:
     def _connection_made(self) -> None:
         self._last_frame = _monotonic()
         self._ready.clear()
-        self._live.clear()
-        for channel in self._channels.values():
-            if channel.book is not None:
-                channel.book.reset()
+        self._router.connection_made()
         setup, self._setup = self._setup, None
         if setup is not None:
             setup.cancel()
@@ -599,10 +574,10 @@ class PulseSession:
                                     label=None, deadline=deadline)
             # Channels added while these requests were out are sent too (bounded rounds).
             for _ in range(8):
-                missing = [name for name in self._channels if name not in self._live]
+                missing = self._router.missing()
                 if not missing:
                     break
-                await self._subscribe_channels(missing, deadline)
+                await self._router.subscribe(missing, deadline)
         except AuthError:
             return
         except (KanaError, msgspec.DecodeError, ValueError) as exc:
@@ -618,11 +593,11 @@ class PulseSession:
         if hooks.on_connected is not None:
             self._hook(hooks.on_connected, self.ws_url)
         if conn is not None and conn.connects > 1 and hooks.on_resubscribed is not None:
-            self._hook(hooks.on_resubscribed, len(self._live))
+            self._hook(hooks.on_resubscribed, self._router.live)
 
     def _connection_lost(self, reason: str) -> None:
         self._ready.clear()
-        streaming, self._live = self._live, set()
+        self._router.connection_lost()
         setup, self._setup = self._setup, None
         if setup is not None:
             setup.cancel()
@@ -638,11 +613,6 @@ class PulseSession:
                                   f"the reply ({state}; never re-sent)")
 
         self._fail_pending(lost)
-        for name, channel in self._channels.items():
-            for sub in list(channel.subs):
-                sub.mark_stale()
-                if name in streaming:  # items may be lost only where they were flowing
-                    sub.mark_gap()
         hook = self.options.hooks.on_disconnected
         if hook is not None:
             self._hook(hook, reason)
@@ -718,7 +688,7 @@ class PulseSession:
             elif not call.future.done():
                 call.future.set_result(item.result)
         elif type(item) is frames.Notification:
-            self._route(item.channel, item.data)
+            self._router.route(item.channel, item.data)
         elif type(item) is frames.ErrorReply:
             ident = item.id
             call = self._pending.pop(ident, None) if type(ident) is int else None
@@ -748,63 +718,12 @@ class PulseSession:
         self._test_ids.add(self._next_id)
         conn.send(Outgoing(_encode(body).decode()), first=True)
 
-    def _route(self, name: str, data: msgspec.Raw) -> None:
-        channel = self._channels.get(name)
-        if channel is None:
-            self.frame_stats.unrouted += 1
-            return
-        book = channel.book
-        if book is not None:
-            self._route_book(name, channel, book, data)
-            return
-        subs = channel.subs
-        if channel.info.kind.many:
-            try:
-                items = split_items(channel.info, data)
-            except (msgspec.DecodeError, RecursionError, ValueError):
-                items = [data]  # undecodable: the reader counts it when it reads
-            for raw in items:
-                for sub in subs:
-                    sub.push(raw)
-            return
-        for sub in subs:
-            sub.push(data)
-
-    def _route_book(self, name: str, channel: _Channel, book: BookSync,
-                    data: msgspec.Raw) -> None:
-        try:
-            notification = _decode_book(data)
-        except (msgspec.DecodeError, RecursionError, ValueError) as exc:
-            logger.debug("Pulse %s: undecodable book notification: %s", name, exc)
-            result: PulseBook | Gap | None = book.undecodable(str(exc)[:200])
-        else:
-            result = book.apply(notification)
-        if result is None:
-            return
-        if isinstance(result, PulseBook):
-            for sub in channel.subs:
-                sub.push_item(result, len(data))
-            return
-        # B2: a gap resyncs this channel alone; nothing built on it is delivered (the last
-        # good book is, marked syncing, so that a reader sees it cannot be trusted now).
-        self._counts["book_resyncs"] += 1
-        for sub in channel.subs:
-            if result.book is not None:
-                sub.push_item(result.book, 0)
-            sub.mark_stale()
-        self._spawn(self._resync(name), f"kana-pulse resync {name}")
-
-    async def _resync(self, name: str) -> None:
-        deadline = asyncio.get_running_loop().time() + self._timeout
-        with contextlib.suppress(KanaError):
-            await self._subscribe_channels([name], deadline)
-
     # -- channels (S1-S6) -------------------------------------------------------------------
 
     def subscribe(self, channel: str, *, overflow: Overflow | str | None,
                   capacity: int | None) -> Subscription[Any]:
         info = channel_spec(channel)
-        if self._conn is None and self.ws_url is None:
+        if self.ws_url is None:
             raise ValidationError("channel", "subscriptions need the WebSocket (give ws_url)",
                                   channel)
         if info.private and self._credentials is None:
@@ -813,147 +732,21 @@ class PulseSession:
         self._start()
         if self._fatal is not None:
             raise self._fatal
-        spec = info.spec
-        try:
-            policy = spec.default_overflow if overflow is None else Overflow(overflow)
-        except ValueError:
-            choices = ", ".join(o.value for o in Overflow)
-            raise ValidationError("overflow", f"must be one of {choices}", overflow) from None
-        size = self.options.buffer_size if capacity is None else check_buffer_size(capacity)
-        sub: Subscription[Any] = Subscription(
-            spec, info.name, info.name, overflow=policy, capacity=size,
-            capacity_bytes=self.options.buffer_bytes, on_close=self._release,
-            on_decode_error=self._decode_error)
-        entry = self._channels.get(info.name)
-        fresh = entry is None
-        if entry is None:
-            entry = self._channels[info.name] = _Channel(info)
-        entry.subs.append(sub)
-        # A snapshot channel is asked again for a new subscriber, which then gets the current
-        # state at once; an event channel is not (that could double its stream).
-        if self._ready.is_set() and (fresh or not spec.is_event):
-            deadline = asyncio.get_running_loop().time() + self._timeout
-            self._spawn(self._subscribe_new(info.name, deadline),
-                        f"kana-pulse subscribe {info.name}")
-        elif not fresh and info.name in self._live:
-            sub.mark_current()
-        return sub
+        return self._router.open(info, overflow, capacity)
 
-    async def _subscribe_new(self, name: str, deadline: float) -> None:
-        with contextlib.suppress(TransportError):  # dropped: the next socket resubscribes
-            await self._subscribe_channels([name], deadline)
+    async def _channel_call(self, method: str, params: dict[str, Any], deadline: float) -> Any:
+        return await self._ws_call(method, params, order=False, label=None, deadline=deadline)
 
-    async def _subscribe_channels(self, names: list[str], deadline: float) -> None:
-        """Subscribe ``names`` (public and private apart, S1), each request under 32 KB
-        (S6); channels the reply leaves out fail (S3)."""
-        groups: dict[bool, list[str]] = {False: [], True: []}
-        for name in names:
-            entry = self._channels.get(name)
-            if entry is not None and entry.subs:
-                groups[entry.info.private].append(name)
-        for private, wanted in groups.items():
-            method = "private/subscribe" if private else "public/subscribe"
-            for chunk in _chunks(wanted, MAX_REQUEST_BYTES - 200):
-                try:
-                    raw = await self._ws_call(method, {"channels": chunk}, order=False,
-                                              label=None, deadline=deadline)
-                except PulseRpcError as exc:
-                    await self._refused(method, chunk, exc, deadline)
-                else:
-                    self._accepted(chunk, raw)
-                if self.options.send_interval > 0 and len(wanted) > len(chunk):
-                    await asyncio.sleep(self.options.send_interval)
-
-    async def _refused(self, method: str, chunk: list[str], error: PulseRpcError,
-                       deadline: float) -> None:
-        """A refused subscribe: find the channels it was about (one by one) and end their
-        subscriptions with the gateway's error; the others are accepted."""
-        if len(chunk) > 1:
-            for name in chunk:
-                try:
-                    raw = await self._ws_call(method, {"channels": [name]}, order=False,
-                                              label=None, deadline=deadline)
-                except PulseRpcError as exc:
-                    self._fail_channel(name, exc)
-                else:
-                    self._accepted([name], raw)
-            return
-        self._fail_channel(chunk[0], error)
-
-    def _fail_channel(self, name: str, error: KanaError) -> None:
-        entry = self._channels.pop(name, None)
-        if entry is None:
-            return
-        logger.info("Pulse %s: the gateway refused channel %s: %s", self.ws_url, name,
-                    self._redact(str(error)))
-        for sub in list(entry.subs):
-            sub.fail(error)
-
-    def _accepted(self, chunk: list[str], raw: Any) -> None:
-        try:
-            result = decode_untyped(raw)
-        except (msgspec.DecodeError, RecursionError, ValueError):
-            result = None  # any non-error reply means accepted (S3)
-        if isinstance(result, list) and all(isinstance(x, str) for x in result):
-            accepted = set(result)
-            for name in chunk:
-                if name not in accepted:
-                    self._fail_channel(name, PulseRpcError(
-                        0, f"the gateway did not accept channel {name}"))
-                    continue
-                self._mark_current(name)
-        else:
-            for name in chunk:
-                self._mark_current(name)
-
-    def _mark_current(self, name: str) -> None:
-        self._live.add(name)
-        entry = self._channels.get(name)
-        if entry is not None and entry.info.spec.is_event:
-            for sub in entry.subs:
-                sub.mark_current()
-
-    def _release(self, sub: Subscription[Any]) -> None:
-        entry = self._channels.get(sub.wire_key)
-        if entry is None or sub not in entry.subs:
-            return
-        entry.subs.remove(sub)
-        if entry.subs:
-            return
-        del self._channels[sub.wire_key]
+    def _ready_now(self) -> bool:
         conn = self._conn
-        if self._unsubscribe_supported and conn is not None and conn.connected \
-                and self._ready.is_set() and not self._closed:
-            self._spawn(self._unsubscribe(entry.info), f"kana-pulse unsubscribe {sub.wire_key}")
-
-    async def _unsubscribe(self, info: PulseChannel) -> None:
-        """S5: a per-channel unsubscribe, tried until the gateway says it has none."""
-        method = "private/unsubscribe" if info.private else "public/unsubscribe"
-        deadline = asyncio.get_running_loop().time() + self._timeout
-        try:
-            await self._ws_call(method, {"channels": [info.name]}, order=False, label=None,
-                                deadline=deadline)
-        except PulseRpcError as exc:
-            if exc.code == _METHOD_NOT_FOUND:
-                self._unsubscribe_supported = False
-        except KanaError:
-            pass
-
-    def _decode_error(self, sub: Subscription[Any], error: Exception) -> None:
-        logger.debug("Pulse %s: undecodable payload: %s", sub.wire_key, error)
-        hook = self.options.hooks.on_decode_error
-        if hook is not None:
-            self._hook(hook, sub.topic, sub.wire_key, error)
+        return self._ready.is_set() and conn is not None and conn.connected \
+            and not self._closed and self._fatal is None
 
     async def unsubscribe_all(self) -> None:
         if self._conn is None:
             raise ValidationError("method", "unsubscribe_all is served over the WebSocket only "
                                   "(give ws_url)")
-        for channel in list(self._channels.values()):
-            for sub in list(channel.subs):
-                channel.subs.remove(sub)
-                sub.close_nowait()
-        self._channels.clear()
+        self._router.close_all()
         await self._send("public/unsubscribe_all", {}, private=False, ws_only=True,
                          http_style="none", order=False, label=None)
         if self._credentials is not None:
@@ -1003,27 +796,11 @@ class PulseSession:
             idless_errors=self.frame_stats.idless_errors,
             unknown_id=self.frame_stats.unknown_id,
             test_requests=self.frame_stats.test_requests,
-            subscriptions=[sub.stats for entry in self._channels.values()
-                           for sub in entry.subs],
+            subscriptions=self._router.stats(),
             token_refreshes=0 if self._tokens is None else self._tokens.renewals,
+            book_resyncs=self._router.resyncs,
             **self._counts,
         )
-
-
-def _chunks(names: list[str], limit: int) -> list[list[str]]:
-    out: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for name in names:
-        cost = len(_encode(name)) + 1  # as the request encodes it, and its comma
-        if current and size + cost > limit:
-            out.append(current)
-            current, size = [], 0
-        current.append(name)
-        size += cost
-    if current:
-        out.append(current)
-    return out
 
 
 def _query_value(value: Any) -> str:

@@ -23,7 +23,7 @@ from kana_async import (
 )
 from kana_async.models.pulse import BuySellResponse, OrderConfirmation
 from kana_async.pulse import PulseBook
-from kana_async.pulse.session import MAX_REQUEST_BYTES, _chunks
+from kana_async.pulse.routing import MAX_REQUEST_BYTES, chunks
 from tests.pulse.client_support import (
     BTC,
     CLIENT_ID,
@@ -362,10 +362,10 @@ async def test_the_signature_grant_authenticates_without_sending_the_secret() ->
 
 def test_long_channel_lists_are_split_under_32_kb() -> None:
     names = [f'book.I"{n:05d}\\-PERPETUAL.100ms' for n in range(5_000)]  # escaped in JSON
-    chunks = _chunks(names, MAX_REQUEST_BYTES - 200)
-    assert [name for chunk in chunks for name in chunk] == names
-    assert len(chunks) > 1
-    for chunk in chunks:
+    parts = chunks(names, MAX_REQUEST_BYTES - 200)
+    assert [name for part in parts for name in part] == names
+    assert len(parts) > 1
+    for chunk in parts:
         request = msgspec.json.encode({"jsonrpc": "2.0", "id": 2**53,
                                        "method": "private/subscribe",
                                        "params": {"channels": chunk}})
