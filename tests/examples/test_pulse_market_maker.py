@@ -9,10 +9,13 @@ import os
 import secrets
 import signal
 import sys
+from decimal import Decimal
+
+import pytest
 
 from kana_async import PulseClient
 from kana_async.sim import Simulator
-from tests.examples.test_examples import EXAMPLES, TROUBLE, Run, finish, read_until
+from tests.examples.test_examples import EXAMPLES, TROUBLE, Run, finish, load, read_until
 
 SCRIPT = "pulse_market_maker.py"
 INSTRUMENT = "BTC_USD-PERPETUAL"
@@ -126,3 +129,28 @@ async def test_cancels_its_quotes_when_stdout_goes_away() -> None:
         # It cleaned up by itself before closing the socket: cancel-on-disconnect had
         # nothing left to cancel.
         assert await cancel_reasons(sim, client_id, secret) == {"user_request"}
+
+
+async def test_an_order_of_unknown_outcome_is_found_by_its_label_not_sent_again(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    maker_module = load("pulse_market_maker")
+    async with Simulator(step_interval=None) as sim:
+        assert sim.pulse_ws_url is not None
+        assert sim.pulse is not None
+        client_id, secret = f"pmm-lost-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+        async with PulseClient(sim.pulse_ws_url, client_id=client_id, client_secret=secret,
+                               cancel_on_disconnect=True, timeout=0.5) as pulse:
+            settings = maker_module.Settings(INSTRUMENT, "BTC", Decimal(10), Decimal("0.5"),
+                                             Decimal("0.001"), Decimal(2), Decimal(100))
+            maker = maker_module.Maker(pulse, settings)
+            sim.pulse.faults.hold_replies(1)  # the buy executes; its reply does not come
+            assert await maker.place("buy", Decimal(50_000)) is True
+            sim.pulse.faults.release()
+            orders = await pulse.get_open_orders_by_instrument(instrument_name=INSTRUMENT)
+            assert [o.order_id for o in orders] == [maker.quotes["buy"]]  # sent once, found
+            assert orders[0].label == f"pmm-{maker.run_id}-1"
+            await maker.clean_up()
+    out = capsys.readouterr().out
+    assert "outcome unknown" in out
+    assert "looking it up by label" in out
+    assert "resting as " in out
