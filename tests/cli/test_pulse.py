@@ -12,6 +12,7 @@ import pytest
 from kana_async import cli
 from kana_async.cli import pulse
 from kana_async.cli.args import UsageError
+from kana_async.pulse import PulseBook
 from kana_async.sim import Simulator
 
 
@@ -242,3 +243,16 @@ def test_pulse_without_a_subcommand_is_a_usage_error(
         cli.main(["pulse"])
     assert exited.value.code == 2
     assert "SUBCOMMAND" in capsys.readouterr().err
+
+
+def test_a_book_off_its_chain_says_so_in_plain_text() -> None:
+    book = PulseBook(instrument_name="BTC_USD-PERPETUAL", change_id=42, timestamp=None,
+                     status="syncing",
+                     bids=((Decimal("59999.5"), Decimal(10)), (Decimal("59999"), Decimal(20))),
+                     asks=((Decimal("60000.5"), Decimal(30)),))
+    head, _columns, first, second = pulse.plain_book(book, 5).splitlines()
+    assert head.startswith("BTC_USD-PERPETUAL at ")
+    assert head.endswith("change 42  syncing  spread 1.0")
+    assert first.split() == ["10", "59999.5", "|", "60000.5", "30"]
+    assert second.split() == ["20", "59999", "|"]
+    assert len(pulse.plain_book(book, 1).splitlines()) == 3  # --depth 1
