@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import socket
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,7 @@ from kana_async.cli import pulse
 from kana_async.cli.args import UsageError
 from kana_async.pulse import PulseBook
 from kana_async.sim import Simulator
+from tests.cli.conftest import ThreadedSimulator
 
 
 @pytest.fixture
@@ -79,10 +81,24 @@ def test_conflicting_connection_options_are_usage_errors(argv: list[str], rule: 
         pulse.pulse_endpoints(_args(*argv))
 
 
-def test_local_port_matches_what_the_simulator_serves() -> None:
-    # kana-async sim --port N serves Pulse on N+3: the URLs derived here are the ones it prints.
-    sim = Simulator(port=8100)
-    assert sim.port + 3 == 8103
+def test_local_port_reaches_the_gateway_of_a_running_simulator(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago, and the next three
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    if port > 65532:
+        pytest.skip("the ephemeral port leaves no room for the simulator's four servers")
+    try:
+        runner = ThreadedSimulator(port=port, step_interval=None)
+        runner.__enter__()
+    except OSError:
+        pytest.skip(f"ports {port} to {port + 3} are taken")
+    try:
+        assert cli.main(["pulse", "call", "public/get_index_price", "index_name=btc_usd",
+                         "--local-port", str(port)]) == 0
+    finally:
+        runner.__exit__(None, None, None)
+    assert Decimal(capsys.readouterr().out) > 0
 
 
 # -- call ------------------------------------------------------------------------------------
