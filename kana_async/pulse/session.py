@@ -18,15 +18,14 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import msgspec
-from yarl import URL
 
-from .._http import AiohttpTransport, ConnectFailed, HttpFailure, Request, Transport
+from .._http import AiohttpTransport
 from .._tasks import cancel_and_wait, timeout
 from ..errors import (
     AuthError,
@@ -44,6 +43,7 @@ from ..stream.transport import AiohttpConnector, Connector
 from . import frames
 from .auth import Credentials, Redactor
 from .channels import channel_spec
+from .http import BUSY, HttpCaller
 from .methods import MethodSpec, decode_result, decode_untyped, method_spec
 from .routing import ChannelRouter
 from .tokens import Tokens
@@ -52,11 +52,12 @@ __all__ = ["PulseSession", "PulseStats"]
 
 logger = logging.getLogger("kana_async.pulse")
 
-#: The gateway's "unauthorized" (a lapsed or revoked token): authenticate again, retry once.
-_UNAUTHORIZED = 13009
-#: Deribit's too_many_requests (L8): non-order calls back off and try again.
-_TOO_MANY_REQUESTS = 10028
+#: The gateway's "unauthorized" (a lapsed or revoked token; 401 over HTTP): authenticate
+#: again, retry once.
+_UNAUTHORIZED = (13009, 401)
+#: L8: non-order calls answered "too many requests" back off and try again.
 _MAX_BUSY_RETRIES = 5
+_IN_DOUBT_KEPT = 100
 _BUSY_DELAY = 0.05
 _GRANTS = ("client_credentials", "client_signature")
 #: Methods whose success only changes this connection (tracked for the next one).
@@ -81,6 +82,8 @@ class PulseStats(msgspec.Struct, kw_only=True):
     last_error: str | None
     calls: int
     in_flight: int
+    #: Labels of orders whose outcome is unknown (reply lost), newest last.
+    in_doubt: list[str]
     frames: dict[str, int]
     idless_errors: int
     unknown_id: int
@@ -194,7 +197,9 @@ class PulseSession:
         self._owns_http = http is None
         self._connector = connector
         self._conn: Connection | None = None
-        self._transport: Transport | None = None
+        self._http_caller: HttpCaller | None = None
+        #: Labels of orders whose outcome is unknown, newest last (bounded).
+        self._in_doubt: deque[str] = deque(maxlen=_IN_DOUBT_KEPT)
         self.frame_stats = frames.FrameStats()
         self._pending: dict[int, _Call] = {}
         self._next_id = 0
@@ -231,8 +236,11 @@ class PulseSession:
             raise KanaError("the Pulse client logged out; create a new one")
         if self._http is None:
             self._http = aiohttp.ClientSession()
-        if self.http_url is not None and self._transport is None:
-            self._transport = AiohttpTransport(self._http)
+        if self.http_url is not None and self._http_caller is None:
+            self._http_caller = HttpCaller(
+                AiohttpTransport(self._http), self.http_url,
+                max_body=self.options.max_frame_bytes, redact=self._redact,
+                unknown=self._unknown, rpc_error=self._rpc_error)
         loop = asyncio.get_running_loop()
         if self.ws_url is not None and self._conn is None:
             opts = self.options
@@ -359,22 +367,23 @@ class PulseSession:
             raise self._fatal
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
-        if self._conn is None:
-            if ws_only:
-                raise ValidationError("method", f"{method} is served over the WebSocket only "
-                                      "(give ws_url)", method)
-            return await self._http_call(method, params, private=private, style=http_style,
-                                         order=order, label=label, deadline=deadline)
+        if self._conn is None and ws_only:
+            raise ValidationError("method", f"{method} is served over the WebSocket only "
+                                  "(give ws_url)", method)
         reauthenticated = False
         for attempt in range(_MAX_BUSY_RETRIES + 1):
-            await self._wait_ready(deadline, method)
-            if private and self._tokens is not None and self._tokens.lapsed():
-                await self._tokens.renew(deadline)
             try:
+                if self._conn is None:
+                    return await self._http_send(method, params, private=private,
+                                                 style=http_style, order=order, label=label,
+                                                 deadline=deadline)
+                await self._wait_ready(deadline, method)
+                if private and self._tokens is not None and self._tokens.lapsed():
+                    await self._tokens.renew(deadline)
                 return await self._ws_call(method, params, order=order, label=label,
                                            deadline=deadline)
             except PulseRpcError as exc:
-                if exc.code == _UNAUTHORIZED and private and not reauthenticated:
+                if exc.code in _UNAUTHORIZED and private and not reauthenticated:
                     # Refused, so not executed: authenticate again, send it once more.
                     reauthenticated = True
                     assert self._tokens is not None
@@ -382,7 +391,7 @@ class PulseSession:
                     continue
                 # L8: a busy gateway is waited out, for anything but an order.
                 delay = _BUSY_DELAY * 2 ** attempt
-                if exc.code != _TOO_MANY_REQUESTS or order or attempt == _MAX_BUSY_RETRIES \
+                if exc.code != BUSY or order or attempt == _MAX_BUSY_RETRIES \
                         or loop.time() + delay >= deadline:
                     raise
                 await asyncio.sleep(delay)
@@ -432,94 +441,43 @@ class PulseSession:
             if not call.future.done():
                 call.future.cancel()
             if order and call.sent:
-                raise UnknownOutcomeError(
-                    "", f"no reply to {method} within {self._timeout:g} s; it may have "
-                    "executed (never re-sent): look it up with get_order_state_by_label",
-                    label=label) from None
+                raise self._unknown(method, f"got no reply within {self._timeout:g} s",
+                                    label) from None
             state = "sent, no reply" if call.sent else "not sent"
             raise TransportError(f"{method}: {state} within {self._timeout:g} s") from None
+        except asyncio.CancelledError:
+            # Awaiting the future directly, the cancellation cancelled it too.
+            if order and call.sent and (call.future.cancelled() or not call.future.done()):
+                self._unknown(method, "was cancelled by the caller after it was sent", label)
+            raise
         finally:
             self._pending.pop(ident, None)
 
     # -- HTTP (T2, T3, T8) ------------------------------------------------------------------
 
-    async def _http_call(self, method: str, params: dict[str, Any], *, private: bool,
+    async def _http_send(self, method: str, params: dict[str, Any], *, private: bool,
                          style: str, order: bool, label: str | None, deadline: float) -> Any:
-        tokens = self._tokens
+        http = self._http_caller
+        assert http is not None
+        bearer = None
         if private:
-            assert tokens is not None
-            await tokens.ensure(deadline)
-        try:
-            return await self._http_once(method, params, private=private, style=style,
-                                         order=order, label=label, deadline=deadline)
-        except PulseRpcError as exc:
-            if not private or exc.code not in (_UNAUTHORIZED, 401):
-                raise
-        assert tokens is not None
-        tokens.forget()
-        await tokens.ensure(deadline)
-        return await self._http_once(method, params, private=private, style=style,
-                                     order=order, label=label, deadline=deadline)
+            assert self._tokens is not None
+            await self._tokens.ensure(deadline)
+            token = self._tokens.token
+            bearer = None if token is None else token.access_token
+        return await http.call(method, params, style=style, bearer=bearer, order=order,
+                               label=label, deadline=deadline)
 
-    async def _http_once(self, method: str, params: dict[str, Any], *, private: bool,
-                         style: str, order: bool, label: str | None, deadline: float) -> Any:
-        transport = self._transport
-        assert transport is not None
-        assert self.http_url is not None
-        url = URL(f"{self.http_url}/{method}")
-        headers = {"Accept": "application/json"}
-        body: bytes | None = None
-        verb = "POST"
-        if style == "query":
-            verb = "GET"
-            url = url.with_query({k: _query_value(v) for k, v in params.items()})
-        elif style == "envelope":
-            self._next_id += 1
-            envelope: dict[str, Any] = {"jsonrpc": "2.0", "id": self._next_id,
-                                        "method": method, "params": params}
-            body = _encode(envelope)
-        else:
-            body = _encode(params)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        token = None if self._tokens is None else self._tokens.token
-        if private and token is not None:
-            headers["Authorization"] = f"Bearer {token.access_token}"
-        left = max(deadline - asyncio.get_running_loop().time(), 0.001)
-        self._calls += 1
-        try:
-            response = await transport.handle(Request(verb, url, headers, body), timeout=left,
-                                              max_body=self.options.max_frame_bytes)
-        except HttpFailure as exc:
-            detail = self._redact(str(exc))
-            if order and not isinstance(exc, ConnectFailed):
-                raise UnknownOutcomeError(
-                    "", f"{method} over HTTP: {detail}; it may have executed (never re-sent): "
-                    "look it up with get_order_state_by_label", label=label) from None
-            raise TransportError(f"{method} over HTTP: {detail}") from None
-        if response.status >= 500:
-            if order:
-                raise UnknownOutcomeError(
-                    "", f"{method} over HTTP answered {response.status}; it may have executed",
-                    label=label)
-            raise TransportError(f"{method} over HTTP: status {response.status}",
-                                 status=response.status)
-        reply = frames.unwrap_http(response.body, status=response.status,
-                                   max_bytes=self.options.max_frame_bytes)
-        if isinstance(reply, frames.ErrorReply):
-            raise self._rpc_error(reply)
-        if isinstance(reply, frames.Bad):
-            text = self._redact(reply.excerpt)
-            if response.status in (401, 403):
-                raise AuthError(method, text, status=response.status)
-            if order and 200 <= response.status < 300:
-                raise UnknownOutcomeError(
-                    "", f"{method} over HTTP: unreadable answer ({text}); it may have "
-                    "executed (never re-sent)", label=label)
-            if response.status >= 300:
-                raise PulseRpcError(response.status, text)
-            raise TransportError(f"{method} over HTTP: unreadable answer: {text}")
-        return reply.result
+    def _unknown(self, method: str, reason: str, label: str | None) -> UnknownOutcomeError:
+        """An order whose outcome is unknown: remembered, logged (its label is no secret),
+        and the error to raise."""
+        if label is not None:
+            self._in_doubt.append(label)
+        logger.warning("Pulse %s labelled %r: outcome unknown (%s); never re-sent, look it "
+                       "up with get_order_state_by_label", method, label, reason)
+        return UnknownOutcomeError(
+            "", f"{method} {reason}; it may have executed (never re-sent): look it up with "
+            "get_order_state_by_label", label=label)
 
     # -- tokens (AU2, AU3, AU4) -------------------------------------------------------------
 
@@ -528,8 +486,9 @@ class PulseSession:
         if self._conn is not None:
             return await self._ws_call("public/auth", params, order=False, label=None,
                                        deadline=deadline)
-        return await self._http_once("public/auth", params, private=False, style="query",
-                                     order=False, label=None, deadline=deadline)
+        assert self._http_caller is not None
+        return await self._http_caller.call("public/auth", params, style="query", bearer=None,
+                                            order=False, label=None, deadline=deadline)
 
     def _token_usable(self) -> bool:
         conn = self._conn
@@ -604,10 +563,8 @@ class PulseSession:
 
         def lost(call: _Call) -> KanaError:
             if call.order and call.sent:
-                return UnknownOutcomeError(
-                    "", f"the connection dropped ({reason}) before the reply to "
-                    f"{call.method}; it may have executed (never re-sent): look it up with "
-                    "get_order_state_by_label", label=call.label)
+                return self._unknown(call.method, f"lost its reply: the connection dropped "
+                                     f"({reason})", call.label)
             state = "sent" if call.sent else "not sent"
             return TransportError(f"{call.method}: the connection dropped ({reason}) before "
                                   f"the reply ({state}; never re-sent)")
@@ -790,7 +747,9 @@ class PulseSession:
             reconnect_attempt=conn.attempt if conn else 0,
             last_error=None if conn is None or conn.last_error is None
             else self._redact(conn.last_error),
-            calls=self._calls,
+            calls=self._calls + (0 if self._http_caller is None
+                                 else self._http_caller.requests),
+            in_doubt=list(self._in_doubt),
             in_flight=len(self._pending),
             frames=dataclasses.asdict(self.frame_stats),
             idless_errors=self.frame_stats.idless_errors,
@@ -801,13 +760,3 @@ class PulseSession:
             book_resyncs=self._router.resyncs,
             **self._counts,
         )
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, Decimal)):
-        return str(value)
-    return _encode(value).decode()
-
-

@@ -222,6 +222,7 @@ async def test_a_lost_order_reply_names_its_label_and_a_lost_read_does_not() -> 
         label = caught.value.label
         assert label is not None
         assert label in str(caught.value)
+        assert pulse.stats().in_doubt == [label]
         with pytest.raises(TransportError, match="no reply"):
             await pulse.get_positions(currency="BTC")
         faults(sim).release()
@@ -363,3 +364,35 @@ async def test_a_busy_answer_to_auth_is_no_refusal_of_the_credentials() -> None:
         async with client(sim, session=http, connector=connector) as pulse:
             assert (await pulse.get_positions(currency="BTC"))[0].instrument_name == BTC
             assert pulse.stats().connects == 2
+
+
+async def test_an_order_cancelled_after_it_left_is_listed_in_doubt(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        faults(sim).hold_replies(1)
+        order = asyncio.ensure_future(pulse.buy(
+            instrument_name=BTC, amount=10, type="limit", price=45000, label="cancelled"))
+        await until(lambda: faults(sim).counts.get("held", 0) == 1, what="the held reply")
+        order.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await order
+        assert pulse.stats().in_doubt == ["cancelled"]
+        assert "'cancelled': outcome unknown" in caplog.text
+        faults(sim).release()
+        found = await pulse.get_order_state_by_label(currency="BTC", label="cancelled")
+        assert len(found) == 1
+
+
+async def test_an_http_order_without_an_answer_is_in_doubt_and_sent_once() -> None:
+    async with pulse_sim() as sim, PulseClient(
+        http_url=sim.pulse_http_url, client_id=CLIENT_ID, client_secret=SECRET, timeout=0.5,
+    ) as pulse:
+        await pulse.get_positions(currency="BTC")  # logged in
+        faults(sim).hold_replies(1)
+        with pytest.raises(UnknownOutcomeError) as caught:
+            await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=45000,
+                            label="http-doubt")
+        assert caught.value.label == "http-doubt"
+        faults(sim).release()
+        found = await pulse.get_order_state_by_label(currency="BTC", label="http-doubt")
+        assert len(found) == 1
