@@ -103,7 +103,7 @@ class ChannelRouter:
         sub: Subscription[Any] = Subscription(
             spec, info.name, info.name, overflow=policy, capacity=size,
             capacity_bytes=self._options.buffer_bytes, on_close=self._release,
-            on_decode_error=self._decode_error)
+            on_decode_error=self._decode_error, on_dropped=self._dropped)
         entry = self._channels.get(info.name)
         fresh = entry is None
         if entry is None:
@@ -211,6 +211,13 @@ class ChannelRouter:
                 self._unsubscribe_supported = False
         except KanaError:
             pass
+
+    def _dropped(self, sub: Subscription[Any]) -> None:
+        logger.debug("Pulse %s: the consumer fell behind; items are being dropped (the "
+                       "next read raises SlowConsumerError)", sub.wire_key)
+        hook = self._options.hooks.on_dropped
+        if hook is not None:
+            self._hook(hook, sub.topic, sub.wire_key, sub.capacity)
 
     def _decode_error(self, sub: Subscription[Any], error: Exception) -> None:
         logger.debug("Pulse %s: undecodable payload: %s", sub.wire_key, error)

@@ -18,6 +18,7 @@ from kana_async import (
     KanaError,
     PulseClient,
     PulseRpcError,
+    SlowConsumerError,
     StreamOptions,
     ValidationError,
 )
@@ -370,3 +371,21 @@ def test_long_channel_lists_are_split_under_32_kb() -> None:
                                        "method": "private/subscribe",
                                        "params": {"channels": chunk}})
         assert len(request) <= MAX_REQUEST_BYTES
+
+
+async def test_a_slow_event_consumer_is_told_how_much_it_lost() -> None:
+    dropped: list[tuple[str, str, int]] = []
+    async with pulse_sim() as sim, client(
+        sim, stream={"hooks": {"on_dropped": lambda *args: dropped.append(args)}},
+    ) as pulse:
+        orders = pulse.subscribe(f"user.orders.{BTC}.raw", capacity=2)
+        await until(lambda: orders.current, what="the private channel")
+        for i in range(5):
+            await pulse.buy(instrument_name=BTC, amount=10, type="limit", price=40000 + i)
+        await until(lambda: orders.stats.received >= 5, what="five order events")
+        with pytest.raises(SlowConsumerError) as caught:
+            await orders.get()
+        assert caught.value.lost == 3
+        assert dropped == [("user.orders", f"user.orders.{BTC}.raw", 2)]
+        assert (await orders.get()).price == Decimal(40003)
+        await orders.close()
