@@ -214,7 +214,7 @@ class ChannelRouter:
 
     def _dropped(self, sub: Subscription[Any]) -> None:
         logger.debug("Pulse %s: the consumer fell behind; items are being dropped (the "
-                       "next read raises SlowConsumerError)", sub.wire_key)
+                     "next read raises SlowConsumerError)", sub.wire_key)
         hook = self._options.hooks.on_dropped
         if hook is not None:
             self._hook(hook, sub.topic, sub.wire_key, sub.capacity)
