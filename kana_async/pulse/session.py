@@ -168,10 +168,10 @@ class PulseSession:
             Credentials(client_id, client_secret)
         #: Every secret this client knows, removed from what it logs and raises (AU7).
         self._redactor = Redactor([] if client_secret is None else [client_secret])
-        self._tokens = None if self._credentials is None else Tokens(
-            self._credentials, grant, self._redactor, self._send_auth, self._give_up)
         if grant not in _GRANTS:
             raise ValidationError("grant", f"must be one of {', '.join(_GRANTS)}", grant)
+        self._tokens = None if self._credentials is None else Tokens(
+            self._credentials, grant, self._redactor, self._send_auth, self._give_up)
         if heartbeat is not None and (isinstance(heartbeat, bool) or not isinstance(
                 heartbeat, int) or heartbeat < 10):
             raise ValidationError("heartbeat", "must be None or an integer >= 10 (seconds)",
