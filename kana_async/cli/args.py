@@ -76,12 +76,14 @@ class UsageError(CliError):
 
 
 def port(value: str) -> int:
+    """A simulator's first port N, with room for its four servers (N to N+3)."""
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError("must be an integer") from None
-    if not 0 <= number <= 65533:
-        raise argparse.ArgumentTypeError("must be 0 (ephemeral) or from 1 to 65533")
+    if not 0 <= number <= 65532:
+        raise argparse.ArgumentTypeError("must be 0 (ephemeral) or from 1 to 65532 (the "
+                                         "simulator uses N to N+3)")
     return number
 
 
@@ -192,7 +194,8 @@ def add_connection_options(parser: argparse.ArgumentParser, *, wallet: bool = Fa
     )
     group.add_argument(
         "--local-port", type=port, metavar="N",
-        help="use a running 'kana-async sim --port N': REST on N, WebSocket N+1, node N+2",
+        help="use a running 'kana-async sim --port N': REST on N, WebSocket N+1, node N+2, "
+             "Pulse N+3",
     )
     group.add_argument("--rest-url", type=url, metavar="URL", help="REST API base URL")
     group.add_argument("--ws-url", type=url, metavar="URL", help="indexer WebSocket URL")

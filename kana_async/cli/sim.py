@@ -26,17 +26,8 @@ def _loopback(value: str) -> str:
         raise argparse.ArgumentTypeError(exc.rule) from None
 
 
-def _sim_port(value: str) -> int:
-    """A port N with room for the four servers (N to N+3)."""
-    number = port(value)
-    if number > 65532:
-        raise argparse.ArgumentTypeError("must be 0 (ephemeral) or from 1 to 65532 (the "
-                                         "simulator uses N to N+3)")
-    return number
-
-
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=_sim_port, default=0,
+    parser.add_argument("--port", type=port, default=0,
                         help="REST port N (WebSocket N+1, node N+2, Pulse N+3); 0 = ephemeral "
                         "ports")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated market")

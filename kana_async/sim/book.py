@@ -141,6 +141,16 @@ class OrderBook(Generic[E]):
             self.journal.append(partial(self._attach, order, index))
         return order
 
+    def shrink(self, order_id: int, lots: int) -> None:
+        """Take ``lots`` off a resting order in place: it keeps its place in the queue."""
+        order = self._orders[order_id]
+        if not 0 <= lots < order.remaining:
+            raise ValueError(f"can shrink order {order_id} by 0 to {order.remaining - 1} lots")
+        if lots:
+            self._resize(order, -lots)
+            if self.journal is not None:
+                self.journal.append(partial(self._resize, order, lots))
+
     def match(self, is_ask: bool, limit: int | None, lots: int, owner: str) -> list[Fill[E]]:
         """Take up to ``lots`` from the opposite side, best price first, oldest first.
 

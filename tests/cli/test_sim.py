@@ -25,7 +25,10 @@ def test_a_busy_port_is_one_line_naming_the_port(capsys: pytest.CaptureFixture[s
     assert "address already in use" in err
 
 
-def test_the_port_leaves_room_for_the_four_servers(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("command", [["sim", "--port"], ["markets", "--local-port"]])
+def test_the_port_leaves_room_for_the_four_servers(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
     with pytest.raises(SystemExit):
-        cli.main(["sim", "--port", "65533"])
+        cli.main([*command, "65533"])
     assert "N to N+3" in capsys.readouterr().err

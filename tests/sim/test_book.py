@@ -162,3 +162,21 @@ def test_cost_of_a_change_does_not_depend_on_the_rest_of_the_book() -> None:
     book.match(False, 1001, 2, "t")
     # add 1 + remove 1 + two fills of one full maker each (size change + removal)
     assert len(book.journal) == 6
+
+
+def test_shrink_keeps_the_queue_place_and_is_journalled() -> None:
+    book: OrderBook[Entry] = OrderBook()
+    first, second = Entry(1, "a", True, 100, 5), Entry(2, "b", True, 100, 5)
+    book.add(first)
+    book.add(second)
+    book.journal = []
+    book.shrink(1, 3)
+    assert book.depth(True) == [(100, 7)]
+    assert [fill.maker.order_id for fill in book.match(False, None, 3, "c")] == [1, 2]
+    for undo in reversed(book.journal):
+        undo()
+    book.journal = None
+    assert book.depth(True) == [(100, 10)]
+    assert first.remaining == 5
+    with pytest.raises(ValueError, match="by 0 to 4 lots"):
+        book.shrink(1, 5)

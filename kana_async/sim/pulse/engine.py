@@ -450,9 +450,7 @@ class PulseEngine(Queries):
                 j.set(order, "remaining", remaining)
             elif ticks == order.price and remaining <= order.remaining:
                 # Same price, not larger: shrink in place and keep the queue position.
-                delta = remaining - order.remaining
-                book._resize(order, delta)
-                j.undo.append(lambda: book._resize(order, -delta))
+                book.shrink(order.order_id, order.remaining - remaining)
             else:
                 book.remove(order.order_id)
                 j.set(order, "price", ticks)

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
+from .entry import ORDER_TYPES, TIME_IN_FORCE
 from .errors import Code, PulseError
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
 ]
 
 #: Values of the document's enums (``types.*``) a request may carry.
-TIME_IN_FORCE = ("good_til_cancelled", "good_til_day", "fill_or_kill", "immediate_or_cancel")
-ORDER_TYPES = ("limit", "stop_limit", "take_limit", "market", "stop_market", "take_market")
 TYPE_FILTERS = ("all", *ORDER_TYPES, "trigger_all")
 TRIGGERS = ("index_price", "last_price")
 LINKED = ("one_triggers_other", "one_triggers_one_cancels_other")
