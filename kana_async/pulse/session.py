@@ -28,6 +28,7 @@ import msgspec
 from .._http import AiohttpTransport
 from .._tasks import cancel_and_wait, timeout
 from ..errors import (
+    ApiError,
     AuthError,
     KanaError,
     PulseRpcError,
@@ -307,20 +308,11 @@ class PulseSession:
     # -- calls ------------------------------------------------------------------------------
 
     async def request(self, spec: MethodSpec, params: dict[str, Any]) -> Any:
-        label = None
-        if spec.places_order:
-            label = params.get("label")
-            if label is None:
-                label = params["label"] = f"ka-{uuid.uuid4().hex[:20]}"
-        if spec.method == "private/logout":
-            await self._logout(params)
+        """The typed result of one documented method."""
+        sent = await self._invoke(spec, params)
+        if sent is None:
             return None
-        raw = await self._send(spec.method, params, private=spec.private,
-                               ws_only=spec.ws_only, http_style=spec.http_style,
-                               order=spec.places_order, label=label)
-        if spec.method in _CONNECTION_STATE:
-            self._track(spec.method, params)
-        result = decode_result(spec, raw)
+        result = self._decoded(spec, *sent, decode_result)
         if spec.method == "public/auth":  # the caller's own login: its tokens are ours now
             if self._tokens is not None:
                 self._tokens.adopt(result)
@@ -329,7 +321,16 @@ class PulseSession:
         return result
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """The result of any method as plain JSON values (numbers as Decimal)."""
         spec = method_spec(method)
+        sent = await self._invoke(spec, params)
+        if sent is None:
+            return None
+        return self._decoded(spec, *sent, lambda _spec, raw: decode_untyped(raw))
+
+    async def _invoke(self, spec: MethodSpec, params: dict[str, Any]
+                      ) -> tuple[Any, str | None] | None:
+        """Send one call: its raw result and the order's label (None after a logout)."""
         if spec.method == "private/logout":
             await self._logout(params)
             return None
@@ -338,12 +339,24 @@ class PulseSession:
             label = params.get("label")
             if label is None:
                 label = params["label"] = f"ka-{uuid.uuid4().hex[:20]}"
-        raw = await self._send(
-            spec.method, params, private=spec.private, ws_only=spec.ws_only,
-            http_style=spec.http_style, order=spec.places_order, label=label)
+        raw = await self._send(spec.method, params, private=spec.private,
+                               ws_only=spec.ws_only, http_style=spec.http_style,
+                               order=spec.places_order, label=label)
         if spec.method in _CONNECTION_STATE:
             self._track(spec.method, params)
-        return decode_untyped(raw)
+        return raw, label
+
+    def _decoded(self, spec: MethodSpec, raw: Any, label: str | None,
+                 decode: Callable[[MethodSpec, Any], Any]) -> Any:
+        """``decode(spec, raw)``; a result that is not the documented shape is an ApiError,
+        and for an order an unknown outcome: the gateway accepted it, but we cannot say how."""
+        try:
+            return decode(spec, raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            reason = self._redactor.redact(f"unexpected result: {exc}")
+            if spec.places_order:
+                raise self._unknown(spec.method, reason, label) from None
+            raise ApiError(spec.method, reason) from None
 
     def _track(self, method: str, params: Mapping[str, Any]) -> None:
         """Keep what the user set on this connection for the next one (L3)."""

@@ -14,12 +14,14 @@ import msgspec
 import pytest
 
 from kana_async import (
+    ApiError,
     AuthError,
     KanaError,
     PulseClient,
     PulseRpcError,
     SlowConsumerError,
     StreamOptions,
+    UnknownOutcomeError,
     ValidationError,
 )
 from kana_async.models.pulse import BuySellResponse, OrderConfirmation
@@ -32,6 +34,7 @@ from tests.pulse.client_support import (
     SECRET,
     RecordingConnector,
     faults,
+    gateway,
     order_id,
     order_of,
     pulse_sim,
@@ -389,3 +392,28 @@ async def test_a_slow_event_consumer_is_told_how_much_it_lost() -> None:
         assert dropped == [("user.orders", f"user.orders.{BTC}.raw", 2)]
         assert (await orders.get()).price == Decimal(40003)
         await orders.close()
+
+
+async def test_a_result_of_the_wrong_shape_is_an_api_error_and_for_an_order_in_doubt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with pulse_sim() as sim, client(sim) as pulse:
+        real = gateway(sim).gateway.handle
+
+        def garbled(session: Any, method: Any, params: Any, **kw: Any) -> Any:
+            result = real(session, method, params, **kw)   # it executes for real
+            if method in ("private/buy", "private/get_positions"):
+                return {"order": "not an order"} if method == "private/buy" else 42
+            return result
+
+        monkeypatch.setattr(gateway(sim).gateway, "handle", garbled)
+        with pytest.raises(UnknownOutcomeError) as doubt:
+            await pulse.buy(instrument_name=BTC, amount=100, type="limit",
+                            price=Decimal(50000), label="garbled-1")
+        assert doubt.value.label == "garbled-1"
+        assert "garbled-1" in pulse.stats().in_doubt
+        with pytest.raises(ApiError, match="private/get_positions: unexpected result"):
+            await pulse.get_positions(currency="BTC")
+        # the order did execute: it is found by its label, once
+        found = await pulse.get_order_state_by_label(currency="BTC", label="garbled-1")
+        assert [o.label for o in found] == ["garbled-1"]
