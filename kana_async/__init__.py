@@ -33,6 +33,7 @@ from .models import (
     Trade,
     TxPayload,
 )
+from .pulse import PulseClient
 from .rest import KanaRest, RateLimiter, RestSession, RetryPolicy
 from .stream import (
     OrderBook,
@@ -75,6 +76,7 @@ __all__ = [
     "Overflow",
     "PayloadMismatchError",
     "Position",
+    "PulseClient",
     "PulseRpcError",
     "RateLimitError",
     "RateLimiter",

@@ -212,13 +212,17 @@ class TransactionFailedError(KanaError):
 
 
 class UnknownOutcomeError(KanaError):
-    """A transaction was sent but its fate is unknown. It is never re-sent automatically;
-    resolve it later by ``tx_hash``."""
+    """A transaction (or a Pulse order) was sent but its fate is unknown. It is never re-sent
+    automatically; resolve it later by ``tx_hash`` (a Pulse order by its ``label``)."""
 
-    def __init__(self, tx_hash: str, reason: str) -> None:
+    def __init__(self, tx_hash: str, reason: str, *, label: str | None = None) -> None:
         self.tx_hash = tx_hash
         self.reason = reason
-        super().__init__(f"outcome of transaction {tx_hash} unknown: {reason}")
+        #: The order's label when it has one (a Pulse order: find it by label, never resend).
+        self.label = label
+        what = f"transaction {tx_hash}" if tx_hash or label is None \
+            else f"order labelled {label!r}"
+        super().__init__(f"outcome of {what} unknown: {reason}")
 
 
 class PulseRpcError(KanaError):

@@ -62,8 +62,10 @@ def test_the_walker_resolves_relative_imports(tmp_path: Path) -> None:
         ("models", ("kana_async.trade", "kana_async.sim", "kana_async.rest", "kana_async.stream",
                     "kana_async.cli")),
         ("rest", ("kana_async.trade", "kana_async.stream", "kana_async.sim", "kana_async.cli")),
-        ("stream", ("kana_async.trade", "kana_async.rest", "kana_async.sim", "kana_async.cli")),
+        ("stream", ("kana_async.trade", "kana_async.rest", "kana_async.sim", "kana_async.cli",
+                    "kana_async.pulse")),
         ("trade", ("kana_async.rest", "kana_async.stream", "kana_async.sim", "kana_async.cli")),
+        ("pulse", ("kana_async.trade", "kana_async.rest", "kana_async.sim", "kana_async.cli")),
     ],
 )
 def test_layer_does_not_import(layer: str, forbidden: tuple[str, ...]) -> None:

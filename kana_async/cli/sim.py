@@ -116,5 +116,6 @@ SIM = Command(
   kana-async sim --port 8100 --seed 7 REST 8100, WebSocket 8101, node 8102, Pulse 8103
 then, in another shell:
   kana-async markets --local-port 8100
-  kana-async tail orderbook --market APT --local-port 8100 --count 3""",
+  kana-async tail orderbook --market APT --local-port 8100 --count 3
+  kana-async pulse call public/get_index_price index_name=btc_usd --local-port 8100""",
 )

@@ -215,12 +215,16 @@ class Connection:
                 self._supervise(), name=f"kana-stream {self.url}"
             )
 
-    def send(self, item: Outgoing) -> None:
+    def send(self, item: Outgoing, *, first: bool = False) -> None:
         """Queue ``item`` for the open socket; dropped if the socket goes away first (the
-        owner sends its state again from ``connection_made``)."""
+        owner sends its state again from ``connection_made``). ``first`` puts it ahead of
+        everything waiting (an answer the server expects at once)."""
         if self._ws is None:
             return
-        self._outbox.append(item)
+        if first:
+            self._outbox.appendleft(item)
+        else:
+            self._outbox.append(item)
         self._outbox_ready.set()
 
     async def abort(self, reason: str) -> None:

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 
@@ -42,6 +42,20 @@ _monotonic = time.monotonic
 
 #: Stands in the buffer where a reconnect happened.
 _GAP: Any = object()
+
+
+class _Built:
+    """An item built by the reader (a book assembled from deltas), buffered as is; its size
+    is the size of the frame it came from."""
+
+    __slots__ = ("item", "size")
+
+    def __init__(self, item: Any, size: int) -> None:
+        self.item = item
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
 
 
 class SubscriptionStats(msgspec.Struct, kw_only=True):
@@ -170,6 +184,11 @@ class Subscription(Generic[T]):
             if not waiter.done():
                 waiter.set_result(None)
 
+    def push_item(self, item: Any, size: int = 0) -> None:
+        """Buffer one item the reader already built (delivered as is, never decoded), under
+        the same overflow policy; ``size`` is the bytes it stands for in the byte bound."""
+        self.push(cast(msgspec.Raw, _Built(item, size)))
+
     def _evict_oldest(self) -> None:
         evicted = self._buffer.popleft()
         if evicted is _GAP:
@@ -240,6 +259,10 @@ class Subscription(Generic[T]):
                     raise StreamGapError(self.topic, self._gaps)
                 if not self._keep_latest:
                     self._bytes -= len(payload)
+                if type(payload) is _Built:
+                    self._delivered += 1
+                    built: T = payload.item
+                    return built
                 try:
                     item = self._decode(payload)
                 except Exception as exc:

@@ -103,6 +103,15 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(report.error)
     if report.reader_gone:
         raise PipeClosed
+    if options.pulse and report.exit_status == 0:
+        from .pulse import run_pulse_leg
+
+        pace = options.pace if options.pace is not None else min(options.duration / 30, 1.0)
+        leg = asyncio.run(run_pulse_leg(options.pulse_ws_url, sys.stdout, pace=pace))
+        if leg.error is not None:
+            raise CliError(f"Pulse leg: {leg.error}")
+        if leg.reader_gone:
+            raise PipeClosed
     return report.exit_status
 
 
@@ -120,5 +129,6 @@ DEMO = Command(
     epilog="""examples:
   kana-async demo                     no key, no network: an embedded simulator
   kana-async demo --duration 10 --plain
+  kana-async demo --pulse             then the same bot on the simulator's Pulse gateway
   KANA_API_KEY=... kana-async demo --network testnet --private-key-env MY_TESTNET_KEY""",
 )

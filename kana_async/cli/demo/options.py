@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from ...config import resolve_network
 from ...errors import ValidationError
-from ..args import add_connection_options, leverage, market, positive_decimal
+from ..args import UsageError, add_connection_options, leverage, market, positive_decimal
 from ..connect import api_key, endpoints, is_local, private_key
 from .report import MIN_DEPOSIT
 
@@ -51,6 +51,10 @@ class DemoOptions:
     counterparty: bool | None = None
     #: Mainnet trades real money: the demo runs there only when this is True.
     mainnet_confirmed: bool = False
+    #: Run the Pulse leg after the scenario (local network only).
+    pulse: bool = False
+    #: The Pulse gateway's WebSocket URL for that leg (``None``: an embedded simulator's).
+    pulse_ws_url: str | None = None
 
     def __post_init__(self) -> None:
         resolve_network(self.network, rest_url=self.rest_url, ws_url=self.ws_url,
@@ -70,6 +74,9 @@ class DemoOptions:
         if self.network == "mainnet" and not self.mainnet_confirmed:
             raise ValidationError("network", "mainnet trades real money: pass --yes to run "
                                   "the demo there", self.network)
+        if self.pulse and not self.local:
+            raise ValidationError("pulse", "the Pulse leg runs on the local network only (the "
+                                  "simulator's gateway)", self.pulse)
         if self.network != "local" and self.private_key is None:
             raise ValidationError("private_key_env", f"trading on {self.network} needs a key: "
                                   "--private-key-env VAR names the variable holding it")
@@ -117,6 +124,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="leave the position open at the end (default: close it)")
     parser.add_argument("--yes", action="store_true",
                         help="confirm running on mainnet, with real money")
+    parser.add_argument("--pulse", action="store_true",
+                        help="then run the Pulse leg: the same bot on the simulator's Pulse "
+                        "v2 gateway, cancel-on-disconnect on (local network only)")
     add_connection_options(parser, wallet=True)
 
 
@@ -127,6 +137,12 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str] | Non
     key, the wallet's key from ``$<--private-key-env>`` (of ``environ``, by default the
     process's). On a simulator without a key, the demo signs with a fresh one."""
     urls = endpoints(args)
+    pulse_ws_url = None
+    if args.pulse and args.local_port is not None:
+        pulse_ws_url = f"ws://127.0.0.1:{args.local_port + 3}/ws/api/v2"
+    elif args.pulse and any(urls.values()):
+        raise UsageError("--pulse with URLs: give --local-port (the gateway is on N+3), or "
+                         "no URLs for the embedded simulator")
     key = api_key(args, environ)  # checked first, as every command does
     signing_key = private_key(args, required=not is_local(args), environ=environ)
     return DemoOptions(
@@ -135,5 +151,5 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str] | Non
         deposit=args.deposit, leverage=args.leverage, keep_position=args.keep_position,
         api_key=key, private_key=signing_key, rest_url=urls["rest_url"],
         ws_url=urls["ws_url"], node_url=urls["node_url"], plain=args.plain,
-        mainnet_confirmed=args.yes,
+        mainnet_confirmed=args.yes, pulse=args.pulse, pulse_ws_url=pulse_ws_url,
     )

@@ -29,7 +29,7 @@ class PulseConfig:
     http_rpc_errors: bool = False
     max_frame: int = 32_768
     max_depth: int = 32
-    queue_size: int = 1_000
+    queue_size: int = 4_096
     queue_bytes: int = 8 * 1024 * 1024
     push_interval: float = 0.02
     funding_interval: float = 60.0
