@@ -35,9 +35,10 @@ from ..models.pulse import (
     SettlementConfirmation,
     TradesResponse,
 )
+from .auth import GRANT_FIELDS, SECRET_FIELDS
 from .methods import METHODS, MethodSpec
 
-__all__ = ["GRANT_FIELDS", "MIN_HEARTBEAT", "NON_ORDER_TYPES", "Number", "PulseMethods"]
+__all__ = ["MIN_HEARTBEAT", "NON_ORDER_TYPES", "Number", "PulseMethods"]
 
 #: What an amount or a price may be given as (a float is refused: it is inexact).
 Number = Decimal | int | str
@@ -48,15 +49,6 @@ MIN_HEARTBEAT = 10
 #: P4: ``types.Type`` values that are filters, never an order's type.
 NON_ORDER_TYPES = frozenset({"all", "trigger_all"})
 
-#: AU1: the ``public/auth`` fields each grant sends (besides ``grant_type``); required first.
-GRANT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "client_credentials": (("client_id", "client_secret"), ()),
-    "client_signature": (("client_id", "timestamp", "signature"), ("nonce", "data")),
-    "refresh_token": (("refresh_token",), ()),
-}
-
-#: Fields whose values are secret: never shown in an error (AU7).
-_SECRET = frozenset({"client_secret", "refresh_token", "signature"})
 
 #: Largest magnitude accepted for a number (as Decimal.adjusted()): far beyond any price.
 _MAX_ADJUSTED = 38
@@ -271,7 +263,7 @@ def _auth_params(grant_type: str, given: dict[str, object]) -> dict[str, Any]:
         elif field == "data" and value == "":
             params[field] = value  # AU1: the signed data may be empty
         else:
-            params[field] = _text(value, field, secret=field in _SECRET)
+            params[field] = _text(value, field, secret=field in SECRET_FIELDS)
     return params
 
 

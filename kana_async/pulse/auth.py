@@ -28,7 +28,9 @@ from ..errors import ValidationError
 
 __all__ = [
     "GRANTS",
+    "GRANT_FIELDS",
     "REFRESH_FRACTION",
+    "SECRET_FIELDS",
     "SUSPECT_EXPIRES_IN",
     "SUSPECT_REFRESH_AFTER",
     "Credentials",
@@ -46,6 +48,17 @@ __all__ = [
 Grant = Literal["client_credentials", "client_signature"]
 #: The grants a client logs in with (``refresh_token`` renews, see :func:`refresh_params`).
 GRANTS: tuple[Grant, ...] = ("client_credentials", "client_signature")
+
+#: AU1: the ``public/auth`` fields each grant sends (besides ``grant_type``), required first:
+#: what :func:`grant_params` builds and what ``PulseClient.auth()`` accepts.
+GRANT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "client_credentials": (("client_id", "client_secret"), ()),
+    "client_signature": (("client_id", "timestamp", "signature"), ("nonce", "data")),
+    "refresh_token": (("refresh_token",), ()),
+}
+
+#: Fields whose values are secret: never shown in an error (AU7).
+SECRET_FIELDS = frozenset({"client_secret", "refresh_token", "signature"})
 
 #: Share of a token's lifetime after which it is refreshed (AU3: 70-80 %).
 REFRESH_FRACTION = 0.75

@@ -203,3 +203,12 @@ def test_redactor_keeps_the_secret_and_a_bounded_number_of_tokens() -> None:
     assert "token-three" not in cleaned
     assert "3" in repr(redactor)
     assert "token" not in repr(redactor)
+
+
+@pytest.mark.parametrize("grant", ["client_credentials", "client_signature"])
+def test_grant_params_send_exactly_the_fields_the_grant_table_names(grant: str) -> None:
+    from kana_async.pulse.auth import GRANT_FIELDS, Credentials, grant_params
+
+    sent = grant_params(grant, Credentials("bot", "s3cret-value"), now_ms=1, nonce="n1")
+    required, optional = GRANT_FIELDS[grant]
+    assert set(required) <= set(sent) - {"grant_type"} <= set(required) | set(optional)
