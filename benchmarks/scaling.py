@@ -234,9 +234,8 @@ def run(config: dict[str, int]) -> dict[str, Any]:
             server.join()
 
 
-def measure(quick: bool) -> dict[str, Any]:
-    """The scaling series; flat figures for ``run_all.py``."""
-    result = run(settings(quick))
+def flatten(result: dict[str, Any]) -> dict[str, Any]:
+    """``run_all.py``'s figures from one :func:`bench` result."""
     subs, levels = result["subscriptions"], result["levels"]
     return {
         "stream.subs100_vs_subs1": result["subs100_vs_subs1"],
@@ -247,6 +246,11 @@ def measure(quick: bool) -> dict[str, Any]:
         "scaling.memory_per_subscription_bytes": result["memory_per_subscription_bytes"],
         "scaling.detail": result,
     }
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    """The scaling series; flat figures for ``run_all.py``."""
+    return flatten(run(settings(quick)))
 
 
 if __name__ == "__main__":
