@@ -274,13 +274,16 @@ def markdown(data: Mapping[str, Any], charts: Iterable[str]) -> str:
              v / decode if decode else None] for k, v in thr.items()])
         lat = stream["latency_at_rate"]
         rate = stream["settings"].get("rate", 10_000)
+        cpu = stream.get("cpu_share_at_rate", {})
         out += [f"## Stream: latency at {fmt(rate)} msg/s", "",
-                "From the server's send (stamped into each frame) to the consumer. "
-                f"The SDK spends {fmt(stream.get('cpu_share_at_rate'))} of one core at this "
-                "rate.", ""]
-        out += table(["client", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "samples"], [
+                "From the server's send (stamped into each frame) to the consumer; the share "
+                "of one core the client process spends at this rate (the server runs in "
+                "another process).", ""]
+        out += table(["client", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "samples",
+                      "core share"], [
             [STREAM_LABELS.get(k, k), v["p50_us"], v.get("p90_us"), v["p99_us"],
-             v.get("p999_us"), v["samples"]] for k, v in lat.items()])
+             v.get("p999_us"), v["samples"], cpu.get(k) if isinstance(cpu, dict) else None]
+            for k, v in lat.items()])
         out += table(["added over the minimal loop", "p50 µs", "p99 µs"], [
             [STREAM_LABELS.get(k, k), v["p50"], v["p99"]]
             for k, v in stream["added_latency_us"].items()])

@@ -440,7 +440,7 @@ async def bench(port: int, args: argparse.Namespace) -> dict[str, Any]:
     """Every variant against the server on ``port``, interleaved round by round."""
     rates: dict[str, list[float]] = {name: [] for name in (*CLIENTS, "reference")}
     latency: dict[str, list[int]] = {name: [] for name in LATENCY_CLIENTS}
-    cpu_share: list[float] = []
+    cpu_share: dict[str, list[float]] = {name: [] for name in LATENCY_CLIENTS}
     async with aiohttp.ClientSession() as http:
         for round_ in range(args.rounds):
             for name, client in CLIENTS.items():
@@ -456,8 +456,8 @@ async def bench(port: int, args: argparse.Namespace) -> dict[str, Any]:
                 run = await run_client(CLIENTS[name], http,
                                        url(port, args.latency_count, args.rate), True)
                 latency[name].extend(run.latencies_ns)
-                if name == "sdk" and run.wall_s:
-                    cpu_share.append(run.cpu_s / run.wall_s)
+                if run.wall_s:
+                    cpu_share[name].append(run.cpu_s / run.wall_s)
         stall = await stalled_consumer(http, port, args.stall_count)
 
     median = {k: statistics.median(v) for k, v in rates.items()}
@@ -490,7 +490,9 @@ async def bench(port: int, args: argparse.Namespace) -> dict[str, Any]:
                    "p99": round(lat[name]["p99_us"] - lat["minimal"]["p99_us"], 1)}
             for name in ("sdk", "sdk-all")
         },
-        "cpu_share_at_rate": round(statistics.median(cpu_share), 3) if cpu_share else 0.0,
+        # Share of one core this process spent (server elsewhere) while receiving at the rate.
+        "cpu_share_at_rate": {k: round(statistics.median(v), 3) if v else 0.0
+                              for k, v in cpu_share.items()},
         "stalled_consumer": stall,
     }
 
@@ -541,7 +543,7 @@ def flatten(result: dict[str, Any]) -> dict[str, Any]:
         "stream.p50_latency_us": lat["sdk-all"]["p50_us"],
         "stream.p99_latency_us": lat["sdk-all"]["p99_us"],
         "stream.added_p99_us": result["added_latency_us"]["sdk-all"]["p99"],
-        "stream.cpu_at_10k": result["cpu_share_at_rate"],
+        "stream.cpu_at_10k": result["cpu_share_at_rate"]["sdk-all"],
         "stream.detail": result,
     }
 
@@ -560,12 +562,12 @@ def report(result: dict[str, Any]) -> None:
         print(f"{label:<38}{thr[key]:>16,}{thr[key] / thr['raw']:>10.2f}")
     print("  ".join(f"{k} = {v}" for k, v in ratios.items()))
     rate = result["settings"]["rate"]
-    print(f"\nlatency server send -> consumer at {rate:,.0f} msg/s "
-          f"(SDK: {result['cpu_share_at_rate']:.0%} of one core)")
-    print(f"{'client':<38}{'p50 µs':>10}{'p99 µs':>10}")
+    print(f"\nlatency server send -> consumer at {rate:,.0f} msg/s")
+    print(f"{'client':<38}{'p50 µs':>10}{'p99 µs':>10}{'core':>8}")
     for key in LATENCY_CLIENTS:
         lat = result["latency_at_rate"][key]
-        print(f"{NAMES[key]:<38}{lat['p50_us']:>10.1f}{lat['p99_us']:>10.1f}")
+        print(f"{NAMES[key]:<38}{lat['p50_us']:>10.1f}{lat['p99_us']:>10.1f}"
+              f"{result['cpu_share_at_rate'][key]:>8.0%}")
     for key, added in result["added_latency_us"].items():
         print(f"added by {key}: p50 {added['p50']} µs, p99 {added['p99']} µs")
     stall = result["stalled_consumer"]
