@@ -357,8 +357,10 @@ def charts(data: Mapping[str, Any], directory: Path, prefix: str) -> list[str]:
     if series:
         fig, ax = plt.subplots(figsize=(9, 0.5 * len(series) + 1.5))
         labels = list(series)[::-1]
-        ax.barh(labels, [series[k] for k in labels], color="#4c72b0")
+        ax.barh([k.replace("`", "") for k in labels], [series[k] for k in labels],
+                color="#4c72b0")
         ax.set_xscale("log")
+        ax.set_xlim(right=max(series.values()) * 4)
         ax.set_xlabel("messages per second (log scale)")
         ax.set_title("Stream throughput by client")
         for y, label in enumerate(labels):
@@ -372,7 +374,7 @@ def charts(data: Mapping[str, Any], directory: Path, prefix: str) -> list[str]:
         for name, values in quantiles.items():
             if values:
                 ys = [100 * i / max(1, len(values) - 1) for i in range(len(values))]
-                ax.plot(values, ys, label=STREAM_LABELS.get(name, name))
+                ax.plot(values, ys, label=STREAM_LABELS.get(name, name).replace("`", ""))
         ax.set_xscale("log")
         ax.set_xlabel("latency, server send to consumer (µs, log scale)")
         ax.set_ylabel("percentile")

@@ -195,6 +195,8 @@ async def bench(port: int, config: dict[str, int]) -> dict[str, Any]:
         return round(statistics.median(float(r[key]) for r in runs[name]), 1)
 
     subs1 = [r["msgs_per_s"] for r in runs["subs-1"]]
+    ratios = [r["msgs_per_s"] / one for r, one in zip(runs["subs-100"], subs1, strict=True)
+              if one]
     return {
         "settings": config,
         "subscriptions": {
@@ -208,9 +210,7 @@ async def bench(port: int, config: dict[str, int]) -> dict[str, Any]:
                                  "cpu_share", "rate")}
             for n in LEVELS
         },
-        "subs100_vs_subs1": round(statistics.median(
-            r["msgs_per_s"] / one for r, one in zip(runs["subs-100"], subs1, strict=True)
-            if one), 3),
+        "subs100_vs_subs1": round(statistics.median(ratios), 3) if ratios else 0.0,
         "memory_per_subscription_bytes": round(memory),
         "runs": {name: [{k: round(v, 1) for k, v in r.items()} for r in rs]
                  for name, rs in runs.items()},
