@@ -4,7 +4,10 @@ that picows (an optional extra) is imported only by those who pick it.
 picows calls back once per frame with a view of its read buffer; the frame is copied to
 ``bytes`` at once (``msgspec.Raw`` must own its bytes) and queued for ``receive``. picows
 neither reassembles fragmented messages nor pauses the socket for a slow reader: both are
-done here, so the socket behaves like aiohttp's (whole messages, bounded memory).
+done here, so the socket behaves like aiohttp's (whole messages, bounded memory). Unlike
+aiohttp, picows keeps its read buffer at the largest size a read needed (it doubles, never
+shrinks; a read is bounded by the kernel's receive buffer): after a burst a connection holds
+up to about twice that for as long as it is open.
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ from .transport import _PERMANENT_STATUS
 if TYPE_CHECKING:
     from .transport import WebSocket
 
-#: Frames queued before the socket stops reading, and the level at which it reads again.
+#: Bytes queued before the socket stops reading, and the level at which it reads again.
 #: The stream's reader hands each frame to the router synchronously, so the queue stays near
-#: empty; the bound matters only while the event loop is starved.
-PAUSE_AT = 4096
-RESUME_AT = 1024
+#: empty; the bound matters while the reader is late (a starved event loop), when picows
+#: would otherwise queue whatever the kernel holds.
+PAUSE_BYTES = 1 << 20
+RESUME_BYTES = 1 << 18
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
@@ -63,6 +67,8 @@ class _Listener(WSListener):
         self.ended = False
         self.closing = False
         self.paused = False
+        #: Bytes in ``frames``.
+        self.queued = 0
         self.partial: bytearray | None = None
         #: Our pings waiting for their pong: (payload, future), oldest first.
         self.pings: deque[tuple[bytes, asyncio.Future[None]]] = deque()
@@ -118,12 +124,12 @@ class _Listener(WSListener):
             self._push(transport, bytes(partial))
 
     def _push(self, transport: WSTransport, data: bytes) -> None:
-        frames = self.frames
-        frames.append(data)
+        self.frames.append(data)
+        self.queued += len(data)
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if len(frames) >= PAUSE_AT and not self.paused:
+        if self.queued >= PAUSE_BYTES and not self.paused:
             self.paused = True
             transport.underlying_transport.pause_reading()
 
@@ -188,11 +194,13 @@ class PicowsWebSocket:
         frames = listener.frames
         while True:
             if frames:
-                if listener.paused and len(frames) <= RESUME_AT:
+                data = frames.popleft()
+                listener.queued -= len(data)
+                if listener.paused and listener.queued <= RESUME_BYTES:
                     listener.paused = False
                     if not listener.ended:
                         self._transport.underlying_transport.resume_reading()
-                return frames.popleft()
+                return data
             if listener.error is not None:
                 error, listener.error = listener.error, None
                 listener.closing = True  # raised once; the socket is over after it

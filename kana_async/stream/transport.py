@@ -251,10 +251,14 @@ def default_connector(
     *,
     connect_timeout: float,
     max_msg_size: int,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Connector:
-    """The connector a transport name stands for (``StreamOptions.transport``)."""
+    """The connector a transport name stands for (``StreamOptions.transport``).
+    ``ssl_context`` is for picows, which does not use ``http`` (aiohttp's session carries
+    its own TLS settings)."""
     if transport == "picows":
-        return PicowsConnector(connect_timeout=connect_timeout, max_msg_size=max_msg_size)
+        return PicowsConnector(connect_timeout=connect_timeout, max_msg_size=max_msg_size,
+                               ssl_context=ssl_context)
     if transport != "aiohttp":
         raise ValidationError("transport", "must be 'aiohttp' or 'picows'", transport)
     if http is None:

@@ -9,6 +9,7 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 from aiohttp import WSMsgType, web
 from picows import WSCloseCode, WSListener, WSTransport, ws_create_server
@@ -19,7 +20,7 @@ from kana_async.errors import ConnectionRejectedError, TransportError, Validatio
 from kana_async.sim import Simulator
 from kana_async.sim.proxy import FaultProxy
 from kana_async.stream import OrderBook, PicowsConnector, StreamMux, StreamOptions
-from kana_async.stream._picows import PicowsWebSocket
+from kana_async.stream._picows import PAUSE_BYTES, PicowsWebSocket
 from tests.rest.test_tls import Certs, certs  # noqa: F401  (the session's certificates)
 from tests.stream.conftest import FAST
 from tests.stream.scripted_server import ScriptedServer, ServerConnection
@@ -319,3 +320,42 @@ async def test_tls_is_verified_against_the_given_context(
             assert (await first_book(mux)).bids
         with pytest.raises(ConnectionRejectedError, match="certificate"):
             await PicowsConnector()(proxy.url)  # the system's roots do not know our CA
+
+
+async def test_kana_client_gives_picows_its_tls_trust(
+    sim: Simulator, certs: Certs,  # noqa: F811
+) -> None:
+    # picows does not use the client's aiohttp session: the CA must reach it another way.
+    assert sim.ws_url is not None
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(certs.cert, certs.key)
+    async with FaultProxy(sim.ws_url, ssl_context=server_ctx) as proxy, \
+            KanaClient("local", rest_url=sim.rest_url, ws_url=proxy.url, ca_file=certs.ca,
+                       stream={"transport": "picows", "reconnect": FAST}) as kana:
+        assert (await first_book(kana.stream)).bids
+
+
+async def test_a_late_reader_pauses_the_socket_and_gets_every_frame_in_order() -> None:
+    count = 64
+    body = "x" * 65536
+
+    async def script(conn: ServerConnection) -> None:
+        for i in range(count):
+            await conn.send_raw(f'{{"n":{i},"pad":"{body}"}}')
+        await conn.drain()
+
+    async with ScriptedServer(script) as server:
+        ws = await PicowsConnector()(server.url)
+        assert isinstance(ws, PicowsWebSocket)
+        listener = ws._listener
+        for _ in range(500):  # nobody reads: the queue fills up to its bound
+            if listener.paused:
+                break
+            await asyncio.sleep(0.01)
+        assert listener.paused
+        assert listener.queued >= PAUSE_BYTES
+        got = [await asyncio.wait_for(ws.receive(), 2) for _ in range(count)]
+        assert [msgspec.json.decode(frame)["n"] for frame in got if frame] == list(range(count))
+        assert not listener.paused
+        assert listener.queued == 0
+        await ws.close()
