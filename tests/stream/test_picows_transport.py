@@ -359,3 +359,14 @@ async def test_a_late_reader_pauses_the_socket_and_gets_every_frame_in_order() -
         assert not listener.paused
         assert listener.queued == 0
         await ws.close()
+
+
+async def test_pulse_client_runs_on_the_picows_connector() -> None:
+    from kana_async.pulse import PulseClient
+    from tests.pulse.client_support import CLIENT_ID, SECRET, pulse_sim
+
+    async with pulse_sim() as psim, PulseClient(
+            psim.pulse_ws_url, client_id=CLIENT_ID, client_secret=SECRET, timeout=3.0,
+            connector=PicowsConnector()) as pulse:
+        assert await pulse.call("public/test") == {"version": "0.1.0"}
+        assert pulse.stats().connects == 1
