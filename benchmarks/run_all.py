@@ -304,6 +304,25 @@ def markdown(data: Mapping[str, Any], charts: Iterable[str]) -> str:
         out += [f"One idle order book subscription holds about "
                 f"{fmt(scaling['memory_per_subscription_bytes'])} bytes "
                 f"(traced over {scaling['settings']['memory_subs']:,} subscriptions).", ""]
+    out += ["## How the figures are measured", "",
+            "- `benchmarks/stream_throughput.py`: one server process streams the mix; each "
+            "client receives a fixed count of frames; the rows run interleaved, round by round, "
+            "and each ratio is the median of same-round quotients. The decode-everything loop "
+            "is a fixed copy of the typed models with eager `Decimal` money, so it stays the "
+            "same yardstick whatever the SDK's models do.",
+            "- `benchmarks/scaling.py`: order books only, every item delivered; memory per "
+            "subscription is traced with `tracemalloc`.",
+            "- `benchmarks/rest_overhead.py`: bare aiohttp and the SDK on one session against "
+            "a local server process, alternating rounds; the ratio is with 50 concurrent "
+            "callers, where the client's CPU is the bottleneck.",
+            "- `benchmarks/order_pipeline.py`: client-side cost of one limit order (validate, "
+            "encode, sign, hash), and orders/s end to end on the simulator.",
+            "- `benchmarks/pulse_rpc.py`: Pulse calls over one WebSocket and over HTTP, and "
+            "typed notifications per second.",
+            "- `benchmarks/decode_costs.py` and `benchmarks/transports.py`, when present: "
+            "decode cost per message type and library, and each transport and event loop side "
+            "by side.",
+            ""]
     out += ["## Every figure", ""]
     out += table(["figure", "value"], [
         [f"`{k}`", v] for k, v in data.items()
