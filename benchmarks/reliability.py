@@ -115,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="default: results/reliability.json, reliability-picows.json, ...")
     args = parser.parse_args(argv)
-    reliability_stream.TRANSPORT = args.connector
     if args.out is None:
         args.out = RESULTS if args.connector == "aiohttp" else \
             RESULTS.with_name(f"reliability-{args.connector}.json")
@@ -126,11 +125,16 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr, flush=True)
     rows: list[Row] = []
     durations: dict[str, float] = {}
-    for name in names:
-        print(f"== {name}", file=sys.stderr, flush=True)
-        got, took = run_one(name, args.quick)
-        rows.extend(got)
-        durations[name] = round(took, 1)
+    default_transport = reliability_stream.TRANSPORT
+    reliability_stream.TRANSPORT = args.connector
+    try:
+        for name in names:
+            print(f"== {name}", file=sys.stderr, flush=True)
+            got, took = run_one(name, args.quick)
+            rows.extend(got)
+            durations[name] = round(took, 1)
+    finally:
+        reliability_stream.TRANSPORT = default_transport
     violations = [(row, check) for row in rows for check in row.failed]
     result: dict[str, Any] = {
         "commit": commit(),
