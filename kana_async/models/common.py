@@ -141,23 +141,35 @@ def _any_bad_text(texts: bytes) -> bool:
     return b"x" in shape or _TOO_LONG in shape
 
 
-def _lazy_check(required: list[Any], nullable: list[Any]) -> _AnyBad:
-    """The check of a twin's wire texts, all its lazy fields in one pass (``required`` and
-    ``nullable``: the slots' own getters; an optional field's ``null`` is fine)."""
+def _lazy_check(required: list[int], nullable: list[int]) -> _AnyBad:
+    """The check of a twin's wire texts, all its lazy fields at once (``required`` and
+    ``nullable``: their indexes in the struct; an optional field's ``null`` is fine). The
+    texts are gathered by C calls only (``astuple`` reads the slots, not the attributes)."""
+    take_required = _gather(required)
+    take_nullable = _gather(nullable) if nullable else None
 
     def any_bad(objs: Iterable[Any]) -> bool:
-        texts: list[Any] = []
-        for get in required:
-            texts += map(get, objs)
-        joined = _join(texts)
-        if nullable:
-            texts = []
-            for get in nullable:
-                texts += filter(_is_not_none, map(get, objs))
-            joined += b"\x00" + _join(texts).replace(b"null", b"")
+        rows = list(map(_astuple, objs))
+        joined = _join(take_required(rows))
+        if take_nullable is not None:
+            texts = _join(filter(None, take_nullable(rows)))
+            joined += b"\x00" + texts.replace(b"null", b"")
         return _any_bad_text(joined)
 
     return any_bad
+
+
+def _gather(indexes: list[int]) -> Callable[[list[tuple[Any, ...]]], Iterable[Any]]:
+    """``rows -> the values at indexes`` of every row, flat."""
+    if not indexes:
+        return lambda rows: ()
+    get = operator.itemgetter(*indexes)
+    if len(indexes) == 1:
+        return lambda rows: map(get, rows)
+    return lambda rows: chain.from_iterable(map(get, rows))
+
+
+_astuple = msgspec.structs.astuple
 
 
 def _skipping_none(check: _AnyBad) -> _AnyBad:
@@ -201,10 +213,10 @@ def _struct_check(t: mi.StructType, memo: dict[type, _AnyBad | None]) -> _AnyBad
     fields: list[tuple[Callable[[Any], Any], _AnyBad]] = []
     lazy = _TWIN_MONEY.get(cls, {})
     if lazy:
-        getters: tuple[list[Any], list[Any]] = ([], [])
+        indexes: tuple[list[int], list[int]] = ([], [])
         for name, nullable in lazy.items():
-            getters[nullable].append(_MEMBERS[(cls, name)].__get__)
-        lazy_sub: _AnyBad | None = _lazy_check(*getters)
+            indexes[nullable].append(cls.__struct_fields__.index(name))
+        lazy_sub: _AnyBad | None = _lazy_check(*indexes)
     else:
         lazy_sub = None
     for field in t.fields:
