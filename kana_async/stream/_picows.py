@@ -72,10 +72,6 @@ class _Listener(WSListener):
         self.partial: bytearray | None = None
         #: Our pings waiting for their pong: (payload, future), oldest first.
         self.pings: deque[tuple[bytes, asyncio.Future[None]]] = deque()
-        self.transport: WSTransport | None = None
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if self.error is not None or self.closing:
