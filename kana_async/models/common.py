@@ -12,13 +12,14 @@ only blow up later in the consumer's arithmetic, so both decode paths check ever
 ``Decimal`` once, here (:class:`ModelDecoder`, :func:`decode_lenient`): a non-finite or absurdly
 large one fails the decode like any other type error, naming the field.
 
-Money is decoded exactly but lazily. Building a ``Decimal`` is most of the cost of decoding a
-payload, and a consumer usually reads a few amounts of it (an order book's top levels), so
-:class:`ModelDecoder` decodes each model into its *lazy twin* (:func:`lazy_type`): a private
-subclass of the same name whose ``Decimal`` fields hold the amount's exact wire text
-(``msgspec.Raw``) until first read, when the ``Decimal`` is built and kept. The twin is an
-instance of the public model, its money attributes are ``Decimal`` (or ``None``) on access, and
-it compares, hashes, prints, pickles and encodes like the public model. The money rule is still
+Money can be decoded exactly but lazily. Building a ``Decimal`` is most of the cost of decoding
+an order book, whose consumer usually reads a few amounts of it (the top levels), so
+``ModelDecoder(..., lazy=True)`` decodes each model into its *lazy twin* (:func:`lazy_type`):
+a private subclass of the same name whose ``Decimal`` fields hold the amount's exact wire text
+(``msgspec.Raw``) until first read, when all its Decimals are built and the object becomes an
+instance of the public model itself. Before that the twin is already an instance of the public
+model, its money attributes are ``Decimal`` (or ``None``) on access, and it compares, hashes,
+prints, pickles and encodes like the public model. The money rule is still
 enforced at decode: one regular expression over each field's wire texts accepts plain decimals
 of at most 39 integer digits; anything else (exponents, ``"NaN"``, ``null`` where required, odd
 spellings) is decoded again the eager way, which accepts or refuses it exactly as before.
@@ -395,8 +396,9 @@ _TWINS: dict[type, type | None] = {}
 
 
 class _LazyMoney:
-    """The attribute of a lazy money field: the wire text becomes a ``Decimal`` on first read
-    (kept in the slot, so later reads cost what a plain attribute does)."""
+    """The attribute of a lazy money field. The first read of any money field of a model
+    builds all its Decimals and, when all are good, turns the object into an instance of the
+    public model itself: from then on every attribute reads at native speed."""
 
     __slots__ = ("_member", "_name", "_nullable")
 
@@ -410,28 +412,47 @@ class _LazyMoney:
             return self
         value = self._member.__get__(obj, owner)
         if type(value) is _RawType:
-            value = self._build(value)
-            self._member.__set__(obj, value)
-        return value
-
-    def _build(self, text: msgspec.Raw) -> Decimal | None:
-        # The decoder ruled out non-finite and absurd amounts; what it lets through and is
-        # still no number (``"1.2.3"``) is refused here, naming the field.
-        try:
-            value = _decode_money(text)
-        except msgspec.ValidationError:
-            value = Decimal("NaN")
-        if value is None and self._nullable:
-            return None
-        if value is None or _bad_money(value):
-            shown = bytes(text).decode("utf-8", "replace")
-            raise msgspec.ValidationError(
-                f"Expected {_MONEY_RULE}, got `{shown}` - at `{self._name}`"
-            )
+            _settle(obj)
+            value = self._member.__get__(obj, owner)
+            if type(value) is _RawType:
+                # The decoder ruled out non-finite and absurd amounts; what it let through
+                # and is still no number (``"1.2.3"``) is refused here, naming the field.
+                shown = bytes(value).decode("utf-8", "replace")
+                raise msgspec.ValidationError(
+                    f"Expected {_MONEY_RULE}, got `{shown}` - at `{self._name}`"
+                )
         return value
 
     def __set__(self, obj: Any, value: Any) -> None:
         self._member.__set__(obj, value)
+
+
+#: ``object.__class__``'s own setter: a frozen Struct refuses ``obj.__class__ = ...``.
+_set_class = object.__dict__["__class__"].__set__
+#: twin -> (public model, [(slot descriptor, nullable)] of its money fields)
+_SETTLE: dict[type, tuple[type, list[tuple[Any, bool]]]] = {}
+
+
+def _settle(obj: Any) -> None:
+    """Build every Decimal of a twin; if all are good, make it an instance of its public
+    model (same layout, so only the type changes)."""
+    public, members = _SETTLE[type(obj)]
+    good = True
+    for member, nullable in members:
+        text = member.__get__(obj)
+        if type(text) is not _RawType:
+            continue
+        try:
+            value = _decode_money(text)
+        except msgspec.ValidationError:
+            good = False
+            continue
+        if value is None and not nullable:
+            good = False
+            continue
+        member.__set__(obj, value)
+    if good:
+        _set_class(obj, public)
 
 
 def _money_fields(cls: type) -> dict[str, bool]:
@@ -454,8 +475,8 @@ def _is_optional_decimal(hint: Any) -> bool:
 
 
 def _materialize(obj: Any) -> None:
-    for name in _TWIN_MONEY[type(obj)]:
-        getattr(obj, name)
+    if type(obj) in _SETTLE:
+        _settle(obj)
 
 
 def _twin_methods(public: type) -> dict[str, Any]:
@@ -557,6 +578,7 @@ def _twin_of(public: type) -> type | None:
         eq=config.eq,
         order=config.order,
     )
+    settle: list[tuple[Any, bool]] = []
     for name in money:
         member = public.__dict__.get(name)
         owner = public
@@ -565,6 +587,8 @@ def _twin_of(public: type) -> type | None:
             member = owner.__dict__.get(name)
         _MEMBERS[(twin, name)] = member
         setattr(twin, name, _LazyMoney(member, name, money[name]))
+        settle.append((member, money[name]))
+    _SETTLE[twin] = (public, settle)
     _TWIN_MONEY[twin] = money
     _TWINS[public] = twin
     return twin
@@ -597,12 +621,14 @@ class ModelDecoder(Generic[T]):
 
     ``strict=False``: numeric strings and numbers are accepted interchangeably. The money
     check walks only the Decimal fields and is skipped for types that hold none. With
-    ``lazy`` (the default) models come out as their lazy twins (see the module docstring).
+    ``lazy``, models come out as their lazy twins (see the module docstring): worth it for
+    payloads of many amounts of which few are read (an order book); for a few amounts that
+    are all read, the eager decode is cheaper.
     """
 
     __slots__ = ("_check", "_decode", "_eager", "type")
 
-    def __init__(self, type_: Any, *, lazy: bool = True) -> None:
+    def __init__(self, type_: Any, *, lazy: bool = False) -> None:
         self.type: Any = type_
         wire = lazy_type(type_) if lazy else type_
         self._decode = msgspec.json.Decoder(wire, strict=False).decode
@@ -626,10 +652,10 @@ class ModelDecoder(Generic[T]):
         return value
 
 
-def decoder(type_: type[T]) -> ModelDecoder[T]:
+def decoder(type_: type[T], *, lazy: bool = False) -> ModelDecoder[T]:
     """A JSON decoder for ``type_`` that accepts numeric strings and numbers interchangeably
     and refuses non-finite money (see :class:`ModelDecoder`)."""
-    return ModelDecoder(type_)
+    return ModelDecoder(type_, lazy=lazy)
 
 
 def _stringify_ids(obj: Any) -> Any:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -45,7 +45,7 @@ from .._http import (
     parse_retry_after,
 )
 from ..errors import ApiError, AuthError, RateLimitError, TransportError, ValidationError
-from ..models.common import ModelDecoder, decode_lenient, decoder
+from ..models.common import ModelDecoder, decode_lenient
 from ..models.kana import RestEnvelope
 from .ratelimit import RateLimiter
 
@@ -76,7 +76,7 @@ def _decoder_for(type_: Any) -> ModelDecoder[Any]:
     """One Decoder per result type, built on first use."""
     dec = _DECODERS.get(type_)
     if dec is None:
-        dec = _DECODERS[type_] = decoder(type_)
+        dec = _DECODERS[type_] = ModelDecoder(type_)
     return dec
 
 
@@ -177,15 +177,17 @@ class RestSession:
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def get(self, path: str, params: Mapping[str, str] | None, result: type[T]) -> T:
-        """``GET path?params`` and decode ``data`` as ``result`` (a type or generic alias)."""
-        value: T = await self.request("GET", path, result, params=params)
-        return value
+    # get/post hand back request()'s coroutine: one frame less per call.
 
-    async def post(self, path: str, body: bytes, result: type[T]) -> T:
+    def get(
+        self, path: str, params: Mapping[str, str] | None, result: type[T]
+    ) -> Coroutine[Any, Any, T]:
+        """``GET path?params`` and decode ``data`` as ``result`` (a type or generic alias)."""
+        return self.request("GET", path, result, params=params)
+
+    def post(self, path: str, body: bytes, result: type[T]) -> Coroutine[Any, Any, T]:
         """``POST path`` with a JSON ``body`` and decode ``data`` as ``result``."""
-        value: T = await self.request("POST", path, result, body=body)
-        return value
+        return self.request("POST", path, result, body=body)
 
     async def request(
         self,

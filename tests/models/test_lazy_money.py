@@ -36,7 +36,7 @@ def _public_level() -> OrderBookLevel:
 
 
 def test_decoded_models_are_the_public_type_with_decimal_money() -> None:
-    level = decoder(OrderBookLevel).decode(LEVEL)
+    level = decoder(OrderBookLevel, lazy=True).decode(LEVEL)
     assert isinstance(level, OrderBookLevel)
     assert type(level).__name__ == "OrderBookLevel"
     assert type(level.price) is Decimal
@@ -47,7 +47,7 @@ def test_decoded_models_are_the_public_type_with_decimal_money() -> None:
 
 
 def test_the_wire_text_is_kept_until_read() -> None:
-    level = decoder(OrderBookLevel).decode(LEVEL)
+    level = decoder(OrderBookLevel, lazy=True).decode(LEVEL)
     # Encoding before any read writes the wire text as it came (a JSON number stays one).
     assert msgspec.json.encode(level) == (
         b'{"market_id":1338,"price":5.70,"size":"12.500","is_ask":true,'
@@ -59,18 +59,18 @@ def test_the_wire_text_is_kept_until_read() -> None:
 
 
 def test_optional_money_is_none_or_decimal() -> None:
-    trade = decoder(Trade).decode(TRADE)
+    trade = decoder(Trade, lazy=True).decode(TRADE)
     assert trade.order_value is None
     assert trade.entry_price is None
     assert trade.pnl == Decimal("-7.2094569999999999960543436821")
-    price = decoder(MarketPrice).decode(b'{"bestAskPrice": "5.1", "bestBidPrice": null}')
+    price = decoder(MarketPrice, lazy=True).decode(b'{"bestAskPrice": "5.1", "bestBidPrice": null}')
     assert price.best_ask_price == Decimal("5.1")
     assert price.best_bid_price is None
 
 
 def test_equality_hash_repr_copy_and_pickle_match_the_public_model() -> None:
     public = _public_level()
-    dec = decoder(OrderBookLevel)
+    dec = decoder(OrderBookLevel, lazy=True)
     assert dec.decode(LEVEL) == public
     assert public == dec.decode(LEVEL)
     assert (dec.decode(LEVEL) != public) is False
@@ -88,7 +88,7 @@ def test_equality_hash_repr_copy_and_pickle_match_the_public_model() -> None:
 
 def test_lazy_and_eager_decoders_agree() -> None:
     body = b"[" + TRADE + b"," + TRADE + b"]"
-    lazy = decoder(list[Trade]).decode(body)
+    lazy = decoder(list[Trade], lazy=True).decode(body)
     eager = ModelDecoder[list[Trade]](list[Trade], lazy=False).decode(body)
     assert lazy == eager
     assert all(type(t) is Trade for t in eager)
@@ -102,7 +102,7 @@ def test_lazy_and_eager_decoders_agree() -> None:
 def test_bad_money_is_still_refused_at_decode(price: bytes) -> None:
     bad = LEVEL.replace(b"5.70", price)
     with pytest.raises(msgspec.ValidationError, match=r"\$\.price"):
-        decoder(OrderBookLevel).decode(bad)
+        decoder(OrderBookLevel, lazy=True).decode(bad)
 
 
 @pytest.mark.parametrize(
@@ -111,12 +111,12 @@ def test_bad_money_is_still_refused_at_decode(price: bytes) -> None:
      (b'"0.' + b"1" * 45 + b'"', Decimal("0." + "1" * 45))],
 )
 def test_unusual_but_good_money_takes_the_exact_path(text: bytes, value: Decimal) -> None:
-    level = decoder(OrderBookLevel).decode(LEVEL.replace(b"5.70", text))
+    level = decoder(OrderBookLevel, lazy=True).decode(LEVEL.replace(b"5.70", text))
     assert level.price == value
 
 
 def test_a_numeric_looking_string_that_is_no_number_is_refused_when_read() -> None:
-    level = decoder(OrderBookLevel).decode(LEVEL.replace(b"5.70", b'"1.2.3"'))
+    level = decoder(OrderBookLevel, lazy=True).decode(LEVEL.replace(b"5.70", b'"1.2.3"'))
     with pytest.raises(msgspec.ValidationError):
         _ = level.price
 
@@ -126,11 +126,11 @@ def test_optional_null_is_fine_but_required_null_is_refused() -> None:
         b'[{"address": "' + ADDRESS.encode() + b'", "market_id": 1, "size": "1",'
         b' "entry_price": "2", "value": "2", "leverage": 2, "margin": "1", "sl": null}]'
     )
-    (position,) = decoder(list[Position]).decode(body)
+    (position,) = decoder(list[Position], lazy=True).decode(body)
     assert position.sl is None
     assert position.size == Decimal("1")
     with pytest.raises(msgspec.ValidationError, match=r"\$\[0\]\.margin"):
-        decoder(list[Position]).decode(body.replace(b'"margin": "1"', b'"margin": null'))
+        decoder(list[Position], lazy=True).decode(body.replace(b'"margin": "1"', b'"margin": null'))
 
 
 def test_lazy_type_rewrites_containers_and_leaves_money_free_types() -> None:
@@ -145,15 +145,61 @@ def test_lazy_type_rewrites_containers_and_leaves_money_free_types() -> None:
 
 
 def test_the_refusal_on_read_names_the_field_and_the_rule() -> None:
-    level = decoder(OrderBookLevel).decode(LEVEL.replace(b'"12.500"', b'"-"'))
+    level = decoder(OrderBookLevel, lazy=True).decode(LEVEL.replace(b'"12.500"', b'"-"'))
     assert level.price == Decimal("5.70")
     with pytest.raises(msgspec.ValidationError, match=r"finite decimal.*got `\"-\"` - at `size`"):
         _ = level.size
 
 
 def test_a_junk_address_is_refused_even_after_good_ones() -> None:
-    dec = decoder(Trade)
+    dec = decoder(Trade, lazy=True)
     assert dec.decode(TRADE).address == ADDRESS
     for _ in range(2):
         with pytest.raises(Exception, match="address"):
             dec.decode(TRADE.replace(ADDRESS.encode(), ADDRESS.encode() + b"\\n"))
+
+
+def test_the_first_read_makes_the_level_a_plain_public_instance() -> None:
+    level = decoder(OrderBookLevel, lazy=True).decode(LEVEL)
+    assert type(level) is not OrderBookLevel
+    assert level.size == Decimal("12.500")
+    assert type(level) is OrderBookLevel
+    assert level == _public_level()
+
+
+def test_the_orderbook_topic_decodes_lazily_and_sorts_exactly() -> None:
+    from kana_async.stream import OrderBook
+    from kana_async.stream.topics import TOPICS
+
+    def level(price: str, is_ask: bool) -> bytes:
+        return b'{"market_id": 1, "price": %s, "size": "1", "is_ask": %s}' % (
+            price.encode(), b"true" if is_ask else b"false")
+
+    # Two bids a float cannot tell apart, sent in the wrong order; asks sent best last.
+    close_low, close_high = "5.00000000000000000001", "5.00000000000000000002"
+    body = b"[" + b",".join([
+        level(close_low, False), level(close_high, False), level('"4.5"', False),
+        level("7.25", True), level('"6.5"', True),
+    ]) + b"]"
+    levels = TOPICS["orderbook"].decoder.decode(body)
+    assert all(type(lv) is not OrderBookLevel for lv in levels)  # nothing read yet
+    book = OrderBook.from_levels(levels)
+    assert [lv.price for lv in book.asks] == [Decimal("6.5"), Decimal("7.25")]
+    assert [lv.price for lv in book.bids] == [
+        Decimal(close_high), Decimal(close_low), Decimal("4.5")
+    ]
+
+
+def test_sorting_a_book_builds_no_decimal() -> None:
+    from kana_async.stream import OrderBook
+    from kana_async.stream.topics import TOPICS
+
+    body = b"[" + b",".join(
+        b'{"market_id": 1, "price": %d.5, "size": "2", "is_ask": true}' % i for i in (3, 1, 2)
+    ) + b"]"
+    book = OrderBook.from_levels(TOPICS["orderbook"].decoder.decode(body))
+    best = book.best_ask
+    assert best is not None
+    assert [type(lv) is OrderBookLevel for lv in book.asks] == [False, False, False]
+    assert best.price == Decimal("1.5")
+    assert [type(lv) is OrderBookLevel for lv in book.asks] == [True, False, False]
