@@ -236,6 +236,21 @@ STREAM_LABELS = {
 }
 
 
+def matrix(detail: Any) -> tuple[list[str], list[list[Any]]] | None:
+    """A ``{row: {column: number}}`` detail as (columns, rows); None for any other shape."""
+    if not isinstance(detail, dict) or not detail:
+        return None
+    columns: list[str] = []
+    rows: list[list[Any]] = []
+    for name, row in detail.items():
+        if not isinstance(row, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values()):
+            return None
+        columns += [c for c in row if c not in columns]
+        rows.append([str(name), *(row.get(c) for c in columns)])
+    return columns, [r + [None] * (len(columns) + 1 - len(r)) for r in rows]
+
+
 def markdown(data: Mapping[str, Any], charts: Iterable[str]) -> str:
     """``docs/benchmarks.md`` from the content of ``results.json``."""
     run = data["run"]
@@ -304,6 +319,12 @@ def markdown(data: Mapping[str, Any], charts: Iterable[str]) -> str:
         out += [f"One idle order book subscription holds about "
                 f"{fmt(scaling['memory_per_subscription_bytes'])} bytes "
                 f"(traced over {scaling['settings']['memory_subs']:,} subscriptions).", ""]
+    decode = data.get("decode.detail")
+    grid = matrix(decode)
+    if grid is not None:
+        out += ["## Decode cost per message (µs)", "",
+                "Per message kind, each way of decoding the same frame (`decode_costs.py`).", ""]
+        out += table(["kind", *grid[0]], grid[1])
     out += ["## How the figures are measured", "",
             "- `benchmarks/stream_throughput.py`: one server process streams the mix; each "
             "client receives a fixed count of frames; the rows run interleaved, round by round, "

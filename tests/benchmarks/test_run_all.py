@@ -100,7 +100,10 @@ def test_a_missed_target_is_reported_not_a_failure_and_optional_figures_join_in(
     extra: dict[str, run_all.Measure] = {
         "transports": lambda quick: {"transports.picows_raw_msgs_per_s": 500000.0,
                                      "transports.detail": {}},
-        "decode_costs": lambda quick: {"decode.orderbook_sdk_us": 12.5},
+        "decode_costs": lambda quick: {
+            "decode.orderbook_sdk_us": 12.5,
+            "decode.detail": {"orderbook": {"json": 13.0, "sdk": 8.25},
+                              "mix": {"json": 6.5, "sdk": 4.5}}},
     }
     code = run_all.main(["--out", str(tmp_path)], loader(real_figures, 1.5, extra))
     assert code == 0
@@ -111,7 +114,16 @@ def test_a_missed_target_is_reported_not_a_failure_and_optional_figures_join_in(
     text = (tmp_path / "benchmarks.md").read_text()
     assert "| REST: SDK time per request / bare aiohttp | <= 1.05 | 1.5 | **FAIL** |" in text
     assert "`transports.picows_raw_msgs_per_s`" in text
+    assert "| kind | json | sdk |" in text
+    assert "| orderbook | 13 | 8.25 |" in text
     assert run_all.throughput_series(data)["picows raw"] == 500000.0
+
+
+def test_a_detail_of_another_shape_gets_no_table() -> None:
+    assert run_all.matrix({"mix": {"json": 1.0}, "note": "text"}) is None
+    assert run_all.matrix([1, 2]) is None
+    assert run_all.matrix({"a": {"x": 1}, "b": {"y": 2}}) == (
+        ["x", "y"], [["a", 1, None], ["b", None, 2]])
 
 
 def test_targets_at_the_bound_pass_past_it_fail_and_unmeasured_say_so() -> None:
