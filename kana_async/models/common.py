@@ -27,6 +27,7 @@ spellings) is decoded again the eager way, which accepts or refuses it exactly a
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import re
 import types
@@ -400,59 +401,63 @@ class _LazyMoney:
     builds all its Decimals and, when all are good, turns the object into an instance of the
     public model itself: from then on every attribute reads at native speed."""
 
-    __slots__ = ("_member", "_name", "_nullable")
+    __slots__ = ("_get", "_name", "_public", "_put", "_slots")
 
-    def __init__(self, member: Any, name: str, nullable: bool) -> None:
-        self._member = member
+    def __init__(self, member: Any, name: str) -> None:
+        self._get = member.__get__
+        self._put = member.__set__
         self._name = name
-        self._nullable = nullable
+        self._public: type = object
+        #: (getter, setter, nullable) of every money slot of the model
+        self._slots: tuple[tuple[Any, Any, bool], ...] = ()
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        value = self._member.__get__(obj, owner)
+        value = self._get(obj)
+        if type(value) is not _RawType:
+            return value
+        # Settle: build every Decimal of the model, then (all good) take the public class.
+        good = True
+        for get, put, nullable in self._slots:
+            text = get(obj)
+            if type(text) is _RawType:
+                try:
+                    built = _decode_money(text)
+                except msgspec.ValidationError:
+                    good = False
+                    continue
+                if built is None and not nullable:
+                    good = False
+                    continue
+                put(obj, built)
+        if good:
+            _set_class(obj, self._public)
+            return self._get(obj)
+        value = self._get(obj)
         if type(value) is _RawType:
-            _settle(obj)
-            value = self._member.__get__(obj, owner)
-            if type(value) is _RawType:
-                # The decoder ruled out non-finite and absurd amounts; what it let through
-                # and is still no number (``"1.2.3"``) is refused here, naming the field.
-                shown = bytes(value).decode("utf-8", "replace")
-                raise msgspec.ValidationError(
-                    f"Expected {_MONEY_RULE}, got `{shown}` - at `{self._name}`"
-                )
+            # The decoder ruled out non-finite and absurd amounts; what it let through and
+            # is still no number (``"1.2.3"``, ``true``) is refused here, naming the field.
+            shown = bytes(value).decode("utf-8", "replace")
+            raise msgspec.ValidationError(
+                f"Expected {_MONEY_RULE}, got `{shown}` - at `{self._name}`"
+            )
         return value
 
     def __set__(self, obj: Any, value: Any) -> None:
-        self._member.__set__(obj, value)
+        self._put(obj, value)
 
 
 #: ``object.__class__``'s own setter: a frozen Struct refuses ``obj.__class__ = ...``.
 _set_class = object.__dict__["__class__"].__set__
-#: twin -> (public model, [(slot descriptor, nullable)] of its money fields)
-_SETTLE: dict[type, tuple[type, list[tuple[Any, bool]]]] = {}
 
 
 def _settle(obj: Any) -> None:
-    """Build every Decimal of a twin; if all are good, make it an instance of its public
-    model (same layout, so only the type changes)."""
-    public, members = _SETTLE[type(obj)]
-    good = True
-    for member, nullable in members:
-        text = member.__get__(obj)
-        if type(text) is not _RawType:
-            continue
-        try:
-            value = _decode_money(text)
-        except msgspec.ValidationError:
-            good = False
-            continue
-        if value is None and not nullable:
-            good = False
-            continue
-        member.__set__(obj, value)
-    if good:
-        _set_class(obj, public)
+    """Build every Decimal of a twin (and make it a public instance when all are good)."""
+    money = _TWIN_MONEY.get(type(obj))
+    if money:
+        with contextlib.suppress(msgspec.ValidationError):  # repr shows the bad text
+            getattr(obj, next(iter(money)))
 
 
 def _money_fields(cls: type) -> dict[str, bool]:
@@ -475,8 +480,7 @@ def _is_optional_decimal(hint: Any) -> bool:
 
 
 def _materialize(obj: Any) -> None:
-    if type(obj) in _SETTLE:
-        _settle(obj)
+    _settle(obj)
 
 
 def _twin_methods(public: type) -> dict[str, Any]:
@@ -578,7 +582,8 @@ def _twin_of(public: type) -> type | None:
         eq=config.eq,
         order=config.order,
     )
-    settle: list[tuple[Any, bool]] = []
+    descriptors: list[_LazyMoney] = []
+    slots: list[tuple[Any, Any, bool]] = []
     for name in money:
         member = public.__dict__.get(name)
         owner = public
@@ -586,9 +591,13 @@ def _twin_of(public: type) -> type | None:
             owner = owner.__mro__[1]
             member = owner.__dict__.get(name)
         _MEMBERS[(twin, name)] = member
-        setattr(twin, name, _LazyMoney(member, name, money[name]))
-        settle.append((member, money[name]))
-    _SETTLE[twin] = (public, settle)
+        descriptor = _LazyMoney(member, name)
+        setattr(twin, name, descriptor)
+        descriptors.append(descriptor)
+        slots.append((member.__get__, member.__set__, money[name]))
+    for descriptor in descriptors:
+        descriptor._public = public
+        descriptor._slots = tuple(slots)
     _TWIN_MONEY[twin] = money
     _TWINS[public] = twin
     return twin
