@@ -13,9 +13,11 @@ payload) is decoded by:
 * ``typed_decimal``: msgspec into the public models, money as ``Decimal`` (the
   decode-everything loop of the stream benchmark);
 * ``sdk``: the SDK's path: the envelope with the payload left raw, then the topic's decoder
-  (money kept as wire text until read, checked at decode) and, for the order book, the
+  (Decimal money, checked finite) and, for the order book, the
   :class:`~kana_async.stream.OrderBook`;
-* ``sdk_read_all``: the same, then every amount read (the consumer that uses them all).
+* ``sdk_read_all``: the same, then every amount read (the consumer that uses them all);
+* ``sdk_lazy`` and ``sdk_lazy_read_all``: the same two with lazy money
+  (``ModelDecoder(..., lazy=True)``: the wire text kept, the Decimals built on first read).
 
 Each figure is the median of interleaved rounds, in microseconds per message. The mix rows
 weight the kinds as the stream benchmark's mix does.
@@ -43,7 +45,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stream_server
 
-from kana_async.models import FundingRate, OrderBookLevel, Position, Trade
+from kana_async.models import FundingRate, ModelDecoder, OrderBookLevel, Position, Trade
 from kana_async.stream import OrderBook
 from kana_async.stream.topics import TOPICS
 
@@ -55,7 +57,10 @@ PAYLOADS: dict[str, Any] = {
     "live_funding_rate": list[FundingRate],
     "live_trade_history": Trade,
 }
-DECODERS = ("json", "orjson", "msgspec", "typed_str", "typed_decimal", "sdk", "sdk_read_all")
+DECODERS = (
+    "json", "orjson", "msgspec", "typed_str", "typed_decimal", "sdk", "sdk_read_all",
+    "sdk_lazy", "sdk_lazy_read_all",
+)
 
 
 class _Envelope(msgspec.Struct):
@@ -122,20 +127,18 @@ def decoders(kind: str) -> dict[str, Callable[[bytes], object]]:
         msgspec.defstruct("Frame", [("message", str), ("data", payload)]), strict=False
     ).decode
     spec_decode = TOPICS[kind].decoder.decode
+    lazy_decode = ModelDecoder[Any](payload, lazy=True).decode
 
-    def sdk(frame: bytes) -> object:
-        value: Any = spec_decode(envelope(frame).data)
-        if kind == "orderbook":
-            return OrderBook.from_levels(value)
-        return value
+    def sdk_path(decode: Callable[[Any], Any], read_all: bool) -> Callable[[bytes], object]:
+        def run(frame: bytes) -> object:
+            value: Any = decode(envelope(frame).data)
+            if read_all:
+                for item in value if isinstance(value, list) else [value]:
+                    for name in money:
+                        getattr(item, name)
+            return OrderBook.from_levels(value) if kind == "orderbook" else value
 
-    def sdk_read_all(frame: bytes) -> object:
-        value: Any = spec_decode(envelope(frame).data)
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            for name in money:
-                getattr(item, name)
-        return OrderBook.from_levels(value) if kind == "orderbook" else value
+        return run
 
     return {
         "json": json.loads,
@@ -143,8 +146,10 @@ def decoders(kind: str) -> dict[str, Callable[[bytes], object]]:
         "msgspec": msgspec.json.decode,
         "typed_str": typed_str,
         "typed_decimal": typed_decimal,
-        "sdk": sdk,
-        "sdk_read_all": sdk_read_all,
+        "sdk": sdk_path(spec_decode, False),
+        "sdk_read_all": sdk_path(spec_decode, True),
+        "sdk_lazy": sdk_path(lazy_decode, False),
+        "sdk_lazy_read_all": sdk_path(lazy_decode, True),
     }
 
 
@@ -200,9 +205,9 @@ def measure(quick: bool) -> dict[str, Any]:
 
 def report(table: dict[str, dict[str, float]]) -> None:
     print("us per message (median of interleaved rounds)")
-    print(f"{'kind':20s}" + "".join(f"{name:>14s}" for name in DECODERS))
+    print(f"{'kind':19s}" + "".join(f"{name:>18s}" for name in DECODERS))
     for kind, row in table.items():
-        print(f"{kind:20s}" + "".join(f"{row[name]:14.2f}" for name in DECODERS))
+        print(f"{kind:19s}" + "".join(f"{row[name]:18.2f}" for name in DECODERS))
 
 
 def main() -> None:

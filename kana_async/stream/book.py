@@ -37,6 +37,8 @@ def _sorted(levels: list[OrderBookLevel], descending: bool) -> list[OrderBookLev
     """Levels by price without building their Decimals: floats order as the decimals they
     come from, except that distinct long decimals may round to one float; then (and for two
     levels of one price) the exact sort decides."""
+    if not levels or type(_stored_price(levels[0])) is not _Raw:
+        return sorted(levels, key=_price, reverse=descending)  # Decimals already built
     keys = list(map(_rough_price, levels))
     if len(set(keys)) == len(keys):
         order = sorted(range(len(levels)), key=keys.__getitem__, reverse=descending)

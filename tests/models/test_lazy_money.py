@@ -167,9 +167,9 @@ def test_the_first_read_makes_the_level_a_plain_public_instance() -> None:
     assert level == _public_level()
 
 
-def test_the_orderbook_topic_decodes_lazily_and_sorts_exactly() -> None:
+@pytest.mark.parametrize("lazy", [True, False])
+def test_a_book_of_levels_sorts_exactly(lazy: bool) -> None:
     from kana_async.stream import OrderBook
-    from kana_async.stream.topics import TOPICS
 
     def level(price: str, is_ask: bool) -> bytes:
         return b'{"market_id": 1, "price": %s, "size": "1", "is_ask": %s}' % (
@@ -181,8 +181,8 @@ def test_the_orderbook_topic_decodes_lazily_and_sorts_exactly() -> None:
         level(close_low, False), level(close_high, False), level('"4.5"', False),
         level("7.25", True), level('"6.5"', True),
     ]) + b"]"
-    levels = TOPICS["orderbook"].decoder.decode(body)
-    assert all(type(lv) is not OrderBookLevel for lv in levels)  # nothing read yet
+    levels = decoder(list[OrderBookLevel], lazy=lazy).decode(body)
+    assert all((type(lv) is not OrderBookLevel) is lazy for lv in levels)  # nothing read yet
     book = OrderBook.from_levels(levels)
     assert [lv.price for lv in book.asks] == [Decimal("6.5"), Decimal("7.25")]
     assert [lv.price for lv in book.bids] == [
@@ -190,14 +190,13 @@ def test_the_orderbook_topic_decodes_lazily_and_sorts_exactly() -> None:
     ]
 
 
-def test_sorting_a_book_builds_no_decimal() -> None:
+def test_sorting_a_lazy_book_builds_no_decimal() -> None:
     from kana_async.stream import OrderBook
-    from kana_async.stream.topics import TOPICS
 
     body = b"[" + b",".join(
         b'{"market_id": 1, "price": %d.5, "size": "2", "is_ask": true}' % i for i in (3, 1, 2)
     ) + b"]"
-    book = OrderBook.from_levels(TOPICS["orderbook"].decoder.decode(body))
+    book = OrderBook.from_levels(decoder(list[OrderBookLevel], lazy=True).decode(body))
     best = book.best_ask
     assert best is not None
     assert [type(lv) is OrderBookLevel for lv in book.asks] == [False, False, False]
