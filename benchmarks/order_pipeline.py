@@ -10,7 +10,8 @@
    CPU both spend per order; more in flight hides latency but cannot add cores. Each row gets
    a fresh simulator, so that rows start from the same state.
 
-Prints a table and saves JSON to ``benchmarks/results/order_pipeline.json``.
+Prints a table and saves JSON to ``benchmarks/results/order_pipeline.json``. ``measure(quick)``
+gives ``run_all.py`` its ``orders.*`` figures.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -153,6 +155,19 @@ async def _orders_per_second(orders: int, in_flight: int) -> dict[str, float]:
 
 async def end_to_end(orders: int, levels: tuple[int, ...]) -> dict[str, dict[str, float]]:
     return {str(level): await _orders_per_second(orders, level) for level in levels}
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    """Client-side cost per order (median of the whole chain) and orders/s with 50 in flight."""
+    repeat, orders = (300, 100) if quick else (2000, 300)
+    client = client_side(repeat)
+    e2e = asyncio.run(end_to_end(orders, (1, 10, 50)))
+    return {
+        "orders.client_cost_us": client["total"]["median_us"],
+        "orders.per_s_50_inflight": e2e["50"]["orders_per_s"],
+        "orders.detail": {"repeat": repeat, "orders": orders, "client_side": client,
+                          "end_to_end": e2e},
+    }
 
 
 def main() -> None:

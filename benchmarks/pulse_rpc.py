@@ -17,7 +17,8 @@ Floors (reported, not enforced): WebSocket pipelined >= 2x HTTP calls/s; Pulse n
 measurement, not a test.
 
 Run: ``python benchmarks/pulse_rpc.py [--quick] [--rounds 3]``
-Results go to ``benchmarks/results/pulse_rpc.json``.
+Results go to ``benchmarks/results/pulse_rpc.json``; ``measure(quick)`` gives ``run_all.py`` its
+``pulse.*`` figures.
 """
 
 from __future__ import annotations
@@ -366,6 +367,20 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             "notifications_vs_kana": round(pulse_rate / kana_rate, 2),
             "notifications_vs_kana_ok": pulse_rate >= 0.8 * kana_rate,
         },
+    }
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    """Calls/s over one WebSocket (the better of 100 and 1,000 in flight) and over HTTP, the
+    p99 round trip of a lone call, typed notifications/s."""
+    outcome = main(argparse.Namespace(quick=quick, rounds=3))
+    calls = outcome["calls"]
+    return {
+        "pulse.calls_per_s_ws": max(calls[f"ws-{n}"]["calls_per_s"] for n in (100, 1000)),
+        "pulse.calls_per_s_http": calls["http-50"]["calls_per_s"],
+        "pulse.p99_rtt_us": round(calls["ws-1"]["p99_ms"] * 1000, 1),
+        "pulse.notifications_per_s": outcome["notifications"]["pulse_per_s"],
+        "pulse.detail": outcome,
     }
 
 

@@ -1,11 +1,12 @@
 """Reliability under injected faults, on 127.0.0.1: what the client does, in counts.
 
-    python benchmarks/reliability.py [--quick] [--only SCENARIO ...]
+    python benchmarks/reliability.py [--quick] [--only SCENARIO ...] [--connector picows]
 
 Each scenario runs the embedded simulator behind :class:`kana_async.sim.proxy.FaultProxy`
 (or the simulator's own fault controls) and records what happened: subscriptions lost,
 duplicates, gaps announced, recovery times, error classes, orders per intent, in-doubt
-hashes, secrets seen in logs. ``--quick`` (CI) runs a reduced count of each.
+hashes, secrets seen in logs. ``--quick`` (CI) runs a reduced count of each. ``--connector``
+picks the stream scenarios' WebSocket library (``aiohttp``, the default, or ``picows``).
 
 Writes ``benchmarks/results/reliability.json`` and prints a markdown table
 (fault | figure | command). Exits 1 when an invariant is violated (a duplicate order, an
@@ -34,6 +35,8 @@ from typing import Any
 import reliability_orders
 import reliability_stream
 from reliability_common import Row, command
+
+from kana_async.stream.transport import TRANSPORTS
 
 RESULTS = Path(__file__).parent / "results" / "reliability.json"
 
@@ -107,23 +110,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="reduced counts (CI)")
     parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), default=None,
                         help="run these scenarios only")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--connector", choices=TRANSPORTS, default="aiohttp",
+                        help="the stream scenarios' WebSocket library (StreamOptions.transport)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: results/reliability.json, reliability-picows.json, ...")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = RESULTS if args.connector == "aiohttp" else \
+            RESULTS.with_name(f"reliability-{args.connector}.json")
     report_only = os.environ.get("RELIABILITY_REPORT_ONLY") == "1"
     names = args.only or list(SCENARIOS)
-    print(f"== reliability ({'quick' if args.quick else 'full'}): {', '.join(names)}",
+    print(f"== reliability ({'quick' if args.quick else 'full'}, {args.connector}): "
+          f"{', '.join(names)}",
           file=sys.stderr, flush=True)
     rows: list[Row] = []
     durations: dict[str, float] = {}
-    for name in names:
-        print(f"== {name}", file=sys.stderr, flush=True)
-        got, took = run_one(name, args.quick)
-        rows.extend(got)
-        durations[name] = round(took, 1)
+    default_transport = reliability_stream.TRANSPORT
+    reliability_stream.TRANSPORT = args.connector
+    try:
+        for name in names:
+            print(f"== {name}", file=sys.stderr, flush=True)
+            got, took = run_one(name, args.quick)
+            rows.extend(got)
+            durations[name] = round(took, 1)
+    finally:
+        reliability_stream.TRANSPORT = default_transport
     violations = [(row, check) for row in rows for check in row.failed]
     result: dict[str, Any] = {
         "commit": commit(),
         "mode": "quick" if args.quick else "full",
+        "connector": args.connector,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "seconds": durations,
@@ -144,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(table(rows))
-    print(f"\n{result['mode']} run at {result['commit']}; seconds per scenario: {durations}")
+    print(f"\n{result['mode']} run on {args.connector} at {result['commit']}; "
+          f"seconds per scenario: {durations}")
     notes = dict.fromkeys(f"note ({row.scenario}): {note}" for row in rows for note in row.notes)
     for note in notes:
         print(note)

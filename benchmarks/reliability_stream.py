@@ -5,6 +5,7 @@ consumers. Each runs the simulator's indexer behind a :class:`FaultProxy` on 127
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -40,6 +41,8 @@ from kana_async.stream.connection import ReconnectPolicy
 from kana_async.stream.router import Router
 from kana_async.stream.topics import topic_spec, validate_key
 
+#: The WebSocket library the stream scenarios use (``reliability.py --connector``).
+TRANSPORT = "aiohttp"
 WALLET = "0x" + "5a" * 32
 #: A resting bid far below the market: one order record per placement, never filled.
 BID = (True, False, 500, 100, 2, 0, 0, 0)
@@ -49,6 +52,7 @@ async def open_stream(stack: AsyncExitStack, sim: Simulator, ws_url: str,
                       options: StreamOptions | None = None) -> StreamMux:
     """The stream of a ``KanaClient`` on ``ws_url`` built with ``stream=options`` (defaults
     when None), closed with ``stack``."""
+    options = dataclasses.replace(options or StreamOptions(), transport=TRANSPORT)
     kana = KanaClient("local", rest_url=sim.rest_url, ws_url=ws_url, node_url=sim.node_url,
                       stream=options)
     await stack.enter_async_context(kana)

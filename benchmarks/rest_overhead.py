@@ -14,7 +14,9 @@ median client CPU time per request (``time.process_time`` of this process only; 
 runs elsewhere), which is far less sensitive to other load on a shared machine. Ratios are
 medians of adjacent bare/sdk pairs. Results go to ``benchmarks/results/rest_overhead.json``.
 
-Run: ``python benchmarks/rest_overhead.py [--requests 1000] [--rounds 10]``
+Run: ``python benchmarks/rest_overhead.py [--requests 1000] [--rounds 10]``; ``measure(quick)``
+gives ``run_all.py`` its ``rest.sdk_vs_bare``: the SDK's time per request over bare aiohttp's
+with 50 concurrent callers, where the client's CPU is the bottleneck.
 """
 
 from __future__ import annotations
@@ -139,14 +141,8 @@ async def bench(port: int, total: int, rounds: int) -> dict[str, Any]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=10, help="rounds per client and mode")
-    args = parser.parse_args()
-    if not (1 <= args.requests <= 100_000 and 1 <= args.rounds <= 20):
-        parser.error("--requests must be 1..100000 and --rounds 1..20")
-
+def run(total: int, rounds: int) -> dict[str, Any]:
+    """Start the server process, run :func:`bench` against it, stop the server."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     server = context.Process(target=serve, args=(child,), daemon=True)
@@ -155,13 +151,34 @@ def main() -> None:
         if not parent.poll(20):
             raise SystemExit("the benchmark server did not start")
         port = parent.recv()
-        results = asyncio.run(bench(port, args.requests, args.rounds))
+        return asyncio.run(bench(port, total, rounds))
     finally:
         parent.send("stop")
         server.join(10)
         if server.is_alive():
             server.terminate()
             server.join()
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    """``rest.sdk_vs_bare`` (50 concurrent callers, time ratio) and the detail of both modes."""
+    results = run(200, 3) if quick else run(1000, 10)
+    return {
+        "rest.sdk_vs_bare": results["concurrent_50"]["time_ratio_sdk_over_bare"],
+        "rest.sdk_vs_bare_cpu": results["concurrent_50"]["cpu_ratio_sdk_over_bare"],
+        "rest.sdk_vs_bare_sequential": results["sequential"]["time_ratio_sdk_over_bare"],
+        "rest.detail": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds per client and mode")
+    args = parser.parse_args()
+    if not (1 <= args.requests <= 100_000 and 1 <= args.rounds <= 20):
+        parser.error("--requests must be 1..100000 and --rounds 1..20")
+    results = run(args.requests, args.rounds)
 
     print(
         f"{'mode':<15}{'bare req/s':>11}{'sdk req/s':>11}{'time ratio':>11}"

@@ -5,7 +5,9 @@ them (so that the client, not the server, is measured), runs in its own process,
 its orders from the connection URL: ``/ws/?count=N&rate=R&subs=S``. After ``S`` subscribe
 messages it sends ``N`` frames of the mix (as fast as possible, or ``R`` per second with the
 send time stamped into every frame), then one ``live_trade_history`` frame whose ``trade_id``
-is ``"END"``.
+is ``"END"``. With ``&markets=M&levels=L`` the mix is order books only (``scaling.py``): M
+markets in turn, L levels each, and the end marker is a book of the first market whose levels
+carry ``transaction_version`` :data:`END_VERSION`.
 
 The mix (~1.1 KB per message on average): orderbook snapshots of two markets (20 levels),
 positions, recent trades, funding rates and single trade events, with the shapes and value
@@ -32,6 +34,10 @@ MARKETS = ("1338", "1339")
 #: a 19-digit JSON integer, so the template can be patched in place.
 STAMP_BASE = 10**18
 PLACEHOLDER = str(STAMP_BASE + 1).encode()
+#: ``transaction_version`` of the levels of a book-only mix's end marker.
+END_VERSION = 7
+#: Market ids of a book-only mix: ``BOOK_MARKET_BASE``, ``BOOK_MARKET_BASE + 1``, ...
+BOOK_MARKET_BASE = 2000
 #: Share of each message kind in the mix.
 WEIGHTS = {
     "orderbook": 0.30,
@@ -106,6 +112,38 @@ def mix(size: int = 1000, seed: int = 1) -> list[bytes]:
             for n, kind in enumerate(kinds)]
 
 
+def book_market(i: int) -> str:
+    """The market id of the ``i``-th market of a book-only mix."""
+    return str(BOOK_MARKET_BASE + i)
+
+
+def book(market: str, levels: int, rng: random.Random, version: int = STAMP_BASE + 1
+         ) -> dict[str, Any]:
+    """An ``orderbook`` message of ``levels`` levels (asks first, then bids)."""
+    mid = 5.7 + rng.random() / 10
+    asks = levels - levels // 2
+    return {"message": "orderbook", "data": [
+        {"market_id": market,
+         "price": round(mid + (0.001 + i * 0.001 if i < asks else -0.001 * (i - asks + 1)), 3),
+         "size": f"{rng.randint(1, 500_000) / 1000:.3f}", "is_ask": i < asks,
+         "last_updated": 1747079061, "transaction_version": version}
+        for i in range(levels)
+    ]}
+
+
+def book_mix(markets: int, levels: int, size: int = 200, seed: int = 1) -> list[bytes]:
+    """``size`` order book messages, the ``markets`` markets in turn."""
+    if markets < 1 or levels < 1:
+        raise ValueError("a book-only mix needs at least one market and one level")
+    rng = random.Random(seed)
+    return [json.dumps(book(book_market(n % markets), levels, rng),
+                       separators=(",", ":")).encode() for n in range(max(size, markets))]
+
+
+def book_end_message(levels: int) -> bytes:
+    return json.dumps(book(book_market(0), levels, random.Random(0), END_VERSION)).encode()
+
+
 def end_message() -> bytes:
     data = _trade(random.Random(0), 0)
     data["trade_id"] = "END"
@@ -139,11 +177,29 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return first & 0x0F, bytes(data)
 
 
+class Feed:
+    """One mix, ready to send: the messages, the same framed, the framed end marker."""
+
+    def __init__(self, messages: list[bytes], end: bytes) -> None:
+        self.mix = messages
+        self.framed = [frame(m) for m in messages]
+        self.end = frame(end)
+
+
 class BenchServer:
     def __init__(self) -> None:
-        self.mix = mix()
-        self.framed = [frame(m) for m in self.mix]
-        self.end = frame(end_message())
+        self.default = Feed(mix(), end_message())
+        self.mix = self.default.mix
+        self._books: dict[tuple[int, int], Feed] = {}
+
+    def feed(self, markets: int, levels: int) -> Feed:
+        """The default mix, or the book-only mix of ``markets`` x ``levels`` (built once)."""
+        if markets <= 0:
+            return self.default
+        key = (markets, levels)
+        if key not in self._books:
+            self._books[key] = Feed(book_mix(markets, levels), book_end_message(levels))
+        return self._books[key]
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -163,13 +219,14 @@ class BenchServer:
                       f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").encode())
         query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
         count, rate = int(query.get("count", 1000)), float(query.get("rate", 0))
+        feed = self.feed(int(query.get("markets", 0)), int(query.get("levels", 20)))
         for _ in range(int(query.get("subs", 0))):
             await read_frame(reader)
         if rate > 0:
-            await self._paced(writer, count, rate)
+            await self._paced(writer, feed, count, rate)
         else:
-            await self._flood(writer, count)
-        writer.write(self.end)
+            await self._flood(writer, feed, count)
+        writer.write(feed.end)
         await writer.drain()
         while True:  # answer pings and the closing handshake
             opcode, payload = await read_frame(reader)
@@ -180,18 +237,20 @@ class BenchServer:
                 await writer.drain()
                 return
 
-    async def _flood(self, writer: asyncio.StreamWriter, count: int) -> None:
-        framed = self.framed
+    async def _flood(self, writer: asyncio.StreamWriter, feed: Feed, count: int) -> None:
+        framed = feed.framed
         chunk = 64
         for start in range(0, count, chunk):
             stop = min(count, start + chunk)
             writer.write(b"".join(framed[i % len(framed)] for i in range(start, stop)))
             await writer.drain()
 
-    async def _paced(self, writer: asyncio.StreamWriter, count: int, rate: float) -> None:
+    async def _paced(
+        self, writer: asyncio.StreamWriter, feed: Feed, count: int, rate: float
+    ) -> None:
         """``rate`` frames per second, each stamped with its send time. The event loop wakes
         about once a millisecond, so frames leave in small bursts of ~rate/1000."""
-        messages = self.mix
+        messages = feed.mix
         interval = 1.0 / rate
         due = time.monotonic()
         for i in range(count):

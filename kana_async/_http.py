@@ -49,6 +49,7 @@ from yarl import URL
 from .errors import KanaError, RateLimitError, TransportError, ValidationError
 
 __all__ = [
+    "REDIRECTS",
     "RETRYABLE",
     "AiohttpTransport",
     "AnswerTooLarge",
@@ -62,6 +63,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "Transport",
+    "follow_redirects",
     "origin_of",
     "parse_retry_after",
     "send",
@@ -70,7 +72,9 @@ __all__ = [
 T = TypeVar("T")
 
 _CHUNK = 64 * 1024
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: The statuses :func:`send` follows (within the origin).
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_REDIRECTS = REDIRECTS
 _EMPTY: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
@@ -221,8 +225,16 @@ class AiohttpTransport(Transport):
                 timeout=_client_timeout(timeout),
                 allow_redirects=False,
             ) as response:
-                body = await _read_bounded(response, max_body)
-                return Response(response.status, body, response.headers)
+                headers = response.headers
+                declared = response.content_length
+                if declared is not None and declared <= max_body and (
+                    "Content-Encoding" not in headers
+                ):
+                    # The common case, inline: aiohttp reads exactly the declared length.
+                    body = await response.read()
+                else:
+                    body = await _read_bounded(response, max_body)
+                return Response(response.status, body, headers)
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             raise _failure(exc, timeout) from exc
 
@@ -298,9 +310,30 @@ async def send(
     there, nor over plain http. A 303, or a 301/302 to a non-GET, continues as a GET without
     a body (what browsers and aiohttp do).
     """
+    response = await transport.handle(request, timeout=timeout, max_body=max_body)
+    if response.status not in _REDIRECTS or max_redirects == 0:
+        return response
+    return await follow_redirects(
+        transport, request, response, timeout=timeout, max_body=max_body,
+        max_redirects=max_redirects,
+    )
+
+
+async def follow_redirects(
+    transport: Transport,
+    request: Request,
+    response: Response,
+    *,
+    timeout: float,
+    max_body: int,
+    max_redirects: int,
+) -> Response:
+    """What :func:`send` does after the first answer (``response`` to ``request``), for a
+    caller that sent it itself and saw a redirect status."""
     first = request.url
-    for _ in range(max_redirects + 1):
-        response = await transport.handle(request, timeout=timeout, max_body=max_body)
+    for attempt in range(max_redirects + 1):
+        if attempt:
+            response = await transport.handle(request, timeout=timeout, max_body=max_body)
         status = response.status
         if status not in _REDIRECTS or max_redirects == 0:
             return response
@@ -409,6 +442,23 @@ class RetryPolicy:
             if self.attempts <= 1:
                 raise
             return await self._again(error, started, attempt, timeout, what, log, retry_on)
+
+    async def again(
+        self,
+        first_error: Exception,
+        started: float,
+        attempt: Callable[[float], Awaitable[T]],
+        *,
+        timeout: float,
+        what: str,
+        log: logging.Logger,
+        retry_on: tuple[type[Exception], ...] = RETRYABLE,
+    ) -> T:
+        """What :meth:`run` does after its first attempt, for a caller that made that attempt
+        itself (at ``time.monotonic()`` ``started``) and saw it fail with ``first_error``."""
+        if self.attempts <= 1:
+            raise first_error
+        return await self._again(first_error, started, attempt, timeout, what, log, retry_on)
 
     async def _again(
         self,

@@ -25,6 +25,7 @@ from .rest.ratelimit import RateLimiter
 from .rest.session import DEFAULT_MAX_BODY, RestSession, RetryPolicy
 from .stream.mux import StreamMux
 from .stream.options import StreamOptions
+from .stream.transport import default_connector
 from .trade.node import NodeClient
 from .trade.options import TradingOptions
 from .trade.signer import Signer
@@ -241,8 +242,14 @@ class KanaClient:
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
         if config.ws_url is not None:
-            self._stream = StreamMux(self._http, config.ws_url, options=self.stream_options,
-                                     markets=self._rest.markets)
+            opts = self.stream_options
+            # Built here so that picows, which does not use the session, trusts what it does.
+            ws_connector = default_connector(opts.transport, self._http,
+                                             connect_timeout=opts.connect_timeout,
+                                             max_msg_size=opts.max_frame_bytes,
+                                             ssl_context=self._ssl)
+            self._stream = StreamMux(self._http, config.ws_url, options=opts,
+                                     connector=ws_connector, markets=self._rest.markets)
             stack.push_async_callback(self._stream.close)
         if self._signer is not None:
             if config.node_url is None:

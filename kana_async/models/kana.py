@@ -33,11 +33,22 @@ __all__ = [
 ]
 
 
+#: Addresses already checked, wire form -> normal form: a stream repeats a few addresses in
+#: every item, and a dict lookup costs a tenth of the check. Bounded: cleared when full.
+_ADDRESSES: dict[str, str] = {}
+_ADDRESSES_MAX = 4096
+
+
 def _fix_address(struct: msgspec.Struct, field: str = "address") -> None:
     # Checked whatever its length: 66 characters may still hold junk ("0x" + 63 digits + "\n").
     value = getattr(struct, field)
     if value is not None:
-        fixed = normalize_address(value, param=field)
+        fixed = _ADDRESSES.get(value)
+        if fixed is None:
+            fixed = normalize_address(value, param=field)
+            if len(_ADDRESSES) >= _ADDRESSES_MAX:
+                _ADDRESSES.clear()
+            _ADDRESSES[value] = fixed
         if fixed != value:
             msgspec.structs.force_setattr(struct, field, fixed)
 

@@ -7,7 +7,7 @@ from .options import DEFAULT_WATCHDOG, StreamHooks, StreamOptions
 from .router import Router, RouterStats
 from .subscription import Subscription, SubscriptionStats
 from .topics import TOPICS, Overflow, TopicSpec
-from .transport import AiohttpConnector, Connector, WebSocket
+from .transport import AiohttpConnector, Connector, PicowsConnector, WebSocket
 
 __all__ = [
     "DEFAULT_WATCHDOG",
@@ -16,6 +16,7 @@ __all__ = [
     "Connector",
     "OrderBook",
     "Overflow",
+    "PicowsConnector",
     "ReconnectPolicy",
     "Router",
     "RouterStats",

@@ -10,12 +10,40 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
+
+import msgspec
 
 from ..models import OrderBookLevel
 
 __all__ = ["OrderBook"]
 
 _price = operator.attrgetter("price")
+#: The price slot as stored: a Decimal, or the wire text of a level whose money is decoded
+#: on first read (reading it through the attribute would build every Decimal of the level).
+_stored_price = OrderBookLevel.__dict__["price"].__get__
+_Raw = msgspec.Raw
+
+
+def _rough_price(level: OrderBookLevel) -> float:
+    price: Any = _stored_price(level)
+    if type(price) is _Raw:
+        text = bytes(price)
+        return float(text[1:-1] if text[:1] == b'"' else text)
+    return float(price)
+
+
+def _sorted(levels: list[OrderBookLevel], descending: bool) -> list[OrderBookLevel]:
+    """Levels by price without building their Decimals: floats order as the decimals they
+    come from, except that distinct long decimals may round to one float; then (and for two
+    levels of one price) the exact sort decides."""
+    if not levels or type(_stored_price(levels[0])) is not _Raw:
+        return sorted(levels, key=_price, reverse=descending)  # Decimals already built
+    keys = list(map(_rough_price, levels))
+    if len(set(keys)) == len(keys):
+        order = sorted(range(len(levels)), key=keys.__getitem__, reverse=descending)
+        return [levels[i] for i in order]
+    return sorted(levels, key=_price, reverse=descending)
 
 
 class OrderBook:
@@ -39,10 +67,8 @@ class OrderBook:
         bids = [lv for lv in levels if not lv.is_ask]
         asks = [lv for lv in levels if lv.is_ask]
         # The wire usually sends each side already ordered: sorting that is linear.
-        bids.sort(key=_price, reverse=True)
-        asks.sort(key=_price)
-        self._bids = tuple(bids)
-        self._asks = tuple(asks)
+        self._bids = tuple(_sorted(bids, descending=True))
+        self._asks = tuple(_sorted(asks, descending=False))
 
     @property
     def bids(self) -> tuple[OrderBookLevel, ...]:

@@ -37,7 +37,7 @@ from .options import DEFAULT_WATCHDOG, StreamHooks, StreamOptions, check_buffer_
 from .router import Router
 from .subscription import Subscription, SubscriptionStats
 from .topics import Overflow, TopicSpec, subscribe_message, topic_spec, validate_key
-from .transport import AiohttpConnector, Connector
+from .transport import Connector, default_connector
 
 __all__ = ["DEFAULT_WATCHDOG", "StreamHooks", "StreamMux", "StreamOptions", "StreamStats"]
 
@@ -94,7 +94,8 @@ class _Events:
 class StreamMux:
     """One WebSocket to the Kana indexer, shared by every subscription.
 
-    ``http`` is used (not owned) by the default aiohttp connector; ``connector`` replaces it.
+    ``http`` is used (not owned) by the default aiohttp connector; ``connector`` replaces it,
+    and so does ``transport="picows"`` (an option: the picows connector needs no session).
     ``options`` (a :class:`StreamOptions` or a mapping) holds every setting; keyword
     ``overrides`` of the same names (``heartbeat=``, ``watchdog=``, ``hooks=``,
     ``reconnect=``, ``buffer_size=``, ...) replace single ones. ``markets`` turns market names
@@ -115,10 +116,9 @@ class StreamMux:
             raise ValidationError("url", "must be a ws:// or wss:// URL", url)
         opts = StreamOptions.coerce(options, **overrides)
         if connector is None:
-            if http is None:
-                raise ValidationError("http", "a ClientSession is needed without a connector")
-            connector = AiohttpConnector(http, connect_timeout=opts.connect_timeout,
-                                         max_msg_size=opts.max_frame_bytes)
+            connector = default_connector(opts.transport, http,
+                                          connect_timeout=opts.connect_timeout,
+                                          max_msg_size=opts.max_frame_bytes)
         self.url = url
         self.options = opts
         self._watchdog = dict(opts.watchdog)

@@ -16,6 +16,7 @@ from .connection import ReconnectPolicy
 from .router import DEFAULT_MAX_FRAME_BYTES
 from .subscription import DEFAULT_BUFFER_BYTES
 from .topics import topic_spec
+from .transport import TRANSPORTS
 
 __all__ = ["DEFAULT_WATCHDOG", "StreamHooks", "StreamOptions"]
 
@@ -92,6 +93,9 @@ class StreamOptions:
     connect_timeout: float = 10.0
     #: Seconds between two warnings about the same connection failure.
     warn_interval: float = 60.0
+    #: The WebSocket library when no ``connector`` is given: ``"aiohttp"`` or ``"picows"``
+    #: (the ``fast`` extra; see :class:`~kana_async.stream.transport.PicowsConnector`).
+    transport: str = "aiohttp"
 
     def __post_init__(self) -> None:
         _seconds("heartbeat", self.heartbeat, allow_none=True)
@@ -113,6 +117,8 @@ class StreamOptions:
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
                     or not 0 < seconds < float("inf"):
                 raise ValidationError("watchdog", f"seconds for {topic} must be > 0", seconds)
+        if self.transport not in TRANSPORTS:
+            raise ValidationError("transport", "must be 'aiohttp' or 'picows'", self.transport)
         if not isinstance(self.hooks, StreamHooks):
             raise ValidationError("hooks", "must be a StreamHooks")
         if not isinstance(self.reconnect, ReconnectPolicy):

@@ -28,6 +28,7 @@ field of the same name), never an exception. Anomalies are also reported through
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -386,22 +387,29 @@ def _key_of(view: object) -> str | None:
     return _address_key(address) if isinstance(address, str) else None
 
 
+_market_id_of = operator.attrgetter("market_id")
+_address_of = operator.attrgetter("address")
+
+
 def _common_key(views: list[Any]) -> str | None:
     """The key every element shares; ``None`` if one has none or two differ (a list that
     mixes accounts or markets is never handed to one of them)."""
     first = views[0]
     if isinstance(first, MarketKey):
         value: object = first.market_id
-        if len(views) > 1 and any(view.market_id != value for view in views):
-            # 1338 and "1338" are one key: compare what they mean.
-            keys = {_market_key(v) for v in {view.market_id for view in views}}
-            return keys.pop() if len(keys) == 1 else None
+        if len(views) > 1:
+            values = set(map(_market_id_of, views))  # C calls: no generator per element
+            if len(values) > 1:
+                # 1338 and "1338" are one key: compare what they mean.
+                keys = {_market_key(v) for v in values}
+                return keys.pop() if len(keys) == 1 else None
         return _market_key(value)
     value = first.address
-    if len(views) > 1 and any(view.address != value for view in views):
-        keys = {_address_key(v) if isinstance(v, str) else None
-                for v in {view.address for view in views}}
-        return keys.pop() if len(keys) == 1 else None
+    if len(views) > 1:
+        addresses = set(map(_address_of, views))
+        if len(addresses) > 1:
+            keys = {_address_key(v) if isinstance(v, str) else None for v in addresses}
+            return keys.pop() if len(keys) == 1 else None
     return _address_key(value) if isinstance(value, str) else None
 
 

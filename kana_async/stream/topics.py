@@ -107,6 +107,7 @@ def _spec(
     *,
     is_list: bool = True,
     payload_decoder: PayloadDecoder | None = None,
+    lazy: bool = False,
 ) -> TopicSpec:
     key_struct: type[msgspec.Struct] | None = {
         "address": AddressKey,
@@ -125,7 +126,7 @@ def _spec(
         is_list=is_list,
         default_overflow=Overflow.KEEP_LATEST if is_list else Overflow.ERROR,
         payload_type=payload_type,
-        decoder=payload_decoder or decoder(payload_type),
+        decoder=payload_decoder or decoder(payload_type, lazy=lazy),
         key_decoder=key_decoder,
     )
 
@@ -143,6 +144,8 @@ TOPICS: dict[str, TopicSpec] = {
         _spec("deposit_withdraw_history", "address", DepositWithdraw),
         _spec("live_order_history", "address", Order, is_list=False),
         _spec("live_trade_history", "address", Trade, is_list=False),
+        # Eager: measured, lazy money made reading the top of the book 7 % dearer and every
+        # level about twice as dear; it paid only for books nobody reads.
         _spec("orderbook", "market_id", OrderBookLevel),
         _spec("recent_trades", "market_id", Trade),
         _spec("live_funding_rate", None, FundingRate),

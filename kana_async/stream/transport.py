@@ -6,6 +6,10 @@ client, measured fastest here once frames are decoded; tests and users can plug 
 library (or a scripted fake) by passing ``connector=`` to the mux. A socket that also has
 ``async ping()`` (see :class:`PingableWebSocket`) is pinged by the connection itself.
 
+:class:`PicowsConnector` is the optional fast one (``pip install 'kana-async[fast]'``): picows
+parses frames in Cython and receives several times more raw frames per second than aiohttp.
+``StreamOptions(transport="picows")`` picks it without building it by hand.
+
 A connector raises :class:`~kana_async.TransportError` when it cannot connect, or
 :class:`~kana_async.ConnectionRejectedError` when retrying cannot help (the handshake was
 answered with a 4xx status, the certificate failed verification): see :func:`connect_error`.
@@ -28,7 +32,19 @@ import aiohttp
 from .._tasks import timeout
 from ..errors import ConnectionRejectedError, TransportError, ValidationError
 
-__all__ = ["AiohttpConnector", "Connector", "PingableWebSocket", "WebSocket", "connect_error"]
+__all__ = [
+    "TRANSPORTS",
+    "AiohttpConnector",
+    "Connector",
+    "PicowsConnector",
+    "PingableWebSocket",
+    "WebSocket",
+    "connect_error",
+    "default_connector",
+]
+
+#: The names ``StreamOptions.transport`` accepts.
+TRANSPORTS = ("aiohttp", "picows")
 
 
 class WebSocket(Protocol):
@@ -181,6 +197,73 @@ class AiohttpConnector:
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             raise connect_error(url, exc) from exc
         return _AiohttpWebSocket(ws, self._close_timeout)
+
+
+class PicowsConnector:
+    """Connects with picows (the ``fast`` extra); its sockets behave like
+    :class:`AiohttpConnector`'s: whole messages as ``bytes``, the server's pings answered,
+    ``ping()`` for the connection's own liveness check, closing bounded by ``close_timeout``,
+    a message over ``max_msg_size`` bytes ends the socket with a :class:`TransportError`.
+
+    ``ssl_context`` replaces the default certificate checks for ``wss://`` URLs. It needs no
+    ``aiohttp.ClientSession``: the REST client keeps using aiohttp either way.
+    """
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        close_timeout: float = 1.0,
+        max_msg_size: int = 16 * 1024 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        for name, value in (("connect_timeout", connect_timeout),
+                            ("close_timeout", close_timeout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value < float("inf"):
+                raise ValidationError(name, "must be a finite number of seconds > 0", value)
+        if isinstance(max_msg_size, bool) or not isinstance(max_msg_size, int) \
+                or max_msg_size < 1:
+            raise ValidationError("max_msg_size", "must be an integer >= 1", max_msg_size)
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValidationError("ssl_context", "must be an ssl.SSLContext or None")
+        try:
+            from . import _picows
+        except ImportError as exc:
+            raise ValidationError(
+                "transport", "picows is not installed (pip install 'kana-async[fast]')"
+            ) from exc
+        self._connect = _picows.connect
+        self._connect_timeout = float(connect_timeout)
+        self._close_timeout = float(close_timeout)
+        self._max_msg_size = max_msg_size
+        self._ssl_context = ssl_context
+
+    async def __call__(self, url: str) -> WebSocket:
+        return await self._connect(
+            url, connect_timeout=self._connect_timeout, close_timeout=self._close_timeout,
+            max_msg_size=self._max_msg_size, ssl_context=self._ssl_context)
+
+
+def default_connector(
+    transport: str,
+    http: aiohttp.ClientSession | None,
+    *,
+    connect_timeout: float,
+    max_msg_size: int,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Connector:
+    """The connector a transport name stands for (``StreamOptions.transport``).
+    ``ssl_context`` is for picows, which does not use ``http`` (aiohttp's session carries
+    its own TLS settings)."""
+    if transport == "picows":
+        return PicowsConnector(connect_timeout=connect_timeout, max_msg_size=max_msg_size,
+                               ssl_context=ssl_context)
+    if transport != "aiohttp":
+        raise ValidationError("transport", "must be 'aiohttp' or 'picows'", transport)
+    if http is None:
+        raise ValidationError("http", "a ClientSession is needed without a connector")
+    return AiohttpConnector(http, connect_timeout=connect_timeout, max_msg_size=max_msg_size)
 
 
 #: Handshake answers that retrying will not change (408 and 429 say "later", 5xx "broken").
