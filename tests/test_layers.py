@@ -88,3 +88,14 @@ def test_the_old_import_paths_still_work() -> None:
     for name in ("AbiCache", "FunctionAbi", "ModuleAbi", "parse_move_type"):
         assert getattr(trade, name) is getattr(aptos, name), name
     assert kana_async.TransactionRejectedError is node.TransactionRejectedError
+
+
+def test_metrics_reads_streams_and_results_without_importing_clients() -> None:
+    """``kana_async.metrics`` is fed values (stats, hooks, results) by whoever uses it: it may
+    lean on the stream's types and the errors, never on trading, REST, the bus, the CLI or the
+    simulator (the bus and the CLI import it, not the other way round)."""
+    forbidden = ("kana_async.trade", "kana_async.rest", "kana_async.bus", "kana_async.cli",
+                 "kana_async.sim", "kana_async.pulse", "kana_async.client")
+    found = sorted(module for module in imported_modules(PACKAGE / "metrics.py")
+                   if module.startswith(forbidden))
+    assert found == []
