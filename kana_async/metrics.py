@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from prometheus_client.registry import Collector, CollectorRegistry
 
 __all__ = [
+    "BRIDGE_FIELDS",
     "MISSING_EXTRA",
     "ORDER_BUCKETS",
     "Metrics",
@@ -80,6 +81,20 @@ _SUB_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("gaps", "gaps", "Reconnects consumers of event topics were told about."),
 )
 
+#: What a bridge's ``stats()`` offers: field, metric name (after ``kana_bridge_``), kind, help.
+BRIDGE_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("received", "received", "counter", "Payloads the bridge got from its exchange socket."),
+    ("published", "published", "counter", "Messages handed to NATS."),
+    ("dropped", "dropped", "counter",
+     "Messages dropped because the outbox was full (NATS too slow or away)."),
+    ("gaps", "gaps", "counter", "Gap markers published (upstream reconnects, drops)."),
+    ("requests", "requests", "counter", "Subscribe requests answered."),
+    ("nats_reconnects", "nats_reconnects", "counter", "Reconnects to the NATS server."),
+    ("keys", "keys", "gauge", "Keys streamed upstream and published."),
+    ("buffered", "buffered", "gauge", "Messages waiting to be handed to NATS."),
+    ("nats_connected", "nats_connected", "gauge", "1 while the NATS connection is up."),
+)
+
 #: StreamStats fields that count frames the router could not deliver, by kind.
 _ANOMALIES: tuple[str, ...] = (
     "malformed", "oversize", "server_error", "unknown_topic", "unroutable", "unattributed")
@@ -107,6 +122,13 @@ class StatsSource(Protocol):
     or a bus-backed stream (``KanaClient(..., stream_url="nats://...").stream``)."""
 
     def stats(self) -> StreamStats: ...
+
+
+class BridgeSource(Protocol):
+    """What :meth:`Metrics.watch_bridge` reads: a bus bridge, whose ``stats()`` has the
+    fields of :data:`BRIDGE_FIELDS`."""
+
+    def stats(self) -> Any: ...
 
 
 class InDoubtSource(Protocol):
@@ -247,6 +269,7 @@ class Metrics:
         self.registry: CollectorRegistry = prom.CollectorRegistry(auto_describe=False)
         self._streams: dict[str, _Stream] = {}
         self._traders: dict[str, InDoubtSource] = {}
+        self._bridges: dict[str, BridgeSource] = {}
         self._order_seconds = prom.Histogram(
             f"{namespace}_order_seconds",
             "Seconds a trading call took, from the call to its outcome, per method.",
@@ -314,6 +337,14 @@ class Metrics:
         if not callable(getattr(source, "stats", None)):
             raise ValidationError("source", "must have a stats() method (a stream)")
         self._stream(stream).source = source
+
+    def watch_bridge(self, bridge: BridgeSource, name: str = "bridge") -> None:
+        """Read a bus bridge's ``stats()`` at each scrape (see :data:`BRIDGE_FIELDS`); watch
+        its exchange socket with ``watch_stream(bridge.stream, ...)``."""
+        _check_name("bridge", name)
+        if not callable(getattr(bridge, "stats", None)):
+            raise ValidationError("bridge", "must have a stats() method (a bridge)")
+        self._bridges[name] = bridge
 
     # -- the order path --------------------------------------------------------------------
 
@@ -475,6 +506,7 @@ class Metrics:
         yield from (up, connects, disconnects, attempts, attempt, resubscribed, frames, routed,
                     anomalies, *per_topic, subscriptions, buffered, stale, age, overflows,
                     watchdog)
+        yield from self._bridge_families(counter, gauge)
         in_doubt = gauge(f"{self.namespace}_orders_in_doubt",
                          "Transactions sent whose outcome is unknown (see resolve()).",
                          labels=["account"])
@@ -484,6 +516,23 @@ class Metrics:
             except Exception:
                 logger.warning("metrics: in_doubt() of %s raised", account, exc_info=True)
         yield in_doubt
+
+    def _bridge_families(self, counter: Any, gauge: Any) -> Iterator[Any]:
+        families = [(attr, (counter if kind == "counter" else gauge)(
+            f"{self.namespace}_bridge_{name}", text, labels=["bridge"]))
+            for attr, name, kind, text in BRIDGE_FIELDS]
+        for name, bridge in sorted(self._bridges.items()):
+            try:
+                stats = bridge.stats()
+            except Exception:
+                logger.warning("metrics: stats() of bridge %s raised", name, exc_info=True)
+                continue
+            for attr, family in families:
+                found = getattr(stats, attr, None)
+                if isinstance(found, (bool, int, float)):
+                    family.add_metric([name], float(found))
+        for _, family in families:
+            yield family
 
     @staticmethod
     def _read(state: _Stream) -> StreamStats | None:

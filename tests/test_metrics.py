@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -302,3 +303,27 @@ async def test_a_clients_stream_and_orders_as_prometheus_sees_them(sim: Simulato
     assert (at(after, "kana_stream_items_delivered_total", stream="direct",
                topic="orderbook") or 0) >= delivered
     assert at(after, "kana_stream_subscriptions", stream="direct", topic="orderbook") is None
+
+
+class FakeBridge:
+    def __init__(self) -> None:
+        self.published = 0
+
+    def stats(self) -> Any:
+        return SimpleNamespace(keys=2, received=self.published, published=self.published,
+                               dropped=1, gaps=0, requests=3, buffered=5, nats_connected=True,
+                               nats_reconnects=0)
+
+
+def test_a_bridge_is_read_at_each_scrape() -> None:
+    metrics, bridge = Metrics(), FakeBridge()
+    metrics.watch_bridge(bridge, "bridge")
+    bridge.published = 7
+    assert value(metrics, "kana_bridge_published_total", bridge="bridge") == 7
+    bridge.published = 9
+    assert value(metrics, "kana_bridge_published_total", bridge="bridge") == 9
+    assert value(metrics, "kana_bridge_nats_connected", bridge="bridge") == 1
+    assert value(metrics, "kana_bridge_buffered", bridge="bridge") == 5
+    assert value(metrics, "kana_bridge_dropped_total", bridge="bridge") == 1
+    with pytest.raises(ValidationError, match="bridge"):
+        metrics.watch_bridge(object())  # type: ignore[arg-type]
