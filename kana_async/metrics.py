@@ -369,6 +369,17 @@ class Metrics:
         self._order_seconds.labels(method).observe(seconds)
         self._orders.labels(method, outcome).inc()
 
+    def on_outcome(self, method: str, seconds: float, result: object,
+                   error: BaseException | None) -> None:
+        """Record a call that someone else ran and timed: the shape of the signer's
+        ``on_outcome`` hook (``SignerService(..., on_outcome=metrics.on_outcome)``). Never
+        raises: a method name that cannot be a label is counted as ``other``."""
+        label = method if isinstance(method, str) and _NAME.fullmatch(method) else "other"
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                or not 0 <= seconds < float("inf"):
+            seconds = 0.0
+        self.record_order(label, seconds, order_outcome(result, error))
+
     async def track(self, method: str, call: Awaitable[T]) -> T:
         """Await ``call`` (a trading coroutine) and record its latency and outcome; its
         result or exception passes through unchanged."""

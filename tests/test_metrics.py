@@ -327,3 +327,14 @@ def test_a_bridge_is_read_at_each_scrape() -> None:
     assert value(metrics, "kana_bridge_dropped_total", bridge="bridge") == 1
     with pytest.raises(ValidationError, match="bridge"):
         metrics.watch_bridge(object())  # type: ignore[arg-type]
+
+
+def test_a_call_timed_elsewhere_is_recorded_and_never_raises() -> None:
+    metrics = Metrics()
+    metrics.on_outcome("place_limit_order", 0.004, TxResult("0x1", 1, True, True, ""), None)
+    metrics.on_outcome("cancel_order", 0.5, None, UnknownOutcomeError("0x2", "timed out"))
+    metrics.on_outcome("Not A Label!", float("nan"), None, RuntimeError("boom"))
+    assert value(metrics, "kana_orders_total", method="place_limit_order", outcome="ok") == 1
+    assert value(metrics, "kana_orders_total", method="cancel_order", outcome="unknown") == 1
+    assert value(metrics, "kana_orders_total", method="other", outcome="error") == 1
+    assert value(metrics, "kana_order_seconds_sum", method="cancel_order") == 0.5
