@@ -34,7 +34,7 @@ from ..errors import AuthError, KanaError, TransportError, UnknownOutcomeError, 
 from ..models import normalize_address
 from ..trade.results import TxResult
 from ..trade.trader import Trader
-from . import import_nats
+from . import check_nats_url, connect
 from .signer import (
     NOT_SENT,
     SIGNER_BUSY,
@@ -46,7 +46,7 @@ from .signer import (
 )
 from .subjects import check_network, sign_subject
 
-__all__ = ["RemoteTrader", "connect", "redact_url"]
+__all__ = ["RemoteTrader", "redact_url"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -66,51 +66,6 @@ def redact_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _check_url(url: object, param: str) -> str:
-    if not isinstance(url, str) or not url.startswith(("nats://", "tls://")):
-        raise ValidationError(param, "must be a nats:// (or tls://) URL")
-    return url
-
-
-async def connect(url: str, *, name: str, connect_timeout: float = 10.0,
-                  on_error: Callable[[Exception], Awaitable[None]] | None = None) -> Any:
-    """A ``nats`` client connected to ``url`` that reconnects for ever once connected.
-
-    A server that refuses the credentials raises :class:`~kana_async.AuthError` at once; no
-    server within ``connect_timeout`` raises :class:`~kana_async.TransportError`. The URL's
-    credentials never appear in either."""
-    nats = import_nats()
-    refused = asyncio.Event()
-
-    async def error_cb(exc: Exception) -> None:
-        if "authorization violation" in str(exc).lower():
-            refused.set()
-        if on_error is not None:
-            await on_error(exc)
-
-    shown = redact_url(url)
-    attempt = asyncio.ensure_future(nats.connect(
-        url, name=name, error_cb=error_cb, allow_reconnect=True, max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5, connect_timeout=min(connect_timeout, 2.0),
-    ))
-    waiter = asyncio.ensure_future(refused.wait())
-    try:
-        done, _ = await asyncio.wait({attempt, waiter}, timeout=connect_timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-        if not attempt.done():
-            attempt.cancel()
-        await asyncio.gather(waiter, return_exceptions=True)
-    if attempt in done and not attempt.cancelled() and attempt.exception() is None:
-        return attempt.result()
-    await asyncio.gather(attempt, return_exceptions=True)
-    if refused.is_set() or (attempt.done() and not attempt.cancelled()
-                            and "authorization" in str(attempt.exception()).lower()):
-        raise AuthError(shown, "the NATS server refused this connection's credentials")
-    raise TransportError(f"cannot connect to NATS at {shown} within {connect_timeout:g}s")
 
 
 class _Call:
@@ -157,18 +112,16 @@ class RemoteTrader:
     """
 
     def __init__(self, url: str, *, network: str, address: str, timeout: float = 60.0,
-                 attempt_timeout: float = 2.0, connect_timeout: float = 10.0) -> None:
-        self._url = _check_url(url, "signer_url")
+                 attempt_timeout: float = 2.0) -> None:
+        self._url = check_nats_url(url, "signer_url")
         self.network = check_network(network)
         self._address = normalize_address(address, param="signer_account")
-        for param, value in (("timeout", timeout), ("attempt_timeout", attempt_timeout),
-                             ("connect_timeout", connect_timeout)):
+        for param, value in (("timeout", timeout), ("attempt_timeout", attempt_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not 0 < value < float("inf"):
                 raise ValidationError(param, "must be a finite number of seconds > 0", value)
         self.timeout = float(timeout)
         self.attempt_timeout = float(attempt_timeout)
-        self.connect_timeout = float(connect_timeout)
         self._nc: Any = None
         self._inbox = ""
         self._instance = ""
@@ -198,7 +151,7 @@ class RemoteTrader:
         if self._nc is not None:
             return
         nc = await connect(self._url, name=f"kana-remote-{self._address[:10]}",
-                           connect_timeout=self.connect_timeout, on_error=self._on_error)
+                           on_error=self._on_error)
         try:
             self._inbox = nc.new_inbox()
             await nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)

@@ -20,6 +20,7 @@ from .demo import DEMO
 from .market import BOOK, MARKETS, PRICE
 from .output import PipeClosed, silence_stdout
 from .pulse import PULSE
+from .signer import SIGNER
 from .sim import SIM
 from .streams import RECORD, REPLAY, TAIL
 from .trading import CANCEL, DEPOSIT, PLACE, WITHDRAW
@@ -31,7 +32,7 @@ PROG = "kana-async"
 #: Every subcommand, in the order ``--help`` lists them.
 COMMANDS: tuple[Command, ...] = (
     DEMO, MARKETS, PRICE, BOOK, TAIL, POSITIONS, ORDERS, PLACE, CANCEL, DEPOSIT, WITHDRAW, RECORD,
-    REPLAY, SIM, PULSE,
+    REPLAY, SIM, PULSE, SIGNER,
 )
 
 

@@ -14,7 +14,8 @@ import nats
 import pytest
 
 from kana_async import KanaClient, KanaError, TransportError, UnknownOutcomeError, ValidationError
-from kana_async.bus.remote import RemoteTrader, connect, redact_url
+from kana_async.bus import connect
+from kana_async.bus.remote import RemoteTrader, redact_url
 from kana_async.bus.signer import (
     BAD_REQUEST,
     SIGNER_RESTARTED,
@@ -307,3 +308,15 @@ async def test_the_client_without_its_key_explains_where_trading_goes(
         with pytest.raises(KanaError, match="signer process"):
             _ = kana.trader
     assert kana.in_doubt() == []
+
+
+def test_the_signer_command_takes_nats_credentials_from_the_environment() -> None:
+    from kana_async.cli.args import UsageError
+    from kana_async.cli.signer import nats_url
+
+    url = "nats://127.0.0.1:4222"
+    assert nats_url(url, "CREDS", {}) == url
+    assert nats_url(url, "CREDS", {"CREDS": "bob:p@ss"}) == "nats://bob:p%40ss@127.0.0.1:4222"
+    assert nats_url(url, "CREDS", {"CREDS": "t0ken"}) == "nats://t0ken@127.0.0.1:4222"
+    with pytest.raises(UsageError, match="give one of them"):
+        nats_url("nats://a:b@127.0.0.1:4222", "CREDS", {"CREDS": "bob:x"})
