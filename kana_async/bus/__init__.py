@@ -47,6 +47,7 @@ async def connect(
     name: str,
     on_disconnected: Callable[[], Awaitable[None]] | None = None,
     on_reconnected: Callable[[], Awaitable[None]] | None = None,
+    on_error: Callable[[Exception], Awaitable[None]] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> Any:
     """An open ``nats.aio.client.Client``: the first connect fails fast with a clear error
@@ -56,18 +57,20 @@ async def connect(
     check_nats_url(url)
     refused: list[BaseException] = []
 
-    async def on_error(error: Exception) -> None:
+    async def report(error: Exception) -> None:
         if isinstance(error, nats.errors.AuthorizationError) or "authorization" in str(
                 error).lower():
             refused.append(error)
         logger.debug("nats %s: %s", name, error or type(error).__name__)
+        if on_error is not None:
+            await on_error(error)
 
     async def quiet() -> None:
         return None
 
     settings: dict[str, Any] = {
         "name": name,
-        "error_cb": on_error,
+        "error_cb": report,
         "disconnected_cb": on_disconnected or quiet,
         "reconnected_cb": on_reconnected or quiet,
         "max_reconnect_attempts": _FIRST_ATTEMPTS,
