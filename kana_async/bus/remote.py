@@ -193,8 +193,13 @@ class RemoteTrader:
             raise ValidationError("tx_hash", "must be a transaction hash or a call's label")
         kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         limit = self.timeout if timeout is None else max(self.timeout, timeout + 10.0)
-        result: TxResult = msgspec.convert(
-            await self.call("resolve", [tx_hash.strip()], kwargs, timeout=limit), TxResult)
+        raw = await self.call("resolve", [tx_hash.strip()], kwargs, timeout=limit)
+        try:
+            result = msgspec.convert(raw, TxResult)
+        except msgspec.ValidationError:
+            raise KanaError(f"resolve: the call labelled {tx_hash.strip()!r} returned several "
+                            "results (cancel_all) or no transaction; resolve the hashes of "
+                            "its transactions instead") from None
         self._in_doubt.pop(tx_hash.strip(), None)
         self._in_doubt.pop(tx_hash.strip().lower(), None)
         return result
@@ -257,7 +262,7 @@ class RemoteTrader:
         pending = _Call(subject)
         self._calls[reply_to] = pending
         label = call.idempotency_key if call is not None else None
-        maybe_received = False
+        maybe_received = published = False
         wait = self.attempt_timeout
         try:
             while True:
@@ -269,6 +274,7 @@ class RemoteTrader:
                 pending.event.clear()
                 pending.reply, pending.no_responders = None, False
                 sent = await self._publish(subject, body, reply_to)
+                published = published or sent
                 remaining = deadline - loop.time()
                 try:
                     await asyncio.wait_for(pending.event.wait(), max(0.0, min(wait, remaining)))
@@ -305,6 +311,10 @@ class RemoteTrader:
                     # Busy or not running: nothing was executed; wait a little and try again.
                     await asyncio.sleep(min(wait, max(0.0, deadline - loop.time())))
                 wait = min(wait * 2, _MAX_ATTEMPT_WAIT)
+        except asyncio.CancelledError:
+            if published and label is not None:
+                self._in_doubt[label] = None  # the caller gave up; the signer may act on it
+            raise
         finally:
             del self._calls[reply_to]
 

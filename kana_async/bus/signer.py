@@ -373,13 +373,16 @@ class SignerService:
             await self._send(reply_to, finished)
             return
         running = self.store.pending(key)
+        # Bounded: calls running, and answers waiting for them (retries of running calls).
+        if len(self._tasks) >= 4 * self.max_running or (
+                running is None and self.store.running >= self.max_running):
+            self.busy += 1
+            state = "still running" if running is not None else "not executed"
+            await self._refuse(reply_to, SIGNER_BUSY,
+                               f"the signer is busy ({self.store.running} calls running); this "
+                               f"call is {state}: ask again with the same key")
+            return
         if running is None:
-            if self.store.running >= self.max_running:
-                self.busy += 1
-                await self._refuse(reply_to, SIGNER_BUSY,
-                                   f"the signer is running {self.max_running} calls; this one "
-                                   "was not executed, try again")
-                return
             running = self.store.begin(key)
             self._spawn(self._run(method, call))
         self._spawn(self._answer(reply_to, running))

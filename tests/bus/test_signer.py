@@ -320,3 +320,65 @@ def test_the_signer_command_takes_nats_credentials_from_the_environment() -> Non
     assert nats_url(url, "CREDS", {"CREDS": "t0ken"}) == "nats://t0ken@127.0.0.1:4222"
     with pytest.raises(UsageError, match="give one of them"):
         nats_url("nats://a:b@127.0.0.1:4222", "CREDS", {"CREDS": "bob:x"})
+
+
+async def test_a_busy_signer_refuses_new_calls_unexecuted(
+    sim: Simulator, nats_server: NatsServer
+) -> None:
+    async with signing_client(sim) as kana:
+        nc = await connect(nats_server.url, name="busy-signer")
+        service = SignerService(kana.trader, network="local", max_running=1)
+        await service.start(nc)
+        try:
+            async with RemoteTrader(nats_server.url, network="local",
+                                    address=kana.address) as remote:
+                # One slow call holds the only slot: a wait for a hash the node never saw.
+                slow = asyncio.ensure_future(remote.wait("0x" + "ab" * 32, timeout=1.0))
+                for _ in range(200):
+                    if service.store.running:
+                        break
+                    await asyncio.sleep(0.01)
+                answer = msgspec.json.decode((await nc.request(
+                    sign_subject("local", kana.address, "deposit"),
+                    msgspec.json.encode(SignCall("busy-1", [5], {}, instance=service.instance)),
+                    timeout=5)).data, type=Reply)
+                assert answer.error is not None
+                assert answer.error.type == "SignerBusy"
+                assert "not executed" in answer.error.message
+                with pytest.raises(UnknownOutcomeError):
+                    await slow
+                # The refused call was not run; asked again it runs once.
+                assert service.store.done("busy-1") is None
+                assert (await remote.call("deposit", [5], {}, key="busy-1"))["success"]
+        finally:
+            await service.stop()
+            await nc.close()
+
+
+async def test_a_cancelled_caller_leaves_the_call_in_doubt_and_resolvable(
+    sim: Simulator, nats_server: NatsServer
+) -> None:
+    async with signer(sim, nats_server) as (kana, service), \
+            remote_client(sim, nats_server.url, kana.address) as strategy:
+        task = asyncio.ensure_future(strategy.deposit(25))
+        for _ in range(500):
+            if service.store.running or len(service.store):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (label,) = strategy.in_doubt()
+        outcome = await strategy.resolve(label)
+        assert outcome.success
+        assert strategy.in_doubt() == []
+
+
+async def test_resolve_of_a_call_with_several_results_says_so(
+    sim: Simulator, nats_server: NatsServer
+) -> None:
+    async with signer(sim, nats_server) as (kana, _), \
+            RemoteTrader(nats_server.url, network="local", address=kana.address) as remote:
+        await remote.call("cancel_all", [APT], {}, key="several")
+        with pytest.raises(KanaError, match="several results"):
+            await remote.resolve("several")
