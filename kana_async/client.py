@@ -81,6 +81,9 @@ class KanaClient:
     ``stream`` (a :class:`~kana_async.StreamOptions` or a mapping of its fields: watchdog,
     hooks, heartbeat, reconnect policy, buffer sizes; e.g.
     ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``) sets ``kana.stream``.
+    ``stream_url="nats://HOST:PORT"`` (credentials as ``nats://user:password@HOST:PORT``;
+    needs the ``bus`` extra) makes ``kana.stream`` read the same topics from a
+    ``kana-async bridge`` through NATS instead of the exchange's WebSocket.
 
     REST: ``timeout`` (seconds one attempt may take), ``retry``
     (:class:`~kana_async.RetryPolicy`, for REST calls and Aptos node reads), ``rate_limit`` (a
@@ -110,6 +113,7 @@ class KanaClient:
         node_url: str | None = None,
         private_key: str | None = None,
         stream: StreamOptions | Mapping[str, Any] | None = None,
+        stream_url: str | None = None,
         trading: TradingOptions | Mapping[str, Any] | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
@@ -160,6 +164,12 @@ class KanaClient:
         self._timeout = float(timeout)
         #: The settings ``kana.stream`` is opened with (checked here, not at open).
         self.stream_options: StreamOptions = StreamOptions.coerce(stream)
+        self._stream_url = stream_url
+        if stream_url is not None:
+            from .bus import check_nats_url, import_nats
+
+            check_nats_url(stream_url, "stream_url")
+            import_nats()  # says which extra to install, before anything opens
         self._check_grid = check_grid
         if not isinstance(self._check_grid, bool):
             raise ValidationError("check_grid", "must be True or False", self._check_grid)
@@ -263,7 +273,13 @@ class KanaClient:
             max_body=self._max_body,
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
-        if config.ws_url is not None:
+        if self._stream_url is not None:
+            from .bus.source import BusStream
+
+            self._stream = BusStream(self._stream_url, network=config.name,
+                                     options=self.stream_options, markets=self._rest.markets)
+            stack.push_async_callback(self._stream.close)
+        elif config.ws_url is not None:
             self._stream = StreamMux(self._http, config.ws_url, options=self.stream_options,
                                      markets=self._rest.markets)
             stack.push_async_callback(self._stream.close)
@@ -317,7 +333,8 @@ class KanaClient:
     def stream(self) -> StreamMux:
         """Every indexer topic over one WebSocket, as typed async iterators (open client only).
 
-        The socket opens on the first subscription."""
+        The socket opens on the first subscription. With ``stream_url``, the same iterators
+        read from the bus (a :class:`~kana_async.bus.source.BusStream`, a ``StreamMux`` too)."""
         if self._stream is None:
             raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
         return self._stream

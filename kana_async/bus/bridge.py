@@ -407,6 +407,8 @@ class Bridge:
             self._published += 1
 
     async def _nats_disconnected(self) -> None:
+        if self._closed:
+            return
         logger.warning("bridge: NATS connection lost; buffering up to %d messages",
                        self.limits.outbox)
 

@@ -26,7 +26,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any, cast
 
 import msgspec
@@ -34,9 +33,8 @@ import msgspec
 from .._tasks import cancel_and_wait
 from ..errors import KanaError, TransportError, ValidationError
 from ..markets import MarketDirectory, is_market_name
-from ..models import BestPrice, DepositWithdraw, FundingRate, OpenOrder, Order, Position, Trade
 from ..stream.book import OrderBook
-from ..stream.mux import StreamStats
+from ..stream.mux import StreamMux, StreamStats
 from ..stream.options import StreamOptions, check_buffer_size
 from ..stream.subscription import Subscription
 from ..stream.topics import Overflow, TopicSpec, topic_spec
@@ -94,8 +92,13 @@ class _Feed:
             sub.mark_gap()
 
 
-class BusStream:
+class BusStream(StreamMux):
     """Every indexer topic from the NATS server at ``nats_url``, published by a bridge.
+
+    A :class:`~kana_async.stream.StreamMux` whose source is the bus instead of a WebSocket
+    (so code typed for ``kana.stream`` works unchanged): its topic methods are the mux's own,
+    every method that touches the source is replaced here, and the mux's socket machinery is
+    never built.
 
     ``network`` must be the bridge's. ``options`` (a :class:`StreamOptions` or a mapping) and
     keyword overrides: ``buffer_size``, ``buffer_bytes``, ``watchdog`` (each topic's
@@ -114,7 +117,7 @@ class BusStream:
         markets: MarketDirectory | None = None,
         nats_options: Mapping[str, Any] | None = None,
         **overrides: Any,
-    ) -> None:
+    ) -> None:  # StreamMux.__init__ is not called: it builds the WebSocket side
         self.url = check_nats_url(nats_url, "stream_url")
         self.network = subjects.check_network(network)
         import_nats()  # a clear error now when the bus extra is missing
@@ -250,6 +253,8 @@ class BusStream:
         self._hook(self._hooks.on_connected, self.url)
 
     async def _nats_lost(self) -> None:
+        if self._closed:
+            return
         self._disconnects += 1
         self._connected_since = None
         self._last_error = "NATS connection lost"
@@ -398,65 +403,6 @@ class BusStream:
         for sub in [only] if only is not None else feed.subs:
             sub.push(cast(msgspec.Raw, data))
 
-    # -- typed shortcuts (the same as the direct stream's) --------------------------------
-
-    def positions(self, address: str, **options: Any) -> Subscription[list[Position]]:
-        """Open positions of a profile address (full list on every change)."""
-        return cast(Subscription[list[Position]],
-                    self.subscribe("positions", address=address, **options))
-
-    def open_orders(self, address: str, **options: Any) -> Subscription[list[OpenOrder]]:
-        """Resting orders of a profile address (full list on every change)."""
-        return cast(Subscription[list[OpenOrder]],
-                    self.subscribe("open_orders", address=address, **options))
-
-    def order_history(self, address: str, **options: Any) -> Subscription[list[Order]]:
-        """Order history of a profile address."""
-        return cast(Subscription[list[Order]],
-                    self.subscribe("order_history", address=address, **options))
-
-    def trade_history(self, address: str, **options: Any) -> Subscription[list[Trade]]:
-        """Fills of a profile address."""
-        return cast(Subscription[list[Trade]],
-                    self.subscribe("trade_history", address=address, **options))
-
-    def deposit_withdraw_history(
-        self, address: str, **options: Any
-    ) -> Subscription[list[DepositWithdraw]]:
-        """Deposits and withdrawals of a profile address."""
-        return cast(Subscription[list[DepositWithdraw]],
-                    self.subscribe("deposit_withdraw_history", address=address, **options))
-
-    def live_order_history(self, address: str, **options: Any) -> Subscription[Order]:
-        """Each new order event of a profile address, one at a time (nothing may be lost)."""
-        return cast(Subscription[Order],
-                    self.subscribe("live_order_history", address=address, **options))
-
-    def live_trade_history(self, address: str, **options: Any) -> Subscription[Trade]:
-        """Each new fill of a profile address, one at a time (nothing may be lost)."""
-        return cast(Subscription[Trade],
-                    self.subscribe("live_trade_history", address=address, **options))
-
-    def orderbook(self, market_id: int | str, **options: Any) -> Subscription[OrderBook]:
-        """The order book of a market, as an :class:`OrderBook` per snapshot."""
-        return cast(Subscription[OrderBook],
-                    self.subscribe("orderbook", market_id=market_id, **options))
-
-    def recent_trades(self, market_id: int | str, **options: Any) -> Subscription[list[Trade]]:
-        """The latest trades of a market."""
-        return cast(Subscription[list[Trade]],
-                    self.subscribe("recent_trades", market_id=market_id, **options))
-
-    def best_price(self, market_id: int | str, **options: Any) -> Subscription[list[BestPrice]]:
-        """Best bid and ask of a market (PROVISIONAL, as on the direct stream)."""
-        return cast(Subscription[list[BestPrice]],
-                    self.subscribe("best_price", market_id=market_id, **options))
-
-    def live_funding_rate(self, **options: Any) -> Subscription[list[FundingRate]]:
-        """Current funding rates of every market."""
-        return cast(Subscription[list[FundingRate]],
-                    self.subscribe("live_funding_rate", **options))
-
     # -- subscription events --------------------------------------------------------------
 
     def _release(self, sub: Subscription[Any]) -> None:
@@ -513,17 +459,6 @@ class BusStream:
             for feed in list(self._feeds.values()):
                 for sub in list(feed.subs):
                     sub.close_nowait()
-
-    async def __aenter__(self) -> BusStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def stats(self) -> StreamStats:
         """The direct stream's counters: ``frames`` are bus messages, ``routed`` those handed

@@ -110,8 +110,8 @@ async def test_bus_items_equal_the_direct_stream_and_a_key_opens_once(
             assert isinstance(order, Order)
             assert order == expected
             assert order.address == normalize_address(profile)
-        for sub in books:
-            book = await first_where(sub, lambda b: True)
+        for book_sub in books:
+            book = await first_where(book_sub, lambda b: True)
             assert isinstance(book, OrderBook)
     # One upstream key per subject however many consumers asked.
     assert bridge.subjects == sorted([

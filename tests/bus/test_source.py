@@ -1,0 +1,94 @@
+"""``KanaClient(..., stream_url="nats://...")``: kana.stream reads from the bus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kana_async import KanaClient
+from kana_async.bus.bridge import Bridge
+from kana_async.bus.source import BusStream
+from kana_async.errors import SlowConsumerError, ValidationError
+from kana_async.models import Order
+from kana_async.sim import Simulator
+from kana_async.stream import OrderBook, StreamMux
+from tests.bus.nats_server import NatsServer
+
+MARKET = 1338
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(seed=11, step_interval=None) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def bridge(sim: Simulator, nats_server: NatsServer) -> AsyncIterator[Bridge]:
+    assert sim.ws_url is not None
+    async with aiohttp.ClientSession() as http, Bridge(
+        nats_server.url, network="local", ws_url=sim.ws_url, http=http,
+    ) as running:
+        yield running
+
+
+async def until(condition: Any, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:1", "127.0.0.1:4222", 5])
+def test_stream_url_must_be_nats(url: Any) -> None:
+    with pytest.raises(ValidationError, match="stream_url: must be a nats:// or tls:// URL"):
+        KanaClient("local", stream_url=url)
+
+
+async def test_the_client_reads_its_stream_from_the_bus(
+    sim: Simulator, bridge: Bridge, nats_server: NatsServer
+) -> None:
+    wallet = "0x" + "a1" * 32
+    profile = sim.engine.profile_address(wallet)
+    sim.engine.ensure_wallet(wallet)
+    sim.engine.deposit(wallet, 100 * 10**6)
+    async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
+                          node_url=sim.node_url, stream_url=nats_server.url) as kana:
+        assert isinstance(kana.stream, BusStream)
+        assert isinstance(kana.stream, StreamMux)
+        book = await asyncio.wait_for(kana.stream.orderbook("APT").get(), 5)
+        assert isinstance(book, OrderBook)
+        orders = kana.stream.live_order_history(profile)
+        await until(lambda: orders.current)
+        sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
+        order = await asyncio.wait_for(orders.get(), 5)
+        assert isinstance(order, Order)
+        stats = kana.stream.stats()
+        assert stats.connected
+        assert {s.topic for s in stats.subscriptions} == {"orderbook", "live_order_history"}
+    # Nothing of the direct stream was opened: the exchange socket is the bridge's alone.
+    assert sim.ws.subscribers("live_order_history", profile) == 1
+
+
+async def test_a_slow_bus_consumer_gets_the_error_policy(
+    sim: Simulator, bridge: Bridge, nats_server: NatsServer
+) -> None:
+    wallet = "0x" + "a2" * 32
+    profile = sim.engine.profile_address(wallet)
+    sim.engine.ensure_wallet(wallet)
+    sim.engine.deposit(wallet, 100 * 10**6)
+    async with BusStream(nats_server.url, network="local") as bus:
+        orders = bus.live_order_history(profile, buffer_size=2)
+        await until(lambda: orders.current)
+        for _ in range(4):
+            sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
+        await until(lambda: orders.stats.received == 4)
+        with pytest.raises(SlowConsumerError):
+            await orders.get()
+        assert isinstance(await orders.get(), Order)
+        assert orders.stats.dropped == 2
