@@ -99,3 +99,21 @@ def test_metrics_reads_streams_and_results_without_importing_clients() -> None:
     found = sorted(module for module in imported_modules(PACKAGE / "metrics.py")
                    if module.startswith(forbidden))
     assert found == []
+
+
+def test_the_bus_leans_on_the_layers_below_and_only_the_client_and_cli_import_it() -> None:
+    """``kana_async.bus`` (bridge, bus-backed stream, signer and its strategy side) builds on
+    stream/, trade/, models, errors and metrics; never on the CLI, the simulator or the client
+    facade. Nothing but ``client.py`` and ``cli/`` imports it (``nats`` is optional)."""
+    found = offenders("bus", tuple(f"kana_async.{name}{s}" for name in ("cli", "sim", "client")
+                                   for s in (".", "")))
+    assert found == [], "\n".join(found)
+    importers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] in ("bus", "cli") or relative.name == "client.py":
+            continue
+        if any(m == "kana_async.bus" or m.startswith("kana_async.bus.")
+               for m in imported_modules(path)):
+            importers.append(str(relative))
+    assert importers == []
