@@ -2,10 +2,10 @@
 
 It speaks just enough RFC 6455 to serve pre-framed text messages as fast as the socket takes
 them (so that the client, not the server, is measured), runs in its own process, and takes
-its orders from the connection URL: ``/ws/?count=N&rate=R&subs=S``. After ``S`` subscribe
-messages it sends ``N`` frames of the mix (as fast as possible, or ``R`` per second with the
-send time stamped into every frame), then one ``live_trade_history`` frame whose ``trade_id``
-is ``"END"``.
+its orders from the connection URL: ``/ws/?count=N&rate=R&subs=S[&stamp=1]``. After ``S``
+subscribe messages it sends ``N`` frames of the mix (as fast as possible, or ``R`` per second
+with the send time stamped into every frame; ``stamp=1`` stamps them at full speed too),
+then one ``live_trade_history`` frame whose ``trade_id`` is ``"END"``.
 
 The mix (~1.1 KB per message on average): orderbook snapshots of two markets (20 levels),
 positions, recent trades, funding rates and single trade events, with the shapes and value
@@ -165,11 +165,17 @@ class BenchServer:
         count, rate = int(query.get("count", 1000)), float(query.get("rate", 0))
         for _ in range(int(query.get("subs", 0))):
             await read_frame(reader)
+        stamped = rate > 0 or query.get("stamp") == "1"
         if rate > 0:
             await self._paced(writer, count, rate)
+        elif stamped:
+            await self._flood_stamped(writer, count)
         else:
             await self._flood(writer, count)
-        writer.write(self.end)
+        # A stamped run ends with a stamped marker too: no two runs end with the same bytes.
+        writer.write(frame(end_message().replace(
+            PLACEHOLDER, str(STAMP_BASE + time.monotonic_ns()).encode())) if stamped
+            else self.end)
         await writer.drain()
         while True:  # answer pings and the closing handshake
             opcode, payload = await read_frame(reader)
@@ -186,6 +192,19 @@ class BenchServer:
         for start in range(0, count, chunk):
             stop = min(count, start + chunk)
             writer.write(b"".join(framed[i % len(framed)] for i in range(start, stop)))
+            await writer.drain()
+
+    async def _flood_stamped(self, writer: asyncio.StreamWriter, count: int) -> None:
+        """As fast as the socket takes them, each frame stamped with its send time, so that
+        no two frames carry the same bytes (events then have distinct identities)."""
+        messages = self.mix
+        chunk = 64
+        for start in range(0, count, chunk):
+            stop = min(count, start + chunk)
+            writer.write(b"".join(
+                frame(messages[i % len(messages)].replace(
+                    PLACEHOLDER, str(STAMP_BASE + time.monotonic_ns()).encode()))
+                for i in range(start, stop)))
             await writer.drain()
 
     async def _paced(self, writer: asyncio.StreamWriter, count: int, rate: float) -> None:
