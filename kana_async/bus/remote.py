@@ -229,9 +229,9 @@ class RemoteTrader:
                                             "this connection to call the signer")
                 pending.event.set()
 
-    async def _learn_instance(self) -> str:
+    async def _learn_instance(self, timeout: float) -> str:
         if not self._instance:
-            info = msgspec.convert(await self._request("info", None), SignerInfo)
+            info = msgspec.convert(await self._request("info", None, timeout), SignerInfo)
             if normalize_address(info.address) != self._address:  # pragma: no cover
                 raise KanaError("the signer answered for another account")
             self._instance = info.instance
@@ -267,7 +267,7 @@ class RemoteTrader:
         try:
             while True:
                 if call is not None:
-                    instance = await self._learn_instance()
+                    instance = await self._learn_instance(max(0.001, deadline - loop.time()))
                     body = _encode(msgspec.structs.replace(call, instance=instance))
                 else:
                     body = b""
@@ -281,7 +281,10 @@ class RemoteTrader:
                 except asyncio.TimeoutError:
                     maybe_received = maybe_received or sent
                 if pending.refused is not None:
-                    raise pending.refused
+                    if isinstance(pending.refused, AuthError) or not published or label is None:
+                        raise pending.refused
+                    raise self._unknown(label, "the connection to the signer was closed before "
+                                        "its answer came")
                 reply = pending.reply
                 if reply is not None:
                     error = reply.error

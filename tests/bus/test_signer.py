@@ -382,3 +382,24 @@ async def test_resolve_of_a_call_with_several_results_says_so(
         await remote.call("cancel_all", [APT], {}, key="several")
         with pytest.raises(KanaError, match="several results"):
             await remote.resolve("several")
+
+
+async def test_closing_before_the_answer_leaves_the_call_in_doubt(
+    sim: Simulator, nats_server: NatsServer
+) -> None:
+    async with signer(sim, nats_server) as (kana, service):
+        remote = RemoteTrader(nats_server.url, network="local", address=kana.address)
+        await remote.open()
+        task = asyncio.ensure_future(remote.deposit(25))
+        for _ in range(500):
+            if service.store.running or len(service.store):
+                break
+            await asyncio.sleep(0.01)
+        await remote.aclose()
+        with pytest.raises(UnknownOutcomeError) as caught:
+            await task
+        assert remote.in_doubt() == [caught.value.label]
+        async with remote:
+            assert (await remote.resolve(str(caught.value.label))).success
+        assert remote.in_doubt() == []
+
