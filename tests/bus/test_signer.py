@@ -403,3 +403,36 @@ async def test_closing_before_the_answer_leaves_the_call_in_doubt(
             assert (await remote.resolve(str(caught.value.label))).success
         assert remote.in_doubt() == []
 
+
+
+async def test_orders_in_flight_across_a_nats_server_restart_land_once(sim: Simulator) -> None:
+    with NatsServer() as server:
+        async with signer(sim, server) as (kana, service), \
+                remote_client(sim, server.url, kana.address) as strategy:
+            assert (await strategy.deposit(10_000)).success
+            prices = [Decimal("3.000") + Decimal("0.001") * i for i in range(60)]
+            limit = asyncio.Semaphore(10)
+            done: list[TxResult] = []
+
+            async def place(price: Decimal) -> TxResult:
+                async with limit:
+                    result = await strategy.place_limit_order(APT, True, False, "1", price, 2)
+                    done.append(result)
+                    return result
+
+            orders = asyncio.ensure_future(asyncio.gather(*(place(p) for p in prices)))
+            for _ in range(500):  # restart the server once some have landed
+                if len(done) >= 10:
+                    break
+                await asyncio.sleep(0.01)
+            at_restart = len(done)
+            await asyncio.get_running_loop().run_in_executor(None, server.restart)
+            assert at_restart < len(prices)  # calls were in flight when the server died
+            results = await asyncio.wait_for(orders, 120)
+            assert all(r.success for r in results)
+            assert len({r.sequence_number for r in results}) == len(prices)
+            resting = await kana.rest.get_open_orders_from_contract(kana.address, APT)
+            assert sorted(o.order_id for o in resting) == sorted(
+                oid for r in results for oid in r.order_ids)
+            assert strategy.in_doubt() == []
+            assert service.calls == len(prices) + 1
