@@ -71,7 +71,7 @@ async def signer_process(sim: Simulator, server: NatsServer) -> AsyncIterator[st
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "kana_async.cli", "signer", "--nats", server.url,
         "--network", "local", "--rest-url", str(sim.rest_url), "--ws-url", str(sim.ws_url),
-        "--node-url", str(sim.node_url),
+        "--node-url", str(sim.node_url), "--metrics-port", "0",
         env=environment(KANA_PRIVATE_KEY=KEY, KANA_NATS_CREDENTIALS="signer:signer-pw"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
     )
@@ -84,11 +84,14 @@ async def signer_process(sim: Simulator, server: NatsServer) -> AsyncIterator[st
             raise AssertionError(f"the signer did not start: {first!r} {error!r}")
         assert ACCOUNT in first
         assert "signer-pw" not in first
-        yield first
+        metrics = await read_line(process.stderr)
+        assert metrics.startswith("metrics: http://127.0.0.1:"), metrics
+        yield metrics.split()[1]
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
-        rest = await asyncio.wait_for(process.stdout.read(), 30)
+        rest, _ = await asyncio.wait_for(
+            asyncio.gather(process.stdout.read(), process.stderr.read()), 30)
         await asyncio.wait_for(process.wait(), 30)
         assert b"signer stopped" in rest, rest
         assert process.returncode == 0
@@ -114,7 +117,7 @@ async def test_two_strategies_place_100_orders_each_through_one_signer(
     server: NatsServer
 ) -> None:
     async with Simulator(seed=9, market_maker=None, step_interval=None) as sim, \
-            signer_process(sim, server):
+            signer_process(sim, server) as metrics_url:
         async with RemoteTrader(with_user(server.url, "strategy"), network="local",
                                 address=ACCOUNT) as remote:
             assert (await remote.deposit(10_000)).success
@@ -136,8 +139,12 @@ async def test_two_strategies_place_100_orders_each_through_one_signer(
         async with KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
                               node_url=sim.node_url) as kana:
             resting = await kana.rest.get_open_orders_from_contract(ACCOUNT, APT)
+            # The signer's metrics counted each order once (the retry was answered, not run).
+            async with kana.http.get(metrics_url) as response:
+                exposition = await response.text()
         assert sorted(o.order_id for o in resting) == placed
         assert len(placed) == 200
+        assert 'kana_orders_total{method="place_limit_order",outcome="ok"} 200.0' in exposition
 
 
 async def test_a_process_without_credentials_cannot_trade(server: NatsServer) -> None:
