@@ -50,6 +50,7 @@ from .subjects import SIGN_ROOT, SignErrorBody, SignRequest, check_network, sign
 
 __all__ = [
     "BAD_REQUEST",
+    "MAX_KEY_CHARS",
     "METHODS",
     "NOT_SENT",
     "QUEUE_GROUP",
@@ -92,6 +93,8 @@ BAD_REQUEST = "BadRequest"
 NOT_SENT = "NotSent"
 
 _HASH = re.compile(r"0x[0-9a-f]{64}")
+#: Longest idempotency key kept (the store's bytes bound counts replies, keys stay small).
+MAX_KEY_CHARS = 128
 
 
 class SignCall(SignRequest, frozen=True):
@@ -359,6 +362,10 @@ class SignerService:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.bad += 1
             await self._refuse(reply_to, BAD_REQUEST, f"not a signer call: {exc}")
+            return
+        if not 0 < len(call.idempotency_key) <= MAX_KEY_CHARS:
+            await self._refuse(reply_to, BAD_REQUEST,
+                               f"idempotency_key: must be 1 to {MAX_KEY_CHARS} characters")
             return
         if method not in METHODS and method != "in_doubt":
             await self._refuse(reply_to, BAD_REQUEST, f"the signer has no method {method!r}")

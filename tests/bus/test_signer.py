@@ -233,7 +233,9 @@ async def test_bad_bodies_are_refused_unexecuted(sim: Simulator, nats_server: Na
         nc = await nats.connect(nats_server.url)
         try:
             subject = sign_subject("local", kana.address, "deposit")
-            for body in (b"", b"{", b"[1,2]", b'{"idempotency_key": 5}'):
+            for body in (b"", b"{", b"[1,2]", b'{"idempotency_key": 5}',
+                         msgspec.json.encode(SignCall("", instance=service.instance)),
+                         msgspec.json.encode(SignCall("k" * 129, instance=service.instance))):
                 answer = msgspec.json.decode((await nc.request(subject, body, timeout=5)).data,
                                              type=Reply)
                 assert answer.error is not None
