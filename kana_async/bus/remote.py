@@ -200,8 +200,8 @@ class RemoteTrader:
             raise KanaError(f"resolve: the call labelled {tx_hash.strip()!r} returned several "
                             "results (cancel_all) or no transaction; resolve the hashes of "
                             "its transactions instead") from None
-        self._in_doubt.pop(tx_hash.strip(), None)
-        self._in_doubt.pop(tx_hash.strip().lower(), None)
+        for settled in (tx_hash.strip(), tx_hash.strip().lower(), result.tx_hash):
+            self._in_doubt.pop(settled, None)
         return result
 
     # -- the call ---------------------------------------------------------------------------

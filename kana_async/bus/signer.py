@@ -446,7 +446,7 @@ class SignerService:
             return self.trader.in_doubt()
         if method == "resolve" and call.args and isinstance(call.args[0], str) \
                 and not _HASH.fullmatch(call.args[0].strip().lower()):
-            return await self._resolve_key(call.args[0])
+            return await self._resolve_key(call.args[0], call.kwargs.get("timeout"))
         function = getattr(self.trader, method)
         try:
             inspect.signature(function).bind(*call.args, **call.kwargs)
@@ -454,7 +454,7 @@ class SignerService:
             raise ValidationError("arguments", f"{method}: {exc}") from None
         return await function(*call.args, **call.kwargs)
 
-    async def _resolve_key(self, key: str) -> Any:
+    async def _resolve_key(self, key: str, timeout: object = None) -> Any:
         """The true outcome of the call sent with idempotency key ``key``."""
         running = self.store.pending(key)
         stored = self.store.done(key) if running is None else await asyncio.shield(running)
@@ -468,7 +468,9 @@ class SignerService:
         if reply.error is None:
             return reply.result
         if reply.error.type == "UnknownOutcomeError" and reply.error.tx_hash:
-            return await self.trader.resolve(reply.error.tx_hash)
+            limit = timeout if isinstance(timeout, (int, float)) \
+                and not isinstance(timeout, bool) else None
+            return await self.trader.resolve(reply.error.tx_hash, timeout=limit)
         if reply.error.type == "UnknownOutcomeError":
             raise error_from_body(reply.error)
         return never_placed(reply.error.message)

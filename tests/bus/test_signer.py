@@ -39,15 +39,15 @@ async def sim() -> AsyncIterator[Simulator]:
         yield simulator
 
 
-def signing_client(sim: Simulator) -> KanaClient:
+def signing_client(sim: Simulator, **trading: Any) -> KanaClient:
     return KanaClient("local", rest_url=sim.rest_url, ws_url=sim.ws_url,
-                      node_url=sim.node_url, private_key=ALICE)
+                      node_url=sim.node_url, private_key=ALICE, trading=trading)
 
 
 @contextlib.asynccontextmanager
-async def signer(sim: Simulator, server: NatsServer, url: str | None = None
+async def signer(sim: Simulator, server: NatsServer, url: str | None = None, **trading: Any
                  ) -> AsyncIterator[tuple[KanaClient, SignerService]]:
-    async with signing_client(sim) as kana:
+    async with signing_client(sim, **trading) as kana:
         nc = await connect(url or server.url, name="test-signer")
         service = SignerService(kana.trader, network="local")
         try:
@@ -438,3 +438,35 @@ async def test_orders_in_flight_across_a_nats_server_restart_land_once(sim: Simu
                 oid for r in results for oid in r.order_ids)
             assert strategy.in_doubt() == []
             assert service.calls == len(prices) + 1
+
+
+async def test_an_unknown_outcome_in_the_signer_is_one_in_the_strategy(
+    sim: Simulator, nats_server: NatsServer
+) -> None:
+    async with signer(sim, nats_server, submit_timeout=0.3) as (kana, _), \
+            remote_client(sim, nats_server.url, kana.address) as strategy:
+        assert (await strategy.deposit(100)).success
+        sim.faults.hang_next_submissions(1)
+        with pytest.raises(UnknownOutcomeError) as by_hash:
+            await strategy.place_limit_order(APT, True, False, "1", "4", 2)
+        assert by_hash.value.tx_hash
+        assert strategy.in_doubt() == [by_hash.value.tx_hash]
+        assert await strategy._remote_trader.signer_in_doubt() in (  # type: ignore[union-attr]
+            [by_hash.value.tx_hash], [])  # the signer's reconciler may have settled it
+        settled = await strategy.resolve(by_hash.value.tx_hash)
+        assert settled.success
+        assert settled.order_ids
+        assert strategy.in_doubt() == []
+
+        # The same, settled by the call's label: the signer resolves the hash it signed.
+        remote = strategy._remote_trader
+        assert remote is not None
+        sim.faults.hang_next_submissions(1)
+        with pytest.raises(UnknownOutcomeError) as by_label:
+            await remote.call("deposit", [7], {}, key="hung-deposit")
+        assert remote.in_doubt() == [by_label.value.tx_hash]
+        outcome = await remote.resolve("hung-deposit")
+        assert outcome.tx_hash == by_label.value.tx_hash
+        assert outcome.success
+        assert remote.in_doubt() == []
+        assert kana.in_doubt() == []
