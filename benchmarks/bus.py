@@ -20,7 +20,7 @@ own.
 3. **Orders.** A simulator in its own process; a signer process holds the key
    (``SignerService``); this process places limit orders through it
    (``KanaClient(signer_url=...)``) with 1 and 50 in flight, then the same with the key held
-   here, for comparison.
+   here, for comparison. Each row gets a fresh simulator (a grown book is slower).
 
 Floors are reported, not enforced: timings depend on the machine (this one has 2 cores shared
 with other work, and the parties of a run compete for them). A measurement, not a test.
@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -42,7 +43,7 @@ import secrets
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -412,46 +413,63 @@ async def place(kana: KanaClient, orders: int, in_flight: int, offset: int) -> d
     return {"orders": orders, "ok": sum(done), "orders_per_s": round(orders / elapsed, 1)}
 
 
-async def orders_rows(nats_url: str, urls: tuple[str, str, str], orders: int,
-                      levels: tuple[int, ...]) -> dict[str, Any]:
+async def signer_row(nats_url: str, urls: tuple[str, str, str], *, orders: int,
+                     in_flight: int) -> dict[str, Any]:
+    """Orders placed from this process through a signer process holding the key."""
     rest_url, ws_url, node_url = urls
     key = secrets.token_hex(32)
     signer, conn = _spawn(signer_process, nats_url, urls, key)
-    rows: dict[str, Any] = {}
     try:
         _recv(conn, 60, "signer start")
         from kana_async.trade.signer import Signer
 
-        account = Signer(key).address
         async with KanaClient("local", rest_url=rest_url, ws_url=ws_url, node_url=node_url,
                               api_key="benchmark", signer_url=nats_url,
-                              signer_account=account) as remote:
+                              signer_account=Signer(key).address) as remote:
             await remote.deposit("50000")
             await remote.place_limit_order(APT, True, False, "0.5", "2", 2)  # warm up
-            for level in levels:
-                rows[str(level)] = {"signer": await place(remote, orders, level, 0)}
+            row = await place(remote, orders, in_flight, 0)
         conn.send("stop")
     finally:
         _join([signer])
+    return row
+
+
+async def direct_row(urls: tuple[str, str, str], *, orders: int, in_flight: int
+                     ) -> dict[str, Any]:
+    """The same orders with the key held in this process."""
+    rest_url, ws_url, node_url = urls
     async with KanaClient("local", rest_url=rest_url, ws_url=ws_url, node_url=node_url,
                           api_key="benchmark", private_key=secrets.token_hex(32)) as local:
         await local.deposit("50000")
-        await local.place_limit_order(APT, True, False, "0.5", "2", 2)
-        for level in levels:
-            rows[str(level)]["direct"] = await place(local, orders, level, 500)
-    return rows
+        await local.place_limit_order(APT, True, False, "0.5", "2", 2)  # warm up
+        return await place(local, orders, in_flight, 0)
 
 
-def orders_through_signer(nats_url: str, orders: int,
-                          levels: tuple[int, ...]) -> dict[str, Any]:
+def on_fresh_simulator(run: Callable[[tuple[str, str, str]], Coroutine[Any, Any, dict[str, Any]]]
+                       ) -> dict[str, Any]:
+    """``run`` against a simulator of its own (a book grown by an earlier row is slower)."""
     sim, conn = _spawn(simulator_process)
     try:
         urls = _recv(conn, 60, "simulator URLs")
-        return asyncio.run(orders_rows(nats_url, urls, orders, levels))
+        return asyncio.run(run(urls))
     finally:
         with contextlib.suppress(OSError):
             conn.send("stop")
         _join([sim])
+
+
+def orders_through_signer(nats_url: str, orders: int,
+                          levels: tuple[int, ...]) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for level in levels:
+        rows[str(level)] = {
+            "signer": on_fresh_simulator(
+                functools.partial(signer_row, nats_url, orders=orders, in_flight=level)),
+            "direct": on_fresh_simulator(
+                functools.partial(direct_row, orders=orders, in_flight=level)),
+        }
+    return rows
 
 
 # -- the whole measurement -------------------------------------------------------------------
