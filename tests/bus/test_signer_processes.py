@@ -84,7 +84,11 @@ async def signer_process(sim: Simulator, server: NatsServer) -> AsyncIterator[st
             raise AssertionError(f"the signer did not start: {first!r} {error!r}")
         assert ACCOUNT in first
         assert "signer-pw" not in first
-        metrics = await read_line(process.stderr)
+        metrics = ""
+        for _ in range(100):  # asyncio debug notes may come first
+            metrics = await read_line(process.stderr)
+            if metrics.startswith("metrics: ") or not metrics:
+                break
         assert metrics.startswith("metrics: http://127.0.0.1:"), metrics
         yield metrics.split()[1]
     finally:
