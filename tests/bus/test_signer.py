@@ -360,11 +360,12 @@ async def test_a_busy_signer_refuses_new_calls_unexecuted(
 async def test_a_cancelled_caller_leaves_the_call_in_doubt_and_resolvable(
     sim: Simulator, nats_server: NatsServer
 ) -> None:
-    async with signer(sim, nats_server) as (kana, service), \
+    async with signer(sim, nats_server, submit_timeout=0.5) as (kana, service), \
             remote_client(sim, nats_server.url, kana.address) as strategy:
+        sim.faults.hang_next_submissions(1)  # the call stays running in the signer
         task = asyncio.ensure_future(strategy.deposit(25))
         for _ in range(500):
-            if service.store.running or len(service.store):
+            if service.store.running:
                 break
             await asyncio.sleep(0.01)
         task.cancel()
@@ -389,12 +390,13 @@ async def test_resolve_of_a_call_with_several_results_says_so(
 async def test_closing_before_the_answer_leaves_the_call_in_doubt(
     sim: Simulator, nats_server: NatsServer
 ) -> None:
-    async with signer(sim, nats_server) as (kana, service):
+    async with signer(sim, nats_server, submit_timeout=0.5) as (kana, service):
         remote = RemoteTrader(nats_server.url, network="local", address=kana.address)
         await remote.open()
+        sim.faults.hang_next_submissions(1)  # the call stays running in the signer
         task = asyncio.ensure_future(remote.deposit(25))
         for _ in range(500):
-            if service.store.running or len(service.store):
+            if service.store.running:
                 break
             await asyncio.sleep(0.01)
         await remote.aclose()
