@@ -338,3 +338,36 @@ def test_a_call_timed_elsewhere_is_recorded_and_never_raises() -> None:
     assert value(metrics, "kana_orders_total", method="cancel_order", outcome="unknown") == 1
     assert value(metrics, "kana_orders_total", method="other", outcome="error") == 1
     assert value(metrics, "kana_order_seconds_sum", method="cancel_order") == 0.5
+
+
+# -- a bridge and a bus-backed stream ----------------------------------------------------------
+
+
+async def test_a_bridge_and_a_bus_stream_as_prometheus_sees_them() -> None:
+    from kana_async.bus.bridge import Bridge
+    from kana_async.bus.source import BusStream
+    from tests.bus.nats_server import NatsServer
+
+    metrics = Metrics()
+    with NatsServer() as nats:
+        async with Simulator(seed=7, step_interval=None) as sim, \
+                aiohttp.ClientSession() as http:
+            assert sim.ws_url is not None
+            async with Bridge(nats.url, network="local", ws_url=sim.ws_url, http=http,
+                              stream={"hooks": metrics.stream_hooks("upstream")}) as bridge, \
+                    BusStream(nats.url, network="local",
+                              hooks=metrics.stream_hooks("bus")) as stream:
+                metrics.watch_bridge(bridge)
+                metrics.watch_stream(bridge.stream, "upstream")
+                metrics.watch_stream(stream, "bus")
+                async with stream.orderbook(APT) as book:
+                    await asyncio.wait_for(book.__anext__(), 10)
+                    found = samples(metrics.render().decode())
+    assert found[("kana_stream_connected", (("stream", "bus"),))] == 1
+    assert found[("kana_stream_connected", (("stream", "upstream"),))] == 1
+    assert found[("kana_stream_items_delivered_total",
+                  (("stream", "bus"), ("topic", "orderbook")))] >= 1
+    assert found[("kana_stream_subscriptions", (("stream", "bus"), ("topic", "orderbook")))] == 1
+    assert found[("kana_bridge_keys", (("bridge", "bridge"),))] == 1
+    assert found[("kana_bridge_published_total", (("bridge", "bridge"),))] >= 1
+    assert found[("kana_bridge_nats_connected", (("bridge", "bridge"),))] == 1
