@@ -199,6 +199,9 @@ class Bridge:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._stream_events: set[str] = set()
+        #: The last snapshot of each snapshot subject, published again after NATS comes back
+        #: (a restarted server's memory stream starts empty).
+        self._last: dict[str, bytes] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -323,11 +326,14 @@ class Bridge:
         event = spec.is_event
         if event:
             self._stream_events.add(subject)
-        outbox, wake = self._outbox, self._wake
+        outbox, wake, last = self._outbox, self._wake, self._last
 
         def publish(payload: msgspec.Raw) -> None:
             self._received += 1
-            outbox.add(subject, bytes(payload), event=event)
+            data = bytes(payload)
+            if not event:
+                last[subject] = data
+            outbox.add(subject, data, event=event)
             wake.set()
             if not ready.done():
                 ready.set_result(None)
@@ -417,6 +423,8 @@ class Bridge:
         logger.info("bridge: NATS reconnected")
         with contextlib.suppress(Exception):
             await self._ensure_streams()
+        for subject, data in list(self._last.items()):
+            self._outbox.add(subject, data, event=False)
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.publish(hello_subject(self.network), b"{}")
