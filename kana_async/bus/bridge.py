@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from .._tasks import cancel_and_wait
 from ..errors import KanaError, ValidationError
 from ..markets import MarketDirectory
 from ..stream.mux import StreamMux
@@ -190,6 +191,7 @@ class Bridge:
         self._wake = asyncio.Event()
         self._taps: dict[str, Subscription[Any]] = {}
         self._opening: dict[str, asyncio.Future[None]] = {}
+        self._requests_running: set[asyncio.Task[None]] = set()
         self._received = 0
         self._published = 0
         self._requests = 0
@@ -239,10 +241,11 @@ class Bridge:
         await self.stream.close()
         task, self._task = self._task, None
         nc, self._nc = self._nc, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        answering = list(self._requests_running)
+        for pending in (task, *answering):
+            if pending is not None:
+                pending.cancel()
+        await cancel_and_wait(task, *answering)
         if nc is not None:
             if nc.is_connected:
                 with contextlib.suppress(Exception):
@@ -364,6 +367,15 @@ class Bridge:
             await asyncio.sleep(0.005)
 
     async def _on_request(self, msg: Any) -> None:
+        """Answer in a task of its own: a key slow to open upstream holds up no other."""
+        if len(self._requests_running) >= self.limits.keys:
+            return  # a flood of requests: the asker's timeout makes it ask again later
+        task = asyncio.get_running_loop().create_task(self._answer(msg),
+                                                      name="kana-bridge subscribe")
+        self._requests_running.add(task)
+        task.add_done_callback(self._requests_running.discard)
+
+    async def _answer(self, msg: Any) -> None:
         self._requests += 1
         try:
             request = msgspec.json.decode(msg.data, type=subjects.SubscribeRequest)
@@ -402,10 +414,20 @@ class Bridge:
         queue = self._outbox.queue
         for subject in self._outbox.take_lossy():
             self._outbox.gap(subject, "bridge outbox overflowed")
+        too_large = import_nats().errors.MaxPayloadError
         while queue:
             subject, data, headers = queue[0]
             try:
                 await nc.publish(subject, data, headers=headers)
+            except too_large:
+                # Never publishable: dropped (and the subject marked), not retried forever.
+                logger.warning("bridge: a %d-byte message for %s exceeds the server's "
+                               "max_payload; dropped", len(data), subject)
+                queue.popleft()
+                self._outbox.dropped += 1
+                if subjects.MSG_ID_HEADER in headers:
+                    self._outbox.gap(subject, "message larger than the server's max_payload")
+                continue
             except Exception as exc:  # away, or its buffer full: kept for later
                 logger.debug("bridge: publish to %s failed: %s", subject, exc)
                 return
