@@ -83,6 +83,10 @@ class BridgeLimits:
                 raise ValidationError(name, "must be a finite number of seconds > 0", value)
 
 
+class _NotYet(KanaError):
+    """A key asked for is subscribed upstream but did not stream in time."""
+
+
 class BridgeStats(msgspec.Struct, kw_only=True):
     """Counters of a bridge (a snapshot)."""
 
@@ -351,7 +355,7 @@ class Bridge:
             else:
                 await asyncio.wait_for(asyncio.shield(ready), self.limits.subscribe_timeout)
         except asyncio.TimeoutError:
-            raise KanaError(
+            raise _NotYet(
                 f"{spec.name} {key}: no answer upstream within "
                 f"{self.limits.subscribe_timeout:g} s") from None
         finally:
@@ -384,6 +388,11 @@ class Bridge:
             key = subjects.route_key(spec, **kwargs)
             await self._open_key(spec, key)
             reply = subjects.SubscribeReply(ok=True)
+        except _NotYet as exc:
+            # Subscribed upstream but not answered yet (the exchange socket is away, say):
+            # no reply, so the consumer asks again later rather than giving up.
+            logger.info("bridge: %s", exc)
+            return
         except (msgspec.DecodeError, msgspec.ValidationError):
             reply = subjects.SubscribeReply(ok=False, error="request: not a subscribe request")
         except KanaError as exc:

@@ -49,6 +49,9 @@ logger = logging.getLogger("kana_async.bus")
 _SEEN_IDS = 65_536
 #: Seconds one subscribe request waits for the bridge's answer.
 _REQUEST_TIMEOUT = 5.0
+#: Seconds between unanswered subscribe requests: the first, and the most.
+_RETRY_FIRST = 0.5
+_RETRY_MAX = 10.0
 
 Start = int | datetime.datetime | None
 
@@ -290,7 +293,7 @@ class BusStream(StreamMux):
     async def _request_all(self) -> None:
         for feed in list(self._feeds.values()):
             if feed.subs:
-                await self._request(feed)
+                self._spawn(self._request(feed), f"kana-bus ask {feed.subject}")
 
     # -- one key --------------------------------------------------------------------------
 
@@ -298,8 +301,10 @@ class BusStream(StreamMux):
         try:
             await self._connection()
             await self._listen(feed)
+            # A snapshot kept on the bus serves at once, even while no bridge answers.
+            found = not feed.spec.is_event and await self._fetch_last(feed)
             await self._request(feed)
-            if not feed.spec.is_event:
+            if not feed.spec.is_event and not found:
                 await self._fetch_last(feed)
         except KanaError as exc:
             self._fail(feed, exc)
@@ -364,15 +369,25 @@ class BusStream(StreamMux):
             sub.push(payload)
 
     async def _request(self, feed: _Feed) -> None:
-        """Ask a bridge to stream the key (it answers once the key streams upstream)."""
+        """Ask a bridge to stream the key (it answers once the key streams upstream); ask
+        again, less and less often, while nobody answers and the key is still wanted."""
         nats = import_nats()
         body = msgspec.json.encode(subjects.SubscribeRequest(feed.spec.name, feed.key))
-        try:
-            msg = await self._nc.request(subjects.subscribe_subject(self.network), body,
-                                         timeout=_REQUEST_TIMEOUT)
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
-            logger.info("bus: no bridge answered for %s yet; waiting for one", feed.subject)
-            return  # a bridge announcing itself makes us ask again
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                msg = await self._nc.request(subjects.subscribe_subject(self.network), body,
+                                             timeout=_REQUEST_TIMEOUT)
+                break
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                logger.info("bus: no bridge answered for %s yet; asking again in %g s",
+                            feed.subject, delay)
+            if not feed.subs or self._closed:
+                return
+            await asyncio.sleep(delay)  # a bridge announcing itself also makes us ask
+            delay = min(delay * 2, _RETRY_MAX)
+            if not feed.subs or self._closed:
+                return
         reply = msgspec.json.decode(msg.data, type=subjects.SubscribeReply)
         if not reply.ok:
             self._fail(feed, KanaError(f"{feed.subject}: the bridge refused: {reply.error}"))
@@ -382,8 +397,9 @@ class BusStream(StreamMux):
             for sub in feed.subs:
                 sub.mark_current()
 
-    async def _fetch_last(self, feed: _Feed, only: Subscription[Any] | None = None) -> None:
-        """Hand the snapshot stream's last value of the key to a (late) subscriber."""
+    async def _fetch_last(self, feed: _Feed, only: Subscription[Any] | None = None) -> bool:
+        """Hand the snapshot stream's last value of the key to a (late) subscriber; ``True``
+        if the bus had one."""
         nats = import_nats()
         if self._js is None:
             await self._connection()
@@ -391,17 +407,18 @@ class BusStream(StreamMux):
             last = await self._js.get_last_msg(subjects.snapshot_stream(self.network),
                                                feed.subject, direct=True)
         except nats.js.errors.NotFoundError:
-            return
+            return False
         except Exception as exc:  # the stream is not there yet, or NATS is away
             logger.debug("bus: no last value of %s: %s", feed.subject, exc)
-            return
-        if only is None and feed.got_live:
-            return  # a newer live snapshot came first
+            return False
         data = last.data or b""
         if not data:
-            return
+            return False
+        if only is None and feed.got_live:
+            return True  # a newer live snapshot came first
         for sub in [only] if only is not None else feed.subs:
             sub.push(cast(msgspec.Raw, data))
+        return True
 
     # -- subscription events --------------------------------------------------------------
 

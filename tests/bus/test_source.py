@@ -92,3 +92,30 @@ async def test_a_slow_bus_consumer_gets_the_error_policy(
             await orders.get()
         assert isinstance(await orders.get(), Order)
         assert orders.stats.dropped == 2
+
+
+async def test_without_a_bridge_the_kept_snapshot_serves_and_a_new_bridge_is_asked(
+    sim: Simulator, nats_server: NatsServer
+) -> None:
+    wallet = "0x" + "a3" * 32
+    profile = sim.engine.profile_address(wallet)
+    sim.engine.ensure_wallet(wallet)
+    sim.engine.deposit(wallet, 300 * 10**6)
+    assert sim.ws_url is not None
+    async with aiohttp.ClientSession() as http:
+        async with Bridge(nats_server.url, network="local", ws_url=sim.ws_url,
+                          http=http) as first:
+            await first.open("deposit_withdraw_history", address=profile)
+            await until(lambda: first.stats().published >= 1)
+        async with BusStream(nats_server.url, network="local") as bus:
+            history = bus.deposit_withdraw_history(profile)
+            orders = bus.live_order_history(profile)
+            [row] = await asyncio.wait_for(history.get(), 5)  # no bridge is running
+            assert row.is_deposit
+            assert not orders.current
+            async with Bridge(nats_server.url, network="local", ws_url=sim.ws_url,
+                              http=http) as second:
+                await until(lambda: orders.current)
+                assert second.stats().keys == 2
+                sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
+                assert isinstance(await asyncio.wait_for(orders.get(), 5), Order)
