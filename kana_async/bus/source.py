@@ -59,7 +59,7 @@ Start = int | datetime.datetime | None
 class _Feed:
     """One (topic, key) on the bus and the local subscriptions it feeds."""
 
-    __slots__ = ("acked", "got_live", "key", "last_seq", "live", "seen", "seen_order", "spec",
+    __slots__ = ("acked", "got_live", "key", "last_reply", "live", "seen", "seen_order", "spec",
                  "start", "subject", "subs")
 
     def __init__(self, spec: TopicSpec, key: str, subject: str, start: Start) -> None:
@@ -73,8 +73,9 @@ class _Feed:
         self.acked = False
         #: A live message arrived since the last (re)subscribe.
         self.got_live = False
-        #: The stream sequence of the last event delivered (to resume after a reconnect).
-        self.last_seq: int | None = None
+        #: The reply subject of the last event delivered: it holds the stream sequence to
+        #: resume from after a reconnect (parsed only then, not per message).
+        self.last_reply: str | None = None
         self.seen: set[str] = set()
         self.seen_order: deque[str] = deque()
 
@@ -325,9 +326,10 @@ class BusStream(StreamMux):
             return
         api = import_nats().js.api
         config = api.ConsumerConfig()
-        if resume and feed.last_seq is not None:
+        last_seq = _stream_sequence(feed.last_reply) if resume else None
+        if last_seq is not None:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
-            config.opt_start_seq = feed.last_seq + 1
+            config.opt_start_seq = last_seq + 1
         elif isinstance(feed.start, int) and not resume:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = feed.start
@@ -355,8 +357,7 @@ class BusStream(StreamMux):
                 if message_id is not None and not feed.is_new(message_id):
                     self._duplicates += 1
                     return
-                with contextlib.suppress(Exception):
-                    feed.last_seq = msg.metadata.sequence.stream
+                feed.last_reply = msg.reply
             feed.got_live = True
             self._deliver(feed, msg.data)
 
@@ -508,6 +509,17 @@ class BusStream(StreamMux):
             "connected" if self._nc is not None and self._nc.is_connected else "disconnected")
         count = sum(len(feed.subs) for feed in self._feeds.values())
         return f"<BusStream {self.url} {state}, {count} subscription(s)>"
+
+
+def _stream_sequence(reply: str | None) -> int | None:
+    """The stream sequence in a JetStream delivery's reply subject (``None``: unknown)."""
+    if not reply:
+        return None
+    try:
+        sequence: int = import_nats().aio.msg.Msg.Metadata._from_reply(reply).sequence.stream
+    except Exception:  # not a JetStream reply subject
+        return None
+    return sequence
 
 
 async def _unsubscribe(live: Any) -> None:
