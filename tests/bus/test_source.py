@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -119,3 +120,12 @@ async def test_without_a_bridge_the_kept_snapshot_serves_and_a_new_bridge_is_ask
                 assert second.stats().keys == 2
                 sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
                 assert isinstance(await asyncio.wait_for(orders.get(), 5), Order)
+
+
+def test_without_the_bus_extra_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "nats", None)  # what a base install looks like
+    with pytest.raises(ImportError, match=r"pip install 'kana-async\[bus\]'"):
+        KanaClient("local", stream_url="nats://127.0.0.1:4222")
+    KanaClient("local")  # without NATS nothing changes
