@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import AuthError, TransportError, ValidationError
 
-__all__ = ["MISSING_EXTRA", "check_nats_url", "connect", "import_nats"]
+__all__ = ["MISSING_EXTRA", "check_nats_url", "connect", "import_nats", "redact_url"]
 
 MISSING_EXTRA = "NATS support needs the bus extra: pip install 'kana-async[bus]'"
 
@@ -32,6 +33,17 @@ def import_nats() -> Any:
     except ImportError as error:  # pragma: no cover - depends on the install
         raise ImportError(MISSING_EXTRA) from error
     return nats
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its user, password or token (for messages and reprs)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<a NATS URL>"
+    host = parts.hostname or ""
+    return urlunsplit((parts.scheme, f"{host}:{port}" if port else host, parts.path, "", ""))
 
 
 def check_nats_url(url: object, param: str = "nats_url") -> str:
@@ -82,9 +94,10 @@ async def connect(
         client = await nats.connect(url, **settings)
     except Exception as exc:
         if refused or isinstance(exc, nats.errors.AuthorizationError):
-            raise AuthError("nats", f"the NATS server at {url} refused the credentials",
+            raise AuthError("nats", f"the NATS server at {redact_url(url)} refused the "
+                            "credentials",
                             status=None) from None
-        raise TransportError(f"cannot reach the NATS server at {url}: "
+        raise TransportError(f"cannot reach the NATS server at {redact_url(url)}: "
                              f"{type(exc).__name__}") from None
     # Connected: from now on keep reconnecting (a server restart must not end a bridge).
     client.options["max_reconnect_attempts"] = -1

@@ -26,7 +26,6 @@ import itertools
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar, get_type_hints
-from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -34,7 +33,7 @@ from ..errors import AuthError, KanaError, TransportError, UnknownOutcomeError, 
 from ..models import normalize_address
 from ..trade.results import TxResult
 from ..trade.trader import Trader
-from . import check_nats_url, connect
+from . import check_nats_url, connect, redact_url
 from .signer import (
     NOT_SENT,
     SIGNER_BUSY,
@@ -55,17 +54,6 @@ _encode = msgspec.json.Encoder().encode
 _decode_reply = msgspec.json.Decoder(Reply).decode
 #: Longest pause between two attempts of one call.
 _MAX_ATTEMPT_WAIT = 5.0
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its user and password (for messages and reprs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<a NATS URL>"
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class _Call:

@@ -69,8 +69,7 @@ def _run(args: argparse.Namespace) -> int:
 async def serve_signer(args: argparse.Namespace, *, out: TextIO | None = None,
                        stop: asyncio.Event | None = None) -> int:
     """Serve until SIGINT/SIGTERM (or ``stop``); print where, for which account, first."""
-    from ..bus import connect
-    from ..bus.remote import redact_url
+    from ..bus import connect, redact_url
     from ..bus.signer import SignerService
 
     out = out if out is not None else sys.stdout

@@ -167,3 +167,12 @@ async def test_a_user_not_permitted_to_call_the_signer_cannot_trade(
         with pytest.raises(AuthError, match="does not permit"):
             await asyncio.wait_for(remote.deposit(1), 30)
         assert remote.in_doubt() == []
+
+
+async def test_a_refusal_never_shows_the_password(server: NatsServer) -> None:
+    wrong = server.url.replace("nats://", "nats://strategy:n0t-the-pw@")
+    with pytest.raises(AuthError) as caught:
+        async with RemoteTrader(wrong, network="local", address=ACCOUNT):
+            pass
+    assert "n0t-the-pw" not in str(caught.value)
+    assert server.url in str(caught.value)
