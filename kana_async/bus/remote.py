@@ -56,6 +56,10 @@ _decode_reply = msgspec.json.Decoder(Reply).decode
 _MAX_ATTEMPT_WAIT = 5.0
 
 
+class _InstanceGone(KanaError):
+    """A call pinned to a signer instance reached another one (it restarted)."""
+
+
 class _Call:
     """One call in flight: what came back for its reply subject."""
 
@@ -115,7 +119,8 @@ class RemoteTrader:
         self._instance = ""
         self._calls: dict[str, _Call] = {}
         self._tokens = itertools.count(1)
-        self._in_doubt: dict[str, None] = {}
+        #: In-doubt hashes (None) and labels (the signer instance the call was sent to).
+        self._in_doubt: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
         state = "open" if self._nc is not None else "closed"
@@ -179,9 +184,18 @@ class RemoteTrader:
         ``committed=False`` (``vm_status`` ``NOT_PLACED: ...``)."""
         if not isinstance(tx_hash, str) or not tx_hash.strip():
             raise ValidationError("tx_hash", "must be a transaction hash or a call's label")
+        target = tx_hash.strip()
         kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         limit = self.timeout if timeout is None else max(self.timeout, timeout + 10.0)
-        raw = await self.call("resolve", [tx_hash.strip()], kwargs, timeout=limit)
+        # A label is asked of the instance its call went to: another one cannot know.
+        pinned = self._in_doubt.get(target)
+        try:
+            raw = await self.call("resolve", [target], kwargs, timeout=limit, instance=pinned)
+        except _InstanceGone:
+            raise UnknownOutcomeError(
+                "", "the signer that took this call has restarted and its successor cannot "
+                "know whether it was executed; read the account's orders and transactions",
+                label=target) from None
         try:
             result = msgspec.convert(raw, TxResult)
         except msgspec.ValidationError:
@@ -226,8 +240,10 @@ class RemoteTrader:
         return self._instance
 
     async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], *,
-                   key: str | None = None, timeout: float | None = None) -> Any:
-        """Call ``method`` in the signer; the raw result, or its error raised."""
+                   key: str | None = None, timeout: float | None = None,
+                   instance: str | None = None) -> Any:
+        """Call ``method`` in the signer; the raw result, or its error raised. ``instance``
+        pins the signer instance (refused by any other: :class:`_InstanceGone`)."""
         if self._nc is None:
             raise RuntimeError("the remote trader is not open")
         key = key or f"k{secrets.token_hex(12)}"
@@ -237,10 +253,10 @@ class RemoteTrader:
         except (TypeError, msgspec.EncodeError) as exc:
             raise ValidationError("arguments", f"{method}: cannot be sent to the signer "
                                   f"({exc})") from None
-        return await self._request(method, call, timeout)
+        return await self._request(method, call, timeout, instance)
 
     async def _request(self, method: str, call: SignCall | None,
-                       timeout: float | None = None) -> Any:
+                       timeout: float | None = None, pinned: str | None = None) -> Any:
         """Send until answered or ``timeout``; every attempt carries the same key."""
         loop = asyncio.get_running_loop()
         total = self.timeout if timeout is None else timeout
@@ -251,11 +267,13 @@ class RemoteTrader:
         self._calls[reply_to] = pending
         label = call.idempotency_key if call is not None else None
         maybe_received = published = False
+        instance: str | None = None
         wait = self.attempt_timeout
         try:
             while True:
                 if call is not None:
-                    instance = await self._learn_instance(max(0.001, deadline - loop.time()))
+                    instance = pinned or await self._learn_instance(
+                        max(0.001, deadline - loop.time()))
                     body = _encode(msgspec.structs.replace(call, instance=instance))
                 else:
                     body = b""
@@ -271,30 +289,36 @@ class RemoteTrader:
                 if pending.refused is not None:
                     if isinstance(pending.refused, AuthError) or not published or label is None:
                         raise pending.refused
-                    raise self._unknown(label, "the connection to the signer was closed before "
-                                        "its answer came")
+                    raise self._unknown(label, instance, "the connection to the signer was "
+                                        "closed before its answer came")
                 reply = pending.reply
                 if reply is not None:
                     error = reply.error
                     if error is None:
                         return reply.result
                     if error.type == SIGNER_RESTARTED:
+                        if pinned is not None:
+                            raise _InstanceGone
                         if maybe_received and label is not None:
-                            raise self._unknown(label, "the signer restarted while the call "
-                                                "was unanswered; the previous instance may "
-                                                "have executed it")
+                            raise self._unknown(label, instance, "the signer restarted while the "
+                                                "call was unanswered; the previous instance "
+                                                "may have executed it")
                         self._instance = reply.instance
                         continue  # refused unexecuted: send it to the new instance
                     if error.type != SIGNER_BUSY:
                         raised = error_from_body(error)
                         if isinstance(raised, UnknownOutcomeError):
-                            self._in_doubt[raised.tx_hash or raised.label or label or ""] = None
+                            if raised.tx_hash:
+                                self._in_doubt[raised.tx_hash] = None
+                            else:
+                                self._in_doubt[raised.label or label or ""] = instance
                         if error.type == NOT_SENT:
                             raise KanaError(error.message)
                         raise raised
                 if loop.time() >= deadline:
                     if maybe_received and label is not None:
-                        raise self._unknown(label, f"no answer from the signer within {total:g}s")
+                        raise self._unknown(label, instance,
+                                            f"no answer from the signer within {total:g}s")
                     raise TransportError(
                         f"no signer for {self._address} on {self.network} answered at "
                         f"{redact_url(self._url)}; nothing was sent")
@@ -304,13 +328,13 @@ class RemoteTrader:
                 wait = min(wait * 2, _MAX_ATTEMPT_WAIT)
         except asyncio.CancelledError:
             if published and label is not None:
-                self._in_doubt[label] = None  # the caller gave up; the signer may act on it
+                self._in_doubt[label] = instance  # the caller gave up; the signer may act on it
             raise
         finally:
             del self._calls[reply_to]
 
-    def _unknown(self, label: str, reason: str) -> UnknownOutcomeError:
-        self._in_doubt[label] = None
+    def _unknown(self, label: str, instance: str | None, reason: str) -> UnknownOutcomeError:
+        self._in_doubt[label] = instance
         return UnknownOutcomeError("", reason, label=label)
 
     async def _publish(self, subject: str, body: bytes, reply_to: str) -> bool:

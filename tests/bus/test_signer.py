@@ -210,6 +210,11 @@ async def test_a_call_unanswered_then_refused_by_a_new_instance_is_in_doubt(
                 label = caught.value.label
                 assert label is not None
                 assert remote.in_doubt() == [label]
+                # The new instance cannot know what the old one did: still unknown, never
+                # "not placed".
+                with pytest.raises(UnknownOutcomeError, match="restarted"):
+                    await remote.resolve(label)
+                assert remote.in_doubt() == [label]
                 assert kana.in_doubt() == []
                 assert service.calls == 0
             finally:
