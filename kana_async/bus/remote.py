@@ -181,7 +181,10 @@ class RemoteTrader:
         """The true outcome of a transaction hash, or of a call's label (its idempotency key)
         from an :class:`~kana_async.UnknownOutcomeError`; it then leaves :meth:`in_doubt`.
         A call the signer never received is refused from then on and answers
-        ``committed=False`` (``vm_status`` ``NOT_PLACED: ...``)."""
+        ``committed=False`` (``vm_status`` ``NOT_PLACED: ...``). A label is asked of the signer
+        instance its call went to; when that instance is gone the outcome stays unknown. (A
+        label this process never sent is answered by the running instance, which knows only
+        the calls it received.)"""
         if not isinstance(tx_hash, str) or not tx_hash.strip():
             raise ValidationError("tx_hash", "must be a transaction hash or a call's label")
         target = tx_hash.strip()
