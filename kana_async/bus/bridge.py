@@ -154,7 +154,8 @@ class Bridge:
 
     ``http`` (used, not owned), ``connector``, ``stream`` (options) and ``markets`` are those
     of :class:`~kana_async.stream.StreamMux`; ``nats_options`` go to ``nats.connect``
-    (``user``, ``password``, ``token``, ...).
+    (``user``, ``password``, ``token``, ...). ``serve_requests=False`` streams only the keys
+    opened with :meth:`open`.
     Use ``async with``; :meth:`open` pre-subscribes a key.
     """
 
@@ -170,8 +171,14 @@ class Bridge:
         markets: MarketDirectory | None = None,
         limits: BridgeLimits | None = None,
         nats_options: Mapping[str, Any] | None = None,
+        serve_requests: bool = True,
     ) -> None:
         check_nats_url(nats_url)
+        if not isinstance(serve_requests, bool):
+            raise ValidationError("serve_requests", "must be True or False", serve_requests)
+        #: Open the keys consumers ask for; ``False``: only those :meth:`open` opened are
+        #: answered (a request for another stays unanswered, and its consumer keeps asking).
+        self.serve_requests = serve_requests
         self.network = subjects.check_network(network)
         self.nats_url = nats_url
         self.limits = limits or BridgeLimits()
@@ -227,6 +234,9 @@ class Bridge:
         try:
             self._js = self._nc.jetstream()
             await self._ensure_streams()
+            # Snapshots kept from an earlier bridge are of an unknown age: consumers get
+            # fresh ones as this bridge opens their keys.
+            await self._js.purge_stream(subjects.snapshot_stream(self.network))
             await self._nc.subscribe(subjects.subscribe_subject(self.network),
                                      cb=self._on_request)
             self._task = asyncio.get_running_loop().create_task(
@@ -386,6 +396,9 @@ class Bridge:
             spec = topic_spec(request.topic)
             kwargs: dict[str, Any] = {spec.key: request.key} if spec.key else {}
             key = subjects.route_key(spec, **kwargs)
+            if not self.serve_requests and (
+                    subjects.data_subject(self.network, spec.name, key) not in self._taps):
+                return
             await self._open_key(spec, key)
             reply = subjects.SubscribeReply(ok=True)
         except _NotYet as exc:

@@ -59,8 +59,8 @@ Start = int | datetime.datetime | None
 class _Feed:
     """One (topic, key) on the bus and the local subscriptions it feeds."""
 
-    __slots__ = ("acked", "got_live", "key", "last_reply", "live", "seen", "seen_order", "spec",
-                 "start", "subject", "subs")
+    __slots__ = ("acked", "fetched", "got_live", "key", "last_reply", "live", "seen",
+                 "seen_order", "spec", "start", "subject", "subs")
 
     def __init__(self, spec: TopicSpec, key: str, subject: str, start: Start) -> None:
         self.spec = spec
@@ -73,6 +73,9 @@ class _Feed:
         self.acked = False
         #: A live message arrived since the last (re)subscribe.
         self.got_live = False
+        #: The kept snapshot just handed over: the same bytes arriving live next are that
+        #: snapshot again (it raced its own copy on the bus), not a new state.
+        self.fetched: bytes | None = None
         #: The reply subject of the last event delivered: it holds the stream sequence to
         #: resume from after a reconnect (parsed only then, not per message).
         self.last_reply: str | None = None
@@ -358,6 +361,11 @@ class BusStream(StreamMux):
                     self._duplicates += 1
                     return
                 feed.last_reply = msg.reply
+            else:
+                fetched, feed.fetched = feed.fetched, None
+                if fetched is not None and fetched == msg.data:
+                    self._duplicates += 1
+                    return
             feed.got_live = True
             self._deliver(feed, msg.data)
 
@@ -417,6 +425,7 @@ class BusStream(StreamMux):
             return False
         if only is None and feed.got_live:
             return True  # a newer live snapshot came first
+        feed.fetched = data
         for sub in [only] if only is not None else feed.subs:
             sub.push(cast(msgspec.Raw, data))
         return True

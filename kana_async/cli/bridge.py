@@ -54,6 +54,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--address", type=address, action="append", default=[],
                        metavar="PROFILE",
                        help="a trade-profile address of the address-keyed topics (repeatable)")
+    group.add_argument("--only-listed", action="store_true",
+                       help="stream only these keys; consumers' requests for others are not "
+                            "served")
     add_connection_options(parser)
     add_metrics_options(parser)
 
@@ -61,6 +64,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 def presubscriptions(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
     """``(topic, key arguments)`` for each key the options name; a topic without the key it
     needs, or a key no topic takes, is a usage error."""
+    if args.only_listed and not args.topic:
+        raise UsageError("--only-listed needs the keys to stream: --topic with its keys")
     if (args.market or args.address) and not args.topic:
         raise UsageError("--market and --address name keys of a --topic")
     wanted: list[tuple[str, dict[str, str]]] = []
@@ -105,16 +110,18 @@ async def serve_bridge(args: argparse.Namespace, *, out: TextIO | None = None,
                 raise UsageError(f"--network {args.network} has no WebSocket URL; give --ws-url")
             hooks = None if metrics is None else metrics.stream_hooks("bridge")
             bridge = Bridge(url, network=args.network, ws_url=ws_url, http=kana.http,
-                            stream={"hooks": hooks}, markets=kana.rest.markets)
+                            stream={"hooks": hooks}, markets=kana.rest.markets,
+                            serve_requests=not args.only_listed)
             async with bridge:
                 if metrics is not None:
                     metrics.watch_stream(bridge.stream, "bridge")
                     metrics.watch_bridge(bridge)
                 for topic, key in wanted:
                     await bridge.open(topic, **key)
+                more = "only these" if args.only_listed else "consumers may ask for more"
                 print(f"bridge on {args.network}: publishing kana.{args.network}.> at "
                       f"{redact_url(args.nats)} ({len(wanted)} pre-subscribed key(s); "
-                      "consumers may ask for more)", file=out, flush=True)
+                      f"{more})", file=out, flush=True)
                 if started is not None and not started.done():
                     started.set_result(bridge)
                 waits = [asyncio.ensure_future(signalled.wait())]

@@ -189,3 +189,25 @@ async def test_a_refused_subscription_and_a_server_that_refuses_us() -> None:
             sub = bus.live_funding_rate()
             await until(lambda: bus.stats().connected)
             await sub.close()
+
+
+async def test_a_bridge_serving_only_its_own_keys_leaves_other_requests_unanswered(
+    sim: Simulator, nats_server: NatsServer
+) -> None:
+    wallet = next(WALLETS)
+    profile = sim.engine.profile_address(wallet)
+    sim.engine.ensure_wallet(wallet)
+    sim.engine.deposit(wallet, 100 * 10**6)
+    assert sim.ws_url is not None
+    async with aiohttp.ClientSession() as http, Bridge(
+        nats_server.url, network="local", ws_url=sim.ws_url, http=http, serve_requests=False,
+    ) as bridge, BusStream(nats_server.url, network="local") as bus:
+        orders = bus.live_order_history(profile)
+        await until(lambda: bridge.stats().requests >= 1)
+        assert bridge.subjects == []
+        assert not orders.current
+        await bridge.open("live_order_history", address=profile)
+        # The consumer asks again once its unanswered request times out (5 s).
+        await until(lambda: orders.current, timeout=20)
+        sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
+        assert isinstance(await asyncio.wait_for(orders.get(), 5), Order)

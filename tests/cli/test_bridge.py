@@ -40,6 +40,7 @@ def test_presubscriptions_pair_topics_with_their_keys() -> None:
     (["--topic", "orderbook"], "--topic orderbook needs --market"),
     (["--topic", "positions", "--market", "APT", "--address", PROFILE],
      "--market given, but no --topic is keyed by market"),
+    (["--only-listed"], "--only-listed needs the keys to stream"),
 ])
 def test_presubscriptions_that_do_not_fit_are_usage_errors(argv: list[str], message: str
                                                            ) -> None:
