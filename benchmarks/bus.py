@@ -197,7 +197,7 @@ async def bridge_main(nats_url: str, ws_url: str, started: Callable[[], Awaitabl
     async with aiohttp.ClientSession() as http, Bridge(
             nats_url, network=NETWORK, ws_url=ws_url, http=http,
             stream={"send_interval": 0, "heartbeat": None, "watchdog": None},
-            limits=BridgeLimits(subscribe_timeout=120)) as bridge:
+            limits=BridgeLimits(subscribe_timeout=120), serve_requests=False) as bridge:
         await started()
         await go()
         await asyncio.gather(*(bridge.open(topic, **key) for topic, key in SUBS))
