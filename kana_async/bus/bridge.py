@@ -44,7 +44,8 @@ __all__ = ["Bridge", "BridgeLimits", "BridgeStats", "Outbox", "hello_subject"]
 
 logger = logging.getLogger("kana_async.bus")
 
-_Message = tuple[str, bytes, dict[str, str]]
+#: ``(subject, body, headers)``; snapshot messages have no headers.
+_Message = tuple[str, bytes, dict[str, str] | None]
 
 
 def hello_subject(network: str) -> str:
@@ -107,30 +108,23 @@ class BridgeStats(msgspec.Struct, kw_only=True):
 
 
 class Outbox:
-    """The pure core of publishing: bounded, sequenced, with identities and gap markers."""
+    """The pure core of publishing: bounded, with event identities and gap markers."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.queue: deque[_Message] = deque()
-        self._seq: dict[str, int] = {}
         self.dropped = 0
         self.gaps = 0
         #: Event subjects that lost a message to overflow (a gap follows when there is room).
         self.lossy: set[str] = set()
 
-    def _next(self, subject: str) -> str:
-        seq = self._seq.get(subject, 0) + 1
-        self._seq[subject] = seq
-        return str(seq)
-
     def add(self, subject: str, data: bytes, *, event: bool) -> None:
-        headers = {subjects.SEQ_HEADER: self._next(subject)}
-        if event:
-            headers[subjects.MSG_ID_HEADER] = subjects.message_id(subject, data)
+        headers = {subjects.MSG_ID_HEADER: subjects.message_id(subject, data)} if event \
+            else None
         self._append((subject, data, headers))
 
     def gap(self, subject: str, reason: str) -> None:
-        headers = {subjects.SEQ_HEADER: self._next(subject), subjects.GAP_HEADER: reason}
+        headers = {subjects.GAP_HEADER: reason}
         self.gaps += 1
         self._append((subject, b"", headers))
 
@@ -139,7 +133,7 @@ class Outbox:
         if len(queue) >= self.capacity:
             subject, _, headers = queue.popleft()
             self.dropped += 1
-            if subjects.MSG_ID_HEADER in headers or subjects.GAP_HEADER in headers:
+            if headers is not None:  # an event, or a gap marker: events may be missed
                 self.lossy.add(subject)
         queue.append(message)
 
@@ -447,7 +441,7 @@ class Bridge:
                                "max_payload; dropped", len(data), subject)
                 queue.popleft()
                 self._outbox.dropped += 1
-                if subjects.MSG_ID_HEADER in headers:
+                if headers is not None:
                     self._outbox.gap(subject, "message larger than the server's max_payload")
                 continue
             except Exception as exc:  # away, or its buffer full: kept for later

@@ -61,7 +61,7 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_outbox_is_bounded_sequenced_and_marks_lossy_event_subjects() -> None:
+def test_outbox_is_bounded_and_marks_lossy_event_subjects() -> None:
     box = Outbox(2)
     box.add("kana.local.live_order_history.x", b"1", event=True)
     box.add("kana.local.orderbook.1", b"[]", event=False)
@@ -70,14 +70,18 @@ def test_outbox_is_bounded_sequenced_and_marks_lossy_event_subjects() -> None:
     assert box.take_lossy() == ["kana.local.live_order_history.x"]
     assert box.take_lossy() == []
     [(_, _, first), (_, _, second)] = box.queue
-    assert (first[subjects.SEQ_HEADER], second[subjects.SEQ_HEADER]) == ("1", "2")
-    assert subjects.MSG_ID_HEADER not in first
+    assert first is second is None  # snapshots carry no header
+    box.add("kana.local.live_order_history.x", b"2", event=True)
+    _, _, event = box.queue[-1]
+    assert event == {subjects.MSG_ID_HEADER: subjects.message_id(
+        "kana.local.live_order_history.x", b"2")}
     box.gap("kana.local.live_order_history.x", "upstream reconnected")
     _, body, headers = box.queue[-1]
     assert body == b""
-    assert headers[subjects.GAP_HEADER] == "upstream reconnected"
-    assert headers[subjects.SEQ_HEADER] == "2"
+    assert headers == {subjects.GAP_HEADER: "upstream reconnected"}
     assert box.gaps == 1
+    assert box.dropped == 3
+    assert box.take_lossy() == []  # only snapshots were dropped since
 
 
 def test_limits_are_checked() -> None:
