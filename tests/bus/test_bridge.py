@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -59,6 +60,12 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not met in time")
+
+
+async def upstream_has(sim: Simulator, profile: str) -> None:
+    """The simulator registered the bridge's subscribe (an event topic answers nothing, so an
+    order placed before that would never be pushed)."""
+    await until(lambda: sim.ws.subscribers("live_order_history", profile) >= 1)
 
 
 def test_outbox_is_bounded_and_marks_lossy_event_subjects() -> None:
@@ -152,6 +159,7 @@ async def test_an_upstream_reconnect_is_a_gap_on_the_bus(
     async with BusStream(nats_server.url, network="local") as bus:
         orders = bus.live_order_history(profile)
         await until(lambda: orders.current)
+        await upstream_has(sim, profile)
         sim.faults.drop_websockets()
         with pytest.raises(StreamGapError):
             await asyncio.wait_for(orders.get(), 5)
@@ -171,6 +179,8 @@ async def test_replay_from_a_sequence_and_duplicates_dropped(
     sim.engine.ensure_wallet(wallet)
     sim.engine.deposit(wallet, 100 * 10**6)
     await bridge.open("live_order_history", address=profile)
+    await upstream_has(sim, profile)
+    started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
     for _ in range(3):
         sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
     await until(lambda: bridge.stats().published >= 3)
@@ -179,6 +189,14 @@ async def test_replay_from_a_sequence_and_duplicates_dropped(
         got = [await asyncio.wait_for(replayed.get(), 5) for _ in range(3)]
         assert all(isinstance(order, Order) for order in got)
         assert len({order.order_id for order in got}) == 3
+        with pytest.raises(ValidationError, match=r"start: live_order_history .* is already"):
+            bus.live_order_history(profile, start=1)
+    async with BusStream(nats_server.url, network="local") as bus:
+        since = bus.live_order_history(profile, start=started)
+        assert [await asyncio.wait_for(since.get(), 5) for _ in range(3)] == got
+    with pytest.raises(ValidationError, match="start: must be an aware datetime"):
+        BusStream(nats_server.url, network="local").subscribe(
+            "live_order_history", address=profile, start=datetime.datetime(2026, 1, 1))
     with pytest.raises(ValidationError, match="start: topic orderbook keeps only"):
         BusStream(nats_server.url, network="local").subscribe("orderbook", market_id=1, start=1)
 
@@ -212,8 +230,10 @@ async def test_a_bridge_serving_only_its_own_keys_leaves_other_requests_unanswer
         assert bridge.subjects == []
         assert not orders.current
         await bridge.open("live_order_history", address=profile)
+        await upstream_has(sim, profile)
         # The consumer asks again once its unanswered request times out (5 s).
         await until(lambda: orders.current, timeout=20)
+        await upstream_has(sim, profile)
         sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
         assert isinstance(await asyncio.wait_for(orders.get(), 5), Order)
 

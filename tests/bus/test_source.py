@@ -45,6 +45,12 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+async def upstream_has(sim: Simulator, profile: str) -> None:
+    """The simulator registered the bridge's subscribe (an event topic answers nothing, so an
+    order placed before that would never be pushed)."""
+    await until(lambda: sim.ws.subscribers("live_order_history", profile) >= 1)
+
+
 @pytest.mark.parametrize("url", ["ws://127.0.0.1:1", "127.0.0.1:4222", 5])
 def test_stream_url_must_be_nats(url: Any) -> None:
     with pytest.raises(ValidationError, match="stream_url: must be a nats:// or tls:// URL"):
@@ -66,6 +72,7 @@ async def test_the_client_reads_its_stream_from_the_bus(
         assert isinstance(book, OrderBook)
         orders = kana.stream.live_order_history(profile)
         await until(lambda: orders.current)
+        await upstream_has(sim, profile)
         sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
         order = await asyncio.wait_for(orders.get(), 5)
         assert isinstance(order, Order)
@@ -86,6 +93,7 @@ async def test_a_slow_bus_consumer_gets_the_error_policy(
     async with BusStream(nats_server.url, network="local") as bus:
         orders = bus.live_order_history(profile, buffer_size=2)
         await until(lambda: orders.current)
+        await upstream_has(sim, profile)
         for _ in range(4):
             sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
         await until(lambda: orders.stats.received == 4)
@@ -117,6 +125,7 @@ async def test_without_a_bridge_the_kept_snapshot_serves_and_a_new_bridge_is_ask
             async with Bridge(nats_server.url, network="local", ws_url=sim.ws_url,
                               http=http) as second:
                 await until(lambda: orders.current)
+                await upstream_has(sim, profile)
                 assert second.stats().keys == 2
                 sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
                 assert isinstance(await asyncio.wait_for(orders.get(), 5), Order)
