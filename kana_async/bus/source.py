@@ -283,20 +283,26 @@ class BusStream(StreamMux):
         self._spawn(self._request_all(), "kana-bus resubscribe")
 
     async def _reopen_all(self) -> None:
+        """After a NATS reconnect: events resume after the last one delivered (duplicates
+        are dropped by identity), snapshots from the kept value; every key is asked again."""
         for feed in list(self._feeds.values()):
-            if feed.spec.is_event:
-                old, feed.live = feed.live, None
-                if old is not None:
-                    with contextlib.suppress(Exception):
-                        await old.unsubscribe()
-                await self._listen(feed, resume=True)
-            else:
-                await self._fetch_last(feed)
+            try:
+                if feed.spec.is_event:
+                    old, feed.live = feed.live, None
+                    if old is not None:
+                        with contextlib.suppress(Exception):
+                            await old.unsubscribe()
+                    await self._listen(feed, resume=True)
+                else:
+                    await self._fetch_last(feed)
+            except Exception as exc:  # NATS went away again: its next return retries
+                logger.warning("bus: %s not resumed yet: %s", feed.subject, exc)
         await self._request_all()
 
     async def _request_all(self) -> None:
         for feed in list(self._feeds.values()):
-            if feed.subs:
+            # A key not listened to yet is asked by its own opening, once it listens.
+            if feed.subs and feed.live is not None:
                 self._spawn(self._request(feed), f"kana-bus ask {feed.subject}")
 
     # -- one key --------------------------------------------------------------------------
@@ -304,7 +310,8 @@ class BusStream(StreamMux):
     async def _open(self, feed: _Feed) -> None:
         try:
             await self._connection()
-            await self._listen(feed)
+            if not await self._listen_when_ready(feed):
+                return
             # A snapshot kept on the bus serves at once, even while no bridge answers.
             found = not feed.spec.is_event and await self._fetch_last(feed)
             await self._request(feed)
@@ -318,6 +325,25 @@ class BusStream(StreamMux):
     def _fail(self, feed: _Feed, error: BaseException) -> None:
         for sub in list(feed.subs):
             sub.fail(error)
+
+    async def _listen_when_ready(self, feed: _Feed) -> bool:
+        """:meth:`_listen`, waiting while the event stream does not exist yet (no bridge
+        ever ran on this server); ``False`` if the key stopped being wanted meanwhile."""
+        not_found = import_nats().js.errors.NotFoundError
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                await self._listen(feed)
+                return True
+            except not_found:
+                logger.info("bus: no stream for %s yet (no bridge has run); looking again in "
+                            "%g s", feed.subject, delay)
+            if not feed.subs or self._closed:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX)
+            if not feed.subs or self._closed:
+                return False
 
     async def _listen(self, feed: _Feed, *, resume: bool = False) -> None:
         """The live subscription of ``feed``: core for snapshots, an ordered JetStream
@@ -391,13 +417,21 @@ class BusStream(StreamMux):
             except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
                 logger.info("bus: no bridge answered for %s yet; asking again in %g s",
                             feed.subject, delay)
+            except nats.errors.Error as exc:  # NATS is away: ask again once it is back
+                logger.info("bus: cannot ask for %s now (%s); asking again in %g s",
+                            feed.subject, type(exc).__name__, delay)
             if not feed.subs or self._closed:
                 return
             await asyncio.sleep(delay)  # a bridge announcing itself also makes us ask
             delay = min(delay * 2, _RETRY_MAX)
             if not feed.subs or self._closed:
                 return
-        reply = msgspec.json.decode(msg.data, type=subjects.SubscribeReply)
+        try:
+            reply = msgspec.json.decode(msg.data, type=subjects.SubscribeReply)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            logger.warning("bus: the answer for %s is not a subscribe reply; ignored",
+                           feed.subject)
+            return
         if not reply.ok:
             self._fail(feed, KanaError(f"{feed.subject}: the bridge refused: {reply.error}"))
             return

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from kana_async import KanaClient
+from kana_async.bus import connect
 from kana_async.bus.bridge import Bridge
 from kana_async.bus.source import BusStream
 from kana_async.errors import SlowConsumerError, ValidationError
@@ -138,3 +139,46 @@ def test_without_the_bus_extra_the_error_says_what_to_install(
     with pytest.raises(ImportError, match=r"pip install 'kana-async\[bus\]'"):
         KanaClient("local", stream_url="nats://127.0.0.1:4222")
     KanaClient("local")  # without NATS nothing changes
+
+
+async def test_a_garbled_answer_to_a_subscribe_request_is_ignored(
+    nats_server: NatsServer,
+) -> None:
+    nc = await connect(nats_server.url, name="test")
+    asked: list[bytes] = []
+
+    async def garble(msg: Any) -> None:
+        asked.append(msg.data)
+        await nc.publish(msg.reply, b"not json")
+
+    await nc.subscribe("kana-ctl.testnet.subscribe", cb=garble)
+    try:
+        async with BusStream(nats_server.url, network="testnet") as bus:
+            book = bus.orderbook(1338)
+            await until(lambda: len(asked) >= 1)
+            await asyncio.sleep(0.05)  # the answer is read meanwhile
+            assert not book.closed
+            assert not book.current
+    finally:
+        await nc.close()
+
+
+async def test_an_event_key_asked_before_any_bridge_ran_waits_for_its_stream(
+    sim: Simulator,
+) -> None:
+    wallet = "0x" + "a5" * 32
+    profile = sim.engine.profile_address(wallet)
+    sim.engine.ensure_wallet(wallet)
+    sim.engine.deposit(wallet, 100 * 10**6)
+    assert sim.ws_url is not None
+    with NatsServer() as server:  # fresh: no bridge ever made its streams
+        async with BusStream(server.url, network="local") as bus:
+            orders = bus.live_order_history(profile)
+            await asyncio.sleep(0.1)  # meanwhile it looks for the stream, and waits
+            assert not orders.closed
+            async with aiohttp.ClientSession() as http, Bridge(
+                    server.url, network="local", ws_url=sim.ws_url, http=http):
+                await until(lambda: orders.current, timeout=20)
+                await upstream_has(sim, profile)
+                sim.engine.place_market_order(wallet, MARKET, True, False, 500, 2, 0, 0)
+                assert isinstance(await asyncio.wait_for(orders.get(), 5), Order)
