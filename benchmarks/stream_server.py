@@ -2,12 +2,13 @@
 
 It speaks just enough RFC 6455 to serve pre-framed text messages as fast as the socket takes
 them (so that the client, not the server, is measured), runs in its own process, and takes
-its orders from the connection URL: ``/ws/?count=N&rate=R&subs=S``. After ``S`` subscribe
-messages it sends ``N`` frames of the mix (as fast as possible, or ``R`` per second with the
-send time stamped into every frame), then one ``live_trade_history`` frame whose ``trade_id``
-is ``"END"``. With ``&markets=M&levels=L`` the mix is order books only (``scaling.py``): M
-markets in turn, L levels each, and the end marker is a book of the first market whose levels
-carry ``transaction_version`` :data:`END_VERSION`.
+its orders from the connection URL: ``/ws/?count=N&rate=R&subs=S[&stamp=1]``. After ``S``
+subscribe messages it sends ``N`` frames of the mix (as fast as possible, or ``R`` per second
+with the send time stamped into every frame; ``stamp=1`` stamps them at full speed too), then
+one ``live_trade_history`` frame whose ``trade_id`` is ``"END"``. With ``&markets=M&levels=L``
+the mix is order books only (``scaling.py``): M markets in turn, L levels each, and the end
+marker is a book of the first market whose levels carry ``transaction_version``
+:data:`END_VERSION`.
 
 The mix (~1.1 KB per message on average): orderbook snapshots of two markets (20 levels),
 positions, recent trades, funding rates and single trade events, with the shapes and value
@@ -184,6 +185,12 @@ class Feed:
         self.mix = messages
         self.framed = [frame(m) for m in messages]
         self.end = frame(end)
+        self._end_message = end
+
+    def stamped_end(self) -> bytes:
+        """The end marker stamped with the send time, so no two runs end with the same bytes."""
+        return frame(self._end_message.replace(
+            PLACEHOLDER, str(STAMP_BASE + time.monotonic_ns()).encode()))
 
 
 class BenchServer:
@@ -222,11 +229,14 @@ class BenchServer:
         feed = self.feed(int(query.get("markets", 0)), int(query.get("levels", 20)))
         for _ in range(int(query.get("subs", 0))):
             await read_frame(reader)
+        stamped = rate > 0 or query.get("stamp") == "1"
         if rate > 0:
             await self._paced(writer, feed, count, rate)
+        elif stamped:
+            await self._flood_stamped(writer, feed, count)
         else:
             await self._flood(writer, feed, count)
-        writer.write(feed.end)
+        writer.write(feed.stamped_end() if stamped else feed.end)
         await writer.drain()
         while True:  # answer pings and the closing handshake
             opcode, payload = await read_frame(reader)
@@ -243,6 +253,19 @@ class BenchServer:
         for start in range(0, count, chunk):
             stop = min(count, start + chunk)
             writer.write(b"".join(framed[i % len(framed)] for i in range(start, stop)))
+            await writer.drain()
+
+    async def _flood_stamped(self, writer: asyncio.StreamWriter, feed: Feed, count: int) -> None:
+        """As fast as the socket takes them, each frame stamped with its send time, so that
+        no two frames carry the same bytes (events then have distinct identities)."""
+        messages = feed.mix
+        chunk = 64
+        for start in range(0, count, chunk):
+            stop = min(count, start + chunk)
+            writer.write(b"".join(
+                frame(messages[i % len(messages)].replace(
+                    PLACEHOLDER, str(STAMP_BASE + time.monotonic_ns()).encode()))
+                for i in range(start, stop)))
             await writer.drain()
 
     async def _paced(

@@ -14,7 +14,7 @@ import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 
@@ -32,6 +32,9 @@ from .trade.signer import Signer
 from .trade.submitter import Submitter
 from .trade.trader import Trader
 
+if TYPE_CHECKING:
+    from .bus.remote import RemoteTrader
+
 __all__ = ["LOCAL_API_KEY", "KanaClient"]
 
 P = ParamSpec("P")
@@ -45,7 +48,14 @@ def _delegate(
 ) -> Callable[Concatenate[KanaClient, P], Awaitable[R]]:
     """A ``KanaClient`` method that calls the same-named :class:`Trader` method."""
 
+    name = method.__name__
+
     async def call(self: KanaClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._signer_url is not None:  # the key is in a signer process
+            if self._remote_trader is None or self._stack is None:
+                raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
+            remote: Callable[P, Awaitable[R]] = getattr(self._remote_trader, name)
+            return await remote(*args, **kwargs)
         return await method(self.trader, *args, **kwargs)
 
     call.__name__ = method.__name__
@@ -72,6 +82,9 @@ class KanaClient:
     ``stream`` (a :class:`~kana_async.StreamOptions` or a mapping of its fields: watchdog,
     hooks, heartbeat, reconnect policy, buffer sizes; e.g.
     ``{"watchdog": {"orderbook": 10}, "heartbeat": 15}``) sets ``kana.stream``.
+    ``stream_url="nats://HOST:PORT"`` (credentials as ``nats://user:password@HOST:PORT``;
+    needs the ``bus`` extra) makes ``kana.stream`` read the same topics from a
+    ``kana-async bridge`` through NATS instead of the exchange's WebSocket.
 
     REST: ``timeout`` (seconds one attempt may take), ``retry``
     (:class:`~kana_async.RetryPolicy`, for REST calls and Aptos node reads), ``rate_limit`` (a
@@ -83,6 +96,12 @@ class KanaClient:
     REST, the Aptos node and the WebSocket all use it. ``simulator``: keyword arguments for the
     embedded :class:`~kana_async.sim.Simulator` (``network="local"`` without URLs), e.g.
     ``{"seed": 7, "funding_interval": 5}``.
+
+    ``signer_url`` (``nats://[user:password@]host:port``, needs the ``bus`` extra) with
+    ``signer_account`` (the wallet address a ``kana-async signer`` holds the key of), instead
+    of ``private_key``: the trading methods run in that signer process, with the same results
+    and outcome semantics (``UnknownOutcomeError``, :meth:`in_doubt`, :meth:`resolve`); the
+    NATS user in the URL must be permitted to call it.
     """
 
     def __init__(
@@ -95,6 +114,7 @@ class KanaClient:
         node_url: str | None = None,
         private_key: str | None = None,
         stream: StreamOptions | Mapping[str, Any] | None = None,
+        stream_url: str | None = None,
         trading: TradingOptions | Mapping[str, Any] | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
@@ -105,6 +125,8 @@ class KanaClient:
         ca_file: str | os.PathLike[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         simulator: Mapping[str, Any] | None = None,
+        signer_url: str | None = None,
+        signer_account: str | None = None,
     ) -> None:
         self._preset = resolve_network(network, rest_url=rest_url, ws_url=ws_url, node_url=node_url)
         #: Where the client connects; on the simulator, its URLs while the client is open.
@@ -143,6 +165,12 @@ class KanaClient:
         self._timeout = float(timeout)
         #: The settings ``kana.stream`` is opened with (checked here, not at open).
         self.stream_options: StreamOptions = StreamOptions.coerce(stream)
+        self._stream_url = stream_url
+        if stream_url is not None:
+            from .bus import check_nats_url, import_nats
+
+            check_nats_url(stream_url, "stream_url")
+            import_nats()  # says which extra to install, before anything opens
         self._check_grid = check_grid
         if not isinstance(self._check_grid, bool):
             raise ValidationError("check_grid", "must be True or False", self._check_grid)
@@ -161,6 +189,10 @@ class KanaClient:
             Signer(private_key) if private_key is not None else None
         )
         self._explicit_node = node_url is not None
+        self._signer_url, self._signer_account = _remote_signer(
+            signer_url, signer_account, private_key)
+        # Kept after close, like the submitter: its in-doubt calls are never forgotten.
+        self._remote_trader: RemoteTrader | None = None
         #: The settings orders are submitted with (checked here, not at open).
         self.trading_options: TradingOptions = TradingOptions.coerce(trading)
         # Kept after close, so in-doubt transactions are never forgotten with the session.
@@ -177,7 +209,8 @@ class KanaClient:
         return (
             f"KanaClient(network={config.name!r}, rest_url={config.rest_url!r}, "
             f"api_key={'set' if getattr(self, '_api_key', None) else 'none'}, "
-            f"private_key={'set' if getattr(self, '_signer', None) else 'none'}, {state})"
+            f"private_key={'set' if getattr(self, '_signer', None) else 'none'}, "
+            f"{'signer=remote, ' if getattr(self, '_signer_url', None) else ''}{state})"
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -241,7 +274,13 @@ class KanaClient:
             max_body=self._max_body,
         )
         self._rest = KanaRest(session, check_grid=self._check_grid)
-        if config.ws_url is not None:
+        if self._stream_url is not None:
+            from .bus.source import BusStream
+
+            self._stream = BusStream(self._stream_url, network=config.name,
+                                     options=self.stream_options, markets=self._rest.markets)
+            stack.push_async_callback(self._stream.close)
+        elif config.ws_url is not None:
             opts = self.stream_options
             # Built here so that picows, which does not use the session, trusts what it does.
             ws_connector = default_connector(opts.transport, self._http,
@@ -267,6 +306,14 @@ class KanaClient:
             self._submitter = submitter
             self._trader = Trader(self._rest, node, self._signer, submitter=submitter)
             stack.push_async_callback(submitter.aclose)
+        if self._signer_url is not None and self._signer_account is not None:
+            from .bus.remote import RemoteTrader
+
+            if self._remote_trader is None:
+                self._remote_trader = RemoteTrader(
+                    self._signer_url, network=config.name, address=self._signer_account)
+            await self._remote_trader.open()
+            stack.push_async_callback(self._remote_trader.aclose)
 
     def _forget(self) -> None:
         self._http = None
@@ -293,7 +340,8 @@ class KanaClient:
     def stream(self) -> StreamMux:
         """Every indexer topic over one WebSocket, as typed async iterators (open client only).
 
-        The socket opens on the first subscription."""
+        The socket opens on the first subscription. With ``stream_url``, the same iterators
+        read from the bus (a :class:`~kana_async.bus.source.BusStream`, a ``StreamMux`` too)."""
         if self._stream is None:
             raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
         return self._stream
@@ -301,6 +349,9 @@ class KanaClient:
     @property
     def trader(self) -> Trader:
         """Validate, build, sign, submit and confirm transactions (needs ``private_key``)."""
+        if self._signer_url is not None:
+            raise KanaError("the key is in the signer process (signer_url=): call the "
+                            "client's trading methods, e.g. kana.place_limit_order(...)")
         if self._signer is None:
             raise KanaError("trading needs a private key: KanaClient(..., private_key=...)")
         if self._trader is None:
@@ -309,7 +360,10 @@ class KanaClient:
 
     @property
     def address(self) -> str:
-        """The signer's wallet address (needs ``private_key``; known before opening)."""
+        """The signer's wallet address (needs ``private_key`` or ``signer_account``; known
+        before opening)."""
+        if self._signer_account is not None:
+            return self._signer_account
         if self._signer is None:
             raise KanaError("no wallet address: KanaClient(..., private_key=...) was not given")
         return self._signer.address
@@ -342,7 +396,13 @@ class KanaClient:
     def in_doubt(self) -> list[str]:
         """Hashes of transactions signed and maybe sent whose outcome is not known yet
         (including after the caller was cancelled or timed out), oldest first; settle one
-        with :meth:`resolve`. Still answers after the client is closed."""
+        with :meth:`resolve`. Still answers after the client is closed. Through a signer
+        (``signer_url=``): this process's calls whose outcome is unknown, by hash or, when
+        no answer came at all, by the call's label."""
+        if self._remote_trader is not None:
+            return self._remote_trader.in_doubt()
+        if self._signer_url is not None:
+            return []
         if self._signer is None:
             raise KanaError("trading needs a private key: KanaClient(..., private_key=...)")
         return [] if self._submitter is None else self._submitter.in_doubt()
@@ -353,6 +413,24 @@ class KanaClient:
         if self._http is None:
             raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
         return self._http
+
+
+def _remote_signer(url: object, account: object, private_key: object
+                   ) -> tuple[str | None, str | None]:
+    """``(signer_url, signer_account)`` checked: both or neither, and not with a key."""
+    if url is None and account is None:
+        return None, None
+    if url is None or account is None:
+        raise ValidationError("signer_url", "give signer_url and signer_account together")
+    if private_key is not None:
+        raise ValidationError("signer_url", "give either private_key or signer_url, not both")
+    if not isinstance(url, str) or not url.startswith(("nats://", "tls://")):
+        raise ValidationError("signer_url", "must be a nats:// (or tls://) URL")
+    if not isinstance(account, str):
+        raise ValidationError("signer_account", "must be the signer's wallet address (0x...)")
+    from .models import normalize_address
+
+    return url, normalize_address(account, param="signer_account")
 
 
 def _check_simulator_options(simulator_type: Any, options: dict[str, Any]) -> None:

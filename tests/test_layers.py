@@ -88,3 +88,32 @@ def test_the_old_import_paths_still_work() -> None:
     for name in ("AbiCache", "FunctionAbi", "ModuleAbi", "parse_move_type"):
         assert getattr(trade, name) is getattr(aptos, name), name
     assert kana_async.TransactionRejectedError is node.TransactionRejectedError
+
+
+def test_metrics_reads_streams_and_results_without_importing_clients() -> None:
+    """``kana_async.metrics`` is fed values (stats, hooks, results) by whoever uses it: it may
+    lean on the stream's types and the errors, never on trading, REST, the bus, the CLI or the
+    simulator (the bus and the CLI import it, not the other way round)."""
+    forbidden = ("kana_async.trade", "kana_async.rest", "kana_async.bus", "kana_async.cli",
+                 "kana_async.sim", "kana_async.pulse", "kana_async.client")
+    found = sorted(module for module in imported_modules(PACKAGE / "metrics.py")
+                   if module.startswith(forbidden))
+    assert found == []
+
+
+def test_the_bus_leans_on_the_layers_below_and_only_the_client_and_cli_import_it() -> None:
+    """``kana_async.bus`` (bridge, bus-backed stream, signer and its strategy side) builds on
+    stream/, trade/, models, errors and metrics; never on the CLI, the simulator or the client
+    facade. Nothing but ``client.py`` and ``cli/`` imports it (``nats`` is optional)."""
+    found = offenders("bus", tuple(f"kana_async.{name}{s}" for name in ("cli", "sim", "client")
+                                   for s in (".", "")))
+    assert found == [], "\n".join(found)
+    importers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] in ("bus", "cli") or relative.name == "client.py":
+            continue
+        if any(m == "kana_async.bus" or m.startswith("kana_async.bus.")
+               for m in imported_modules(path)):
+            importers.append(str(relative))
+    assert importers == []

@@ -16,10 +16,12 @@ from .._version import __version__
 from ..errors import KanaError, ValidationError
 from .account import ORDERS, POSITIONS
 from .args import CliError, Command
+from .bridge import BRIDGE
 from .demo import DEMO
 from .market import BOOK, MARKETS, PRICE
 from .output import PipeClosed, silence_stdout
 from .pulse import PULSE
+from .signer import SIGNER
 from .sim import SIM
 from .streams import RECORD, REPLAY, TAIL
 from .trading import CANCEL, DEPOSIT, PLACE, WITHDRAW
@@ -31,7 +33,7 @@ PROG = "kana-async"
 #: Every subcommand, in the order ``--help`` lists them.
 COMMANDS: tuple[Command, ...] = (
     DEMO, MARKETS, PRICE, BOOK, TAIL, POSITIONS, ORDERS, PLACE, CANCEL, DEPOSIT, WITHDRAW, RECORD,
-    REPLAY, SIM, PULSE,
+    REPLAY, SIM, PULSE, SIGNER, BRIDGE,
 )
 
 
