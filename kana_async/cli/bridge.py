@@ -14,21 +14,15 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from ..stream.topics import TOPICS
-from .args import Command, UsageError, _env_name, add_connection_options, address, market
+from .args import Command, UsageError, add_connection_options, address, market
 from .connect import client, stop_on_signals
 from .metrics import add_metrics_options, metrics_from_args
-from .signer import DEFAULT_NATS_CREDENTIALS_ENV, nats_url
+from .signer import add_nats_options, nats_url
 
 if TYPE_CHECKING:
     from ..bus.bridge import Bridge
 
 __all__ = ["BRIDGE", "presubscriptions", "serve_bridge"]
-
-
-def _nats(value: str) -> str:
-    if not value.startswith(("nats://", "tls://")):
-        raise argparse.ArgumentTypeError("must be a nats:// (or tls://) URL")
-    return value
 
 
 def _topic(value: str) -> str:
@@ -38,14 +32,7 @@ def _topic(value: str) -> str:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--nats", type=_nats, required=True, metavar="URL",
-                        help="the NATS server to publish to")
-    parser.add_argument(
-        "--nats-credentials-env", type=_env_name, metavar="VAR",
-        default=DEFAULT_NATS_CREDENTIALS_ENV,
-        help=f"environment variable holding the bridge's NATS credentials, 'user:password' "
-             f"or a token (default {DEFAULT_NATS_CREDENTIALS_ENV}; unset: none)",
-    )
+    add_nats_options(parser, "the NATS server to publish to", "the bridge's")
     group = parser.add_argument_group("pre-subscriptions (default: serve what consumers ask)")
     group.add_argument("--topic", type=_topic, action="append", default=[], metavar="TOPIC",
                        help="a topic to stream from the start (repeatable)")

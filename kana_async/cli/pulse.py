@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..errors import SlowConsumerError, StreamGapError
-from .args import Command, UsageError, count, port, seconds, url
+from .args import Command, UsageError, _env_name, count, port, seconds, url
 from .connect import stop_on_signals, until_stopped
 from .output import Lines, PipeClosed, is_terminal, say, warn
 
@@ -67,12 +67,6 @@ class _Line(msgspec.Struct):
 
 
 # -- options ---------------------------------------------------------------------------------
-
-
-def _env_name(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise argparse.ArgumentTypeError("must be the name of an environment variable")
-    return value
 
 
 def _ws(value: str) -> str:

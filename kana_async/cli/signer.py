@@ -20,7 +20,7 @@ from .args import Command, UsageError, _env_name, add_connection_options
 from .connect import client, stop_on_signals
 from .metrics import add_metrics_options, metrics_from_args
 
-__all__ = ["SIGNER", "nats_url", "serve_signer"]
+__all__ = ["SIGNER", "add_nats_options", "nats_url", "serve_signer"]
 
 #: The environment variable ``--nats-credentials-env`` names by default.
 DEFAULT_NATS_CREDENTIALS_ENV = "KANA_NATS_CREDENTIALS"
@@ -32,15 +32,21 @@ def _nats(value: str) -> str:
     return value
 
 
-def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--nats", type=_nats, required=True, metavar="URL",
-                        help="the NATS server strategies reach the signer through")
+def add_nats_options(parser: argparse.ArgumentParser, what: str, whose: str) -> None:
+    """``--nats URL`` (``what`` it is for) and ``--nats-credentials-env`` (``whose``
+    credentials), shared by the commands that run on the bus."""
+    parser.add_argument("--nats", type=_nats, required=True, metavar="URL", help=what)
     parser.add_argument(
         "--nats-credentials-env", type=_env_name, metavar="VAR",
         default=DEFAULT_NATS_CREDENTIALS_ENV,
-        help=f"environment variable holding this signer's NATS credentials, 'user:password' "
+        help=f"environment variable holding {whose} NATS credentials, 'user:password' "
              f"or a token (default {DEFAULT_NATS_CREDENTIALS_ENV}; unset: none)",
     )
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    add_nats_options(parser, "the NATS server strategies reach the signer through",
+                     "this signer's")
     add_connection_options(parser, wallet=True)
     add_metrics_options(parser)
 
