@@ -20,6 +20,7 @@ from kana_async.models import Order, normalize_address
 from kana_async.sim import Simulator
 from kana_async.stream import OrderBook, ReconnectPolicy, StreamMux, Subscription
 from tests.bus.nats_server import NatsServer
+from tests.bus.support import until, upstream_has
 
 #: One wallet per test: the simulator is deterministic, and an event of the same bytes in an
 #: earlier test of the module would be a duplicate for JetStream (same identity).
@@ -52,20 +53,6 @@ async def first_where(sub: Subscription[Any], wanted: Any, timeout: float = 5.0)
         raise AssertionError(f"{sub.topic} ended")
 
     return await asyncio.wait_for(scan(), timeout)
-
-
-async def until(condition: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
-async def upstream_has(sim: Simulator, profile: str) -> None:
-    """The simulator registered the bridge's subscribe (an event topic answers nothing, so an
-    order placed before that would never be pushed)."""
-    await until(lambda: sim.ws.subscribers("live_order_history", profile) >= 1)
 
 
 def test_outbox_is_bounded_and_marks_lossy_event_subjects() -> None:

@@ -19,6 +19,7 @@ from kana_async.models import Order
 from kana_async.sim import Simulator
 from kana_async.stream import OrderBook, StreamMux
 from tests.bus.nats_server import NatsServer
+from tests.bus.support import until, upstream_has
 
 MARKET = 1338
 
@@ -36,20 +37,6 @@ async def bridge(sim: Simulator, nats_server: NatsServer) -> AsyncIterator[Bridg
         nats_server.url, network="local", ws_url=sim.ws_url, http=http,
     ) as running:
         yield running
-
-
-async def until(condition: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
-async def upstream_has(sim: Simulator, profile: str) -> None:
-    """The simulator registered the bridge's subscribe (an event topic answers nothing, so an
-    order placed before that would never be pushed)."""
-    await until(lambda: sim.ws.subscribers("live_order_history", profile) >= 1)
 
 
 @pytest.mark.parametrize("url", ["ws://127.0.0.1:1", "127.0.0.1:4222", 5])
