@@ -33,7 +33,7 @@ from picows import (
 
 from .._tasks import timeout
 from ..errors import ConnectionRejectedError, TransportError
-from .transport import _PERMANENT_STATUS
+from .transport import _PERMANENT_STATUS, answer_pings
 
 if TYPE_CHECKING:
     from .transport import WebSocket
@@ -137,16 +137,7 @@ class _Listener(WSListener):
         self._wake()
 
     def _pong(self, payload: bytes) -> None:
-        pings = self.pings
-        if not any(sent == payload for sent, _ in pings):
-            return  # unsolicited, or a late answer to a ping given up on
-        # A pong answers its ping and, pongs being in order, every older one.
-        while pings:
-            sent, future = pings.popleft()
-            if not future.done():
-                future.set_result(None)
-            if sent == payload:
-                return
+        answer_pings(self.pings, payload)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         if not self.closing and self.error is None:

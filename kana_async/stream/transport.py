@@ -74,6 +74,20 @@ class Connector(Protocol):
     async def __call__(self, url: str) -> WebSocket: ...
 
 
+def answer_pings(pings: deque[tuple[bytes, asyncio.Future[None]]], payload: bytes) -> None:
+    """A pong of ``payload`` arrived: it answers its ping and, pongs being in order, every
+    older one. An unsolicited pong (or a late answer to a ping given up on) answers none, so
+    a server that sends pongs unasked cannot pass for alive."""
+    if not any(sent == payload for sent, _ in pings):
+        return
+    while pings:
+        sent, future = pings.popleft()
+        if not future.done():
+            future.set_result(None)
+        if sent == payload:
+            return
+
+
 class _AiohttpWebSocket:
     """aiohttp's socket with pings handled here (``autoping=False``): the server's pings are
     answered, and a pong counts only if it answers one of our own pings, so a server that
@@ -105,16 +119,7 @@ class _AiohttpWebSocket:
                 return None
 
     def _pong(self, payload: bytes) -> None:
-        pings = self._pings
-        if not any(sent == payload for sent, _ in pings):
-            return  # unsolicited, or a late answer to a ping given up on
-        # A pong answers its ping and, pongs being in order, every older one.
-        while pings:
-            sent, future = pings.popleft()
-            if not future.done():
-                future.set_result(None)
-            if sent == payload:
-                return
+        answer_pings(self._pings, payload)
 
     async def ping(self) -> None:
         payload = os.urandom(8)
