@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..stream.topics import TOPICS
 from .args import Command, UsageError, add_connection_options, address, market
-from .connect import client, stop_on_signals
+from .connect import client, stop_on_signals, wait_for_stop
 from .metrics import add_metrics_options, metrics_from_args
 from .signer import add_nats_options, nats_url
 
@@ -111,15 +111,7 @@ async def serve_bridge(args: argparse.Namespace, *, out: TextIO | None = None,
                       f"{more})", file=out, flush=True)
                 if started is not None and not started.done():
                     started.set_result(bridge)
-                waits = [asyncio.ensure_future(signalled.wait())]
-                if stop is not None:
-                    waits.append(asyncio.ensure_future(stop.wait()))
-                try:
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for waiter in waits:
-                        waiter.cancel()
-                    await asyncio.gather(*waits, return_exceptions=True)
+                await wait_for_stop(signalled, stop)
                 stats = bridge.stats()
             print(f"bridge stopped ({stats.published} published, {stats.dropped} dropped, "
                   f"{stats.keys} key(s))", file=out, flush=True)

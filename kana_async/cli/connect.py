@@ -37,6 +37,7 @@ __all__ = [
     "stop_on_signals",
     "throwaway_wallet",
     "until_stopped",
+    "wait_for_stop",
     "wallet_address",
 ]
 
@@ -182,6 +183,20 @@ def stop_on_signals() -> Iterator[asyncio.Event]:
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
+
+
+async def wait_for_stop(signalled: asyncio.Event, stop: asyncio.Event | None = None) -> None:
+    """Return once a signal came (``signalled``) or the caller's ``stop`` was set; a long
+    running command (sim, bridge, signer) serves until then."""
+    waits = [asyncio.ensure_future(signalled.wait())]
+    if stop is not None:
+        waits.append(asyncio.ensure_future(stop.wait()))
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 async def until_stopped(

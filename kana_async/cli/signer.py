@@ -17,7 +17,7 @@ from typing import TextIO
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .args import Command, UsageError, _env_name, add_connection_options
-from .connect import client, stop_on_signals
+from .connect import client, stop_on_signals, wait_for_stop
 from .metrics import add_metrics_options, metrics_from_args
 
 __all__ = ["SIGNER", "add_nats_options", "nats_url", "serve_signer"]
@@ -94,15 +94,7 @@ async def serve_signer(args: argparse.Namespace, *, out: TextIO | None = None,
                 print(f"signer for {kana.address} on {args.network}: serving "
                       f"{service.subject} at {redact_url(args.nats)} (instance "
                       f"{service.instance})", file=out, flush=True)
-                waits = [asyncio.ensure_future(signalled.wait())]
-                if stop is not None:
-                    waits.append(asyncio.ensure_future(stop.wait()))
-                try:
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for waiter in waits:
-                        waiter.cancel()
-                    await asyncio.gather(*waits, return_exceptions=True)
+                await wait_for_stop(signalled, stop)
             finally:
                 await service.stop()
                 await nc.close()

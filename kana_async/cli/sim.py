@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..errors import ValidationError
 from .args import CliError, Command, port, seconds
-from .connect import stop_on_signals
+from .connect import stop_on_signals, wait_for_stop
 
 __all__ = ["SIM", "serve_simulator"]
 
@@ -83,15 +83,7 @@ async def serve_simulator(
             print("Any x-api-key is accepted; a Pulse client_id is registered with the secret it "
                   "first authenticates with.", file=out)
             print("Press Ctrl-C to stop.", file=out, flush=True)
-            waits = [asyncio.ensure_future(signalled.wait())]
-            if stop is not None:
-                waits.append(asyncio.ensure_future(stop.wait()))
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waits:
-                    waiter.cancel()
-                await asyncio.gather(*waits, return_exceptions=True)
+            await wait_for_stop(signalled, stop)
         print("Simulator stopped.", file=out, flush=True)
     return 0
 
