@@ -1,0 +1,82 @@
+"""Sphinx extension: a public name with no docstring, or with no reference entry, is a warning.
+
+The site is built with ``-W``, so either one fails the build. "Public" is what users import:
+every name in ``kana_async.__all__``, ``kana_async.sim.__all__`` and the pytest plugin's
+``kana_async.testing.__all__``, and every public member autodoc documents under them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.ext import intersphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+#: The modules whose ``__all__`` is the public surface, each name documented as ``module.name``.
+PUBLIC_MODULES = ("kana_async", "kana_async.sim", "kana_async.testing")
+
+#: Kinds of object that must carry their own docstring (fields of data classes are described
+#: by their class).
+NEEDS_DOCSTRING = {"module", "class", "exception", "function", "method", "property"}
+
+
+def public_names() -> list[str]:
+    """Every ``module.name`` the reference must have an entry for."""
+    names = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        names += [f"{module_name}.{name}" for name in module.__all__]
+    return names
+
+
+def require_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
+                      lines: list[str]) -> None:
+    """Warn when autodoc documents a public object that has no docstring."""
+    if what not in NEEDS_DOCSTRING or name.rsplit(".", 1)[-1].startswith("_"):
+        return
+    if not any(line.strip() for line in lines):
+        logger.warning("%s %s has no docstring: say what it does, what it raises and why",
+                       what, name, type="kana", subtype="docstring")
+
+
+def require_reference_entries(app: Sphinx, env: Any) -> None:
+    """Warn for each public name that no page of the reference documents."""
+    objects = env.get_domain("py").objects
+    for name in public_names():
+        if name not in objects:
+            logger.warning("public name %s has no entry in the API reference", name,
+                           type="kana", subtype="reference")
+
+
+#: Where a library's classes live (what a type hint names) against where its docs list them.
+CANONICAL_ELSEWHERE = {
+    "aiohttp.client.": "aiohttp.",
+    "aiohttp.web_app.": "aiohttp.web.",
+    "aiohttp.web_request.": "aiohttp.web.",
+    "aiohttp.web_response.": "aiohttp.web.",
+}
+
+
+def resolve_by_public_path(app: Sphinx, env: Any, node: Any,
+                           contnode: nodes.TextElement) -> nodes.reference | None:
+    """Resolve ``aiohttp.client.ClientSession`` (a type hint) as ``aiohttp.ClientSession``."""
+    target = node.get("reftarget", "")
+    for private, public in CANONICAL_ELSEWHERE.items():
+        if target.startswith(private):
+            node["reftarget"] = public + target[len(private):]
+            found = intersphinx.missing_reference(app, env, node, contnode)
+            node["reftarget"] = target
+            return found
+    return None
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("missing-reference", resolve_by_public_path)
+    app.connect("autodoc-process-docstring", require_docstring)
+    app.connect("env-check-consistency", require_reference_entries)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
