@@ -17,7 +17,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 project = "kana_async"
 author = "kana_async contributors"
-copyright = "kana_async contributors"  # noqa: A001 - the name Sphinx reads
+copyright = "kana_async contributors"
 release = kana_async.__version__
 version = ".".join(release.split(".")[:2])
 

@@ -8,6 +8,7 @@ every name in ``kana_async.__all__``, ``kana_async.sim.__all__`` and the pytest 
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from docutils import nodes
@@ -42,6 +43,14 @@ def require_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
     if not any(line.strip() for line in lines):
         logger.warning("%s %s has no docstring: say what it does, what it raises and why",
                        what, name, type="kana", subtype="docstring")
+    elif is_coroutine(obj) and not any(line.lstrip().startswith(":raises") for line in lines):
+        logger.warning("coroutine %s says nothing of what it raises: add ':raises Error: why'",
+                       name, type="kana", subtype="raises")
+
+
+def is_coroutine(obj: Any) -> bool:
+    """An ``async def`` (or a wrapper of one): a call that waits on the network can fail."""
+    return inspect.iscoroutinefunction(inspect.unwrap(obj)) or inspect.iscoroutinefunction(obj)
 
 
 def require_reference_entries(app: Sphinx, env: Any) -> None:
