@@ -11,14 +11,14 @@ import importlib
 import inspect
 from typing import Any
 
-from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.ext import intersphinx
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-#: The modules whose ``__all__`` is the public surface, each name documented as ``module.name``.
+#: The modules whose ``__all__`` is the public surface, each name documented as ``module.name``
+#: (the ``reference_public_modules`` setting of conf.py).
 PUBLIC_MODULES = ("kana_async", "kana_async.sim", "kana_async.testing")
 
 #: Kinds of object that must carry their own docstring (fields of data classes are described
@@ -26,10 +26,10 @@ PUBLIC_MODULES = ("kana_async", "kana_async.sim", "kana_async.testing")
 NEEDS_DOCSTRING = {"module", "class", "exception", "function", "method", "property"}
 
 
-def public_names() -> list[str]:
+def public_names(modules: tuple[str, ...] = PUBLIC_MODULES) -> list[str]:
     """Every ``module.name`` the reference must have an entry for."""
     names = []
-    for module_name in PUBLIC_MODULES:
+    for module_name in modules:
         module = importlib.import_module(module_name)
         names += [f"{module_name}.{name}" for name in module.__all__]
     return names
@@ -56,7 +56,7 @@ def is_coroutine(obj: Any) -> bool:
 def require_reference_entries(app: Sphinx, env: Any) -> None:
     """Warn for each public name that no page of the reference documents."""
     objects = env.get_domain("py").objects
-    for name in public_names():
+    for name in public_names(tuple(app.config.reference_public_modules)):
         if name not in objects:
             logger.warning("public name %s has no entry in the API reference", name,
                            type="kana", subtype="reference")
@@ -71,8 +71,7 @@ CANONICAL_ELSEWHERE = {
 }
 
 
-def resolve_by_public_path(app: Sphinx, env: Any, node: Any,
-                           contnode: nodes.TextElement) -> nodes.reference | None:
+def resolve_by_public_path(app: Sphinx, env: Any, node: Any, contnode: Any) -> Any:
     """Resolve ``aiohttp.client.ClientSession`` (a type hint) as ``aiohttp.ClientSession``."""
     target = node.get("reftarget", "")
     for private, public in CANONICAL_ELSEWHERE.items():
@@ -85,6 +84,7 @@ def resolve_by_public_path(app: Sphinx, env: Any, node: Any,
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("reference_public_modules", PUBLIC_MODULES, "env")
     app.connect("missing-reference", resolve_by_public_path)
     app.connect("autodoc-process-docstring", require_docstring)
     app.connect("env-check-consistency", require_reference_entries)
