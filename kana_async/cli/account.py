@@ -103,7 +103,8 @@ async def _positions(args: argparse.Namespace) -> int:
 POSITIONS = Command(
     "positions", "open positions of a wallet, with unrealized PnL at the mid price",
     _configure, lambda args: asyncio.run(_positions(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async positions --local-port 8100            (wallet of $KANA_PRIVATE_KEY)
   kana-async positions --address 0x1234... --market APT --json""",
 )
@@ -146,7 +147,8 @@ async def _orders(args: argparse.Namespace) -> int:
 ORDERS = Command(
     "orders", "resting (open) orders of a wallet",
     _configure, lambda args: asyncio.run(_orders(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async orders --local-port 8100
   kana-async orders --market APT --json | jq -r .order_id""",
 )

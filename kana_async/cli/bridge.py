@@ -121,10 +121,13 @@ async def serve_bridge(args: argparse.Namespace, *, out: TextIO | None = None,
 BRIDGE = Command(
     "bridge", "hold one exchange WebSocket and publish its streams to NATS for other processes",
     _configure, _run,
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async bridge --nats nats://127.0.0.1:4222 --local-port 8100
   kana-async bridge --nats nats://127.0.0.1:4222 --network testnet \\
       --topic orderbook --market APT --market BTC --metrics-port 9464
-bots then read the same iterators with:
+
+bots then read the same iterators with::
+
   KanaClient("testnet", stream_url="nats://127.0.0.1:4222")""",
 )

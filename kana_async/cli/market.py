@@ -79,7 +79,8 @@ async def _markets(args: argparse.Namespace) -> int:
 MARKETS = Command(
     "markets", "list the markets and their trading rules (size and price steps, leverage)",
     _configure_markets, lambda args: asyncio.run(_markets(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async markets
   kana-async markets --json | jq -r .name
   kana-async markets --network testnet        (needs $KANA_API_KEY)""",
@@ -136,7 +137,8 @@ async def _price(args: argparse.Namespace) -> int:
 PRICE = Command(
     "price", "best bid, best ask, mid, spread and last traded price of a market",
     _configure_price, lambda args: asyncio.run(_price(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async price APT
   kana-async price 1338 --json""",
 )
@@ -230,7 +232,8 @@ async def _plain_books(info: MarketInfo, sub: Subscription[OrderBook], depth: in
 BOOK = Command(
     "book", "watch a market's order book live (plain text when not on a terminal)",
     _configure_book, lambda args: asyncio.run(_book(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async book APT
   kana-async book APT --depth 5 --duration 30
   kana-async book 1338 --local-port 8100 --interval 5 > book.log""",

@@ -227,7 +227,8 @@ async def _call(args: argparse.Namespace) -> int:
 CALL = Command(
     "call", "send one method; its result as one JSON line",
     _configure_call, lambda args: asyncio.run(_call(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async pulse call public/get_index_price index_name=btc_usd
   kana-async pulse call private/get_account_summary currency=BTC --local-port 8100
   kana-async pulse call private/buy instrument_name=BTC_USD-PERPETUAL amount=10 \\
@@ -288,10 +289,12 @@ def _shown(item: Any) -> Any:
 TAIL = Command(
     "tail", "print a channel as NDJSON (one typed item per line) for pipelines",
     _configure_tail, lambda args: asyncio.run(_tail(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async pulse tail deribit_price_index.btc_usd --count 3
   kana-async pulse tail book.BTC_USD-PERPETUAL.raw --count 1 | jq '.data.bids[0]'
   kana-async pulse tail user.orders.any.raw --local-port 8100
+
 Lines are {"ts", "channel", "data"}: ts is when the item was read (Unix time), numbers of
 data are exact decimal strings; books are built ones with their change_id and status.""",
 )
@@ -384,9 +387,11 @@ async def _plain_books(sub: Subscription[Any], depth: int, interval: float,
 BOOK = Command(
     "book", "watch an instrument's book (plain text when not on a terminal)",
     _configure_book, lambda args: asyncio.run(_book(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async pulse book BTC_USD-PERPETUAL
   kana-async pulse book ETH_USD-PERPETUAL --depth 5 --duration 30 --local-port 8100
+
 The header says the book's change_id and whether it is synced; a book whose change chain
 broke shows 'syncing' at its last good state until the next snapshot.""",
 )
@@ -417,10 +422,12 @@ def _run(args: argparse.Namespace) -> int:
 PULSE = Command(
     "pulse", "the Pulse v2 gateway: call a method, tail a channel, watch a book",
     _configure, _run,
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async pulse call public/get_index_price index_name=btc_usd
   kana-async pulse tail quote.BTC_USD-PERPETUAL --count 5
   kana-async pulse book BTC_USD-PERPETUAL
+
 Every subcommand takes --help. Default: an embedded simulator; --local-port N: a running
 'kana-async sim --port N' (Pulse on N+3).""",
 )

@@ -108,9 +108,12 @@ async def serve_signer(args: argparse.Namespace, *, out: TextIO | None = None,
 SIGNER = Command(
     "signer", "hold one account's key and serve its trading to other processes over NATS",
     _configure, _run,
-    epilog="""examples:
+    epilog="""examples::
+
   KANA_PRIVATE_KEY=... kana-async signer --nats nats://127.0.0.1:4222 --network testnet
   kana-async signer --nats nats://127.0.0.1:4222 --local-port 8100 --metrics-port 9465
-strategies then trade with:
+
+strategies then trade with::
+
   KanaClient("testnet", signer_url="nats://user:password@host:4222", signer_account="0x...")""",
 )

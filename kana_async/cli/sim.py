@@ -103,10 +103,13 @@ def _bind_failure(error: OSError, host: str, port: int) -> str:
 
 SIM = Command(
     "sim", "serve the local Kana exchange simulator on 127.0.0.1", _configure, _run,
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async sim                      ephemeral ports, printed at start
   kana-async sim --port 8100 --seed 7 REST 8100, WebSocket 8101, node 8102, Pulse 8103
-then, in another shell:
+
+then, in another shell::
+
   kana-async markets --local-port 8100
   kana-async tail orderbook --market APT --local-port 8100 --count 3
   kana-async pulse call public/get_index_price index_name=btc_usd --local-port 8100""",

@@ -145,11 +145,13 @@ async def _print_items(sub: Subscription[Any], out: Lines, limit: int | None,
 TAIL = Command(
     "tail", "print a WebSocket topic as NDJSON (one JSON object per item) for pipelines",
     _configure_tail, lambda args: asyncio.run(_tail(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async tail orderbook --market APT --count 1 | jq '.data.bids[0]'
   kana-async tail live_funding_rate --duration 10
   kana-async tail positions --local-port 8100        (profile of $KANA_PRIVATE_KEY's wallet)
   kana-async tail live_trade_history --address 0x1234... | head -5
+
 Address topics are keyed by the trade profile: --address (a wallet) is looked up; --profile
 is used as given.""",
 )
@@ -230,10 +232,12 @@ async def _record(args: argparse.Namespace) -> int:
 RECORD = Command(
     "record", "record raw WebSocket frames with their receive times to an NDJSON file",
     _configure_record, lambda args: asyncio.run(_record(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async record --out apt.ndjson --market APT --duration 60
   kana-async record -o me.ndjson --topic positions --topic live_trade_history --count 500
   kana-async replay apt.ndjson --fast | jq -c 'select(.topic == "orderbook") | .data.bids[0]'
+
 Frames are stored exactly as received (malformed ones too), with what was sent and when the
 socket opened and closed, so that replay routes them as the live stream did.""",
 )
@@ -297,10 +301,12 @@ async def _print_replayed(replay: Replay, out: Lines, started: float) -> None:
 REPLAY = Command(
     "replay", "replay a recording through the stream's router; prints items as NDJSON",
     _configure_replay, lambda args: asyncio.run(_replay(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async replay apt.ndjson                 at the recorded pace
   kana-async replay apt.ndjson --speed 10
   kana-async replay apt.ndjson --fast --topic orderbook | tail -1
+
 Lines that cannot be read are counted and skipped; anomalous frames are reported on stderr
 exactly as the live stream's router reports them.""",
 )

@@ -308,10 +308,12 @@ async def _deposit_for_order(args: argparse.Namespace, kana: KanaClient, info: M
 PLACE = Command(
     "place", "place a limit order (with --price) or a market order; asks before signing",
     _configure_place, lambda args: asyncio.run(_place(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async place --market APT --side long --size 1 --price 5.000 --leverage 2 --post-only
   kana-async place --market APT --side short --size 0.5 --leverage 3 --tp 4.5 --sl 6.2
   kana-async place --market APT --side long --close --size 1 --leverage 2 --yes
+
 The key is read from $KANA_PRIVATE_KEY (or --private-key-env VAR). On a simulator, when
 it is not set, a throwaway wallet signs: the faucet funds it, and place deposits what the
 order needs (margin and fee) before placing it. With your own key, deposit first.""",
@@ -395,10 +397,12 @@ async def _cancel_everything(kana: KanaClient, only: MarketInfo | None) -> list[
 CANCEL = Command(
     "cancel", "cancel resting orders by id, or all of them; asks before signing",
     _configure_cancel, lambda args: asyncio.run(_cancel(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async cancel --market APT --order-id 1234567
   kana-async cancel --all --market APT --yes
   kana-async cancel --all
+
 With --all, each order's side is read from its order_type (odd: long side, even: short).""",
 )
 
@@ -428,7 +432,8 @@ async def _deposit(args: argparse.Namespace) -> int:
 DEPOSIT = Command(
     "deposit", "move collateral from the wallet into the trading account; asks before signing",
     _configure_deposit, lambda args: asyncio.run(_deposit(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async deposit 1000 --local-port 8100
   kana-async deposit 250.5 --network testnet --yes""",
 )
@@ -460,6 +465,7 @@ async def _withdraw(args: argparse.Namespace) -> int:
 WITHDRAW = Command(
     "withdraw", "move collateral of a market back to the wallet; asks before signing",
     _configure_withdraw, lambda args: asyncio.run(_withdraw(args)),
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async withdraw --market APT 100 --local-port 8100""",
 )

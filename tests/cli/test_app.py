@@ -3,6 +3,10 @@ right exit status."""
 
 from __future__ import annotations
 
+import argparse
+import io
+from collections.abc import Iterator
+
 import pytest
 
 from kana_async import cli
@@ -131,3 +135,42 @@ def test_local_port_derives_the_three_urls() -> None:
         "ws_url": "ws://127.0.0.1:8101/ws/",
         "node_url": "http://127.0.0.1:8102/v1",
     }
+
+
+def _parser_texts(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, str]]:
+    """``(where, text)`` of every description, epilog and argument help under ``parser``."""
+    for kind in ("description", "epilog"):
+        text = getattr(parser, kind)
+        if text:
+            yield f"{path} {kind}", text
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parser_texts(sub, f"{path} {name}")
+        elif action.help and action.help != argparse.SUPPRESS:
+            yield f"{path} {'/'.join(action.option_strings) or action.dest}", action.help
+
+
+def test_every_help_text_is_restructuredtext() -> None:
+    # The reference (docs/reference/cli.md) renders these texts as reStructuredText.
+    docutils = pytest.importorskip("docutils.core")
+    texts = list(_parser_texts(cli.build_parser(), "kana-async"))
+    assert len(texts) > 50
+    for where, text in texts:
+        complaints = io.StringIO()
+        docutils.publish_doctree(text + "\n", settings_overrides={
+            "warning_stream": complaints, "report_level": 2, "halt_level": 5})
+        assert complaints.getvalue() == "", f"{where}: {complaints.getvalue()}"
+
+
+def test_examples_keep_one_line_each_in_the_reference() -> None:
+    # "examples::" opens a literal block: each example stays on its own line once rendered.
+    core = pytest.importorskip("docutils.core")
+    nodes = pytest.importorskip("docutils.nodes")
+    for where, text in _parser_texts(cli.build_parser(), "kana-async"):
+        if not where.endswith(" epilog") or where == "kana-async epilog":
+            continue
+        tree = core.publish_doctree(text + "\n", settings_overrides={"report_level": 5})
+        blocks = [node.astext() for node in tree.findall(nodes.literal_block)]
+        assert blocks, where
+        assert "kana-async " in blocks[0], where

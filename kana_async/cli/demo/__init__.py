@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 DEMO = Command(
     "demo", "watch a trading bot use the SDK end to end for ~30 s (embedded simulator)",
     configure, run,
-    epilog="""examples:
+    epilog="""examples::
+
   kana-async demo                     no key, no network: an embedded simulator
   kana-async demo --duration 10 --plain
   kana-async demo --pulse             then the same bot on the simulator's Pulse gateway
