@@ -78,13 +78,21 @@ def describe_value(value: object) -> str:
 
 
 class KanaError(Exception):
-    """Base of every error raised by kana_async."""
+    """Base of every error raised by kana_async; ``except KanaError`` catches them all.
+
+    Raised as itself for a setup the SDK cannot work with, e.g. trading without a private key,
+    a network with no REST or node URL, or a call on a closed stream or submitter: the message
+    says what to pass or open.
+    """
 
 
 class ValidationError(KanaError, ValueError):
-    """An input broke a rule; nothing was sent.
+    """An input broke a rule before anything was sent: a bad argument, a size or price off the
+    market's grid, an unknown market name, a node serving another chain.
 
-    ``param`` names the offending parameter and ``rule`` the rule it broke.
+    ``param`` names the offending parameter, ``rule`` the rule it broke and ``value`` what was
+    given (never a secret). Fix the input; retrying the same call fails the same way. Also a
+    :class:`ValueError`.
     """
 
     def __init__(self, param: str, rule: str, value: object = None) -> None:
@@ -96,7 +104,14 @@ class ValidationError(KanaError, ValueError):
 
 
 class ApiError(KanaError):
-    """The server answered, but said the request failed (``success: false`` or a 4xx)."""
+    """The server answered, but said the request failed: ``success: false``, a 4xx, an answer
+    that cannot be read (not a Kana envelope, larger than ``max_body``) or a redirect to
+    another origin, which is never followed.
+
+    ``endpoint`` names the call, ``message`` is the server's reason and ``status`` the HTTP
+    status (``None`` when the answer had none). Not retried: the same request gets the same
+    answer, so read the message and change the request (or ``rest_url``).
+    """
 
     def __init__(self, endpoint: str, message: str, status: int | None = None) -> None:
         self.endpoint = endpoint
@@ -107,11 +122,18 @@ class ApiError(KanaError):
 
 
 class AuthError(ApiError):
-    """The API key is missing, wrong or lacks the permission (HTTP 401/403)."""
+    """The API key is missing, wrong or lacks the permission (HTTP 401/403).
+
+    Not retried: pass a valid ``api_key`` to the client.
+    """
 
 
 class RateLimitError(ApiError):
-    """The server asked us to slow down (HTTP 429). ``retry_after`` is in seconds, if given."""
+    """The server asked us to slow down (HTTP 429) and kept asking until the retry policy was
+    spent. ``retry_after`` is the seconds it asked for, if given.
+
+    Wait that long before the next call, and pace the bot (``KanaClient(rate_limit=...)``).
+    """
 
     def __init__(
         self,
@@ -126,10 +148,12 @@ class RateLimitError(ApiError):
 
 class TransactionRejectedError(ApiError):
     """The node refused a submission (a 4xx with the node's own error body): it was
-    definitely NOT accepted.
+    definitely NOT accepted and will never execute.
 
     ``error_code`` is the node's (``vm_error``, ``invalid_input``, ...), ``vm_status`` the
-    validation status name when the VM rejected it (``SEQUENCE_NUMBER_TOO_OLD``, ...).
+    validation status name when the VM rejected it (``INSUFFICIENT_BALANCE_FOR_TRANSACTION_FEE``,
+    ...). A stale sequence number is retried once with a fresh one before this is raised.
+    Sending the order again is safe; fix what ``vm_status`` names first (gas, balance).
     """
 
     def __init__(
@@ -145,11 +169,23 @@ class TransactionRejectedError(ApiError):
 
 
 class PayloadMismatchError(ApiError):
-    """The REST API returned a payload that does not do what was asked; it was not signed."""
+    """The REST API returned a payload that does not do what was asked (another function, or
+    other arguments than the checked terms); it was not signed, nothing was sent.
+
+    A server bug or a tampered answer: do not work around it; report it, and check
+    ``rest_url`` points at the real API.
+    """
 
 
 class TransportError(KanaError):
-    """The request did not get a usable answer: connection failure, timeout or a 5xx."""
+    """No usable answer: a connection failure, a timeout or a 5xx, after the retry policy
+    (REST calls and node reads are retried; a submission never is).
+
+    ``status`` is the HTTP status of a 5xx, else ``None``. Raised by a submission only when the
+    connection never opened, so nothing was sent. Also ends a stream's subscriptions when
+    ``ReconnectPolicy.max_attempts`` connects failed in a row. Usually temporary: try again
+    later, and alert if it persists.
+    """
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
@@ -158,7 +194,11 @@ class TransportError(KanaError):
 
 class ConnectionRejectedError(TransportError):
     """A connection was refused in a way retrying cannot fix (a 4xx answer to the WebSocket
-    handshake, a TLS certificate that fails verification). ``cause`` says which."""
+    handshake, a TLS certificate that fails verification). ``cause`` says which.
+
+    The stream does not reconnect after it: every subscription's next read raises it. Check
+    the URL, the API key and the certificate (``ca_file=``/``ssl_context=``).
+    """
 
     def __init__(self, url: str, cause: str, *, status: int | None = None) -> None:
         self.url = url
@@ -171,7 +211,12 @@ class ConnectionRejectedError(TransportError):
 
 
 class SlowConsumerError(KanaError):
-    """An event subscription's buffer overflowed: ``lost`` items were dropped before this read."""
+    """An event subscription's buffer overflowed: ``lost`` items were dropped before this read.
+
+    Raised once by the consumer's next read of an ``Overflow.ERROR`` subscription; iterating
+    again continues with the items kept. Resync what was lost through REST, then read faster
+    (hand work to another task) or raise ``buffer_size``.
+    """
 
     def __init__(
         self, topic: str, lost: int, capacity: int, *, capacity_bytes: int | None = None
@@ -192,8 +237,9 @@ class SlowConsumerError(KanaError):
 class StreamGapError(KanaError):
     """An event subscription may have missed items (the connection dropped and came back).
 
-    Raised once from the consumer's next read after a reconnect; iteration can continue.
-    Resync through REST if every event matters.
+    Raised once by the consumer's next read after a reconnect, where the gap is; iterating
+    again continues with the events received since. Resync through REST if every event
+    matters.
     """
 
     def __init__(self, topic: str, reconnects: int) -> None:
@@ -203,7 +249,13 @@ class StreamGapError(KanaError):
 
 
 class TransactionFailedError(KanaError):
-    """A transaction was committed but its execution failed (``success: false``)."""
+    """A transaction was committed but its execution failed (a Move abort): the sequence
+    number and the gas were used, nothing else happened.
+
+    Raised only by :meth:`TxResult.raise_for_status <kana_async.TxResult.raise_for_status>`
+    (trading calls return such a result with ``success=False``). ``vm_status`` says why, e.g.
+    an order the market's rules refused; fix that before sending again.
+    """
 
     def __init__(self, tx_hash: str, vm_status: str) -> None:
         self.tx_hash = tx_hash
@@ -212,8 +264,14 @@ class TransactionFailedError(KanaError):
 
 
 class UnknownOutcomeError(KanaError):
-    """A transaction (or a Pulse order) was sent but its fate is unknown. It is never re-sent
-    automatically; resolve it later by ``tx_hash`` (a Pulse order by its ``label``)."""
+    """A transaction (or a Pulse order) was sent but its fate is unknown: no answer within
+    ``submit_timeout``, an answer that proves nothing, or no commit within the wait.
+
+    It is never re-sent automatically, and sending it again may trade twice. Settle it by
+    ``tx_hash`` with :meth:`KanaClient.resolve <kana_async.KanaClient.resolve>` (it is listed
+    in :meth:`KanaClient.in_doubt <kana_async.KanaClient.in_doubt>` meanwhile); a Pulse order by
+    its ``label``. ``reason`` says what was seen.
+    """
 
     def __init__(self, tx_hash: str, reason: str, *, label: str | None = None) -> None:
         self.tx_hash = tx_hash
@@ -226,7 +284,10 @@ class UnknownOutcomeError(KanaError):
 
 
 class PulseRpcError(KanaError):
-    """A Pulse JSON-RPC call returned an error object."""
+    """A Pulse JSON-RPC call returned an error object: ``code``, ``message`` and ``data`` are
+    the server's. The request was answered, so retrying it gets the same answer unless the
+    state it depends on changes; the code says what to fix.
+    """
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
         self.code = code

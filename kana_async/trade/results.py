@@ -38,6 +38,7 @@ class TxResult:
 
     @property
     def pending(self) -> bool:
+        """True while the outcome is not known yet (submitted with ``wait=False``)."""
         return self.success is None
 
     @property
@@ -59,12 +60,22 @@ class TxResult:
         return _events.fills(self.events)
 
     def raise_for_status(self) -> TxResult:
+        """This result, unless the transaction committed and failed.
+
+        :raises TransactionFailedError: if it committed with ``success=False`` (a Move abort;
+            ``vm_status`` says why). A pending or expired result is returned as it is.
+        """
         if self.success is False:
             raise TransactionFailedError(self.tx_hash, self.vm_status)
         return self
 
     @classmethod
     def from_node(cls, tx: Mapping[str, Any]) -> TxResult:
+        """The result a node's transaction JSON (pending or committed) describes.
+
+        :raises KeyError: if a field every node sends (``hash``, ``sequence_number``,
+            ``success``) is missing.
+        """
         if tx.get("type") == "pending_transaction":
             return cls(str(tx["hash"]), int(tx["sequence_number"]), False, None, "pending")
         return cls(

@@ -54,10 +54,21 @@ def _parse_private_key(value: str | bytes, param: str) -> bytes:
 
 
 class Signer:
-    """Signs Aptos transactions for one wallet.
+    """Signs Aptos transactions for one wallet; the key is never shown (repr, str, errors)
+    and cannot be pickled or copied.
 
-    >>> signer = Signer.from_env()           # KANA_PRIVATE_KEY
-    >>> signer.address                        # '0x...' (64 hex digits)
+    ``private_key`` is 32 raw bytes or 64 hex digits, optionally prefixed by ``0x`` or
+    ``ed25519-priv-0x`` (AIP-80). A bad key raises :class:`~kana_async.ValidationError`
+    without echoing it. :meth:`from_env` reads ``KANA_PRIVATE_KEY`` by default:
+
+    >>> import os
+    >>> os.environ["KANA_PRIVATE_KEY"] = "11" * 32
+    >>> signer = Signer.from_env()
+    >>> signer.address
+    '0x147e4d3a5b10eaed2a93536e284c23096dfcea9ac61f0a8420e5d01fbd8f0ea8'
+    >>> signer
+    Signer(address=0x147e4d3a5b10eaed2a93536e284c23096dfcea9ac61f0a8420e5d01fbd8f0ea8)
+    >>> del os.environ["KANA_PRIVATE_KEY"]
     """
 
     __slots__ = ("_address", "_key", "_public_key")
@@ -70,7 +81,11 @@ class Signer:
 
     @classmethod
     def from_env(cls, name: str = DEFAULT_KEY_ENV) -> Signer:
-        """The key stored in environment variable ``name``."""
+        """The key stored in environment variable ``name``.
+
+        :raises ValidationError: if the variable is unset or empty, or holds no valid key
+            (the error names the variable, never the value).
+        """
         value = os.environ.get(name)
         if not value:
             raise ValidationError(name, "environment variable is not set or empty")
@@ -81,7 +96,11 @@ class Signer:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Signer:
-        """The key in a text file (its first non-blank line; surrounding space ignored)."""
+        """The key in a text file (its first non-blank line; surrounding space ignored).
+
+        :raises ValidationError: if the file cannot be read or its first line is no valid key
+            (the error names the file, never the value).
+        """
         try:
             text = Path(path).read_text().strip()
         except OSError as exc:
@@ -100,6 +119,7 @@ class Signer:
 
     @property
     def public_key(self) -> ed25519.PublicKey:
+        """The ed25519 public key (an ``aptos_sdk`` key object)."""
         return self._public_key
 
     def sign(self, raw: RawTransaction) -> SignedTransaction:

@@ -57,11 +57,14 @@ class PayloadSource(Protocol):
 
 
 class Trader:
-    """Trading for one wallet: ``Trader(rest, node, signer)``.
+    """Trading for one wallet: ``Trader(rest, node, signer)``; a bot uses ``kana.trader`` or
+    the same methods on :class:`~kana_async.KanaClient`.
 
-    Results are :class:`~kana_async.trade.submitter.TxResult` (``.tx_hash``, ``.success``).
-    A committed transaction that failed is returned with ``success=False`` (call
-    ``result.raise_for_status()`` to raise instead); a transaction whose fate is unknown
+    Every transaction is checked in full before it is signed: the arguments and the market's
+    grid (``ValidationError``), then the REST API's payload against the same terms
+    (``PayloadMismatchError``). Results are :class:`~kana_async.TxResult` (``.tx_hash``,
+    ``.success``). A committed transaction that failed is returned with ``success=False``
+    (call ``result.raise_for_status()`` to raise instead); a transaction whose fate is unknown
     raises :class:`~kana_async.UnknownOutcomeError` and is never re-sent — see :meth:`resolve`.
     """
 
@@ -140,13 +143,51 @@ class Trader:
     # -- collateral --------------------------------------------------------------------------
 
     async def deposit(self, amount: Money, *, wait: bool = True) -> TxResult:
-        """Move ``amount`` (human quote units) from the wallet into the trading profile."""
+        """Move ``amount`` (human quote units, at most 6 decimals) from the wallet into the
+        trading profile.
+
+        :raises ValidationError: if ``amount`` is not a positive amount of at most 6 decimals,
+            or the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         draft = orders.parse_collateral("deposit", amount, user_address=self.address)
         return await self._execute_terms(draft.on(None), wait=wait)
 
     async def withdraw(self, market_id: int | str, amount: Money, *, wait: bool = True
                        ) -> TxResult:
-        """Move ``amount`` of one market's collateral back to the wallet."""
+        """Move ``amount`` of one market's collateral back to the wallet.
+
+        :raises ValidationError: if ``amount`` is not a positive amount within the market's
+            quote decimals, the market name is unknown, or the node serves another chain;
+            nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         mid, info = await self._market(market_id)
         draft = orders.parse_collateral(
             "withdraw_specific_market", amount, user_address=self.address, market_ids=[mid]
@@ -156,7 +197,25 @@ class Trader:
     async def withdraw_multiple(
         self, market_ids: Sequence[int | str], amount: Money, *, wait: bool = True
     ) -> TxResult:
-        """Withdraw ``amount`` from several markets in one transaction."""
+        """Withdraw ``amount`` from several markets in one transaction.
+
+        :raises ValidationError: if an argument breaks a rule, ``market_ids`` is empty or names
+            an unknown market, or the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         checks.sequence(market_ids, "market_ids")
         mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(market_ids)]
         if not mids:
@@ -169,7 +228,25 @@ class Trader:
     async def add_margin(
         self, market_id: int | str, trade_side: bool, amount: Money, *, wait: bool = True
     ) -> TxResult:
-        """Add ``amount`` of collateral to the position (``market_id``, ``trade_side``)."""
+        """Add ``amount`` of collateral to the position (``market_id``, ``trade_side``).
+
+        :raises ValidationError: if an argument breaks a rule, the market name is unknown, or
+            the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         mid, info = await self._market(market_id)
         draft = orders.parse_collateral(
             "add_margin", amount, market_ids=[mid], trade_side=trade_side
@@ -179,7 +256,25 @@ class Trader:
     async def settle_pnl(
         self, market_id: int | str, user_address: str | None = None, *, wait: bool = True
     ) -> TxResult:
-        """Settle a user's PnL in a market (the signer's own by default)."""
+        """Settle a user's PnL in a market (the signer's own by default).
+
+        :raises ValidationError: if ``user_address`` is not an address, the market name is
+            unknown, or the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         mid = await self._mid(market_id)
         user = normalize_address(user_address or self.address, param="user_address")
         return await self._execute(
@@ -203,7 +298,27 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """A limit order. ``trade_side`` True = long side; ``direction`` False = open,
-        True = close; ``restriction`` 0 none, 1 fill-or-abort, 2 IOC, 3 post-only."""
+        True = close; ``restriction`` 0 none, 1 fill-or-abort, 2 IOC, 3 post-only;
+        ``take_profit``/``stop_loss`` are trigger prices (``None``: unset).
+
+        :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
+            ticks, min/max lots, leverage), the market name is unknown, or the node serves
+            another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
                                    price, leverage, restriction, take_profit, stop_loss)
         terms = draft.on(await self.rest.market_info(draft.market_id))
@@ -221,7 +336,27 @@ class Trader:
         *,
         wait: bool = True,
     ) -> TxResult:
-        """A market order: fills against the book at once."""
+        """A market order: fills against the book at once (arguments as in
+        :meth:`place_limit_order`, without price and restriction).
+
+        :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
+            ticks, min/max lots, leverage), the market name is unknown, or the node serves
+            another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
                                    None, leverage, None, take_profit, stop_loss, limit=False)
         terms = draft.on(await self.rest.market_info(draft.market_id))
@@ -243,7 +378,26 @@ class Trader:
         wait: bool = True,
     ) -> TxResult:
         """Several orders in one transaction (parallel lists; ``order_types[i]`` True =
-        limit, False = market, whose price may be None)."""
+        limit, False = market, whose price may be None).
+
+        :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
+            ticks, min/max lots, leverage), the lists differ in length, the market name is
+            unknown, or the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         draft = orders.parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
             leverages, restriction, take_profits, stop_losses,
@@ -259,7 +413,26 @@ class Trader:
         *,
         wait: bool = True,
     ) -> TxResult:
-        """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side."""
+        """Cancel resting orders; ``cancel_trade_sides[i]`` is order *i*'s position side.
+
+        :raises ValidationError: if an order id or side is malformed, the lists differ in
+            length, the market name is unknown, or the node serves another chain; nothing is
+            signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         draft = orders.parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
         return await self._execute_terms(draft.on(None), wait=wait)
 
@@ -280,7 +453,27 @@ class Trader:
         *,
         wait: bool = True,
     ) -> TxResult:
-        """Cancels and placements in one atomic transaction (a quote refresh)."""
+        """Cancels and placements in one atomic transaction (a quote refresh): cancels as in
+        :meth:`cancel_multiple_orders`, orders as in :meth:`place_multiple_orders`.
+
+        :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
+            ticks, min/max lots, leverage), the lists differ in length, the market name is
+            unknown, or the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         draft = orders.parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
             leverages, restriction, take_profits, stop_losses,
@@ -293,7 +486,14 @@ class Trader:
         self, market_id: int | str, order_ids: Sequence[int | str]
     ) -> list[bool]:
         """The position side (True long) of each of the signer's open orders in a market,
-        read from the chain; an id that is not open raises ``ValidationError``."""
+        read from the chain (``getOpenOrdersFromContract``). Nothing is signed.
+
+        :raises ValidationError: if an order id is malformed or not an open order of the signer
+            in that market (filled, cancelled, never placed), or the market name is unknown.
+        :raises ApiError: if the REST API refuses the read (:class:`AuthError`,
+            :class:`RateLimitError` among them) or its answer cannot be read.
+        :raises TransportError: if the REST API gives no usable answer within the retry policy.
+        """
         mid = await self._mid(market_id)
         wanted = [checks.order_id(v, f"order_ids[{i}]")
                   for i, v in enumerate(checks.sequence(order_ids, "order_ids"))]
@@ -314,7 +514,26 @@ class Trader:
         self, market_id: int | str, order_id: int | str, *, wait: bool = True
     ) -> TxResult:
         """Cancel one of the signer's resting orders; its side is looked up among the open
-        orders (an order that is not open raises ``ValidationError`` and nothing is sent)."""
+        orders read from the chain first.
+
+        :raises ValidationError: if ``order_id`` is malformed or not an open order of the signer
+            in that market, the market name is unknown, or the node serves another chain;
+            nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         mid = await self._mid(market_id)
         oid = checks.order_id(order_id)
         try:
@@ -325,10 +544,26 @@ class Trader:
 
     async def cancel_all(self, market_id: int | str, *, wait: bool = True) -> list[TxResult]:
         """Cancel every resting order of the signer in a market, at most
-        ``MAX_CANCELS_PER_TRANSACTION`` per transaction, one transaction after the other.
+        ``MAX_CANCELS_PER_TRANSACTION`` (20) per transaction, one transaction after the other.
         Returns each transaction's result; no open order: ``[]`` and nothing is sent. An
-        error (e.g. ``UnknownOutcomeError``) stops at that transaction: the earlier ones were
-        sent, and a later call cancels what is still open."""
+        error stops at that transaction: the earlier ones were sent, and a later call cancels
+        what is still open.
+
+        :raises ValidationError: if an argument breaks a rule, the market name is unknown, or
+            the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        """
         mid = await self._mid(market_id)
         orders = await self.rest.get_open_orders_from_contract(self.address, mid)
         batch = MAX_CANCELS_PER_TRANSACTION
@@ -353,7 +588,26 @@ class Trader:
         self, market_id: int | str, trade_side: bool, new_take_profit_price: Money,
         *, wait: bool = True,
     ) -> TxResult:
-        """Set (or with 0 clear) the take-profit of the position (``market_id``, side)."""
+        """Set (or with 0 clear) the take-profit of the position (``market_id``, side).
+
+        :raises ValidationError: if the side is not a bool, the price is negative or off the
+            market's tick grid, the market name is unknown, or the node serves another chain;
+            nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         return await self._trigger("update_take_profit", market_id, trade_side,
                                    new_take_profit_price, wait)
 
@@ -361,12 +615,49 @@ class Trader:
         self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money,
         *, wait: bool = True,
     ) -> TxResult:
-        """Set (or with 0 clear) the stop-loss of the position (``market_id``, side)."""
+        """Set (or with 0 clear) the stop-loss of the position (``market_id``, side).
+
+        :raises ValidationError: if the side is not a bool, the price is negative or off the
+            market's tick grid, the market name is unknown, or the node serves another chain;
+            nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         return await self._trigger("update_stop_loss", market_id, trade_side,
                                    new_stop_loss_price, wait)
 
     async def collapse_position(self, market_id: int | str, *, wait: bool = True) -> TxResult:
-        """Close the wallet's positions in the market at once."""
+        """Close the wallet's positions in the market at once.
+
+        :raises ValidationError: if an argument breaks a rule, the market name is unknown, or
+            the node serves another chain; nothing is signed.
+        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+            terms; nothing is signed.
+        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+            :class:`RateLimitError` among them): before signing, nothing is signed; while
+            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+        :raises TransportError: if the REST API or the node gives no usable answer before
+            signing, or the connection for the submission never opened; nothing was sent.
+        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
+        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
+            re-sent; settle it with :meth:`resolve`.
+        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
+            failed comes back with ``success=False``, not raised.
+        """
         mid = await self._mid(market_id)
         return await self._execute(
             "collapse_position", [mid], self.rest.collapse_position(mid), wait=wait
@@ -375,12 +666,32 @@ class Trader:
     # -- outcomes ----------------------------------------------------------------------------
 
     async def wait(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
-        """Wait for a transaction submitted with ``wait=False``."""
+        """Wait for a transaction submitted with ``wait=False`` until it commits (or surely
+        expired: ``committed=False``). ``timeout`` defaults to ``wait_timeout``; the node's
+        failures meanwhile are retried until then.
+
+        :raises ValidationError: if ``tx_hash`` is not ``0x`` and 64 hex digits.
+        :raises UnknownOutcomeError: if it neither committed nor surely expired within
+            ``timeout``; it stays in :meth:`in_doubt` (settle it with :meth:`resolve`).
+        :raises ApiError: if the node refuses a read (a 4xx, a redirect, 429 after the
+            retries); the transaction stays in :meth:`in_doubt`.
+        """
         return await self.submitter.wait(tx_hash, timeout=timeout)
 
     async def resolve(self, tx_hash: str, *, timeout: float | None = None) -> TxResult:
         """The true outcome of a transaction that raised ``UnknownOutcomeError`` (or is listed
-        by :meth:`in_doubt`); it then leaves :meth:`in_doubt`."""
+        by :meth:`in_doubt`); it then leaves :meth:`in_doubt`.
+
+        Waits until it commits or its expiry has passed on chain (then ``committed=False``:
+        it can never execute, sending again is safe). ``timeout`` caps the wait; by default
+        it lasts until the expiry. A hash from before a restart is resolved the same way.
+
+        :raises ValidationError: if ``tx_hash`` is not ``0x`` and 64 hex digits.
+        :raises UnknownOutcomeError: if ``timeout`` passed first, or the node could not be read
+            until the expiry; it stays in doubt, call again later.
+        :raises ApiError: if the node refuses a read (a 4xx, a redirect, 429 after the
+            retries); it stays in doubt.
+        """
         return await self.submitter.resolve(tx_hash, timeout=timeout)
 
     def in_doubt(self) -> list[str]:
@@ -388,7 +699,10 @@ class Trader:
         return self.submitter.in_doubt()
 
     async def aclose(self) -> None:
-        """Stop the submitter's background reconciler (in-doubt hashes stay listed)."""
+        """Stop the submitter's background reconciler (in-doubt hashes stay listed).
+
+        :raises: nothing; closing twice is fine.
+        """
         await self.submitter.aclose()
 
 
