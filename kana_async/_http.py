@@ -434,6 +434,9 @@ class RetryPolicy:
 
         The first attempt runs outside tenacity to keep the common case (success at once)
         close to a bare request; only a failed call builds a retry loop.
+
+        :raises Exception: the last attempt's error once the attempts or ``total_time`` are
+            spent (a ``retry_on`` error), or at once any error not in ``retry_on``.
         """
         started = time.monotonic()
         try:
@@ -455,7 +458,11 @@ class RetryPolicy:
         retry_on: tuple[type[Exception], ...] = RETRYABLE,
     ) -> T:
         """What :meth:`run` does after its first attempt, for a caller that made that attempt
-        itself (at ``time.monotonic()`` ``started``) and saw it fail with ``first_error``."""
+        itself (at ``time.monotonic()`` ``started``) and saw it fail with ``first_error``.
+
+        :raises Exception: ``first_error`` if the policy allows one attempt only, else as
+            :meth:`run` does.
+        """
         if self.attempts <= 1:
             raise first_error
         return await self._again(first_error, started, attempt, timeout, what, log, retry_on)

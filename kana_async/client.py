@@ -102,6 +102,15 @@ class KanaClient:
     of ``private_key``: the trading methods run in that signer process, with the same results
     and outcome semantics (``UnknownOutcomeError``, :meth:`in_doubt`, :meth:`resolve`); the
     NATS user in the URL must be permitted to call it.
+
+    Every argument is checked here: a bad one raises :class:`~kana_async.ValidationError`
+    (nothing is opened), a bad ``private_key`` without echoing it. Opening (``async with``)
+    raises :class:`~kana_async.KanaError` when the network lacks a URL a component needs
+    (``rest_url=``, ``node_url=`` for trading), and whatever the embedded simulator or the
+    signer connection raise; what was opened is closed again. Components (:attr:`rest`,
+    :attr:`stream`, :attr:`trader`, :attr:`http`) and the trading methods raise
+    ``RuntimeError`` on a client that is not open; the trading methods raise ``KanaError``
+    without a ``private_key`` (or ``signer_url``).
     """
 
     def __init__(
@@ -232,7 +241,14 @@ class KanaClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close everything the client opened, in reverse order. Safe to call twice."""
+        """Close everything the client opened, in reverse order. Safe to call twice.
+
+        In-doubt transactions stay listed by :meth:`in_doubt` (and :meth:`resolve` works
+        after a new ``async with``).
+
+        :raises: nothing of its own; an error a component raised while closing propagates
+            once everything else is closed.
+        """
         stack, self._stack = self._stack, None
         if stack is not None:
             try:
@@ -327,6 +343,7 @@ class KanaClient:
 
     @property
     def closed(self) -> bool:
+        """True unless the client is open (inside ``async with``)."""
         return self._stack is None
 
     @property
@@ -341,7 +358,7 @@ class KanaClient:
         """Every indexer topic over one WebSocket, as typed async iterators (open client only).
 
         The socket opens on the first subscription. With ``stream_url``, the same iterators
-        read from the bus (a :class:`~kana_async.bus.source.BusStream`, a ``StreamMux`` too)."""
+        read from the bus (``kana_async.bus.source.BusStream``, a ``StreamMux`` too)."""
         if self._stream is None:
             raise RuntimeError("KanaClient is not open; use 'async with KanaClient(...)'")
         return self._stream
@@ -369,7 +386,14 @@ class KanaClient:
         return self._signer.address
 
     async def profile_address(self) -> str:
-        """The trade profile of the signer's wallet: the address WebSocket topics are keyed by."""
+        """The trade profile of the signer's wallet: the address WebSocket topics are keyed by.
+
+        :raises KanaError: if the client has no wallet address (no ``private_key`` or
+            ``signer_account``).
+        :raises ApiError: if the REST API refuses the request (:class:`AuthError`,
+            :class:`RateLimitError` among them) or its answer is not an address.
+        :raises TransportError: if the REST API gives no usable answer within the retry policy.
+        """
         return await self.rest.get_profile_address(self.address)
 
     # -- trading (each delegates to :attr:`trader`; see :class:`~kana_async.trade.Trader`) ---

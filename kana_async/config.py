@@ -30,7 +30,11 @@ KANA_PACKAGE_ADDRESS = "0x7a38039fffd016adcac2c53795ee49325e5ec6fddf3bf02651c09f
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Where one Kana deployment lives. ``None`` means "not known yet" (the local simulator)."""
+    """Where one Kana deployment lives: its REST, indexer WebSocket and Aptos node URLs and
+    its chain id (nothing is signed for a node of another chain). ``None`` means "not known
+    yet" (the local simulator, whose URLs exist once it runs). ``KanaClient.config`` is the
+    one in use.
+    """
 
     name: str
     rest_url: str | None
@@ -51,6 +55,7 @@ class NetworkConfig:
 
     @property
     def complete(self) -> bool:
+        """True when every URL (REST, WebSocket, node) is known."""
         return None not in (self.rest_url, self.ws_url, self.node_url)
 
 

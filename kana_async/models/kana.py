@@ -141,6 +141,7 @@ class TxPayload(WireStruct, frozen=True, kw_only=True, repr_omit_defaults=True):
 
     @property
     def function_name(self) -> str:
+        """The entry function's name alone (``place_limit_order``)."""
         return self.function.rsplit("::", 1)[1]
 
 

@@ -75,7 +75,13 @@ _PATHS = {
 
 
 class KanaRest:
-    """The Kana REST API over a :class:`RestSession`.
+    """The Kana REST API over a :class:`RestSession`: one coroutine per endpoint
+    (``kana.rest``).
+
+    Each checks its arguments first (``ValidationError``, nothing sent), then makes its call
+    under the session's :class:`RetryPolicy`; a call that still fails raises ``ApiError`` (the
+    server said no, or its answer is unreadable) or ``TransportError`` (no usable answer).
+    Every endpoint only reads or builds an unsigned payload, so repeating a call is safe.
 
     ``check_grid=False`` skips fetching ``MarketInfo`` before building orders: sizes and prices
     are then only checked to be positive, and leverage to be within 1..20 (the documented
@@ -101,7 +107,16 @@ class KanaRest:
 
         Concurrent first calls for one market share a single request. If the server answers
         with a single market under another id (the documents show ``marketId=501`` answered
-        with market 1338), that market is used.
+        with market 1338), that market is used; several markets, none of them ``market_id``,
+        are an ``ApiError``.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
         """
         mid = await self._mid(market_id)
         info = self._markets.get(mid)
@@ -134,11 +149,29 @@ class KanaRest:
     async def resolve_market_id(self, market: int | str, param: str = "market_id") -> int:
         """The id of a market id or name (``1338``, ``"1338"``, ``"APT"``, ``"APT-USD"``);
         a name fetches the market list once. An unknown name raises ``ValidationError``
-        (naming ``param``) listing the known ones."""
+        (naming ``param``) listing the known ones.
+
+        :raises ValidationError: if ``market`` is neither a market id nor a name of exactly one
+            listed market (naming ``param``; the known names are listed).
+        :raises ApiError: if the server refuses the market list request (:class:`AuthError`
+            on 401/403, :class:`RateLimitError` on 429 after the retries, another 4xx,
+            ``success: false``) or its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         return await self._mid(market, param)
 
     async def resolve_market(self, market: int | str) -> MarketInfo:
-        """The ``MarketInfo`` of a market id or name (cached, like :meth:`market_info`)."""
+        """The ``MarketInfo`` of a market id or name (cached, like :meth:`market_info`).
+
+        :raises ValidationError: if ``market`` is neither a market id nor a name of exactly one
+            listed market (the known names are listed).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         listed = await self.markets.market(market)
         if listed is not None:
             self._markets.setdefault(listed.market_id, listed)
@@ -176,7 +209,16 @@ class KanaRest:
 
     async def get_market_info(self, market_id: int | str) -> list[MarketInfo]:
         """``GET /getMarketInfo``: the market's parameters (a one-element list, as sent).
-        Refreshes the cache used by :meth:`market_info`."""
+        Refreshes the cache used by :meth:`market_info`.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         mid = await self._mid(market_id)
         markets: list[MarketInfo] = await self.session.get(
             "/getMarketInfo", {"marketId": str(mid)}, list[MarketInfo]
@@ -189,7 +231,16 @@ class KanaRest:
     ) -> list[MarketInfo]:
         """``GET /getPerpetualAssetsInfo?marketId=`` for one market, or
         ``/getPerpetualAssetsInfo/allMarkets`` for every market (``market_id=None``).
-        Refreshes the market-info cache."""
+        Refreshes the market-info cache.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         if market_id is None:
             path, query = "/getPerpetualAssetsInfo/allMarkets", None
         else:
@@ -201,20 +252,47 @@ class KanaRest:
         return markets
 
     async def get_market_price(self, market_id: int | str) -> MarketPrice:
-        """``GET /getMarketPrice``: best bid and ask (``None`` for an empty side)."""
+        """``GET /getMarketPrice``: best bid and ask (``None`` for an empty side).
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = {"marketId": str(await self._mid(market_id))}
         return await self.session.get("/getMarketPrice", query, MarketPrice)
 
     async def get_last_placed_price(self, market_id: int | str) -> Decimal | None:
         """``GET /getLastPlacedPrice`` (the docs' "Get Last Execution Price"; one client calls
-        it ``/getLastExecutionPrice``): the last traded price, ``None`` before any trade."""
+        it ``/getLastExecutionPrice``): the last traded price, ``None`` before any trade.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = {"marketId": str(await self._mid(market_id))}
         return await self.session.get(
             "/getLastPlacedPrice", query, _OPTIONAL_DECIMAL
         )
 
     async def get_all_trades(self, market_id: int | str) -> list[Trade]:
-        """``GET /getAllTrades``: the market's recent trades."""
+        """``GET /getAllTrades``: the market's recent trades.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = {"marketId": str(await self._mid(market_id))}
         return await self.session.get("/getAllTrades", query, list[Trade])
 
@@ -222,7 +300,16 @@ class KanaRest:
 
     async def get_profile_address(self, user_address: str) -> str:
         """``GET /getProfileAddress``: the trade-profile address of a wallet (what WebSocket
-        subscriptions take), normalised to 64 hex digits."""
+        subscriptions take), normalised to 64 hex digits (an answer that is not an address is
+        an ``ApiError``).
+
+        :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = {"userAddress": checks.address(user_address)}
         result: str = await self.session.get("/getProfileAddress", query, str)
         try:
@@ -238,21 +325,53 @@ class KanaRest:
 
     async def get_wallet_account_balance(self, user_address: str) -> Decimal:
         """``GET /getWalletAccountBalance``: collateral in the wallet, not yet deposited.
-        Sends ``userAddress`` (current pages; older ones used ``marketId`` + ``address``)."""
+        Sends ``userAddress`` (current pages; older ones used ``marketId`` + ``address``).
+
+        :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         return await self._balance("/getWalletAccountBalance", user_address)
 
     async def get_profile_balance_snapshot(self, user_address: str) -> Decimal:
-        """``GET /getProfileBalanceSnapshot``: the trading-profile balance."""
+        """``GET /getProfileBalanceSnapshot``: the trading-profile balance.
+
+        :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         return await self._balance("/getProfileBalanceSnapshot", user_address)
 
     async def get_net_profile_balance(self, user_address: str) -> Decimal:
         """``GET /getNetProfileBalance``: profile balance plus pending balances of closed
-        positions on all markets."""
+        positions on all markets.
+
+        :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         return await self._balance("/getNetProfileBalance", user_address)
 
     async def get_account_apt_balance(self, user_address: str) -> Decimal:
         """``GET /getAccountAptBalance``: the wallet's APT balance, as the server states it
-        (the documents do not say whether in APT or octas)."""
+        (the documents do not say whether in APT or octas).
+
+        :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         return await self._balance("/getAccountAptBalance", user_address)
 
     # -- deposits, withdrawals, history ------------------------------------------------------
@@ -262,7 +381,17 @@ class KanaRest:
 
     async def deposit(self, user_address: str, amount: Money) -> TxPayload:
         """``GET /deposit``: payload moving ``amount`` (human quote units, at most 6
-        decimals) from the wallet into the trading profile."""
+        decimals) from the wallet into the trading profile.
+
+        :raises ValidationError: if ``user_address`` is not an address or ``amount`` is not a
+            positive amount of at most 6 decimals (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_collateral("deposit", amount, user_address=checks.address(user_address))
         return await self.transaction(draft.on(None))
 
@@ -271,7 +400,18 @@ class KanaRest:
     ) -> TxPayload:
         """``GET /withdrawSpecifiMarket`` (sic: the spelling two independent clients use
         against the live API; one other writes ``withdrawSpecificMarket``): payload moving
-        ``amount`` of one market's collateral back to the wallet."""
+        ``amount`` of one market's collateral back to the wallet.
+
+        :raises ValidationError: if ``user_address`` is not an address, the market name is
+            unknown, or ``amount`` is not a positive amount within the quote decimals (with
+            ``check_grid``, the market's own) (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         address = checks.address(user_address)
         mid = await self._mid(market_id)
         draft = parse_collateral("withdraw_specific_market", amount, user_address=address,
@@ -282,7 +422,18 @@ class KanaRest:
         self, user_address: str, market_ids: Sequence[int | str], amount: Money
     ) -> TxPayload:
         """``GET /withdrawMultipleMarkets``: payload withdrawing ``amount`` from several
-        markets; ``marketIds`` is sent comma-separated."""
+        markets; ``marketIds`` is sent comma-separated.
+
+        :raises ValidationError: if ``user_address`` is not an address, ``market_ids`` is empty
+            or names an unknown market, or ``amount`` is not a positive amount of at most 6
+            decimals (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         address = checks.address(user_address)
         ids = checks.sequence(market_ids, "market_ids")
         if not ids:
@@ -293,7 +444,15 @@ class KanaRest:
         return await self.transaction(draft.on(None))
 
     async def get_deposit_and_withdraw_history(self, user_address: str) -> list[DepositWithdraw]:
-        """``GET /getDepositAndWithdrawHistory``."""
+        """``GET /getDepositAndWithdrawHistory``.
+
+        :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = {"userAddress": checks.address(user_address)}
         return await self.session.get(
             "/getDepositAndWithdrawHistory", query, list[DepositWithdraw]
@@ -307,7 +466,17 @@ class KanaRest:
         limit: int = 10,
         order: str = "desc",
     ) -> list[FundingPayment]:
-        """``GET /getFundingHistory``: funding settled on the user's positions, paged."""
+        """``GET /getFundingHistory``: funding settled on the user's positions, paged.
+
+        :raises ValidationError: if ``user_address`` is not an address, ``market_id`` names no
+            market, ``offset`` is negative, ``limit`` is not positive or ``order`` is neither
+            ``"asc"`` nor ``"desc"`` (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
         return await self.session.get(
             "/getFundingHistory", query, list[FundingPayment]
@@ -330,7 +499,18 @@ class KanaRest:
         """``GET /placeLimitOrder``. ``trade_side`` True = long position side, False = short;
         ``direction`` False = open/increase, True = close/reduce. ``restriction``: 0 none,
         1 fill-or-abort, 2 immediate-or-cancel, 3 post-or-abort. ``take_profit``/``stop_loss``
-        are trigger prices; ``None`` leaves them unset."""
+        are trigger prices; ``None`` leaves them unset.
+
+        :raises ValidationError: if an argument breaks a rule or, with ``check_grid``, the
+            market's grid (lots, ticks, min/max lots, leverage), or the market name is unknown
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_order(
             await self._mid(market_id), trade_side, direction, size, price, leverage,
             restriction, take_profit, stop_loss,
@@ -348,7 +528,18 @@ class KanaRest:
         stop_loss: Money | None = None,
     ) -> TxPayload:
         """``GET /placeMarketOrder``: like :meth:`place_limit_order` without price and
-        restriction; fills against the book at once."""
+        restriction; fills against the book at once.
+
+        :raises ValidationError: if an argument breaks a rule or, with ``check_grid``, the
+            market's grid (lots, ticks, min/max lots, leverage), or the market name is unknown
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_order(
             await self._mid(market_id), trade_side, direction, size, None, leverage,
             None, take_profit, stop_loss, limit=False,
@@ -359,7 +550,18 @@ class KanaRest:
         self, market_id: int | str, trade_side: bool, new_take_profit_price: Money
     ) -> TxPayload:
         """``GET /updateTakeProfit`` on the position (``market_id``, ``trade_side``);
-        a price of 0 clears it (0 means "none" at placement)."""
+        a price of 0 clears it (0 means "none" at placement).
+
+        :raises ValidationError: if ``trade_side`` is not a bool, the price is negative or (with
+            ``check_grid``) off the market's tick grid, or the market name is unknown (nothing is
+            sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_trigger(
             "update_take_profit", await self._mid(market_id), trade_side, new_take_profit_price
         )
@@ -369,7 +571,18 @@ class KanaRest:
         self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money
     ) -> TxPayload:
         """``GET /updateStopLoss`` on the position (``market_id``, ``trade_side``);
-        a price of 0 clears it."""
+        a price of 0 clears it.
+
+        :raises ValidationError: if ``trade_side`` is not a bool, the price is negative or (with
+            ``check_grid``) off the market's tick grid, or the market name is unknown (nothing is
+            sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_trigger(
             "update_stop_loss", await self._mid(market_id), trade_side, new_stop_loss_price
         )
@@ -377,17 +590,47 @@ class KanaRest:
 
     async def add_margin(self, market_id: int | str, trade_side: bool, amount: Money) -> TxPayload:
         """``GET /addMargin``: payload adding ``amount`` of collateral (human quote units) to
-        the position (``market_id``, ``trade_side``)."""
+        the position (``market_id``, ``trade_side``).
+
+        :raises ValidationError: if ``trade_side`` is not a bool, ``amount`` is not a positive
+            amount within the quote decimals, or the market name is unknown (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         mid = await self._mid(market_id)
         draft = parse_collateral("add_margin", amount, market_ids=[mid], trade_side=trade_side)
         return await self.transaction(draft.on(await self._grid(mid)))
 
     async def collapse_position(self, market_id: int | str) -> TxPayload:
-        """``GET /collapsePosition``: payload closing the user's positions in the market."""
+        """``GET /collapsePosition``: payload closing the user's positions in the market.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         return await self._build("/collapsePosition", {"marketId": str(await self._mid(market_id))})
 
     async def settle_pnl(self, user_address: str, market_id: int | str) -> TxPayload:
-        """``GET /settlePnl``: payload moving the market's settled PnL into the profile."""
+        """``GET /settlePnl``: payload moving the market's settled PnL into the profile.
+
+        :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
+            neither a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         query = _user(user_address, await self._mid(market_id))
         return await self._build("/settlePnl", query)
 
@@ -410,7 +653,20 @@ class KanaRest:
         parallel (element *i* of each describes order *i*) and must be of equal length.
         ``order_types[i]`` True = limit, False = market; a market order's price may be
         ``None`` (sent as 0: the body needs a slot). ``restriction`` applies to every
-        limit order (the REST body takes one value)."""
+        limit order (the REST body takes one value).
+
+        :raises ValidationError: if an argument breaks a rule or, with ``check_grid``, the
+            market's grid (lots, ticks, min/max lots, leverage),
+            lists of unequal length, or the
+            market name is unknown
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
             leverages, restriction, take_profits, stop_losses,
@@ -428,7 +684,17 @@ class KanaRest:
         Body fields are sent as ``cancelOrderIds`` and ``orderSides``: the names three
         independent clients use against the live API (the oldest doc page says ``orderIds``
         and ``cancelTradeSides``). ``cancel_trade_sides[i]`` is the position side of order *i*
-        (True long, False short)."""
+        (True long, False short).
+
+        :raises ValidationError: if an order id or side is malformed, the lists differ in
+            length, or the market name is unknown (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
         return await self.transaction(draft.on(None))
 
@@ -451,7 +717,19 @@ class KanaRest:
         transaction (a quote refresh). Cancels as in :meth:`cancel_multiple_orders`, orders as
         in :meth:`place_multiple_orders`. Field names follow the live clients: ``cancelOrderIds``,
         ``orderSides``, ``tradeSides`` (doc: ``orderIds``, ``cancelTradeSides``,
-        ``orderTradeSides``) and ``leverages``."""
+        ``orderTradeSides``) and ``leverages``.
+
+        :raises ValidationError: if an argument breaks a rule or, with ``check_grid``, the
+            market's grid (lots, ticks, min/max lots, leverage), lists of unequal length, or the
+            market name is unknown
+            (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         draft = parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
             leverages, restriction, take_profits, stop_losses,
@@ -463,7 +741,15 @@ class KanaRest:
     async def transaction(self, terms: Terms) -> TxPayload:
         """The unsigned payload of checked order terms (:mod:`kana_async.orders`): the one
         place an order's wire text is sent. The trader calls this with terms built on the
-        market's grid and compares the answer with the same terms before signing."""
+        market's grid and compares the answer with the same terms before signing.
+
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+        """
         path = _PATHS[terms.function]
         if isinstance(terms, BatchTerms):
             return await self._post(path, terms.body())
@@ -477,7 +763,16 @@ class KanaRest:
     async def get_open_orders(
         self, user_address: str, market_id: int | str | None = None
     ) -> list[OpenOrder]:
-        """``GET /getOpenOrders`` (indexer view); all markets when ``market_id`` is None."""
+        """``GET /getOpenOrders`` (indexer view); all markets when ``market_id`` is None.
+
+        :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
+            neither a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _user(user_address, await self._optional_mid(market_id))
         return await self.session.get("/getOpenOrders", query, list[OpenOrder])
 
@@ -485,7 +780,16 @@ class KanaRest:
         self, user_address: str, market_id: int | str
     ) -> list[OpenOrder]:
         """``GET /getOpenOrdersFromContract``: open orders read from the chain (no indexer
-        lag)."""
+        lag).
+
+        :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
+            neither a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _user(user_address, await self._mid(market_id))
         return await self.session.get(
             "/getOpenOrdersFromContract", query, list[OpenOrder]
@@ -500,21 +804,49 @@ class KanaRest:
         order: str = "desc",
     ) -> list[Order]:
         """``GET /getOrderHistory``, paged (``order`` is ``"asc"`` or ``"desc"`` by time).
-        Sends ``userAddress`` as current clients do (the oldest page says ``address``)."""
+        Sends ``userAddress`` as current clients do (the oldest page says ``address``).
+
+        :raises ValidationError: if ``user_address`` is not an address, ``market_id`` names no
+            market, ``offset`` is negative, ``limit`` is not positive or ``order`` is neither
+            ``"asc"`` nor ``"desc"`` (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
         return await self.session.get("/getOrderHistory", query, list[Order])
 
     async def get_positions(
         self, user_address: str, market_id: int | str | None = None
     ) -> list[Position]:
-        """``GET /getPositions`` (indexer view); all markets when ``market_id`` is None."""
+        """``GET /getPositions`` (indexer view); all markets when ``market_id`` is None.
+
+        :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
+            neither a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _user(user_address, await self._optional_mid(market_id))
         return await self.session.get("/getPositions", query, list[Position])
 
     async def get_positions_from_contract(
         self, user_address: str, market_id: int | str
     ) -> list[Position]:
-        """``GET /getPositionsFromContract``: positions read from the chain."""
+        """``GET /getPositionsFromContract``: positions read from the chain.
+
+        :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
+            neither a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _user(user_address, await self._mid(market_id))
         return await self.session.get(
             "/getPositionsFromContract", query, list[Position]
@@ -524,7 +856,16 @@ class KanaRest:
         self, market_id: int | str, order_id: int | str
     ) -> Order:
         """``GET /getOrderStatusByOrderId`` (the docs' name; some clients call
-        ``/fetchOrderStatusById``): one order's current record."""
+        ``/fetchOrderStatusById``): one order's current record.
+
+        :raises ValidationError: if ``order_id`` is not an order id, or ``market_id`` is neither
+            a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = {"marketId": str(await self._mid(market_id)), "orderId": checks.order_id(order_id)}
         return await self.session.get("/getOrderStatusByOrderId", query, Order)
 
@@ -538,7 +879,17 @@ class KanaRest:
     ) -> list[Trade]:
         """``GET /getFills`` between two times (aware ``datetime`` or ISO-8601 strings with an
         offset, sent as UTC ``...Z`` in ``from``/``to``). Optional filters: ``userAddress``
-        (current clients' name; the oldest page says ``address``) and ``orderId``."""
+        (current clients' name; the oldest page says ``address``) and ``orderId``.
+
+        :raises ValidationError: if a time is not an aware ``datetime`` or ISO-8601 text with an
+            offset, ``from_time`` is after ``to_time``, a filter is malformed, or the market name
+            is unknown (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = {"marketId": str(await self._mid(market_id))}
         start = p.iso_time(from_time, "from_time")
         end = p.iso_time(to_time, "to_time")
@@ -560,7 +911,17 @@ class KanaRest:
         market_id: int | str | None = None,
     ) -> list[Trade]:
         """``GET /getFillsForGivenTimestamp``: the user's fills between two Unix times
-        (seconds, or aware ``datetime``)."""
+        (seconds, or aware ``datetime``).
+
+        :raises ValidationError: if ``user_address`` is not an address, a time is neither Unix
+            seconds nor an aware ``datetime``, ``from_timestamp`` is after ``to_timestamp``, or the
+            market name is unknown (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _user(user_address, await self._optional_mid(market_id))
         start = p.unix_time(from_timestamp, "from_timestamp")
         end = p.unix_time(to_timestamp, "to_timestamp")
@@ -576,7 +937,16 @@ class KanaRest:
         self, user_address: str, market_id: int | str | None = None
     ) -> list[Trade]:
         """``GET /getTradeHistory``: the user's fills; all markets when ``market_id`` is
-        None."""
+        None.
+
+        :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
+            neither a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         query = _user(user_address, await self._optional_mid(market_id))
         return await self.session.get("/getTradeHistory", query, list[Trade])
 
@@ -584,7 +954,16 @@ class KanaRest:
         self, user_address: str, market_id: int | str
     ) -> list[str]:
         """``GET /getAllOpenOrderIds``: ids of the user's resting orders (decimal strings,
-        even when the server sends numbers)."""
+        even when the server sends numbers).
+
+        :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
+            neither a market id nor a known market name (nothing is sent).
+        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+            its answer cannot be read.
+        :raises TransportError: if no usable answer comes within the retry policy (connection
+            failure, timeout, 5xx).
+        """
         ids: list[str | int] = await self.session.get(
             "/getAllOpenOrderIds", _user(user_address, await self._mid(market_id)), _IDS
         )

@@ -62,7 +62,10 @@ class RateLimiter:
         return False
 
     async def acquire(self) -> None:
-        """Wait for a token (returns at once while the bucket has one)."""
+        """Wait for a token (returns at once while the bucket has one).
+
+        :raises: nothing; a waiter that is cancelled gives its slot back.
+        """
         self._refill()
         self._tokens -= 1
         if self._tokens >= 0:

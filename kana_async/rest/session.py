@@ -148,10 +148,14 @@ class RestSession:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called; requests then raise ``TransportError``."""
         return self._closed
 
     async def close(self) -> None:
-        """Close the aiohttp session if this object created it. Safe to call twice."""
+        """Close the aiohttp session if this object created it. Safe to call twice.
+
+        :raises: nothing; a session given by the caller is left open for its owner.
+        """
         self._closed = True
         session, self._session = self._session, None
         if self._owns_session:
@@ -202,6 +206,15 @@ class RestSession:
 
         Every Kana REST call is safe to repeat (see the module docstring), so connection
         failures, timeouts, 5xx and 429 are retried; other 4xx are not.
+
+        :raises AuthError: on HTTP 401/403 (not retried).
+        :raises RateLimitError: on HTTP 429 when the retries are spent (``retry_after`` set if
+            the server gave one).
+        :raises ApiError: on another 4xx, ``success: false``, an answer that is not a Kana
+            envelope or does not decode as ``result``, one larger than ``max_body``, or a
+            redirect to another origin (never followed: the API key stays home).
+        :raises TransportError: if no usable answer came within the retry policy (connection
+            failure, timeout, 5xx), or the session is closed.
         """
         dec = _decoder_for(result)
         url = self._url(path, params)

@@ -174,7 +174,12 @@ class StreamMux:
         :class:`~kana_async.ValidationError`. ``overflow`` defaults to keep-latest for
         snapshot topics and to error for the ``live_*`` event topics; ``buffer_size`` bounds
         an error-policy buffer. Must be called with the event loop running (the connection
-        opens in the background).
+        opens in the background). The topic methods below call this with the right key.
+
+        :raises ValidationError: if the topic is unknown, the key is missing or malformed (an
+            address, a market id), ``overflow`` or ``buffer_size`` is invalid, or a market
+            name is given without a market list or is unknown to an already fetched one.
+        :raises KanaError: if the stream is closed.
         """
         if self._closed:
             raise KanaError("the stream is closed")
@@ -254,61 +259,118 @@ class StreamMux:
         self._start(sub)
 
     def positions(self, address: str, **options: Any) -> Subscription[list[Position]]:
-        """Open positions of a profile address (full list on every change)."""
+        """Open positions of a profile address (full list on every change).
+
+        :raises ValidationError: if ``address`` is not an address, or an option (``overflow``,
+            ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[Position]],
                     self.subscribe("positions", address=address, **options))
 
     def open_orders(self, address: str, **options: Any) -> Subscription[list[OpenOrder]]:
-        """Resting orders of a profile address (full list on every change)."""
+        """Resting orders of a profile address (full list on every change).
+
+        :raises ValidationError: if ``address`` is not an address, or an option (``overflow``,
+            ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[OpenOrder]],
                     self.subscribe("open_orders", address=address, **options))
 
     def order_history(self, address: str, **options: Any) -> Subscription[list[Order]]:
-        """Order history of a profile address."""
+        """Order history of a profile address.
+
+        :raises ValidationError: if ``address`` is not an address, or an option (``overflow``,
+            ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[Order]],
                     self.subscribe("order_history", address=address, **options))
 
     def trade_history(self, address: str, **options: Any) -> Subscription[list[Trade]]:
-        """Fills of a profile address."""
+        """Fills of a profile address.
+
+        :raises ValidationError: if ``address`` is not an address, or an option (``overflow``,
+            ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[Trade]],
                     self.subscribe("trade_history", address=address, **options))
 
     def deposit_withdraw_history(
         self, address: str, **options: Any
     ) -> Subscription[list[DepositWithdraw]]:
-        """Deposits and withdrawals of a profile address."""
+        """Deposits and withdrawals of a profile address.
+
+        :raises ValidationError: if ``address`` is not an address, or an option (``overflow``,
+            ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[DepositWithdraw]],
                     self.subscribe("deposit_withdraw_history", address=address, **options))
 
     def live_order_history(self, address: str, **options: Any) -> Subscription[Order]:
-        """Each new order event of a profile address, one at a time (nothing may be lost)."""
+        """Each new order event of a profile address, one at a time (nothing may be lost).
+
+        :raises ValidationError: if ``address`` is not an address, or an option (``overflow``,
+            ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[Order],
                     self.subscribe("live_order_history", address=address, **options))
 
     def live_trade_history(self, address: str, **options: Any) -> Subscription[Trade]:
-        """Each new fill of a profile address, one at a time (nothing may be lost)."""
+        """Each new fill of a profile address, one at a time (nothing may be lost).
+
+        :raises ValidationError: if ``address`` is not an address, or an option (``overflow``,
+            ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[Trade],
                     self.subscribe("live_trade_history", address=address, **options))
 
     def orderbook(self, market_id: int | str, **options: Any) -> Subscription[OrderBook]:
-        """The order book of a market, as an :class:`OrderBook` per snapshot."""
+        """The order book of a market, as an :class:`OrderBook` per snapshot.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a market name the
+            stream can resolve (an unknown name of a list not fetched yet fails the first read), or
+            an option (``overflow``, ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[OrderBook],
                     self.subscribe("orderbook", market_id=market_id, **options))
 
     def recent_trades(self, market_id: int | str, **options: Any) -> Subscription[list[Trade]]:
-        """The latest trades of a market."""
+        """The latest trades of a market.
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a market name the
+            stream can resolve (an unknown name of a list not fetched yet fails the first read), or
+            an option (``overflow``, ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[Trade]],
                     self.subscribe("recent_trades", market_id=market_id, **options))
 
     def best_price(self, market_id: int | str, **options: Any) -> Subscription[list[BestPrice]]:
         """Best bid and ask of a market, on every change of either. PROVISIONAL: the documents
         name this topic without its payload; items follow the simulator's shape and keep
-        unknown fields in ``.extra`` (see :class:`~kana_async.models.BestPrice`)."""
+        unknown fields in ``.extra`` (see :class:`~kana_async.BestPrice`).
+
+        :raises ValidationError: if ``market_id`` is neither a market id nor a market name the
+            stream can resolve (an unknown name of a list not fetched yet fails the first read), or
+            an option (``overflow``, ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[BestPrice]],
                     self.subscribe("best_price", market_id=market_id, **options))
 
     def live_funding_rate(self, **options: Any) -> Subscription[list[FundingRate]]:
-        """Current funding rates of every market."""
+        """Current funding rates of every market.
+
+        :raises ValidationError: if an option (``overflow``, ``buffer_size``) is invalid.
+        :raises KanaError: if the stream is closed.
+        """
         return cast(Subscription[list[FundingRate]],
                     self.subscribe("live_funding_rate", **options))
 
@@ -487,10 +549,14 @@ class StreamMux:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called; :meth:`subscribe` then raises ``KanaError``."""
         return self._closed
 
     async def close(self) -> None:
-        """Close the socket, stop every task and end every subscription. Idempotent."""
+        """Close the socket, stop every task and end every subscription. Idempotent.
+
+        :raises: nothing; each subscription's pending read ends its iteration.
+        """
         if self._closed:
             return
         self._closed = True

@@ -97,8 +97,16 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
 class Subscription(Generic[T]):
     """``async for item in sub`` yields typed items of one topic and key.
 
-    Created by :class:`~kana_async.stream.StreamMux`; close it with ``await sub.close()`` or
+    Created by :class:`~kana_async.StreamMux`; close it with ``await sub.close()`` or
     ``async with``. One task reads a subscription at a time.
+
+    A read raises instead of yielding when something must not pass unnoticed, then iteration
+    may go on: :class:`~kana_async.SlowConsumerError` (items were dropped, ``Overflow.ERROR``)
+    and :class:`~kana_async.StreamGapError` (a reconnect, event topics) once each. A
+    subscription that ended on an error raises it once and then stops:
+    :class:`~kana_async.TransportError` after ``ReconnectPolicy.max_attempts`` failed
+    connects, :class:`~kana_async.ConnectionRejectedError` when the server refused for good,
+    :class:`~kana_async.ValidationError` for a market name that names no market.
     """
 
     def __init__(
@@ -302,13 +310,25 @@ class Subscription(Generic[T]):
         return value if convert is None else convert(value)
 
     async def get(self) -> T:
-        """The next item (what ``async for`` does); raises ``StopAsyncIteration`` when closed."""
+        """The next item (what ``async for`` does), waiting for it.
+
+        :raises SlowConsumerError: once, if items were dropped before this read (error policy);
+            the next read continues with what was kept.
+        :raises StreamGapError: once, where a reconnect may have lost events; the next read
+            continues.
+        :raises TransportError: once, if the stream gave up (``max_attempts`` connects failed,
+            or a :class:`~kana_async.ConnectionRejectedError`); the subscription is closed.
+        :raises ValidationError: once, if the market name it was opened with names no market.
+        :raises StopAsyncIteration: if the subscription is closed (or the stream).
+        :raises RuntimeError: if another task is already reading it.
+        """
         return await self.__anext__()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
+        """True once closed (by :meth:`close`, the stream's close, or a final error)."""
         return self._closed
 
     @property
@@ -344,6 +364,8 @@ class Subscription(Generic[T]):
         """Stop receiving. Buffered items are discarded; a pending read ends the iteration.
 
         Closing twice is fine.
+
+        :raises: nothing.
         """
         self.close_nowait()
 
@@ -386,6 +408,7 @@ class Subscription(Generic[T]):
 
     @property
     def stats(self) -> SubscriptionStats:
+        """A snapshot of this subscription's counters and state (new on every read)."""
         return SubscriptionStats(
             topic=self.topic,
             key=self.key,

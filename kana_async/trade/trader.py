@@ -159,7 +159,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -184,7 +184,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -212,7 +212,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -243,7 +243,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -271,7 +271,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -315,7 +315,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -353,7 +353,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -394,7 +394,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -429,7 +429,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -470,7 +470,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -530,7 +530,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -562,7 +562,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         """
         mid = await self._mid(market_id)
         orders = await self.rest.get_open_orders_from_contract(self.address, mid)
@@ -604,7 +604,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -631,7 +631,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
@@ -654,7 +654,7 @@ class Trader:
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
             ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
             re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if the trader was closed (:meth:`aclose`).
+        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
         """
