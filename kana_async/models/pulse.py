@@ -2,19 +2,20 @@
 
 Each Struct is named after the document's schema without its namespace (``models.``,
 ``services.``, ``user.``, ``connection.``, ``funding.``) and exposes every documented field
-under the document's name (P2); each field is optional and ``None`` when absent, and unknown
+under the document's name; each field is optional and ``None`` when absent, and unknown
 fields are ignored. Numbers that are money, prices, amounts, rates or other measurements decode
-to ``Decimal``, from JSON numbers and numeric strings alike (P7), and a non-finite or absurd one
-fails the decode like the Kana models (:mod:`.common`). Integer timestamps are kept as sent:
-the document mixes seconds and milliseconds (P6). Sides, order types and states are plain
-strings: the document's enums mix actions and filters into them (P4).
+to ``Decimal``, from JSON numbers and numeric strings alike, and a non-finite or absurd one
+fails the decode like the Kana models. Integer timestamps are kept as sent: the document mixes
+seconds and milliseconds. Sides, order types and states are plain strings: the document's enums
+mix actions and filters into them.
 
-Order-book levels are kept as sent (``[price, amount]`` or ``[action, price, amount]``, B4),
-with JSON numbers as ``Decimal``; :func:`book_level` reads one.
+Order-book levels are kept as sent (``[price, amount]`` or ``[action, price, amount]``), with
+JSON numbers as ``Decimal``; :func:`book_level` reads one.
 """
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -81,7 +82,7 @@ class ConnectionMessage(WireStruct, frozen=True, kw_only=True):
 
 
 class LoginResponse(WireStruct, frozen=True, kw_only=True):
-    """``services.LoginResponse``. Its repr never shows the tokens (AU7)."""
+    """``services.LoginResponse``. Its repr never shows the tokens."""
 
     access_token: str | None = None
     #: Seconds, per the schema (the document's example is an epoch value: AU3).
@@ -202,7 +203,7 @@ class BuySellResponse(WireStruct, frozen=True, kw_only=True):
 
 class PositionConfirmation(WireStruct, frozen=True, kw_only=True):
     """``models.PositionConfirmation``. ``leverage`` and ``size_currency`` are typed integer
-    in the document but may be fractional (P7)."""
+    in the document but may be fractional."""
 
     average_price: Decimal | None = None
     delta: Decimal | None = None
@@ -285,7 +286,7 @@ class DepositWithdrawalConfirmation(WireStruct, frozen=True, kw_only=True):
 
 
 class GetInstrumentResponse(WireStruct, frozen=True, kw_only=True):
-    """``models.GetInstrumentResponse``. ``contract_size`` may be fractional (P7)."""
+    """``models.GetInstrumentResponse``. ``contract_size`` may be fractional."""
 
     base_currency: str | None = None
     contract_size: Decimal | None = None
@@ -321,7 +322,7 @@ class OrderBookStats(WireStruct, frozen=True, kw_only=True):
 
 class GetOrderBookResponse(WireStruct, frozen=True, kw_only=True):
     """``models.GetOrderBookResponse``. It has no ``change_id``: it is never joined to a
-    ``book.*`` chain (B2). Levels as sent; read one with :func:`book_level`."""
+    ``book.*`` chain. Levels as sent; read one with :func:`book_level`."""
 
     ask_iv: Decimal | None = None
     asks: list[RawLevel] | None = None
@@ -528,9 +529,10 @@ class PublishFee(WireStruct, frozen=True, kw_only=True):
 class BookLevel(NamedTuple):
     """One level read by :func:`book_level`; ``action`` is ``None`` for ``[price, amount]``."""
 
+    # decimal.Decimal spelled out: a NamedTuple's annotations stay text in its signature.
     action: str | None
-    price: Decimal
-    amount: Decimal
+    price: decimal.Decimal
+    amount: decimal.Decimal
 
 
 def _number(value: object, what: str) -> Decimal:
@@ -554,10 +556,10 @@ def _number(value: object, what: str) -> Decimal:
 
 
 def book_level(level: object) -> BookLevel:
-    """Read one level, ``[price, amount]`` or ``[action, price, amount]`` (B4).
+    """Read one level, ``[price, amount]`` or ``[action, price, amount]``.
 
-    Raises ``ValueError`` naming the rule for any other shape, a non-numeric or non-finite
-    price or amount, or a non-string action.
+    :raises ValueError: naming the rule, for any other shape, a non-numeric or non-finite
+       price or amount, or a non-string action
     """
     if not isinstance(level, (list, tuple)):
         raise ValueError("a level must be [price, amount] or [action, price, amount]")
@@ -596,8 +598,12 @@ class PulseDecoder(Generic[T]):
         return f"PulseDecoder({getattr(self.type, '__name__', self.type)})"
 
     def decode(self, data: WireBytes) -> T:
-        """Decode ``data``; raises ``msgspec.DecodeError`` (too deeply nested JSON included)
-        or ``msgspec.ValidationError``."""
+        """Decode ``data`` (JSON bytes or text) into the decoder's type.
+
+        :raises msgspec.DecodeError: if ``data`` is not JSON, or is nested too deeply
+        :raises msgspec.ValidationError: if it is not the type's shape, or holds non-finite
+           money (the message names the field)
+        """
         try:
             try:
                 value: T = self._decode(data)

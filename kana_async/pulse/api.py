@@ -11,7 +11,9 @@ which returns the typed result (:func:`~kana_async.pulse.methods.decode_result`)
 
 from __future__ import annotations
 
+import inspect
 import re
+import textwrap
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -294,11 +296,12 @@ class PulseMethods:
         nonce: str | None = None,
         data: str | None = None,
     ) -> LoginResponse:
-        """``public/auth``: tokens for one grant, sending only that grant's fields (AU1).
+        """``public/auth``: tokens for one grant, sending only that grant's fields.
 
         ``client_credentials`` needs ``client_id`` and ``client_secret``;
         ``client_signature`` needs ``client_id``, ``timestamp`` (ms) and ``signature``
-        (``nonce`` and ``data`` optional); ``refresh_token`` needs ``refresh_token``.
+        (``nonce`` and ``data`` optional); ``refresh_token`` needs ``refresh_token``. The
+        client then uses the tokens returned (and keeps them out of its logs and errors).
         """
         params = _auth_params(_text(grant_type, "grant_type"), {
             "client_id": client_id,
@@ -313,7 +316,8 @@ class PulseMethods:
 
     async def logout(self, *, invalidate_token: bool = True) -> None:
         """``private/logout`` (WebSocket only): end the session; cancel-on-disconnect does
-        not fire (L7)."""
+        not fire. The client is finished: every later call raises
+        :class:`~kana_async.KanaError` (create a new one)."""
         params = {"invalidate_token": _bool(invalidate_token, "invalidate_token")}
         await self._request(_M["private/logout"], params)
 
@@ -348,7 +352,7 @@ class PulseMethods:
     async def get_delivery_prices(
         self, *, index_name: str, count: int | None = None, offset: int | None = None
     ) -> list[GetDeliveryPricesResponse]:
-        """``public/get_delivery_prices`` of one index (sent lower-cased, P8)."""
+        """``public/get_delivery_prices`` of one index (its name is sent lower-cased)."""
         params = _params(index_name=(index_name, _index), count=(count, _int),
                          offset=(offset, _int))
         return cast(list[GetDeliveryPricesResponse],
@@ -376,7 +380,8 @@ class PulseMethods:
                     await self._request(_M["public/get_funding_rate_history"], params))
 
     async def get_index_price(self, *, index_name: str) -> Decimal:
-        """``public/get_index_price`` of one index (sent lower-cased, P8)."""
+        """``public/get_index_price``: the price of one index (its name is sent
+        lower-cased)."""
         params = _params(index_name=(index_name, _index))
         return cast(Decimal, await self._request(_M["public/get_index_price"], params))
 
@@ -400,12 +405,13 @@ class PulseMethods:
                     await self._request(_M["public/last_trades_by_instrument"], params))
 
     async def disable_heartbeat(self) -> None:
-        """``public/disable_heartbeat`` (WebSocket only)."""
+        """``public/disable_heartbeat`` (WebSocket only); kept for the connections that
+        follow."""
         await self._request(_M["public/disable_heartbeat"], {})
 
     async def set_heartbeat(self, *, interval: int) -> None:
         """``public/set_heartbeat`` (WebSocket only): ``interval`` in whole seconds, at
-        least 10 (L1)."""
+        least 10; kept for the connections that follow."""
         params = {"interval": _int(interval, "interval", minimum=MIN_HEARTBEAT)}
         await self._request(_M["public/set_heartbeat"], params)
 
@@ -420,8 +426,8 @@ class PulseMethods:
         trigger_fill_condition: str | None = None, linked_order_type: str | None = None,
         otoco_config: Sequence[Mapping[str, Any]] | None = None, mmp: bool | None = None,
     ) -> BuySellResponse:
-        """``private/buy``: place a buy order. Never re-sent; a lost reply is an unknown
-        outcome found again by ``label`` (L6)."""
+        """``private/buy``: place a buy order. Never re-sent; without a ``label`` one is
+        generated, so that an order whose reply is lost can be found again."""
         params = _order_params(
             instrument_name, amount, type, price, label, time_in_force, max_show, post_only,
             reduce_only, trigger, trigger_price, trigger_fill_condition, linked_order_type,
@@ -438,8 +444,8 @@ class PulseMethods:
         trigger_fill_condition: str | None = None, linked_order_type: str | None = None,
         otoco_config: Sequence[Mapping[str, Any]] | None = None, mmp: bool | None = None,
     ) -> BuySellResponse:
-        """``private/sell``: place a sell order. Never re-sent; a lost reply is an unknown
-        outcome found again by ``label`` (L6)."""
+        """``private/sell``: place a sell order. Never re-sent; without a ``label`` one is
+        generated, so that an order whose reply is lost can be found again."""
         params = _order_params(
             instrument_name, amount, type, price, label, time_in_force, max_show, post_only,
             reduce_only, trigger, trigger_price, trigger_fill_condition, linked_order_type,
@@ -451,8 +457,8 @@ class PulseMethods:
         self, *, order_id: str, amount: Number | None = None, price: Number | None = None,
         trigger_price: Number | None = None,
     ) -> BuySellResponse:
-        """``private/edit``: change an order's amount, price or trigger price (P3: the
-        amount is optional)."""
+        """``private/edit``: change an order's amount, price or trigger price (the amount
+        is optional)."""
         params = _params(
             order_id=(order_id, _name),
             amount=(amount, _positive),
@@ -475,26 +481,31 @@ class PulseMethods:
     async def cancel_all_by_instrument(
         self, *, instrument_name: str, detailed: bool | None = None, type: str | None = None
     ) -> list[OrderConfirmation]:
-        """``private/cancel_all_by_instrument`` (``type`` filters; ``all`` allowed, P4)."""
+        """``private/cancel_all_by_instrument``: cancel the orders of one instrument
+        (``type`` filters them; ``all`` is allowed)."""
         params = _params(instrument_name=(instrument_name, _name),
                          detailed=(detailed, _bool), type=(type, _name))
         return cast(list[OrderConfirmation],
                     await self._request(_M["private/cancel_all_by_instrument"], params))
 
     async def enable_cancel_on_disconnect(self) -> None:
-        """``private/enable_cancel_on_disconnect`` for this connection (L4)."""
+        """``private/enable_cancel_on_disconnect`` for this connection; the client turns
+        it on again on every new connection."""
         await self._request(_M["private/enable_cancel_on_disconnect"], {})
 
     async def disable_cancel_on_disconnect(self) -> None:
-        """``private/disable_cancel_on_disconnect`` for this connection (L4)."""
+        """``private/disable_cancel_on_disconnect`` for this connection, and for the ones
+        that follow."""
         await self._request(_M["private/disable_cancel_on_disconnect"], {})
 
     async def get_cancel_on_disconnect(self) -> bool:
-        """``private/get_cancel_on_disconnect`` (WebSocket only)."""
+        """``private/get_cancel_on_disconnect`` (WebSocket only): whether it is on for
+        this connection."""
         return cast(bool, await self._request(_M["private/get_cancel_on_disconnect"], {}))
 
     async def get_mmp_config(self, *, index_name: str | None = None) -> MMPConfig:
-        """``private/get_mmp_config`` (index sent lower-cased, P8)."""
+        """``private/get_mmp_config``: the market-maker protection settings (the index
+        name is sent lower-cased)."""
         params = _params(index_name=(index_name, _index))
         return cast(MMPConfig, await self._request(_M["private/get_mmp_config"], params))
 
@@ -514,7 +525,8 @@ class PulseMethods:
     async def get_open_orders_by_instrument(
         self, *, instrument_name: str, count: int | None = None, type: str | None = None
     ) -> list[OrderConfirmation]:
-        """``private/get_open_orders_by_instrument`` (``type`` filters; ``all`` allowed)."""
+        """``private/get_open_orders_by_instrument`` (``type`` filters them; ``all`` is
+        allowed)."""
         params = _params(instrument_name=(instrument_name, _name), count=(count, _int),
                          type=(type, _name))
         return cast(list[OrderConfirmation],
@@ -523,8 +535,8 @@ class PulseMethods:
     async def get_order_book(
         self, *, instrument_name: str, depth: int | None = None
     ) -> GetOrderBookResponse:
-        """``private/get_order_book``: a book snapshot without ``change_id`` (never joined
-        to a ``book.*`` chain, B2)."""
+        """``private/get_order_book``: a book snapshot without ``change_id``, never joined
+        to a ``book.*`` channel's chain."""
         params = _params(instrument_name=(instrument_name, _name), depth=(depth, _int))
         return cast(GetOrderBookResponse,
                     await self._request(_M["private/get_order_book"], params))
@@ -534,7 +546,7 @@ class PulseMethods:
         include_old: bool | None = None, include_unfilled: bool | None = None,
         offset: int | None = None,
     ) -> list[OrderConfirmation]:
-        """``private/get_order_history_by_instrument``."""
+        """``private/get_order_history_by_instrument``: past orders of one instrument."""
         params = _params(
             instrument_name=(instrument_name, _name),
             count=(count, _int),
@@ -546,7 +558,7 @@ class PulseMethods:
                     await self._request(_M["private/get_order_history_by_instrument"], params))
 
     async def get_order_state(self, *, order_id: str) -> OrderConfirmation:
-        """``private/get_order_state``: one order (P5)."""
+        """``private/get_order_state``: one order, by id."""
         params = _params(order_id=(order_id, _name))
         return cast(OrderConfirmation,
                     await self._request(_M["private/get_order_state"], params))
@@ -556,7 +568,7 @@ class PulseMethods:
         offset: int | None = None,
     ) -> list[OrderConfirmation]:
         """``private/get_order_state_by_label``: how an order of unknown outcome is found
-        (L6)."""
+        (:attr:`~kana_async.UnknownOutcomeError.label`)."""
         params = _params(currency=(currency, _name), label=(label, _text),
                          count=(count, _int), offset=(offset, _int))
         return cast(list[OrderConfirmation],
@@ -596,7 +608,8 @@ class PulseMethods:
         end_timestamp: int | None = None, sorting: str | None = None,
         start_timestamp: int | None = None,
     ) -> list[TradesResponse]:
-        """``private/get_user_trades_by_instrument``."""
+        """``private/get_user_trades_by_instrument``: this account's trades on one
+        instrument."""
         params = _params(
             instrument_name=(instrument_name, _name),
             count=(count, _int),
@@ -610,7 +623,7 @@ class PulseMethods:
     async def get_user_trades_by_order(
         self, *, order_id: str, count: int | None = None, sorting: str | None = None
     ) -> list[TradesResponse]:
-        """``private/get_user_trades_by_order``."""
+        """``private/get_user_trades_by_order``: the trades of one order."""
         params = _params(order_id=(order_id, _name), count=(count, _int),
                          sorting=(sorting, _name))
         return cast(list[TradesResponse],
@@ -643,3 +656,62 @@ class PulseMethods:
         params = _params(currency=(currency, _name), kind=(kind, _name))
         return cast(list[PositionConfirmation],
                     await self._request(_M["private/get_positions"], params))
+
+
+# -- what each typed method raises ------------------------------------------------------------
+
+
+def raises_fields(spec: MethodSpec) -> str:
+    """The ``:raises`` fields of the typed method of ``spec``, from how the spec makes it
+    travel (private, WebSocket only, an order) and what the session does with each outcome."""
+    refused = (
+        "if the client has no ``client_id`` and ``client_secret`` (a private method) or the "
+        "gateway refused them" if spec.private
+        else "if the gateway refused the client's credentials (or, over HTTP, the request)"
+    )
+    fields = [
+        ("ValidationError", "if an argument breaks its rule (the message names it)"
+         + (", or the client is HTTP only: this method is served on the WebSocket only"
+            if spec.ws_only else "") + "; nothing is sent"),
+        ("AuthError", refused),
+        ("PulseRpcError", "if the gateway answers with an error (its ``code``, ``message`` "
+         "and ``data``): the call was refused, not executed"
+         + ("" if spec.places_order else
+            "; a busy gateway ('too many requests') is waited out first, within ``timeout``")),
+    ]
+    if spec.places_order:
+        fields += [
+            ("UnknownOutcomeError", "if the order left but no readable reply came back (none "
+             "within ``timeout``, the connection dropped, an unreadable answer): it may have "
+             "executed and is never re-sent; find it by the error's ``label`` with "
+             ":meth:`get_order_state_by_label` or on ``user.orders``"),
+            ("TransportError", "if the order never left (the connection was not ready within "
+             "``timeout`` or could not be made), the client was closed while it waited, or it "
+             "gave up reconnecting"),
+        ]
+    else:
+        fields.append(
+            ("TransportError", "if the connection was not ready within ``timeout``, dropped "
+             "before the reply, or no reply came in time (the call is never re-sent), or the "
+             "client gave up reconnecting"))
+        if spec.shape != "none":
+            fields.append(("ApiError", "if the result is not the documented shape"))
+    fields.append(("KanaError", "if the client is closed or logged out"))
+    return "\n".join(
+        textwrap.fill(f":raises {error}: {why}", width=96, subsequent_indent="   ",
+                      break_on_hyphens=False)
+        for error, why in fields
+    )
+
+
+def _document_raises() -> None:
+    """Append its ``:raises`` fields to every typed method's docstring (``help()`` and the
+    reference show them)."""
+    for spec in METHODS.values():
+        method = PulseMethods.__dict__.get(spec.name)
+        if method is None:  # subscribe and unsubscribe_all are the client's own
+            continue
+        method.__doc__ = f"{inspect.cleandoc(method.__doc__ or '')}\n\n{raises_fields(spec)}"
+
+
+_document_raises()

@@ -88,14 +88,17 @@ class PulseBook:
 
     @property
     def synced(self) -> bool:
+        """Whether the book can be trusted (``status == "synced"``)."""
         return self.status == "synced"
 
     @property
     def best_bid(self) -> Level | None:
+        """The highest bid as ``(price, amount)``; None when there is none."""
         return self.bids[0] if self.bids else None
 
     @property
     def best_ask(self) -> Level | None:
+        """The lowest ask as ``(price, amount)``; None when there is none."""
         return self.asks[0] if self.asks else None
 
 

@@ -70,17 +70,32 @@ class PulseClient(PulseMethods):
     # -- lifecycle --------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Open the WebSocket and wait until it is ready (authenticated, heartbeat set,
-        cancel-on-disconnect on if asked): wrong credentials raise here. Calls connect
-        lazily too."""
+        """Open the WebSocket and wait until it is ready: authenticated, heartbeat set,
+        cancel-on-disconnect on if asked (``async with`` calls it). HTTP only, it gets the
+        tokens when credentials are given. Calls connect lazily too; connecting first makes
+        wrong credentials fail here rather than on the first order.
+
+        :raises AuthError: if the gateway refused the credentials (not retried; every later
+           call raises it too)
+        :raises TransportError: if the connection was not ready within ``timeout`` (it keeps
+           trying in the background), or the client gave up reconnecting
+        :raises KanaError: if the client is closed or logged out
+        """
         await self._session.connect()
 
     async def close(self) -> None:
-        """Close the socket, stop every task, end every subscription. Idempotent."""
+        """Close the socket, stop every task, end every subscription; calls still waiting
+        for a reply raise :class:`~kana_async.TransportError`. Idempotent.
+
+        :raises asyncio.CancelledError: only if the task awaiting it is cancelled (everything
+           is cancelled all the same); closing never fails otherwise
+        """
         await self._session.close()
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called (a logged-out client is not closed, but
+        finished)."""
         return self._session.closed
 
     async def __aenter__(self) -> PulseClient:
@@ -105,26 +120,60 @@ class PulseClient(PulseMethods):
         return await self._session.request(spec, params)
 
     async def call(self, method: str, **params: Any) -> Any:
-        """Send any method (``"public/get_index_price"``) with ``params`` as given; the
-        result is the decoded JSON, numbers with a fraction as ``Decimal``."""
+        """Send any method (``"public/get_index_price"``) with ``params`` as given, unchecked;
+        the result is the decoded JSON, numbers with a fraction as ``Decimal``. It travels
+        like the typed method of that name: ``private/buy`` and ``private/sell`` are orders
+        (a ``label`` is generated when none is given), never re-sent.
+
+        :raises ValidationError: if ``method`` is not ``public/NAME`` or ``private/NAME``, or
+           is served on the WebSocket only and the client is HTTP only; nothing is sent
+        :raises AuthError: if a private method is called without ``client_id`` and
+           ``client_secret``, or the gateway refused them
+        :raises PulseRpcError: if the gateway answers with an error (its ``code``,
+           ``message`` and ``data``): the call was refused, not executed
+        :raises UnknownOutcomeError: if an order left but no readable reply came back: it may
+           have executed; find it by the error's ``label``
+        :raises TransportError: if the connection was not ready within ``timeout``, dropped
+           before the reply, or no reply came in time (never re-sent)
+        :raises ApiError: if the result is not JSON
+        :raises KanaError: if the client is closed or logged out
+        """
         return await self._session.call(method, params)
 
     def subscribe(self, channel: str, *, overflow: Overflow | str | None = None,
                   capacity: int | None = None) -> Subscription[Any]:
         """One channel (``"book.BTC_USD-PERPETUAL.raw"``, ``"user.orders.any.raw"``) as an
-        async iterator of typed items; book channels yield books. ``public/subscribe`` or
-        ``private/subscribe`` is picked from the name. ``overflow`` (``"keep_latest"`` or
-        ``"error"``) defaults to the channel's kind; ``capacity`` bounds an error-policy
-        buffer. Closing it never touches the others."""
+        async iterator of typed items; book channels yield :class:`~kana_async.pulse.PulseBook`
+        objects. ``public/subscribe`` or ``private/subscribe`` is picked from the name and
+        sent in the background, again after every reconnect. ``overflow`` (``"keep_latest"``
+        or ``"error"``) defaults to the channel's kind; ``capacity`` bounds an error-policy
+        buffer. Closing it never touches the others.
+
+        :raises ValidationError: if the channel name is not one the gateway serves, an option
+           is invalid, or the client is HTTP only (channels need the WebSocket)
+        :raises AuthError: if the channel is private and the client has no ``client_id`` and
+           ``client_secret``, or the gateway refused them
+        :raises TransportError: if the client gave up reconnecting
+        :raises KanaError: if the client is closed or logged out
+        """
         return self._session.subscribe(channel, overflow=overflow, capacity=capacity)
 
     async def unsubscribe_all(self) -> None:
-        """End every subscription: sends ``public/unsubscribe_all`` and, when authenticated,
-        ``private/unsubscribe_all``."""
+        """End every subscription (their iterators stop), then send
+        ``public/unsubscribe_all`` and, when the client has credentials,
+        ``private/unsubscribe_all``.
+
+        :raises ValidationError: if the client is HTTP only (channels need the WebSocket)
+        :raises PulseRpcError: if the gateway answers either request with an error
+        :raises TransportError: if the connection was not ready within ``timeout``, dropped
+           before the reply, or no reply came in time
+        :raises KanaError: if the client is closed or logged out
+        """
         await self._session.unsubscribe_all()
 
     def stats(self) -> PulseStats:
-        """Connection state, frame counters, calls in flight and every subscription."""
+        """A snapshot: connection state, frame counters, calls in flight, the labels of
+        orders in doubt and every subscription."""
         return self._session.stats()
 
     def __repr__(self) -> str:

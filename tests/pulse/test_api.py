@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from kana_async import PulseClient
 from kana_async.errors import ValidationError
 from kana_async.models.pulse import (
     BuySellResponse,
@@ -502,3 +503,19 @@ def test_hostile_results_fail_as_decode_errors(method: str) -> None:
             pass
         else:
             assert spec.shape == "none", (method, body[:20])
+
+
+@pytest.mark.parametrize("spec", [s for s in METHODS.values() if s.name in vars(PulseMethods)],
+                         ids=lambda spec: spec.name)
+def test_each_typed_method_says_what_it_raises_and_why(spec: MethodSpec) -> None:
+    doc = inspect.getdoc(getattr(PulseClient, spec.name)) or ""
+    raised = {line.split(":")[1].split()[1] for line in doc.splitlines()
+              if line.startswith(":raises ")}
+    expected = {"ValidationError", "AuthError", "PulseRpcError", "TransportError", "KanaError"}
+    expected |= {"UnknownOutcomeError"} if spec.places_order else set()
+    expected |= {"ApiError"} if not spec.places_order and spec.shape != "none" else set()
+    assert raised == expected
+    assert ("served on the WebSocket only" in doc) == spec.ws_only
+    assert ("has no ``client_id``" in doc) == spec.private
+    # Readable in help(): the fields follow the description, one blank line between.
+    assert "\n\n:raises ValidationError:" in doc
