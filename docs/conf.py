@@ -62,6 +62,15 @@ nitpicky = True
 nitpick_ignore_regex = [
     # Type variables of generic classes and helpers.
     ("py:(class|obj)", r"kana_async\..*\.[A-Z]"),
+    # What IndexerServer reads of an engine (a Protocol): users pass it a sim Engine, which
+    # has its entry.
+    ("py:class", r"kana_async\.sim\.indexer\.IndexerEngine"),
+    # The Kana engine's mutable state values a Change carries (Change.value): a listener reads
+    # their wire form, Change.record; the engine alone holds and changes them.
+    ("py:class", r"kana_async\.sim\.state\.(OrderSnapshot|Fill)"),
+    # The Pulse engine's balance journal (PulseEngine.ledger), changed only inside the
+    # engine's transactions; accounts are read through the engine's queries.
+    ("py:class", r"kana_async\.sim\.pulse\.accounts\.Ledger"),
 ]
 
 html_theme = "furo"

@@ -68,6 +68,7 @@ class Faults:
 
     @property
     def refusing(self) -> bool:
+        """Whether new connections are being refused now (:meth:`refuse_connections`)."""
         return time.monotonic() < self.refuse_until
 
     # -- WebSocket ---------------------------------------------------------------------------
@@ -92,25 +93,35 @@ class Faults:
         self.frame_faults.extend(faults)
 
     def take_frame_fault(self) -> FrameFault | None:
+        """For the push being sent (the server's side): its corruption, consuming one; None
+        when none is scripted."""
         return self.frame_faults.pop(0) if self.frame_faults else None
 
     # -- Aptos node --------------------------------------------------------------------------
 
     def reject_next_transactions(self, count: int = 1, reason: str | None = None) -> None:
+        """Reject the next ``count`` submitted transactions before they execute, with
+        ``reason`` as the node's message (the client sees a rejection, nothing happened)."""
         self.reject_transactions = count
         if reason is not None:
             self.reject_reason = reason
 
     def take_rejection(self) -> str | None:
+        """For the transaction being submitted (the node's side): the reason to reject it
+        with, consuming one rejection; None to accept it."""
         if self.reject_transactions <= 0:
             return None
         self.reject_transactions -= 1
         return self.reject_reason
 
     def hang_next_submissions(self, count: int = 1) -> None:
+        """Execute the next ``count`` submitted transactions but never answer them (the
+        connection is held until the client gives up): an order of unknown outcome."""
         self.hang_submissions = count
 
     def take_hang(self) -> bool:
+        """For the transaction being submitted (the node's side): whether to execute it
+        without answering, consuming one scripted hang."""
         if self.hang_submissions <= 0:
             return False
         self.hang_submissions -= 1

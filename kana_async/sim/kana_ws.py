@@ -143,6 +143,10 @@ class IndexerServer:
 
     @property
     def port(self) -> int:
+        """The port it is bound to.
+
+        :raises RuntimeError: if it is not running
+        """
         if self._server is None:
             raise RuntimeError("the indexer server is not running")
         port: int = self._server.sockets[0].getsockname()[1]
@@ -150,10 +154,15 @@ class IndexerServer:
 
     @property
     def url(self) -> str:
+        """``ws://host:port/ws/``, what ``KanaClient(ws_url=...)`` takes.
+
+        :raises RuntimeError: if it is not running
+        """
         return f"ws://{_url_host(self.host)}:{self.port}/ws/"
 
     @property
     def clients(self) -> int:
+        """How many connections are open now."""
         return len(self._clients)
 
     def subscribers(self, topic: str, key: str | None = None) -> int:
@@ -162,6 +171,11 @@ class IndexerServer:
         return len(self._subscribers.get((topic, key), ()))
 
     async def start(self) -> None:
+        """Bind ``host:port`` (0: an ephemeral port) and start pushing the engine's changes; a
+        second call does nothing.
+
+        :raises OSError: if the port cannot be bound
+        """
         if self._server is not None:
             return
         self._drop_generation = self.faults.drop_generation
@@ -180,7 +194,11 @@ class IndexerServer:
         self._publisher = asyncio.create_task(self._publish_loop(), name="kana-sim-ws-publisher")
 
     async def stop(self) -> None:
-        """Close every connection and the listening socket; safe to call twice."""
+        """Close every connection and the listening socket; safe to call twice.
+
+        :raises asyncio.CancelledError: only if the task awaiting it is cancelled; stopping
+           never fails otherwise
+        """
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None

@@ -87,11 +87,13 @@ class Audit:
 
     @property
     def held(self) -> int:
+        """Every place quote coin can be, summed (sub-units)."""
         return (self.wallets + self.free + self.pending + self.reserved + self.margins
                 + self.unrealized_pnl + self.fees + self.insurance)
 
     @property
     def balanced(self) -> bool:
+        """Whether ``held == minted`` and every market's long and short lots match."""
         return self.held == self.minted and not any(self.open_lots.values())
 
 
@@ -190,7 +192,8 @@ class Ledger:
     # -- wallets and listeners -----------------------------------------------------------------
 
     def add_listener(self, fn: Callable[[Change], None]) -> Callable[[], None]:
-        """Call ``fn`` with every :class:`Change`; returns a function that removes it."""
+        """Call ``fn`` with every :class:`~kana_async.sim.engine.Change`; returns a function
+        that removes it."""
         self._listeners.append(fn)
 
         def remove() -> None:

@@ -137,6 +137,7 @@ class MarketSpec:
         return ticks * self.tick
 
     def quote_units(self, amount: Decimal) -> int:
+        """Human quote amount -> 6-decimal sub-units."""
         return quote_units(amount)
 
     def notional(self, lots: int, ticks: int) -> int:
@@ -146,6 +147,7 @@ class MarketSpec:
 
     @property
     def maintenance_rate(self) -> Decimal:
+        """The maintenance margin as a fraction (``maintenance_margin_bps`` / 10,000)."""
         return Decimal(self.maintenance_margin_bps) / 10_000
 
 

@@ -69,6 +69,10 @@ class Simulator:
     ``seed``, ``clock``, the faucet amounts, ``market_maker`` and ``funding_interval`` are not
     used). ``pulse`` configures the Pulse gateway (``None``: not served); it has its own engine
     (``sim.pulse.engine``), stepped with the other, and shares the seed and the clock.
+
+    :raises ValidationError: if ``host`` is not a loopback address, ``port`` is not 0 or a port
+       from 1 to 65532, ``step_interval`` is not > 0 (or None), ``push_interval`` is < 0, or
+       ``pulse`` is not a :class:`PulseConfig` (or None)
     """
 
     def __init__(
@@ -148,17 +152,25 @@ class Simulator:
 
     @property
     def running(self) -> bool:
+        """Whether the servers are bound (between :meth:`start` and :meth:`close`)."""
         return self._stack is not None
 
     @property
     def urls(self) -> dict[str, str | None]:
+        """Every URL by name (``rest``, ``ws``, ``node``, ``pulse_ws``, ``pulse_http``), to
+        pass on as ``KanaClient(**...)`` arguments or print; None before :meth:`start` (and
+        for Pulse when it is not served)."""
         return {"rest": self.rest_url, "ws": self.ws_url, "node": self.node_url,
                 "pulse_ws": self.pulse_ws_url, "pulse_http": self.pulse_http_url}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind every server and start stepping; on failure nothing stays open."""
+        """Bind every server and start stepping the engines; a second call does nothing.
+
+        :raises OSError: if a port cannot be bound (with ``port=N``, one of N to N+3 is taken);
+           nothing stays open
+        """
         if self._stack is not None:
             return
         async with AsyncExitStack() as stack:
@@ -186,7 +198,11 @@ class Simulator:
         logger.info("simulator running: %s", self.urls)
 
     async def close(self) -> None:
-        """Stop stepping, close every connection and socket; safe to call twice."""
+        """Stop stepping, close every connection and socket; safe to call twice.
+
+        :raises asyncio.CancelledError: only if the task awaiting it is cancelled; closing
+           never fails otherwise
+        """
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()

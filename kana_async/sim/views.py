@@ -34,6 +34,7 @@ class Views(Ledger):
         return records.market_info(self._market(market_id), self.package_address, self._created)
 
     def all_market_info(self) -> list[Record]:
+        """``getMarketInfo`` of every market."""
         return [self.market_info(m) for m in self.markets]
 
     def market_price(self, market_id: int) -> Record:
@@ -90,6 +91,7 @@ class Views(Ledger):
                 for o in self._resting(profile, market_id)]
 
     def open_order_ids(self, profile: str, market_id: int) -> list[str]:
+        """The ids of ``profile``'s resting orders on one market, oldest first."""
         profile = normalize_address(profile, param="profile")
         return [str(o.order_id) for o in self._resting(profile, market_id)]
 

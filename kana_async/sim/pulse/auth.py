@@ -73,14 +73,18 @@ class Authenticator:
     # -- queries ---------------------------------------------------------------------------------
 
     def registered(self, client_id: str) -> bool:
+        """Whether ``client_id`` is registered (its first ``client_credentials`` login set its
+        secret)."""
         return client_id in self._secrets
 
     @property
     def token_count(self) -> int:
+        """How many access and refresh tokens are live (memory stays bounded)."""
         return len(self._access) + len(self._refresh)
 
     @property
     def nonce_count(self) -> int:
+        """How many signature nonces are remembered (to refuse a replayed one)."""
         return len(self._nonces)
 
     def client_of(self, token: str) -> str:
@@ -197,6 +201,7 @@ class Authenticator:
             self._refresh.pop(grant.pair, None)
 
     def revoke_client(self, client_id: str) -> None:
+        """Revoke every token of ``client_id``: its next private call is refused 13009."""
         for store in (self._access, self._refresh):
             for token in [t for t, g in store.items() if g.client_id == client_id]:
                 del store[token]

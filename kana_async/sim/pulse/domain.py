@@ -2,7 +2,8 @@
 
 Amounts are whole contracts and prices whole ticks of the order's :class:`~.instruments.Instrument`;
 coin money is :class:`~decimal.Decimal` on the ``COIN_QUANTUM`` grid. Timestamps are milliseconds.
-:mod:`.views` turns these values into the document's JSON shapes; the engine alone changes them.
+The gateway's views turn these values into the document's JSON shapes; the engine alone changes
+them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ Direction = Literal["buy", "sell"]
 
 @dataclass(slots=True, eq=False)
 class Order:
-    """A user's order; it satisfies :class:`kana_async.sim.book.BookEntry` while it rests."""
+    """A user's order; the simulator's order book holds it while it rests."""
 
     order_id: int                 # wire: ``order_id_text(order_id)`` (24 hex digits)
     owner: str                    # the account (client_id)
@@ -65,7 +66,7 @@ class Order:
     origin: str | None = None     # the connection that placed it (cancel-on-disconnect)
     api: bool = True
     expire_ms: int | None = None  # good_til_day: when the order expires (next 08:00 UTC)
-    #: The book's side flag (a plain attribute, as :class:`~kana_async.sim.book.BookEntry`
+    #: The book's side flag (a plain attribute, as ``kana_async.sim.book.BookEntry``
     #: needs); always ``direction == "sell"``.
     is_ask: bool = field(init=False)
 
@@ -81,6 +82,7 @@ class Order:
 
     @property
     def is_trigger(self) -> bool:
+        """Whether it is a stop or take-profit order (waiting for its trigger price)."""
         return self.order_type.startswith(("stop_", "take_"))
 
 
@@ -150,6 +152,9 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class Deposit:
+    """A deposit into an account (the faucet's on first sight), as ``private/get_deposits``
+    lists it."""
+
     amount: Decimal
     currency: str
     received_timestamp: int       # ms

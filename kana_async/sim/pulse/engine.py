@@ -59,7 +59,15 @@ _INTERNAL_FUNDS = 1000
 
 
 class PulseEngine(Queries):
-    """Simulated Pulse v2 exchange state. Synchronous; drive :meth:`step` from a timer."""
+    """Simulated Pulse v2 exchange state. Synchronous; drive :meth:`step` from a timer.
+
+    Calls answer what the gateway answers; a call the gateway would refuse raises its
+    JSON-RPC error (``kana_async.sim.pulse.errors.PulseError``: ``code`` and message) and
+    changes nothing.
+
+    :raises ValueError: if a limit or ``funding_interval`` is not positive, there is no
+       instrument, or a faucet amount is negative
+    """
 
     def __init__(self, *, seed: int = 0, clock: Callable[[], float] = time.time,
                  instruments: Iterable[Instrument] = DEFAULT_INSTRUMENTS,
@@ -462,6 +470,7 @@ class PulseEngine(Queries):
         return order, trades
 
     def cancel(self, client_id: str, order_id: str) -> Order:
+        """Cancel one of ``client_id``'s live orders; the cancelled order."""
         order = self._own_live(client_id, order_id)
         with self._txn() as j:
             self._close(j, order, "cancelled", "user_request")

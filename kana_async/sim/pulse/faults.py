@@ -100,11 +100,15 @@ class PulseFaults:
         self._notify("drop")
 
     def refuse_connections(self, seconds: float) -> None:
-        """Answer new connections with HTTP 503 for ``seconds`` (0 ends a refusal)."""
+        """Answer new connections with HTTP 503 for ``seconds`` (0 ends a refusal).
+
+        :raises ValidationError: if ``seconds`` is not a finite number >= 0
+        """
         self.refuse_until = self._clock() + _seconds("seconds", seconds)
 
     @property
     def refusing(self) -> bool:
+        """Whether new connections are being refused now (:meth:`refuse_connections`)."""
         return self._clock() < self.refuse_until
 
     def stall(self) -> None:
@@ -114,6 +118,7 @@ class PulseFaults:
         self._notify("stall")
 
     def unstall(self) -> None:
+        """End a :meth:`stall`: the replies that waited go out, pushes resume."""
         self.stalled = False
         self._notify("unstall")
 
@@ -121,7 +126,11 @@ class PulseFaults:
 
     def hold_replies(self, count: int = 1, *, release_after: float | None = None) -> None:
         """Hold back the next ``count`` replies (WS and HTTP) until :meth:`release`, or until
-        ``release_after`` seconds after each was held. Notifications keep flowing."""
+        ``release_after`` seconds after each was held. Notifications keep flowing.
+
+        :raises ValidationError: if ``count`` is not an integer from 0 to 10,000 or
+           ``release_after`` not a finite number of seconds >= 0
+        """
         self.hold_count = _count("count", count)
         self.hold_delay = None if release_after is None else _seconds(
             "release_after", release_after)
@@ -141,31 +150,46 @@ class PulseFaults:
         self._notify("release")
 
     def shuffle_replies(self, window: int, *, flush_after: float = 0.1) -> None:
-        """Send each connection's replies in random order, ``window`` at a time (0 or 1: off)."""
+        """Send each connection's replies in random order, ``window`` at a time (0 or 1: off);
+        a partial window goes out ``flush_after`` seconds after its first reply.
+
+        :raises ValidationError: if ``window`` is not an integer from 0 to 10,000 or
+           ``flush_after`` not a finite number of seconds >= 0
+        """
         self.shuffle_window = _count("window", window)
         self.shuffle_flush = _seconds("flush_after", flush_after)
 
     def send_stray_errors(self, *kinds: StrayError) -> None:
         """Send an error frame without an ``id`` (``no_id``) or with ``"id": null``
-        (``null_id``) before each of the next replies, one kind per reply, in order."""
+        (``null_id``) before each of the next replies, one kind per reply, in order.
+
+        :raises ValidationError: if a kind is neither ``no_id`` nor ``null_id``
+        """
         for kind in kinds:
             if kind not in ("no_id", "null_id"):
                 raise ValidationError("kinds", "each must be 'no_id' or 'null_id'", kind)
         self.stray_errors.extend(kinds)
 
     def take_stray_error(self) -> StrayError | None:
+        """For the reply being sent (the server's side): the stray error frame to send ahead
+        of it, consuming one; None when none is scripted."""
         if not self.stray_errors:
             return None
         self.counts["stray_error"] = self.counts.get("stray_error", 0) + 1
         return self.stray_errors.popleft()
 
     def clock(self) -> float:
+        """Now, on the clock refusals and held replies are timed with."""
         return self._clock()
 
     # -- data ------------------------------------------------------------------------------
 
     def gap(self, instrument_name: str, count: int = 1) -> None:
-        """Skip a ``change_id`` in the next ``count`` book changes of ``instrument_name``."""
+        """Skip a ``change_id`` in the next ``count`` book changes of ``instrument_name``.
+
+        :raises ValidationError: if ``instrument_name`` is not a non-empty string or ``count``
+           not an integer from 0 to 10,000
+        """
         if not isinstance(instrument_name, str) or not instrument_name:
             raise ValidationError("instrument_name", "must be an instrument name",
                                   instrument_name)

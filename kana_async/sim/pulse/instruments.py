@@ -39,10 +39,12 @@ class Instrument:
 
     @property
     def kind(self) -> str:
+        """``future``: Deribit lists perpetuals as futures."""
         return "future"  # Deribit lists perpetuals as futures
 
     @property
     def settlement_currency(self) -> str:
+        """The coin margin, profit and funding are paid in (the base currency)."""
         return self.base_currency
 
     # -- conversions at the edge (raise PulseError naming the rule) -------------------------------
@@ -58,9 +60,11 @@ class Instrument:
                       f"the tick size {self.tick_size}")
 
     def amount(self, contracts: int) -> Decimal:
+        """Whole contracts -> USD amount."""
         return contracts * self.contract_size
 
     def price(self, ticks: int) -> Decimal:
+        """Whole ticks -> USD price."""
         return ticks * self.tick_size
 
     def snap(self, price: Decimal) -> int:

@@ -81,6 +81,7 @@ class Queries:
     # -- accounts ---------------------------------------------------------------------------
 
     def instrument(self, name: str) -> Instrument:
+        """The instrument called ``name``; an unknown one raises the gateway's error."""
         inst = self.instruments.get(name) if isinstance(name, str) else None
         if inst is None:
             raise PulseError(Code.INVALID_OR_UNSUPPORTED_INSTRUMENT,
@@ -118,6 +119,7 @@ class Queries:
         return account
 
     def now_ms(self) -> int:
+        """The engine's clock, in milliseconds (the gateway's timestamps)."""
         return int(self._clock() * 1000)
 
     def _required(self, account: Account, currency: str) -> Decimal:
@@ -188,6 +190,7 @@ class Queries:
 
     def open_orders(self, client_id: str, instrument_name: str, *, type: str = "all",
                     count: int | None = None) -> list[Order]:
+        """``client_id``'s open orders on one instrument, newest first (``type`` filters)."""
         self.instrument(instrument_name)
         check_type(type)
         check_count(count, optional=True)
@@ -217,6 +220,8 @@ class Queries:
 
     def orders_by_label(self, client_id: str, currency: str, label: str | None = None, *,
                         count: int = 20, offset: int = 0) -> list[Order]:
+        """``client_id``'s orders (open and finished) in ``currency`` carrying ``label`` (any
+        label when None)."""
         coins = self._coins(currency)
         check_count(count)
         check_count(offset, "offset", minimum=0, limit=10**9)
@@ -234,6 +239,7 @@ class Queries:
                     order_id: str | None = None, start_ms: int | None = None,
                     end_ms: int | None = None, count: int = 10, sorting: str = "desc"
                     ) -> list[Trade]:
+        """``client_id``'s trades, filtered by instrument, order and time."""
         if instrument_name is not None:
             self.instrument(instrument_name)
         number = None
@@ -252,6 +258,7 @@ class Queries:
                     end_seq: int | None = None, start_ms: int | None = None,
                     end_ms: int | None = None, count: int = 10, sorting: str = "desc"
                     ) -> list[Trade]:
+        """The public trades of one instrument, filtered by sequence number and time."""
         self.instrument(instrument_name)
         check_count(count)
         start_seq, end_seq = millis(start_seq, "start_seq"), millis(end_seq, "end_seq")
@@ -379,6 +386,7 @@ class Queries:
 
     def deposits(self, client_id: str, *, currency: str | None = None, count: int = 10,
                  offset: int = 0) -> list[Deposit]:
+        """``client_id``'s deposits (the faucet's), newest first."""
         coins = self._coins(currency)
         check_count(count)
         check_count(offset, "offset", minimum=0, limit=10**9)
@@ -421,6 +429,7 @@ class Queries:
         return book.depth(False), book.depth(True)
 
     def order_book(self, instrument_name: str, depth: int | None = None) -> BookSummary:
+        """A snapshot of one instrument's book with its day figures (``get_order_book``)."""
         inst = self.instrument(instrument_name)
         check_count(depth, "depth", optional=True)
         book = self._books[instrument_name]
@@ -445,9 +454,11 @@ class Queries:
         )
 
     def index_price(self, index_name: str) -> Decimal:
+        """The current price of an index (``btc_usd``)."""
         return self.index[self._index_name(index_name)]
 
     def mark_price(self, instrument_name: str) -> Decimal:
+        """The current mark price of one instrument."""
         self.instrument(instrument_name)
         return self.mark[instrument_name]
 
@@ -466,6 +477,7 @@ class Queries:
 
     def candles(self, instrument_name: str, resolution: str, start_ms: int,
                 end_ms: int) -> Candles:
+        """OHLC bars of one instrument's trades (``get_tradingview_chart_data``)."""
         self.instrument(instrument_name)
         return candles(self._trades[instrument_name], resolution, start_ms, end_ms)
 
@@ -481,6 +493,7 @@ class Queries:
 
     @property
     def last_seq(self) -> int:
+        """The sequence number of the newest event (see :meth:`events_since`)."""
         return self._seq
 
     def events_since(self, seq: int) -> list[Event]:

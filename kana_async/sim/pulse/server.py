@@ -97,6 +97,8 @@ class PulseServer:
     """The Pulse v2 gateway of one simulator (``sim.pulse``): ``engine``, ``auth``, ``faults``.
 
     ``start()`` binds ``host:port`` (0: ephemeral); ``stop()`` closes every connection and task.
+    ``async with PulseServer(PulseEngine(...), Authenticator(time.time)) as gateway:`` runs one
+    on its own. ``stats`` counts connections, requests, errors and what the faults did.
     """
 
     def __init__(self, engine: PulseEngine, auth: Authenticator,
@@ -129,20 +131,33 @@ class PulseServer:
 
     @property
     def running(self) -> bool:
+        """Whether it is bound (between :meth:`start` and :meth:`stop`)."""
         return self._runner is not None
 
     @property
     def port(self) -> int:
+        """The port it is bound to.
+
+        :raises RuntimeError: if it is not running
+        """
         if self._port is None:
             raise RuntimeError("the Pulse gateway is not running")
         return self._port
 
     @property
     def ws_url(self) -> str:
+        """``ws://host:port/ws/api/v2``, what ``PulseClient(ws_url)`` takes.
+
+        :raises RuntimeError: if it is not running
+        """
         return f"ws://{_url_host(self.host)}:{self.port}{WS_PATH}"
 
     @property
     def http_url(self) -> str:
+        """``http://host:port/api/v2``, what ``PulseClient(http_url=...)`` takes.
+
+        :raises RuntimeError: if it is not running
+        """
         return f"http://{_url_host(self.host)}:{self.port}{HTTP_PREFIX}"
 
     def subscribers(self, channel: str) -> int:
@@ -150,6 +165,8 @@ class PulseServer:
         return self.pusher.subscribers(channel)
 
     def app(self) -> web.Application:
+        """A new aiohttp application with the gateway's WebSocket and HTTP routes, what
+        :meth:`start` serves (the push task is :meth:`start`'s own)."""
         app = web.Application(client_max_size=self.config.max_frame)
         app.router.add_get(WS_PATH, self._ws_handler)
         app.router.add_get(WS_PATH + "/", self._ws_handler)
@@ -159,7 +176,10 @@ class PulseServer:
         return app
 
     async def start(self) -> None:
-        """Bind and start pushing; on failure nothing stays open."""
+        """Bind ``host:port`` and start pushing notifications; a second call does nothing.
+
+        :raises OSError: if the port cannot be bound; nothing stays open
+        """
         if self._runner is not None:
             return
         self._unstalled = asyncio.Event()
@@ -180,7 +200,12 @@ class PulseServer:
         self._push_task = asyncio.create_task(self._push_loop(), name="kana-sim-pulse-push")
 
     async def stop(self) -> None:
-        """Close every connection, task and socket; safe to call twice."""
+        """Close every connection (cancel-on-disconnect fires for the sessions that turned it
+        on), task and socket; safe to call twice.
+
+        :raises asyncio.CancelledError: only if the task awaiting it is cancelled; stopping
+           never fails otherwise
+        """
         runner, self._runner = self._runner, None
         if runner is None:
             return
