@@ -41,13 +41,34 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def kana_sim_options() -> dict[str, Any]:
-    """Keyword arguments for :class:`kana_async.sim.Simulator`; override to change them."""
+    """Keyword arguments for the :class:`~kana_async.sim.Simulator` of :func:`kana_sim`:
+    none by default (ephemeral ports, seed 0, a market maker, the Pulse gateway).
+
+    Override it in a ``conftest.py`` for a module or a whole suite, e.g. ``return {"seed": 7,
+    "step_interval": None}``; a ``@pytest.mark.kana_sim(...)`` marker on a test updates these
+    for that test. Which keywords exist and what they refuse: :class:`~kana_async.sim.Simulator`.
+    """
     return {}
 
 
 async def _running_simulator(
     request: pytest.FixtureRequest, kana_sim_options: dict[str, Any]
 ) -> AsyncIterator[Simulator]:
+    """A running :class:`~kana_async.sim.Simulator` for one test, closed after it.
+
+    Its options are :func:`kana_sim_options` updated by the keywords of the closest
+    ``@pytest.mark.kana_sim(...)`` marker (the marker wins). Everything a test needs is on it:
+    the URLs (``rest_url``, ``ws_url``, ``node_url``, ``pulse_ws_url``, ``pulse_http_url``),
+    the engines to read or step (``engine``, ``pulse.engine``) and the fault controls
+    (``faults``, ``pulse.faults``).
+
+    The test fails at once, without running, if it is a plain ``def`` (the simulator serves on
+    the test's event loop, which does not run during a synchronous test) or if pytest-asyncio
+    is not installed; it errors in setup if the simulator cannot start.
+
+    :raises ValidationError: if an option breaks a :class:`~kana_async.sim.Simulator` rule
+    :raises OSError: if a fixed ``port`` (one of N to N+3) is taken
+    """
     _require_async_test(request)
     from .sim import Simulator  # here, so that merely loading the plugin stays cheap
 

@@ -94,3 +94,14 @@ async def test_a_sync_test_fails_at_once_saying_to_make_it_async(tmp_path: Path)
     assert "test_sync_test_asks_for_the_simulator is not async" in text
     assert "async def" in text
     assert "pytest-asyncio" in text
+
+
+def test_the_fixtures_say_what_they_give_and_how_to_configure_them() -> None:
+    from kana_async import testing
+
+    sim_doc = testing.kana_sim.__doc__ or ""
+    options_doc = testing.kana_sim_options.__doc__ or ""
+    assert "@pytest.mark.kana_sim(...)" in sim_doc
+    assert "plain ``def``" in sim_doc
+    assert ":raises ValidationError:" in sim_doc
+    assert "conftest.py" in options_doc
