@@ -2,13 +2,15 @@
 
 An order's arguments are checked in two steps, because the second needs the market:
 
-1. :func:`parse_order` / :func:`parse_batch` / :func:`parse_trigger` (pure, no market): sides
-   and flags are real bools, the restriction is known, every number is a finite decimal >= 0
-   and the lists of a batch have one length. A bad value fails here, before any request.
+1. :func:`parse_order`, :func:`parse_placements`, :func:`parse_cancels`,
+   :func:`parse_trigger`, :func:`parse_collateral` (pure, no market): sides and flags are
+   real bools, the restriction is known, every number is a finite decimal >= 0 and the
+   lists of a batch have one length. A bad value raises
+   :class:`~kana_async.ValidationError` here, before any request.
 2. ``draft.on(market)``: sizes on the lot grid and within min/max lots, prices on the tick
-   grid, leverage within the market's maximum (:mod:`kana_async.units`). ``market=None``
-   (the REST client with ``check_grid=False``) checks only that sizes and prices are > 0
-   and leverage is within 1..20.
+   grid, leverage within the market's maximum (:mod:`kana_async.units`), again a
+   ``ValidationError`` if not. ``market=None`` (the REST client with ``check_grid=False``)
+   checks only that sizes and prices are > 0 and leverage is within 1..20.
 
 The result (:class:`OrderTerms`, :class:`BatchTerms`, :class:`TriggerTerms`, and
 :class:`CollateralTerms` for deposits, withdrawals and margin) holds the market,
@@ -198,7 +200,10 @@ class OrderTerms:
         return query
 
     def arguments(self) -> list[Any]:
-        """The entry function's arguments, in on-chain integers."""
+        """The entry function's arguments, in on-chain integers.
+
+        :raises ValueError: if the terms were built without the market (no lots or ticks).
+        """
         head: list[Any] = [self.market_id, self.trade_side, self.direction, _known(self.lots)]
         if self.price is not None:
             head.append(_known(self.ticks))
@@ -223,7 +228,11 @@ class OrderDraft:
     stop_loss: _Number | None
 
     def on(self, market: MarketInfo | None) -> OrderTerms:
-        """The terms on the market's grid (``None``: sign and bound checks only)."""
+        """The terms on the market's grid (``None``: sign and bound checks only).
+
+        :raises ValidationError: if the size, price, TP/SL or leverage is off the market's
+            grid or bounds.
+        """
         lots, size_text = _size(market, self.size)
         ticks, price_text = (None, None) if self.price is None else _price(market, self.price)
         leverage = _leverage(market, self.leverage)
@@ -251,7 +260,11 @@ def parse_order(
     stop_loss: object = None, *, limit: bool = True,
 ) -> OrderDraft:
     """Check one order's arguments (``limit=False``: a market order, ``price`` and
-    ``restriction`` ignored); ``market_id`` is already resolved."""
+    ``restriction`` ignored); ``market_id`` is already resolved.
+
+    :raises ValidationError: if a side is not a bool, the restriction is not 0..3, or a number
+        is not a finite decimal >= 0.
+    """
     side = checks.boolean(trade_side, "trade_side")
     close = checks.boolean(direction, "direction")
     rule = checks.restriction(restriction) if limit else None
@@ -277,23 +290,34 @@ class TriggerTerms:
     trigger: Trigger
 
     def query(self) -> dict[str, str]:
+        """The REST builder's query (the price as plain decimal text, ``"0"`` to clear)."""
         field = ("newTakeProfitPrice" if self.function == "update_take_profit"
                  else "newStopLossPrice")
         return {"marketId": str(self.market_id), "tradeSide": _flag(self.trade_side),
                 field: self.trigger.text}
 
     def arguments(self) -> list[Any]:
+        """The entry function's arguments, in on-chain integers.
+
+        :raises ValueError: if the terms were built without the market (no ticks known).
+        """
         return [self.market_id, self.trade_side, _ticks(self.trigger)]
 
 
 @dataclass(frozen=True, slots=True)
 class TriggerDraft:
+    """A TP/SL update checked as far as it can be without the market."""
+
     function: str
     market_id: int
     trade_side: bool
     price: _Number
 
     def on(self, market: MarketInfo | None) -> TriggerTerms:
+        """The terms on the market's tick grid (``None``: the sign check only).
+
+        :raises ValidationError: if the price is off the market's tick grid.
+        """
         return TriggerTerms(self.function, self.market_id, market, self.trade_side,
                             _trigger(market, self.price))
 
@@ -306,7 +330,12 @@ _TRIGGER_PARAMS = {
 
 def parse_trigger(function: str, market_id: int, trade_side: object, price: object
                   ) -> TriggerDraft:
-    """``function`` is ``update_take_profit`` or ``update_stop_loss``; a price of 0 clears."""
+    """Check a TP/SL update: ``function`` is ``update_take_profit`` or ``update_stop_loss``; a
+    price of 0 clears.
+
+    :raises ValidationError: if ``trade_side`` is not a bool or the price is not a finite
+        decimal >= 0.
+    """
     side = checks.boolean(trade_side, "trade_side")
     return TriggerDraft(function, market_id, side, _number(price, _TRIGGER_PARAMS[function]))
 
@@ -344,6 +373,7 @@ class BatchTerms:
 
     @property
     def function(self) -> str:
+        """The ``perpetual_scripts`` entry function: cancels, placements or both."""
         if self.orders is None:
             return "cancel_multiple_orders"
         if self.cancel_ids is None:
@@ -373,7 +403,10 @@ class BatchTerms:
 
     def arguments(self) -> list[Any]:
         """The entry function's arguments (``None`` matches whatever the server put there:
-        a market order's price and restriction slots)."""
+        a market order's price and restriction slots).
+
+        :raises ValueError: if the terms were built without the market (no lots or ticks).
+        """
         head: list[Any] = [self.market_id]
         if self.cancel_ids is not None:
             head += [[int(i) for i in self.cancel_ids], list(self.cancel_sides)]
@@ -423,6 +456,11 @@ class BatchDraft:
         return bool(self.orders)
 
     def on(self, market: MarketInfo | None) -> BatchTerms:
+        """The terms on the market's grid (``None``: sign and bound checks only).
+
+        :raises ValidationError: if a size, price, TP/SL or leverage is off the market's grid
+            or bounds (naming the list item, e.g. ``sizes[2]``).
+        """
         orders = None
         if self.orders is not None:
             placed = []
@@ -482,7 +520,11 @@ def _lists(
 
 
 def parse_cancels(market_id: int, order_ids: object, cancel_trade_sides: object) -> BatchDraft:
-    """Check the cancels of ``cancel_multiple_orders`` (``market_id`` already resolved)."""
+    """Check the cancels of ``cancel_multiple_orders`` (``market_id`` already resolved).
+
+    :raises ValidationError: if an order id or side is malformed, the lists differ in length,
+        or they are empty.
+    """
     ids, sides = _cancels(order_ids, cancel_trade_sides)
     if not ids:
         raise ValidationError("order_ids", "must name at least one order")
@@ -505,7 +547,12 @@ def parse_placements(
 ) -> BatchDraft:
     """Check the parallel order lists of ``place_multiple_orders``; with
     ``cancels=(order_ids, cancel_trade_sides)``, of ``cancel_and_place_multiple_orders``
-    (cancels checked first; either part may be empty, not both)."""
+    (cancels checked first; either part may be empty, not both).
+
+    :raises ValidationError: if a list is not a sequence, the lists differ in length, a flag is
+        not a bool, a number is not a finite decimal >= 0, a limit order has no price, or
+        there is nothing to do.
+    """
     ids: tuple[str, ...] | None = None
     sides: tuple[bool, ...] = ()
     if cancels is not None:
@@ -559,6 +606,7 @@ class CollateralTerms:
     text: str
 
     def query(self) -> dict[str, str]:
+        """The REST builder's query (the amount as plain decimal text)."""
         query = {} if self.user_address is None else {"userAddress": self.user_address}
         if self.function == "withdraw_multiple_markets":
             query["marketIds"] = ",".join(map(str, self.market_ids))
@@ -570,6 +618,7 @@ class CollateralTerms:
         return query
 
     def arguments(self) -> list[Any]:
+        """The entry function's arguments (the amount in quote-coin base units)."""
         head: list[Any] = [] if self.user_address is None else [self.user_address]
         if self.function == "withdraw_multiple_markets":
             head.append(list(self.market_ids))
@@ -592,7 +641,10 @@ class CollateralDraft:
     units: int
 
     def on(self, market: MarketInfo | None) -> CollateralTerms:
-        """The terms; a known market's own quote decimals are checked too."""
+        """The terms; a known market's own quote decimals are checked too.
+
+        :raises ValidationError: if the amount has more decimals than the market's quote coin.
+        """
         units = self.units
         if market is not None:
             units = quote_units_of(market, self.amount.value, given=self.amount.given,
@@ -606,7 +658,11 @@ def parse_collateral(
     market_ids: Sequence[int] = (), trade_side: object = None,
 ) -> CollateralDraft:
     """Check a collateral move (``user_address`` and ``market_ids`` already checked; a
-    ``trade_side`` is given for ``add_margin`` only)."""
+    ``trade_side`` is given for ``add_margin`` only).
+
+    :raises ValidationError: if ``trade_side`` is not a bool, or ``amount`` is not a positive
+        amount of at most 6 decimals.
+    """
     side = None if trade_side is None else checks.boolean(trade_side, "trade_side")
     number = _any_number(amount, "amount")
     units = quote_units_of(None, number.value, given=amount, param="amount")

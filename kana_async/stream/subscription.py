@@ -59,7 +59,8 @@ class _Built:
 
 
 class SubscriptionStats(msgspec.Struct, kw_only=True):
-    """Counters of one subscription (a snapshot taken by :attr:`Subscription.stats`)."""
+    """Counters of one subscription (a snapshot taken by
+    :attr:`Subscription.stats <kana_async.Subscription.stats>`)."""
 
     topic: str
     key: str
@@ -88,7 +89,7 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     buffered_bytes: int = 0
     #: Seconds since the last payload received, ``None`` before the first.
     age: float | None = None
-    #: See :attr:`Subscription.stale`.
+    #: See :attr:`Subscription.stale <kana_async.Subscription.stale>`.
     stale: bool = False
     #: Empty lists not delivered because they may have been this key's or another's.
     unattributed: int = 0

@@ -48,16 +48,28 @@ TRANSPORTS = ("aiohttp", "picows")
 
 
 class WebSocket(Protocol):
-    """One open connection."""
+    """One open connection, as a :class:`Connector` returns it."""
 
     async def receive(self) -> bytes | str | None:
-        """The next data frame, or ``None`` when the connection is over."""
+        """The next data frame, or ``None`` when the connection is over.
+
+        :raises TransportError: if the connection failed (reset, a frame over the size
+            limit); the stream then reconnects.
+        """
         ...
 
-    async def send(self, text: str) -> None: ...
+    async def send(self, text: str) -> None:
+        """Send one text frame.
+
+        :raises TransportError: if the connection cannot send any more.
+        """
+        ...
 
     async def close(self) -> None:
-        """Close; calling it on a closed connection does nothing."""
+        """Close; calling it on a closed connection does nothing.
+
+        :raises: nothing; a peer that does not answer is cut off.
+        """
         ...
 
 
@@ -65,11 +77,22 @@ class PingableWebSocket(WebSocket, Protocol):
     """A socket the connection can probe: ``ping()`` sends a ping and returns when *its* pong
     has arrived (the caller bounds the wait). Pongs are seen only while ``receive`` runs."""
 
-    async def ping(self) -> None: ...
+    async def ping(self) -> None:
+        """Send a ping and return once its own pong arrived.
+
+        :raises TransportError: if the ping cannot be sent.
+        """
+        ...
 
 
 class Connector(Protocol):
-    """Opens connections. Raises :class:`~kana_async.TransportError` when it cannot."""
+    """Opens connections: ``await connector(url)`` returns a :class:`WebSocket`.
+
+    It raises :class:`~kana_async.TransportError` when it cannot connect (the stream retries
+    under its :class:`~kana_async.ReconnectPolicy`), or
+    :class:`~kana_async.ConnectionRejectedError` when retrying cannot help (a 4xx handshake
+    answer, a certificate that fails verification; the stream then gives up).
+    """
 
     async def __call__(self, url: str) -> WebSocket: ...
 
@@ -208,7 +231,9 @@ class PicowsConnector:
     """Connects with picows (the ``fast`` extra); its sockets behave like
     :class:`AiohttpConnector`'s: whole messages as ``bytes``, the server's pings answered,
     ``ping()`` for the connection's own liveness check, closing bounded by ``close_timeout``,
-    a message over ``max_msg_size`` bytes ends the socket with a :class:`TransportError`.
+    a message over ``max_msg_size`` bytes ends the socket with a
+    :class:`~kana_async.TransportError`. Raises :class:`~kana_async.ValidationError` when
+    picows is not installed or an argument is invalid.
 
     ``ssl_context`` replaces the default certificate checks for ``wss://`` URLs. It needs no
     ``aiohttp.ClientSession``: the REST client keeps using aiohttp either way.
