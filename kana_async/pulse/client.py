@@ -164,6 +164,7 @@ class PulseClient(PulseMethods):
         ``private/unsubscribe_all``.
 
         :raises ValidationError: if the client is HTTP only (channels need the WebSocket)
+        :raises AuthError: if the gateway refused the client's credentials
         :raises PulseRpcError: if the gateway answers either request with an error
         :raises TransportError: if the connection was not ready within ``timeout``, dropped
            before the reply, or no reply came in time

@@ -69,7 +69,13 @@ log = logging.getLogger(__name__)
 
 
 class Engine(Core, Views):
-    """The exchange. Synchronous; the servers call it from one event loop thread."""
+    """The exchange. Synchronous; the servers call it from one event loop thread.
+
+    Execution methods (:meth:`deposit`, :meth:`place_limit_order`...) take the on-chain
+    integers a transaction carries and raise :class:`~kana_async.sim.engine.EngineAbort` (a
+    Move abort code and its reason) leaving everything as it was; the views answer in the
+    documented wire shapes.
+    """
 
     def __init__(
         self,

@@ -157,9 +157,8 @@ class Simulator:
 
     @property
     def urls(self) -> dict[str, str | None]:
-        """Every URL by name (``rest``, ``ws``, ``node``, ``pulse_ws``, ``pulse_http``), to
-        pass on as ``KanaClient(**...)`` arguments or print; None before :meth:`start` (and
-        for Pulse when it is not served)."""
+        """Every URL by name (``rest``, ``ws``, ``node``, ``pulse_ws``, ``pulse_http``); None
+        before :meth:`start`, and for Pulse when it is not served."""
         return {"rest": self.rest_url, "ws": self.ws_url, "node": self.node_url,
                 "pulse_ws": self.pulse_ws_url, "pulse_http": self.pulse_http_url}
 
