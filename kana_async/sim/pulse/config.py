@@ -19,6 +19,9 @@ class PulseConfig:
     HTTP errors JSON-RPC ``error`` objects instead of ``connection.Message`` (both HTTP 400).
     ``heartbeat_unit`` is the seconds one unit of ``set_heartbeat``'s interval lasts (tests
     shrink it). ``queue_size``/``queue_bytes`` bound each WebSocket's outgoing queue.
+
+    :raises ValidationError: if a flag is not a bool, a count not an integer >= 1, a duration
+       not a finite number of seconds > 0, or ``max_frame`` below 64 bytes
     """
 
     token_lifetime: float = 900.0
