@@ -69,7 +69,8 @@ def _delegate(
 
 
 class KanaClient:
-    """Kana Perps over REST (``.rest``), opened with ``async with``.
+    """Kana Perps in one object, opened with ``async with``: REST (:attr:`rest`), streams
+    (:attr:`stream`) and trading (the methods below, or :attr:`trader`).
 
     ``network`` picks the preset URLs (``local``, ``testnet``, ``mainnet``); explicit
     ``rest_url``/``ws_url``/``node_url`` override them. ``network="local"`` with no URL at all
@@ -104,7 +105,8 @@ class KanaClient:
     NATS user in the URL must be permitted to call it.
 
     Every argument is checked here: a bad one raises :class:`~kana_async.ValidationError`
-    (nothing is opened), a bad ``private_key`` without echoing it. Opening (``async with``)
+    (nothing is opened), a bad ``private_key`` without echoing it; ``stream_url`` without the
+    ``bus`` extra installed raises ``ImportError`` naming it. Opening (``async with``)
     raises :class:`~kana_async.KanaError` when the network lacks a URL a component needs
     (``rest_url=``, ``node_url=`` for trading), and whatever the embedded simulator or the
     signer connection raise; what was opened is closed again. Components (:attr:`rest`,

@@ -92,7 +92,11 @@ class OrderUnits(NamedTuple):
 
 def to_decimal(value: object, param: str) -> Decimal:
     """``value`` as an exact finite ``Decimal``; ``Decimal``, ``int``, numeric ``str`` or
-    ``float`` (taken at its exact binary value). ``bool`` is refused."""
+    ``float`` (taken at its exact binary value). ``bool`` is refused.
+
+    :raises ValidationError: if ``value`` is not a finite number of one of those types (or is
+        absurdly large or long), naming ``param``.
+    """
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
@@ -189,7 +193,11 @@ def price_step(info: MarketInfo) -> Decimal:
 
 def size_to_lots(info: MarketInfo, size: Money, *, param: str = "size") -> int:
     """Whole lots for a human ``size``; rejects sizes off the lot grid or outside
-    ``min_lots..max_lots``."""
+    ``min_lots..max_lots``.
+
+    :raises ValidationError: if ``size`` is not a number, is off the lot grid or outside the
+        market's bounds (naming ``param``; a float that is not exact gets a hint).
+    """
     return lots_of(info, to_decimal(size, param), given=size, param=param)
 
 
@@ -234,7 +242,10 @@ def lots_to_size(info: MarketInfo, lots: int) -> Decimal:
 
 def snap_size(info: MarketInfo, size: Money, rounding: str = ROUND_DOWN) -> Decimal:
     """``size`` rounded to the lot grid (down by default: never more than asked for).
-    Bounds are not checked; pass the result to :func:`size_to_lots` for that."""
+    Bounds are not checked; pass the result to :func:`size_to_lots` for that.
+
+    :raises ValidationError: if ``size`` is not a finite number.
+    """
     step = _lot(info)
     lots = _round(Fraction(to_decimal(size, "size")) / step, rounding)
     return _to_exact_decimal(lots * step)
@@ -245,7 +256,11 @@ def snap_size(info: MarketInfo, size: Money, rounding: str = ROUND_DOWN) -> Deci
 
 def price_to_ticks(info: MarketInfo, price: Money, *, param: str = "price") -> int:
     """Ticks per lot for a human ``price``; rejects prices off the tick grid or above
-    Econia's maximum (2**32-1 ticks)."""
+    Econia's maximum (2**32-1 ticks).
+
+    :raises ValidationError: if ``price`` is not a number > 0, is off the tick grid or too
+        high (naming ``param``).
+    """
     return ticks_of(info, to_decimal(price, param), given=price, param=param)
 
 
@@ -276,7 +291,10 @@ def ticks_to_price(info: MarketInfo, ticks: int) -> Decimal:
 
 def snap_price(info: MarketInfo, price: Money, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """``price`` rounded to the tick grid (``ROUND_DOWN``/``ROUND_UP`` to stay behind or
-    ahead of a level on purpose)."""
+    ahead of a level on purpose).
+
+    :raises ValidationError: if ``price`` is not a finite number.
+    """
     step = _tick(info)
     ticks = _round(Fraction(to_decimal(price, "price")) / step, rounding)
     return _to_exact_decimal(ticks * step)
@@ -295,7 +313,11 @@ def quote_to_units(
     info: MarketInfo | None, amount: Money, *, param: str = "amount"
 ) -> int:
     """Quote-coin base units (``amount * 10**quote_decimals``) for a positive human amount;
-    rejects more decimals than the coin has. ``info=None`` assumes 6 decimals."""
+    rejects more decimals than the coin has. ``info=None`` assumes 6 decimals.
+
+    :raises ValidationError: if ``amount`` is not a number > 0, has more decimals than the
+        coin, or is too large (naming ``param``).
+    """
     return quote_units_of(info, to_decimal(amount, param), given=amount, param=param)
 
 
@@ -327,7 +349,11 @@ def units_to_quote(info: MarketInfo | None, units: int) -> Decimal:
 
 
 def check_leverage(info: MarketInfo | None, leverage: object, *, param: str = "leverage") -> int:
-    """``leverage`` as an int in ``1..max_leverage`` (``1..20`` when the market is unknown)."""
+    """``leverage`` as an int in ``1..max_leverage`` (``1..20`` when the market is unknown).
+
+    :raises ValidationError: if ``leverage`` is not a whole number (a ``bool`` is refused)
+        within those bounds.
+    """
     return leverage_of(info, to_decimal(leverage, param), given=leverage, param=param)
 
 
@@ -350,7 +376,11 @@ def check_order(
 ) -> OrderUnits:
     """Validate a whole order against the market (lot grid and bounds, tick grid, leverage);
     ``price=None`` for a market order. Size, price and leverage only: the whole order (sides,
-    restriction, TP/SL, wire text) is :func:`kana_async.orders.parse_order`."""
+    restriction, TP/SL, wire text) is :func:`kana_async.orders.parse_order`.
+
+    :raises ValidationError: naming the first of size, price and leverage that breaks its
+        rule.
+    """
     lots = size_to_lots(info, size)
     ticks = None if price is None else price_to_ticks(info, price)
     return OrderUnits(lots, ticks, check_leverage(info, leverage))

@@ -47,24 +47,44 @@ _Key = tuple[str, str]
 
 
 class StreamStats(msgspec.Struct, kw_only=True):
-    """A snapshot of the mux: connection, frame counters and every live subscription."""
+    """A snapshot of the mux (:meth:`StreamMux.stats <kana_async.StreamMux.stats>`):
+    connection, frame counters since the mux was made, and every live subscription.
 
+    Every frame counts in ``frames`` and in exactly one of ``routed``, ``ignored`` and the
+    anomaly counters (``malformed``, ``oversize``, ``server_error``, ``unknown_topic``,
+    ``unroutable``, ``unattributed``); ``StreamHooks.on_anomaly`` sees each anomaly.
+    """
+
+    #: The WebSocket URL.
     url: str
+    #: Whether a socket is open now.
     connected: bool
     #: Seconds the current socket has been open (``None`` when disconnected).
     connected_for: float | None
+    #: Sockets opened so far (the first included).
     connects: int
+    #: Sockets that ended.
     disconnects: int
     #: Consecutive reconnect delays since the last healthy connection.
     reconnect_attempt: int
+    #: Frames received.
     frames: int
+    #: Frames of a known topic and key that no live subscription wants (e.g. after a close).
     ignored: int
+    #: Frames that are not JSON, not an object, nested too deep, or not valid Unicode.
     malformed: int
+    #: Error answers of the server (``{"message": "error", ...}`` or an ``error`` field).
     server_error: int
+    #: Frames whose ``message`` names no known topic.
     unknown_topic: int
+    #: Frames without ``message`` whose shape matches no subscribed topic unambiguously.
     unroutable: int
+    #: Empty lists of a topic streaming several keys: which key's they were is unknown, so
+    #: they are not delivered (those keys turn stale).
     unattributed: int
+    #: Of ``routed``: frames without ``message`` routed by the shape of their ``data``.
     routed_by_shape: int
+    #: One snapshot per live subscription.
     subscriptions: list[SubscriptionStats]
     #: Connects that failed since the last successful one.
     failed_connects: int = 0

@@ -62,9 +62,13 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     """Counters of one subscription (a snapshot taken by
     :attr:`Subscription.stats <kana_async.Subscription.stats>`)."""
 
+    #: The topic's name (``orderbook``, ``live_trade_history``, ...).
     topic: str
+    #: The market id or profile address it follows (text; ``""`` for a keyless topic).
     key: str
+    #: The overflow policy's value (``keep_latest`` or ``error``).
     overflow: str
+    #: Items the buffer holds (1 under keep-latest).
     capacity: int
     #: Payloads the reader handed to this subscription.
     received: int
@@ -82,6 +86,7 @@ class SubscriptionStats(msgspec.Struct, kw_only=True):
     buffered: int
     #: ``time.monotonic()`` of the last payload received, ``None`` before the first.
     last_received: float | None
+    #: Whether the subscription has ended.
     closed: bool
     #: The bound of the buffer in bytes (the newest item is kept even if it alone is larger).
     capacity_bytes: int = DEFAULT_BUFFER_BYTES
@@ -107,7 +112,9 @@ class Subscription(Generic[T]):
     subscription that ended on an error raises it once and then stops:
     :class:`~kana_async.TransportError` after ``ReconnectPolicy.max_attempts`` failed
     connects, :class:`~kana_async.ConnectionRejectedError` when the server refused for good,
-    :class:`~kana_async.ValidationError` for a market name that names no market.
+    and the error of looking up the market name it was opened with
+    (:class:`~kana_async.ValidationError` for a name that names no market, ``ApiError`` or
+    ``TransportError`` when the market list could not be fetched).
     """
 
     def __init__(
@@ -319,7 +326,8 @@ class Subscription(Generic[T]):
             continues.
         :raises TransportError: once, if the stream gave up (``max_attempts`` connects failed,
             or a :class:`~kana_async.ConnectionRejectedError`); the subscription is closed.
-        :raises ValidationError: once, if the market name it was opened with names no market.
+        :raises ValidationError: once, if the market name it was opened with names no market
+            (``ApiError`` or ``TransportError`` if the market list could not be fetched).
         :raises StopAsyncIteration: if the subscription is closed (or the stream).
         :raises RuntimeError: if another task is already reading it.
         """

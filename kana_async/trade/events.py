@@ -57,10 +57,10 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True):
     """One match of a taker order of this transaction against a resting maker order.
 
     ``lots`` and ``ticks`` are the on-chain integers (the events' ``size`` and ``price``):
-    ``kana_async.units.lots_to_size(info, lots)`` and ``ticks_to_price(info, ticks)``, with
-    the market's :class:`~kana_async.MarketInfo`, give the human size and price (see
-    :doc:`/units`). ``maker`` and ``taker`` are profile addresses; the trade ids are Kana's
-    (None when the node reported only Econia's event).
+    :func:`kana_async.units.lots_to_size` and :func:`~kana_async.units.ticks_to_price`, with
+    the market's :class:`~kana_async.MarketInfo`, give the human size and price. ``maker`` and
+    ``taker`` are profile addresses; the trade ids are Kana's (None when the node reported
+    only Econia's event).
     """
 
     market_id: int
