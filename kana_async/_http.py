@@ -400,6 +400,9 @@ class RetryPolicy:
     than scheduling noise. ``backoff`` is the first delay, doubling up to ``max_backoff``, each
     drawn at random from ``[backoff/2, delay]`` so many clients do not retry in lockstep. A
     ``Retry-After`` is honoured within that budget, never shorter than the backoff.
+
+    ``attempts`` below 1 or a time that is not a finite number > 0 raises
+    :class:`~kana_async.ValidationError` naming the field.
     """
 
     attempts: int = 4

@@ -21,7 +21,8 @@ class RateLimiter:
 
     Waiters are served in arrival order: each ``acquire`` reserves the next free slot at once
     (the token count may go negative), then sleeps until the slot comes. A waiter that is
-    cancelled gives its slot back.
+    cancelled gives its slot back. A ``rate`` that is not a finite number > 0, or a ``burst``
+    below 1, raises :class:`~kana_async.ValidationError`.
     """
 
     def __init__(

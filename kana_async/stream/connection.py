@@ -51,7 +51,8 @@ class ReconnectPolicy:
     The n-th consecutive delay is ``min(max_delay, initial_delay * multiplier**(n-1))``,
     scaled by a random factor in ``[1 - jitter, 1]`` so that many clients do not reconnect
     in lockstep. ``max_attempts`` consecutive failures (``None``: never) end the stream with
-    :class:`~kana_async.TransportError` on every subscription.
+    :class:`~kana_async.TransportError` on every subscription. A value out of range raises
+    :class:`~kana_async.ValidationError` naming the field.
     """
 
     initial_delay: float = 0.5

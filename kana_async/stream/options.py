@@ -69,6 +69,9 @@ class StreamOptions:
     ``heartbeat + pong_timeout`` (30 s) is replaced, whatever else it sends; a subscribed key
     of a ``watchdog`` topic that says nothing for its seconds is asked again, and its socket
     is replaced if another period passes in silence. Both are logged at WARNING.
+
+    A value that breaks its rule raises :class:`~kana_async.ValidationError` naming the field
+    when the options are made (so at ``KanaClient(...)``, before anything opens).
     """
 
     #: Seconds between our pings (``None``: no ping).

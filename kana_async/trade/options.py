@@ -38,6 +38,10 @@ class TradingOptions:
     ``max_gas_amount`` and ``gas_unit_price`` (octas): the fee ceiling; ``fill_delay``: how
     long a freed sequence number that blocks later transactions waits for a new submission
     before a filler takes it; ``max_response_bytes``: the largest node answer read.
+
+    A value that breaks its rule (a non-positive count, a non-finite time, an expiry under
+    1 s) raises :class:`~kana_async.ValidationError` naming the field when the options are
+    made.
     """
 
     expiry_secs: float = 30.0
