@@ -285,8 +285,11 @@ class UnknownOutcomeError(KanaError):
 
 class PulseRpcError(KanaError):
     """A Pulse JSON-RPC call returned an error object: ``code``, ``message`` and ``data`` are
-    the server's. The request was answered, so retrying it gets the same answer unless the
-    state it depends on changes; the code says what to fix.
+    the server's (a subscription the gateway did not accept fails its reads with code 0).
+
+    The request was answered: an order refused this way was not placed. Code 10028 (busy, or
+    HTTP 429) means try again later (the client already waited it out, except for orders);
+    any other code names what to fix, and the same request gets the same answer.
     """
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
