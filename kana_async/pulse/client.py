@@ -42,7 +42,12 @@ class PulseClient(PulseMethods):
     gateway's cancel-on-disconnect on for every connection before any order leaves on it.
     ``stream`` (a :class:`~kana_async.StreamOptions` or a mapping) sets the reconnect policy,
     buffers and frame limits. ``session`` is used, not owned; ``connector`` replaces the
-    WebSocket library (tests).
+    WebSocket library (tests). Nothing connects before :meth:`connect` or the first call.
+
+    :raises ValidationError: if neither URL is given or one has the wrong scheme, only one of
+       ``client_id`` and ``client_secret`` is given, ``grant`` is not ``client_credentials``
+       or ``client_signature``, ``heartbeat`` is below 10, a timeout is not a finite number of
+       seconds > 0, or a ``stream`` option is invalid
     """
 
     def __init__(
