@@ -36,6 +36,9 @@ exclude_patterns = ["_build", "_inventories", "_ext", "README.md"]
 # Docstrings use ``double backticks``; a single-backtick name is code too, never italics.
 default_role = "code"
 
+# Quotes may curl, but "--local-port" keeps its two hyphens: options must stay copyable.
+smartquotes_action = "qe"
+
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
