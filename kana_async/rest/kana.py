@@ -89,7 +89,9 @@ class KanaRest:
     """
 
     def __init__(self, session: RestSession, *, check_grid: bool = True) -> None:
+        #: The transport policy every call goes through (retries, rate limit, body cap).
         self.session = session
+        #: Whether order builders fetch ``MarketInfo`` first to check sizes, prices, leverage.
         self.check_grid = checks.boolean(check_grid, "check_grid")
         self._markets: dict[int, MarketInfo] = {}
         self._market_locks: dict[int, asyncio.Lock] = {}
