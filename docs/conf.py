@@ -74,10 +74,6 @@ nitpick_ignore_regex = [
     # The Pulse engine's balance journal (PulseEngine.ledger), changed only inside the
     # engine's transactions; accounts are read through the engine's queries.
     ("py:class", r"kana_async\.sim\.pulse\.accounts\.Ledger"),
-    # A signature with a dataclass/msgspec default factory (shown as `<factory>`) is not Python,
-    # so Sphinx splits it at every comma: `dict[str, Any]` gives a target `dict[str`. A
-    # target with an opening bracket and no closing one is such a piece, never a real name.
-    ("py:(class|obj)", r"[^\]]*\[[^\]]*"),
     # The base class of every wire model: immutable, keyword-only, unknown fields ignored
     # (each model's own entry says so); users hold the models, never the base.
     ("py:class", r"kana_async\.models\.common\.WireStruct"),

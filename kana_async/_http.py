@@ -37,10 +37,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-
-# ``typing.Type``, not ``type``, in public signatures: the API reference would link a bare
-# ``type`` to a model's attribute named ``type``.
-from typing import Any, Type, TypeVar  # noqa: UP035
+from typing import Any, TypeVar
 
 import aiohttp
 import msgspec
@@ -434,7 +431,7 @@ class RetryPolicy:
         timeout: float,
         what: str,
         log: logging.Logger,
-        retry_on: tuple[Type[Exception], ...] = RETRYABLE,  # noqa: UP006
+        retry_on: tuple[type[Exception], ...] = RETRYABLE,
     ) -> T:
         """``await attempt(timeout)``, repeated on ``retry_on`` errors within the policy.
 
@@ -461,7 +458,7 @@ class RetryPolicy:
         timeout: float,
         what: str,
         log: logging.Logger,
-        retry_on: tuple[Type[Exception], ...] = RETRYABLE,  # noqa: UP006
+        retry_on: tuple[type[Exception], ...] = RETRYABLE,
     ) -> T:
         """What :meth:`run` does after its first attempt, for a caller that made that attempt
         itself (at ``time.monotonic()`` ``started``) and saw it fail with ``first_error``.

@@ -7,10 +7,12 @@ every name in ``kana_async.__all__``, ``kana_async.sim.__all__`` and the pytest 
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
 from typing import Any
 
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.ext import intersphinx
 from sphinx.util import logging
@@ -83,7 +85,42 @@ def resolve_by_public_path(app: Sphinx, env: Any, node: Any, contnode: Any) -> A
     return None
 
 
+#: Builtin classes a type hint names (``type[T]``, ``object``): never a member of ours.
+BUILTIN_CLASSES = frozenset(
+    name for name, value in vars(builtins).items() if isinstance(value, type))
+
+
+def builtins_exactly(app: Sphinx, doctree: Any) -> None:
+    """Resolve ``type`` in a type hint as the builtin, not as any ``*.type`` attribute.
+
+    Sphinx looks the names of a signature's annotations up "fuzzily" (any object whose name
+    ends in ``.type``), so ``type[T]`` would link to a model's ``type`` field, or be ambiguous
+    between several. A builtin's name is looked up exactly instead: nothing of ours matches and
+    the Python inventory resolves it.
+    """
+    for ref in doctree.findall(addnodes.pending_xref):
+        if (ref.get("refdomain") == "py" and ref.get("reftarget") in BUILTIN_CLASSES
+                and "refspecific" in ref.attributes):
+            del ref["refspecific"]
+
+
+def parseable_defaults(app: Sphinx, what: str, name: str, obj: Any, options: Any,
+                       signature: str | None, return_annotation: str | None,
+                       ) -> tuple[str | None, str | None] | None:
+    """Show a default made by a factory as ``...``, not as ``<factory>``.
+
+    A dataclass or msgspec field with ``default_factory`` shows as ``<factory>``, which is not
+    Python: Sphinx then cannot parse the signature and splits it at every comma, so
+    ``dict[str, Any]`` would become a broken target ``dict[str``.
+    """
+    if signature is None or "<factory>" not in signature:
+        return None
+    return signature.replace("<factory>", "..."), return_annotation
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-read", builtins_exactly)
+    app.connect("autodoc-process-signature", parseable_defaults)
     app.add_config_value("reference_public_modules", PUBLIC_MODULES, "env")
     app.connect("missing-reference", resolve_by_public_path)
     app.connect("autodoc-process-docstring", require_docstring)

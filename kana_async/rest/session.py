@@ -23,10 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Coroutine, Mapping
-
-# ``typing.Type``, not ``type``, in public signatures: the API reference would link a bare
-# ``type`` to a model's attribute named ``type``.
-from typing import Any, Type, TypeVar, cast  # noqa: UP035
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -187,12 +184,12 @@ class RestSession:
     # get/post hand back request()'s coroutine: one frame less per call.
 
     def get(
-        self, path: str, params: Mapping[str, str] | None, result: Type[T]  # noqa: UP006
+        self, path: str, params: Mapping[str, str] | None, result: type[T]
     ) -> Coroutine[Any, Any, T]:
         """``GET path?params`` and decode ``data`` as ``result`` (a type or generic alias)."""
         return self.request("GET", path, result, params=params)
 
-    def post(self, path: str, body: bytes, result: Type[T]  # noqa: UP006
+    def post(self, path: str, body: bytes, result: type[T]
              ) -> Coroutine[Any, Any, T]:
         """``POST path`` with a JSON ``body`` and decode ``data`` as ``result``."""
         return self.request("POST", path, result, body=body)
