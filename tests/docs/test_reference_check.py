@@ -106,3 +106,56 @@ def test_the_site_checks_the_package_client_simulator_and_plugin() -> None:
     names = reference_check.public_names()
     assert {"kana_async.KanaClient", "kana_async.PulseClient", "kana_async.sim.Simulator",
             "kana_async.testing.kana_sim"} <= set(names)
+
+
+def test_type_in_a_hint_is_the_builtin_not_any_field_named_type(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = '''"""A module."""
+
+__all__ = ["Buy", "Sell", "make"]
+
+
+class Buy:
+    """A buy."""
+
+    #: Its kind.
+    type: str = "buy"
+
+
+class Sell:
+    """A sell."""
+
+    #: Its kind.
+    type: str = "sell"
+
+
+def make(kind: type[Buy]) -> Buy:
+    """Make one."""
+    return kind()
+'''
+    warnings = build(tmp_path, source, monkeypatch)
+    assert "more than one target found" not in warnings, warnings
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert f'title="{MODULE}.Buy.type"' not in page  # the hint links to no field
+
+
+def test_a_default_factory_leaves_the_signature_parseable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = '''"""A module."""
+
+from dataclasses import dataclass, field
+
+__all__ = ["Options"]
+
+
+@dataclass
+class Options:
+    """Options."""
+
+    #: Limits by name.
+    limits: dict[str, int] = field(default_factory=dict)
+'''
+    build(tmp_path, source, monkeypatch)
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "factory" not in page
+    assert "limits" in page
