@@ -44,6 +44,7 @@ from .._tasks import timeout as time_limit
 from ..aptos.transactions import transaction_hash
 from ..errors import (
     KanaError,
+    RateLimitError,
     TransportError,
     UnknownOutcomeError,
     ValidationError,
@@ -527,8 +528,14 @@ class Submitter:
                         found = await probe(tx_hash)
                         if found is None and await self._expired_for_sure(tx_hash, expiration):
                             return self._settle(self._expired(tx_hash, number))
-                except (TransportError, asyncio.TimeoutError):
-                    found = None
+                except (TransportError, RateLimitError, asyncio.TimeoutError):
+                    found = None  # no answer this time: ask again until the deadline
+                except KanaError as exc:
+                    # A refused status read tells nothing of the transaction's fate: a caller
+                    # told "ApiError" would take it as "nothing happened" and might place
+                    # again. It stays in doubt until resolve() learns the outcome.
+                    raise UnknownOutcomeError(
+                        tx_hash, f"the node refused to tell its status: {exc}") from exc
                 probe = self._node.wait_by_hash
             if found is not None and found.get("type") != "pending_transaction":
                 return self._settle(TxResult.from_node(found))

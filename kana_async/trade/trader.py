@@ -151,14 +151,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -176,14 +175,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -204,14 +202,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -235,14 +232,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -263,14 +259,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -307,14 +302,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -345,14 +339,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -386,14 +379,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -421,14 +413,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -462,14 +453,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -522,14 +512,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -554,14 +543,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         """
         mid = await self._mid(market_id)
@@ -596,14 +584,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -623,14 +610,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -646,14 +632,13 @@ class Trader:
         :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
             terms; nothing is signed.
         :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them): before signing, nothing is signed; while
-            waiting for the commit, the transaction stays in :meth:`in_doubt`.
+            :class:`RateLimitError` among them) before signing; nothing is signed.
         :raises TransportError: if the REST API or the node gives no usable answer before
             signing, or the connection for the submission never opened; nothing was sent.
         :raises TransactionRejectedError: if the node refused the transaction; it never executes.
         :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout``. It is never
-            re-sent; settle it with :meth:`resolve`.
+            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+            status read. It is never re-sent; settle it with :meth:`resolve`.
         :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         :returns: the outcome (pending with ``wait=False``); a transaction that committed but
             failed comes back with ``success=False``, not raised.
@@ -672,9 +657,9 @@ class Trader:
 
         :raises ValidationError: if ``tx_hash`` is not ``0x`` and 64 hex digits.
         :raises UnknownOutcomeError: if it neither committed nor surely expired within
-            ``timeout``; it stays in :meth:`in_doubt` (settle it with :meth:`resolve`).
-        :raises ApiError: if the node refuses a read (a 4xx, a redirect, 429 after the
-            retries); the transaction stays in :meth:`in_doubt`.
+            ``timeout`` (a busy node is asked again meanwhile), or the node refused a status
+            read (a 4xx, a redirect); it stays in :meth:`in_doubt` (settle it with
+            :meth:`resolve`).
         """
         return await self.submitter.wait(tx_hash, timeout=timeout)
 
@@ -687,10 +672,9 @@ class Trader:
         it lasts until the expiry. A hash from before a restart is resolved the same way.
 
         :raises ValidationError: if ``tx_hash`` is not ``0x`` and 64 hex digits.
-        :raises UnknownOutcomeError: if ``timeout`` passed first, or the node could not be read
-            until the expiry; it stays in doubt, call again later.
-        :raises ApiError: if the node refuses a read (a 4xx, a redirect, 429 after the
-            retries); it stays in doubt.
+        :raises UnknownOutcomeError: if ``timeout`` passed first, the node could not be read
+            until the expiry, or it refused a status read (a 4xx, a redirect); it stays in
+            doubt, call again later.
         """
         return await self.submitter.resolve(tx_hash, timeout=timeout)
 

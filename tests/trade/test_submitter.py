@@ -272,6 +272,8 @@ class Proxy:
         self.upstream = upstream.rstrip("/")
         #: (status, body, forward) for the next POSTs, in order; then plain forwarding.
         self.script: list[tuple[int, bytes, bool]] = []
+        #: (status, body) answered instead of the next status reads (GET .../by_hash/...).
+        self.reads: list[tuple[int, bytes]] = []
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self.server = TestServer(app, host="127.0.0.1")
@@ -284,6 +286,9 @@ class Proxy:
     async def handle(self, request: web.Request) -> web.Response:
         assert self.http is not None
         body = await request.read()
+        if request.method == "GET" and "by_hash" in request.path and self.reads:
+            status, answer = self.reads.pop(0)
+            return web.Response(status=status, body=answer)
         scripted = self.script.pop(0) if request.method == "POST" and self.script else None
         if scripted is not None and not scripted[2]:
             return web.Response(status=scripted[0], body=scripted[1])
@@ -337,6 +342,44 @@ async def test_an_error_after_forwarding_is_in_doubt_never_a_second_order(
     assert after.sequence_number == 1
     assert env.node.submissions == 2
     assert env.engine.profile_balance(env.signer.address) == Decimal(2)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, b'{"message": "bad request", "error_code": "invalid_input", '
+              b'"vm_error_code": null}'),
+        (403, b"<html>403 Forbidden</html>"),
+        (429, b"Too Many Requests"),
+    ],
+)
+async def test_a_refused_status_read_after_submission_is_in_doubt_never_a_plain_error(
+    env: Env, proxy: Proxy, status: int, body: bytes
+) -> None:
+    # The transaction was accepted; a gateway then refuses every status read. A caller told
+    # "ApiError" or "RateLimitError" would take it as "nothing happened" and may place again.
+    node = NodeClient(env.client.transport, proxy.url, timeout=5)
+    submitter = env.make(node=node, wait_timeout=1.0)
+    entry = await env.entry("deposit", env.signer.address, "1000000")
+    proxy.reads.extend([(status, body)] * 1000)
+    with pytest.raises(UnknownOutcomeError) as info:
+        await submitter.submit(entry)
+    tx_hash = info.value.tx_hash
+    assert tx_hash in env.node.committed
+    assert submitter.in_doubt() == [tx_hash]
+    proxy.reads.clear()
+    assert (await submitter.resolve(tx_hash)).success is True
+    assert submitter.in_doubt() == []
+    assert env.node.submissions == 1
+
+
+async def test_a_busy_status_read_is_asked_again(env: Env, proxy: Proxy) -> None:
+    node = NodeClient(env.client.transport, proxy.url, timeout=5)
+    submitter = env.make(node=node, wait_timeout=10.0)
+    proxy.reads.extend([(429, b"Too Many Requests")] * 3)
+    result = await submitter.submit(await env.entry("deposit", env.signer.address, "1000000"))
+    assert result.success is True
+    assert not proxy.reads  # the refused reads were all asked, then one was answered
 
 
 async def test_a_node_rejection_passed_through_is_a_rejection(env: Env, proxy: Proxy) -> None:
