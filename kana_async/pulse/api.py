@@ -11,7 +11,6 @@ which returns the typed result (:func:`~kana_async.pulse.methods.decode_result`)
 
 from __future__ import annotations
 
-import inspect
 import re
 import textwrap
 from abc import abstractmethod
@@ -19,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
+from .._docfields import with_fields
 from ..errors import ValidationError
 from ..models.pulse import (
     BuySellResponse,
@@ -711,7 +711,7 @@ def _document_raises() -> None:
         method = PulseMethods.__dict__.get(spec.name)
         if method is None:  # subscribe and unsubscribe_all are the client's own
             continue
-        method.__doc__ = f"{inspect.cleandoc(method.__doc__ or '')}\n\n{raises_fields(spec)}"
+        method.__doc__ = with_fields(method.__doc__, raises_fields(spec))
 
 
 _document_raises()

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from .. import checks
+from .._docfields import shared_fields
 from ..errors import ApiError, ValidationError, describe_value
 from ..markets import MarketDirectory
 from ..models.kana import (
@@ -54,6 +55,21 @@ from . import params as p
 from .session import RestSession
 
 __all__ = ["KanaRest"]
+
+#: What every endpoint raises once its own arguments passed.
+_REQUEST_ERRORS = """
+:raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
+    :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
+    its answer cannot be read.
+:raises TransportError: if no usable answer comes within the retry policy (connection
+    failure, timeout, 5xx).
+"""
+
+#: What every endpoint that builds a transaction returns.
+_PAYLOAD_RESULT = """
+:returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
+"""
+
 
 _BODY = msgspec.json.Encoder(decimal_format="number")
 _OPTIONAL_DECIMAL: Any = Decimal | None
@@ -104,6 +120,7 @@ class KanaRest:
 
     # -- market info cache -------------------------------------------------------------------
 
+    @shared_fields(_REQUEST_ERRORS)
     async def market_info(self, market_id: int | str) -> MarketInfo:
         """The market's parameters, fetched once and then served from the cache.
 
@@ -114,11 +131,6 @@ class KanaRest:
 
         :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         mid = await self._mid(market_id)
         info = self._markets.get(mid)
@@ -163,16 +175,12 @@ class KanaRest:
         """
         return await self._mid(market, param)
 
+    @shared_fields(_REQUEST_ERRORS)
     async def resolve_market(self, market: int | str) -> MarketInfo:
         """The ``MarketInfo`` of a market id or name (cached, like :meth:`market_info`).
 
         :raises ValidationError: if ``market`` is neither a market id nor a name of exactly one
             listed market (the known names are listed).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         listed = await self.markets.market(market)
         if listed is not None:
@@ -209,17 +217,13 @@ class KanaRest:
 
     # -- market data -------------------------------------------------------------------------
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_market_info(self, market_id: int | str) -> list[MarketInfo]:
         """``GET /getMarketInfo``: the market's parameters (a one-element list, as sent).
         Refreshes the cache used by :meth:`market_info`.
 
         :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         mid = await self._mid(market_id)
         markets: list[MarketInfo] = await self.session.get(
@@ -228,6 +232,7 @@ class KanaRest:
         self._remember(markets)
         return markets
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_perpetual_assets_info(
         self, market_id: int | str | None = None
     ) -> list[MarketInfo]:
@@ -237,11 +242,6 @@ class KanaRest:
 
         :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         if market_id is None:
             path, query = "/getPerpetualAssetsInfo/allMarkets", None
@@ -253,64 +253,48 @@ class KanaRest:
             self.markets.remember(markets)
         return markets
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_market_price(self, market_id: int | str) -> MarketPrice:
         """``GET /getMarketPrice``: best bid and ask (``None`` for an empty side).
 
         :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = {"marketId": str(await self._mid(market_id))}
         return await self.session.get("/getMarketPrice", query, MarketPrice)
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_last_placed_price(self, market_id: int | str) -> Decimal | None:
         """``GET /getLastPlacedPrice`` (the docs' "Get Last Execution Price"; one client calls
         it ``/getLastExecutionPrice``): the last traded price, ``None`` before any trade.
 
         :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = {"marketId": str(await self._mid(market_id))}
         return await self.session.get(
             "/getLastPlacedPrice", query, _OPTIONAL_DECIMAL
         )
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_all_trades(self, market_id: int | str) -> list[Trade]:
         """``GET /getAllTrades``: the market's recent trades.
 
         :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = {"marketId": str(await self._mid(market_id))}
         return await self.session.get("/getAllTrades", query, list[Trade])
 
     # -- account and balances ----------------------------------------------------------------
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_profile_address(self, user_address: str) -> str:
         """``GET /getProfileAddress``: the trade-profile address of a wallet (what WebSocket
         subscriptions take), normalised to 64 hex digits (an answer that is not an address is
         an ``ApiError``).
 
         :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = {"userAddress": checks.address(user_address)}
         result: str = await self.session.get("/getProfileAddress", query, str)
@@ -325,54 +309,38 @@ class KanaRest:
         query = {"userAddress": checks.address(user_address)}
         return await self.session.get(path, query, Decimal)
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_wallet_account_balance(self, user_address: str) -> Decimal:
         """``GET /getWalletAccountBalance``: collateral in the wallet, not yet deposited.
         Sends ``userAddress`` (current pages; older ones used ``marketId`` + ``address``).
 
         :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         return await self._balance("/getWalletAccountBalance", user_address)
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_profile_balance_snapshot(self, user_address: str) -> Decimal:
         """``GET /getProfileBalanceSnapshot``: the trading-profile balance.
 
         :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         return await self._balance("/getProfileBalanceSnapshot", user_address)
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_net_profile_balance(self, user_address: str) -> Decimal:
         """``GET /getNetProfileBalance``: profile balance plus pending balances of closed
         positions on all markets.
 
         :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         return await self._balance("/getNetProfileBalance", user_address)
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_account_apt_balance(self, user_address: str) -> Decimal:
         """``GET /getAccountAptBalance``: the wallet's APT balance, as the server states it
         (the documents do not say whether in APT or octas).
 
         :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         return await self._balance("/getAccountAptBalance", user_address)
 
@@ -381,22 +349,18 @@ class KanaRest:
     async def _build(self, path: str, query: dict[str, str]) -> TxPayload:
         return await self.session.get(path, query, TxPayload)
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def deposit(self, user_address: str, amount: Money) -> TxPayload:
         """``GET /deposit``: payload moving ``amount`` (human quote units, at most 6
         decimals) from the wallet into the trading profile.
 
         :raises ValidationError: if ``user_address`` is not an address or ``amount`` is not a
             positive amount of at most 6 decimals (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_collateral("deposit", amount, user_address=checks.address(user_address))
         return await self.transaction(draft.on(None))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def withdraw_specific_market(
         self, user_address: str, market_id: int | str, amount: Money
     ) -> TxPayload:
@@ -407,12 +371,6 @@ class KanaRest:
         :raises ValidationError: if ``user_address`` is not an address, the market name is
             unknown, or ``amount`` is not a positive amount within the quote decimals (with
             ``check_grid``, the market's own) (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         address = checks.address(user_address)
         mid = await self._mid(market_id)
@@ -420,6 +378,7 @@ class KanaRest:
                                  market_ids=[mid])
         return await self.transaction(draft.on(await self._grid(mid)))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def withdraw_multiple_markets(
         self, user_address: str, market_ids: Sequence[int | str], amount: Money
     ) -> TxPayload:
@@ -429,12 +388,6 @@ class KanaRest:
         :raises ValidationError: if ``user_address`` is not an address, ``market_ids`` is empty
             or names an unknown market, or ``amount`` is not a positive amount of at most 6
             decimals (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         address = checks.address(user_address)
         ids = checks.sequence(market_ids, "market_ids")
@@ -445,21 +398,18 @@ class KanaRest:
                                  market_ids=mids)
         return await self.transaction(draft.on(None))
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_deposit_and_withdraw_history(self, user_address: str) -> list[DepositWithdraw]:
         """``GET /getDepositAndWithdrawHistory``.
 
         :raises ValidationError: if ``user_address`` is not an address (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = {"userAddress": checks.address(user_address)}
         return await self.session.get(
             "/getDepositAndWithdrawHistory", query, list[DepositWithdraw]
         )
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_funding_history(
         self,
         user_address: str,
@@ -473,11 +423,6 @@ class KanaRest:
         :raises ValidationError: if ``user_address`` is not an address, ``market_id`` names no
             market, ``offset`` is negative, ``limit`` is not positive or ``order`` is neither
             ``"asc"`` nor ``"desc"`` (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
         return await self.session.get(
@@ -486,6 +431,7 @@ class KanaRest:
 
     # -- single orders and position updates --------------------------------------------------
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def place_limit_order(
         self,
         market_id: int | str,
@@ -506,12 +452,6 @@ class KanaRest:
         :raises ValidationError: if an argument breaks a rule or, with ``check_grid``, the
             market's grid (lots, ticks, min/max lots, leverage), or the market name is unknown
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_order(
             await self._mid(market_id), trade_side, direction, size, price, leverage,
@@ -519,6 +459,7 @@ class KanaRest:
         )
         return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def place_market_order(
         self,
         market_id: int | str,
@@ -535,12 +476,6 @@ class KanaRest:
         :raises ValidationError: if an argument breaks a rule or, with ``check_grid``, the
             market's grid (lots, ticks, min/max lots, leverage), or the market name is unknown
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_order(
             await self._mid(market_id), trade_side, direction, size, None, leverage,
@@ -548,6 +483,7 @@ class KanaRest:
         )
         return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def update_take_profit(
         self, market_id: int | str, trade_side: bool, new_take_profit_price: Money
     ) -> TxPayload:
@@ -557,18 +493,13 @@ class KanaRest:
         :raises ValidationError: if ``trade_side`` is not a bool, the price is negative or (with
             ``check_grid``) off the market's tick grid, or the market name is unknown (nothing is
             sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_trigger(
             "update_take_profit", await self._mid(market_id), trade_side, new_take_profit_price
         )
         return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def update_stop_loss(
         self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money
     ) -> TxPayload:
@@ -578,66 +509,46 @@ class KanaRest:
         :raises ValidationError: if ``trade_side`` is not a bool, the price is negative or (with
             ``check_grid``) off the market's tick grid, or the market name is unknown (nothing is
             sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_trigger(
             "update_stop_loss", await self._mid(market_id), trade_side, new_stop_loss_price
         )
         return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def add_margin(self, market_id: int | str, trade_side: bool, amount: Money) -> TxPayload:
         """``GET /addMargin``: payload adding ``amount`` of collateral (human quote units) to
         the position (``market_id``, ``trade_side``).
 
         :raises ValidationError: if ``trade_side`` is not a bool, ``amount`` is not a positive
             amount within the quote decimals, or the market name is unknown (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         mid = await self._mid(market_id)
         draft = parse_collateral("add_margin", amount, market_ids=[mid], trade_side=trade_side)
         return await self.transaction(draft.on(await self._grid(mid)))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def collapse_position(self, market_id: int | str) -> TxPayload:
         """``GET /collapsePosition``: payload closing the user's positions in the market.
 
         :raises ValidationError: if ``market_id`` is neither a market id nor a known market name
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         return await self._build("/collapsePosition", {"marketId": str(await self._mid(market_id))})
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def settle_pnl(self, user_address: str, market_id: int | str) -> TxPayload:
         """``GET /settlePnl``: payload moving the market's settled PnL into the profile.
 
         :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
             neither a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         query = _user(user_address, await self._mid(market_id))
         return await self._build("/settlePnl", query)
 
     # -- batch orders ------------------------------------------------------------------------
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def place_multiple_orders(
         self,
         market_id: int | str,
@@ -662,12 +573,6 @@ class KanaRest:
             lists of unequal length, or the
             market name is unknown
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
@@ -675,6 +580,7 @@ class KanaRest:
         )
         return await self.transaction(draft.on(await self._grid(draft.market_id)))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def cancel_multiple_orders(
         self,
         market_id: int | str,
@@ -690,16 +596,11 @@ class KanaRest:
 
         :raises ValidationError: if an order id or side is malformed, the lists differ in
             length, or the market name is unknown (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
         return await self.transaction(draft.on(None))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def cancel_and_place_multiple_orders(
         self,
         market_id: int | str,
@@ -725,12 +626,6 @@ class KanaRest:
             market's grid (lots, ticks, min/max lots, leverage), lists of unequal length, or the
             market name is unknown
             (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         draft = parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
@@ -740,17 +635,11 @@ class KanaRest:
         market = await self._grid(draft.market_id) if draft.needs_market else None
         return await self.transaction(draft.on(market))
 
+    @shared_fields(_REQUEST_ERRORS, _PAYLOAD_RESULT)
     async def transaction(self, terms: Terms) -> TxPayload:
         """The unsigned payload of checked order terms (:mod:`kana_async.orders`): the one
         place an order's wire text is sent. The trader calls this with terms built on the
         market's grid and compares the answer with the same terms before signing.
-
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
-        :returns: an unsigned payload; nothing happens on chain until it is signed and submitted.
         """
         path = _PATHS[terms.function]
         if isinstance(terms, BatchTerms):
@@ -762,6 +651,7 @@ class KanaRest:
 
     # -- orders, positions, fills ------------------------------------------------------------
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_open_orders(
         self, user_address: str, market_id: int | str | None = None
     ) -> list[OpenOrder]:
@@ -769,15 +659,11 @@ class KanaRest:
 
         :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
             neither a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _user(user_address, await self._optional_mid(market_id))
         return await self.session.get("/getOpenOrders", query, list[OpenOrder])
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_open_orders_from_contract(
         self, user_address: str, market_id: int | str
     ) -> list[OpenOrder]:
@@ -786,17 +672,13 @@ class KanaRest:
 
         :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
             neither a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _user(user_address, await self._mid(market_id))
         return await self.session.get(
             "/getOpenOrdersFromContract", query, list[OpenOrder]
         )
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_order_history(
         self,
         user_address: str,
@@ -811,15 +693,11 @@ class KanaRest:
         :raises ValidationError: if ``user_address`` is not an address, ``market_id`` names no
             market, ``offset`` is negative, ``limit`` is not positive or ``order`` is neither
             ``"asc"`` nor ``"desc"`` (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _paged(user_address, await self._optional_mid(market_id), offset, limit, order)
         return await self.session.get("/getOrderHistory", query, list[Order])
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_positions(
         self, user_address: str, market_id: int | str | None = None
     ) -> list[Position]:
@@ -827,15 +705,11 @@ class KanaRest:
 
         :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
             neither a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _user(user_address, await self._optional_mid(market_id))
         return await self.session.get("/getPositions", query, list[Position])
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_positions_from_contract(
         self, user_address: str, market_id: int | str
     ) -> list[Position]:
@@ -843,17 +717,13 @@ class KanaRest:
 
         :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
             neither a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _user(user_address, await self._mid(market_id))
         return await self.session.get(
             "/getPositionsFromContract", query, list[Position]
         )
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_order_status_by_order_id(
         self, market_id: int | str, order_id: int | str
     ) -> Order:
@@ -862,15 +732,11 @@ class KanaRest:
 
         :raises ValidationError: if ``order_id`` is not an order id, or ``market_id`` is neither
             a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = {"marketId": str(await self._mid(market_id)), "orderId": checks.order_id(order_id)}
         return await self.session.get("/getOrderStatusByOrderId", query, Order)
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_fills(
         self,
         market_id: int | str,
@@ -886,11 +752,6 @@ class KanaRest:
         :raises ValidationError: if a time is not an aware ``datetime`` or ISO-8601 text with an
             offset, ``from_time`` is after ``to_time``, a filter is malformed, or the market name
             is unknown (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = {"marketId": str(await self._mid(market_id))}
         start = p.iso_time(from_time, "from_time")
@@ -905,6 +766,7 @@ class KanaRest:
             query["orderId"] = checks.order_id(order_id)
         return await self.session.get("/getFills", query, list[Trade])
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_fills_for_given_timestamp(
         self,
         user_address: str,
@@ -918,11 +780,6 @@ class KanaRest:
         :raises ValidationError: if ``user_address`` is not an address, a time is neither Unix
             seconds nor an aware ``datetime``, ``from_timestamp`` is after ``to_timestamp``, or the
             market name is unknown (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _user(user_address, await self._optional_mid(market_id))
         start = p.unix_time(from_timestamp, "from_timestamp")
@@ -935,6 +792,7 @@ class KanaRest:
             "/getFillsForGivenTimestamp", query, list[Trade]
         )
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_trade_history(
         self, user_address: str, market_id: int | str | None = None
     ) -> list[Trade]:
@@ -943,15 +801,11 @@ class KanaRest:
 
         :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
             neither a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         query = _user(user_address, await self._optional_mid(market_id))
         return await self.session.get("/getTradeHistory", query, list[Trade])
 
+    @shared_fields(_REQUEST_ERRORS)
     async def get_all_open_order_ids(
         self, user_address: str, market_id: int | str
     ) -> list[str]:
@@ -960,11 +814,6 @@ class KanaRest:
 
         :raises ValidationError: if ``user_address`` is not an address, or ``market_id`` is
             neither a market id nor a known market name (nothing is sent).
-        :raises ApiError: if the server refuses the request (:class:`AuthError` on 401/403,
-            :class:`RateLimitError` on 429 after the retries, another 4xx, ``success: false``) or
-            its answer cannot be read.
-        :raises TransportError: if no usable answer comes within the retry policy (connection
-            failure, timeout, 5xx).
         """
         ids: list[str | int] = await self.session.get(
             "/getAllOpenOrderIds", _user(user_address, await self._mid(market_id)), _IDS

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from .. import checks, orders
+from .._docfields import shared_fields
 from ..aptos.abi import AbiCache, decode_arguments
 from ..config import KANA_PACKAGE_ADDRESS
 from ..errors import PayloadMismatchError, ValidationError, describe_value
@@ -29,6 +30,28 @@ from .signer import Signer
 from .submitter import Submitter
 
 __all__ = ["PayloadMismatchError", "PayloadSource", "Trader"]
+
+#: What every trading call raises once its own arguments passed.
+_SUBMISSION_ERRORS = """
+:raises PayloadMismatchError: if the REST API's payload does not carry exactly these
+    terms; nothing is signed.
+:raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
+    :class:`RateLimitError` among them) before signing; nothing is signed.
+:raises TransportError: if the REST API or the node gives no usable answer before
+    signing, or the connection for the submission never opened; nothing was sent.
+:raises TransactionRejectedError: if the node refused the transaction; it never executes.
+:raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
+    ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
+    status read. It is never re-sent; settle it with :meth:`resolve`.
+:raises KanaError: if trading is not set up (no ``private_key``) or was closed.
+"""
+
+#: What every trading call returns.
+_SUBMISSION_RESULT = """
+:returns: the outcome (pending with ``wait=False``); a transaction that committed but
+    failed comes back with ``success=False``, not raised.
+"""
+
 
 MODULE = "perpetual_scripts"
 
@@ -142,29 +165,18 @@ class Trader:
 
     # -- collateral --------------------------------------------------------------------------
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def deposit(self, amount: Money, *, wait: bool = True) -> TxResult:
         """Move ``amount`` (human quote units, at most 6 decimals) from the wallet into the
         trading profile.
 
         :raises ValidationError: if ``amount`` is not a positive amount of at most 6 decimals,
             or the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         draft = orders.parse_collateral("deposit", amount, user_address=self.address)
         return await self._execute_terms(draft.on(None), wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def withdraw(self, market_id: int | str, amount: Money, *, wait: bool = True
                        ) -> TxResult:
         """Move ``amount`` of one market's collateral back to the wallet.
@@ -172,19 +184,6 @@ class Trader:
         :raises ValidationError: if ``amount`` is not a positive amount within the market's
             quote decimals, the market name is unknown, or the node serves another chain;
             nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         mid, info = await self._market(market_id)
         draft = orders.parse_collateral(
@@ -192,6 +191,7 @@ class Trader:
         )
         return await self._execute_terms(draft.on(info), wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def withdraw_multiple(
         self, market_ids: Sequence[int | str], amount: Money, *, wait: bool = True
     ) -> TxResult:
@@ -199,19 +199,6 @@ class Trader:
 
         :raises ValidationError: if an argument breaks a rule, ``market_ids`` is empty or names
             an unknown market, or the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         checks.sequence(market_ids, "market_ids")
         mids = [await self._mid(m, f"market_ids[{i}]") for i, m in enumerate(market_ids)]
@@ -222,6 +209,7 @@ class Trader:
         )
         return await self._execute_terms(draft.on(None), wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def add_margin(
         self, market_id: int | str, trade_side: bool, amount: Money, *, wait: bool = True
     ) -> TxResult:
@@ -229,19 +217,6 @@ class Trader:
 
         :raises ValidationError: if an argument breaks a rule, the market name is unknown, or
             the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         mid, info = await self._market(market_id)
         draft = orders.parse_collateral(
@@ -249,6 +224,7 @@ class Trader:
         )
         return await self._execute_terms(draft.on(info), wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def settle_pnl(
         self, market_id: int | str, user_address: str | None = None, *, wait: bool = True
     ) -> TxResult:
@@ -256,19 +232,6 @@ class Trader:
 
         :raises ValidationError: if ``user_address`` is not an address, the market name is
             unknown, or the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         mid = await self._mid(market_id)
         user = normalize_address(user_address or self.address, param="user_address")
@@ -278,6 +241,7 @@ class Trader:
 
     # -- orders ------------------------------------------------------------------------------
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def place_limit_order(
         self,
         market_id: int | str,
@@ -299,25 +263,13 @@ class Trader:
         :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
             ticks, min/max lots, leverage), the market name is unknown, or the node serves
             another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
                                    price, leverage, restriction, take_profit, stop_loss)
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def place_market_order(
         self,
         market_id: int | str,
@@ -336,25 +288,13 @@ class Trader:
         :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
             ticks, min/max lots, leverage), the market name is unknown, or the node serves
             another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         draft = orders.parse_order(await self._mid(market_id), trade_side, direction, size,
                                    None, leverage, None, take_profit, stop_loss, limit=False)
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def place_multiple_orders(
         self,
         market_id: int | str,
@@ -376,19 +316,6 @@ class Trader:
         :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
             ticks, min/max lots, leverage), the lists differ in length, the market name is
             unknown, or the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         draft = orders.parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
@@ -397,6 +324,7 @@ class Trader:
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def cancel_multiple_orders(
         self,
         market_id: int | str,
@@ -410,23 +338,11 @@ class Trader:
         :raises ValidationError: if an order id or side is malformed, the lists differ in
             length, the market name is unknown, or the node serves another chain; nothing is
             signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         draft = orders.parse_cancels(await self._mid(market_id), order_ids, cancel_trade_sides)
         return await self._execute_terms(draft.on(None), wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def cancel_and_place_multiple_orders(
         self,
         market_id: int | str,
@@ -450,19 +366,6 @@ class Trader:
         :raises ValidationError: if an argument breaks a rule or the market's grid (lots,
             ticks, min/max lots, leverage), the lists differ in length, the market name is
             unknown, or the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         draft = orders.parse_placements(
             await self._mid(market_id), order_types, trade_sides, directions, sizes, prices,
@@ -500,6 +403,7 @@ class Trader:
             found.append(side)
         return found
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def cancel_order(
         self, market_id: int | str, order_id: int | str, *, wait: bool = True
     ) -> TxResult:
@@ -509,19 +413,6 @@ class Trader:
         :raises ValidationError: if ``order_id`` is malformed or not an open order of the signer
             in that market, the market name is unknown, or the node serves another chain;
             nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         mid = await self._mid(market_id)
         oid = checks.order_id(order_id)
@@ -531,6 +422,7 @@ class Trader:
             raise ValidationError("order_id", exc.rule, exc.value) from None
         return await self.cancel_multiple_orders(mid, [oid], [side], wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS)
     async def cancel_all(self, market_id: int | str, *, wait: bool = True) -> list[TxResult]:
         """Cancel every resting order of the signer in a market, at most
         ``MAX_CANCELS_PER_TRANSACTION`` (20) per transaction, one transaction after the other.
@@ -540,17 +432,6 @@ class Trader:
 
         :raises ValidationError: if an argument breaks a rule, the market name is unknown, or
             the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
         """
         mid = await self._mid(market_id)
         orders = await self.rest.get_open_orders_from_contract(self.address, mid)
@@ -572,6 +453,7 @@ class Trader:
         terms = draft.on(await self.rest.market_info(draft.market_id))
         return await self._execute_terms(terms, wait=wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def update_take_profit(
         self, market_id: int | str, trade_side: bool, new_take_profit_price: Money,
         *, wait: bool = True,
@@ -581,23 +463,11 @@ class Trader:
         :raises ValidationError: if the side is not a bool, the price is negative or off the
             market's tick grid, the market name is unknown, or the node serves another chain;
             nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         return await self._trigger("update_take_profit", market_id, trade_side,
                                    new_take_profit_price, wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def update_stop_loss(
         self, market_id: int | str, trade_side: bool, new_stop_loss_price: Money,
         *, wait: bool = True,
@@ -607,41 +477,16 @@ class Trader:
         :raises ValidationError: if the side is not a bool, the price is negative or off the
             market's tick grid, the market name is unknown, or the node serves another chain;
             nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         return await self._trigger("update_stop_loss", market_id, trade_side,
                                    new_stop_loss_price, wait)
 
+    @shared_fields(_SUBMISSION_ERRORS, _SUBMISSION_RESULT)
     async def collapse_position(self, market_id: int | str, *, wait: bool = True) -> TxResult:
         """Close the wallet's positions in the market at once.
 
         :raises ValidationError: if an argument breaks a rule, the market name is unknown, or
             the node serves another chain; nothing is signed.
-        :raises PayloadMismatchError: if the REST API's payload does not carry exactly these
-            terms; nothing is signed.
-        :raises ApiError: if the REST API or the node refuses a request (:class:`AuthError`,
-            :class:`RateLimitError` among them) before signing; nothing is signed.
-        :raises TransportError: if the REST API or the node gives no usable answer before
-            signing, or the connection for the submission never opened; nothing was sent.
-        :raises TransactionRejectedError: if the node refused the transaction; it never executes.
-        :raises UnknownOutcomeError: if it was sent but its fate is unknown: no answer within
-            ``submit_timeout`` or, with ``wait``, no commit within ``wait_timeout`` or a refused
-            status read. It is never re-sent; settle it with :meth:`resolve`.
-        :raises KanaError: if trading is not set up (no ``private_key``) or was closed.
-        :returns: the outcome (pending with ``wait=False``); a transaction that committed but
-            failed comes back with ``success=False``, not raised.
         """
         mid = await self._mid(market_id)
         return await self._execute(
