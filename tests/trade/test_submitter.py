@@ -303,6 +303,22 @@ class Proxy:
         return web.Response(status=scripted[0], body=scripted[1])
 
 
+def through(proxy: Proxy, env: Env, **options: Any) -> Submitter:
+    """A submitter whose node requests all pass through ``proxy``."""
+    return env.make(node=NodeClient(env.client.transport, proxy.url, timeout=5), **options)
+
+
+async def executed_but_in_doubt(env: Env, submitter: Submitter, entry: EntryFunction) -> str:
+    """Submit ``entry``: it must raise UnknownOutcomeError though the node executed it, and
+    stay listed in doubt; its hash is returned."""
+    with pytest.raises(UnknownOutcomeError) as info:
+        await submitter.submit(entry)
+    tx_hash = info.value.tx_hash
+    assert tx_hash in env.node.committed  # the node did execute it
+    assert submitter.in_doubt() == [tx_hash]
+    return tx_hash
+
+
 @pytest.fixture
 async def proxy(env: Env) -> AsyncIterator[Proxy]:
     hop = Proxy(env.client.base_url)
@@ -326,15 +342,10 @@ async def proxy(env: Env) -> AsyncIterator[Proxy]:
 async def test_an_error_after_forwarding_is_in_doubt_never_a_second_order(
     env: Env, proxy: Proxy, status: int, body: bytes
 ) -> None:
-    node = NodeClient(env.client.transport, proxy.url, timeout=5)
-    submitter = env.make(node=node)
+    submitter = through(proxy, env)
     entry = await env.entry("deposit", env.signer.address, "1000000")
     proxy.script.append((status, body, True))
-    with pytest.raises(UnknownOutcomeError) as info:
-        await submitter.submit(entry)
-    tx_hash = info.value.tx_hash
-    assert tx_hash in env.node.committed  # the node did execute it
-    assert submitter.in_doubt() == [tx_hash]
+    tx_hash = await executed_but_in_doubt(env, submitter, entry)
     result = await submitter.resolve(tx_hash)
     assert result.success is True
     assert submitter.in_doubt() == []
@@ -358,15 +369,10 @@ async def test_a_refused_status_read_after_submission_is_in_doubt_never_a_plain_
 ) -> None:
     # The transaction was accepted; a gateway then refuses every status read. A caller told
     # "ApiError" or "RateLimitError" would take it as "nothing happened" and may place again.
-    node = NodeClient(env.client.transport, proxy.url, timeout=5)
-    submitter = env.make(node=node, wait_timeout=1.0)
+    submitter = through(proxy, env, wait_timeout=1.0)
     entry = await env.entry("deposit", env.signer.address, "1000000")
     proxy.reads.extend([(status, body)] * 1000)
-    with pytest.raises(UnknownOutcomeError) as info:
-        await submitter.submit(entry)
-    tx_hash = info.value.tx_hash
-    assert tx_hash in env.node.committed
-    assert submitter.in_doubt() == [tx_hash]
+    tx_hash = await executed_but_in_doubt(env, submitter, entry)
     proxy.reads.clear()
     assert (await submitter.resolve(tx_hash)).success is True
     assert submitter.in_doubt() == []
@@ -374,8 +380,7 @@ async def test_a_refused_status_read_after_submission_is_in_doubt_never_a_plain_
 
 
 async def test_a_busy_status_read_is_asked_again(env: Env, proxy: Proxy) -> None:
-    node = NodeClient(env.client.transport, proxy.url, timeout=5)
-    submitter = env.make(node=node, wait_timeout=10.0)
+    submitter = through(proxy, env, wait_timeout=10.0)
     proxy.reads.extend([(429, b"Too Many Requests")] * 3)
     result = await submitter.submit(await env.entry("deposit", env.signer.address, "1000000"))
     assert result.success is True
@@ -383,8 +388,7 @@ async def test_a_busy_status_read_is_asked_again(env: Env, proxy: Proxy) -> None
 
 
 async def test_a_node_rejection_passed_through_is_a_rejection(env: Env, proxy: Proxy) -> None:
-    node = NodeClient(env.client.transport, proxy.url, timeout=5)
-    submitter = env.make(node=node)
+    submitter = through(proxy, env)
     env.faults.reject_next_transactions(1, "mempool is full")
     with pytest.raises(TransactionRejectedError, match="mempool is full"):
         await submitter.submit(await env.entry("deposit", env.signer.address, "1000000"))
@@ -434,8 +438,7 @@ async def test_a_timed_out_caller_can_resolve_by_hash(env: Env) -> None:
 async def test_an_in_doubt_number_is_never_reused_until_it_expires(
     env: Env, proxy: Proxy
 ) -> None:
-    node = NodeClient(env.client.transport, proxy.url, timeout=5)
-    submitter = env.make(node=node, fill_delay=0.2)
+    submitter = through(proxy, env, fill_delay=0.2)
     entry = await env.entry("deposit", env.signer.address, "1000000")
     proxy.script.append((503, b"", False))  # lost on the way: never reaches the node
     with pytest.raises(UnknownOutcomeError) as info:
