@@ -336,6 +336,15 @@ class Metrics:
         conflated, dropped, gaps, buffered and staleness."""
         if not callable(getattr(source, "stats", None)):
             raise ValidationError("source", "must have a stats() method (a stream)")
+        # Checked now, not at the first scrape: a PulseClient also has stats(), of its own shape.
+        try:
+            sample = source.stats()
+        except Exception as exc:
+            raise ValidationError("source", f"stats() raised {type(exc).__name__}: {exc}") from exc
+        if not isinstance(sample, StreamStats):
+            raise ValidationError(
+                "source", f"must be a Kana stream (kana.stream, a BusStream) whose stats() gives "
+                f"StreamStats, not {type(sample).__name__}")
         self._stream(stream).source = source
 
     def watch_bridge(self, bridge: BridgeSource, name: str = "bridge") -> None:

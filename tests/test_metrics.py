@@ -19,6 +19,7 @@ from kana_async import (
     KanaClient,
     KanaError,
     PayloadMismatchError,
+    PulseClient,
     StreamHooks,
     TransactionFailedError,
     TransactionRejectedError,
@@ -104,6 +105,17 @@ def test_names_and_values_are_checked_with_the_rule() -> None:
         metrics.record_order("place_limit_order", float("nan"), "ok")
     with pytest.raises(ValidationError, match=r"source.*stats"):
         metrics.watch_stream(object())  # type: ignore[arg-type]
+    broken = FakeStream()
+    broken.fail = True
+    with pytest.raises(ValidationError, match=r"source.*stats\(\) raised RuntimeError"):
+        metrics.watch_stream(broken)
+
+
+async def test_a_pulse_client_is_refused_as_a_stream_at_once() -> None:
+    # PulseClient.stats() is not a stream's: refused when watched, not at every scrape.
+    async with Simulator(seed=1) as sim, PulseClient(sim.pulse_ws_url) as pulse:
+        with pytest.raises(ValidationError, match=r"source.*StreamStats, not PulseStats"):
+            Metrics().watch_stream(pulse)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="namespace"):
         Metrics(namespace="")
 
