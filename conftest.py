@@ -22,6 +22,7 @@ from sybil.document import PythonDocStringDocument
 from sybil.evaluators.python import pad
 from sybil.parsers.myst import CodeBlockParser
 from sybil.parsers.rest import DocTestParser
+from sybil.sybil import SybilCollection
 
 os.environ["PYTHONASYNCIODEBUG"] = "1"
 
@@ -59,14 +60,17 @@ def _run_block(example: Example) -> None:
     namespace.pop("__builtins__", None)
 
 
-_pages = Sybil(
-    parsers=[CodeBlockParser(language="python", evaluator=_run_block)],
-    patterns=["README.md", "docs/*.md", "docs/*/*.md"],
-    excludes=["docs/_build/*"],
-    setup=_open_loop,
-    teardown=_close_loop,
-    name="docs",
-)
+
+def _pages(path: str, patterns: list[str], excludes: list[str]) -> Sybil:
+    """Markdown pages under ``path`` (patterns match from the right, so ``excludes`` keeps a
+    README.md or a page elsewhere in the tree from being taken for one of the docs)."""
+    return Sybil(
+        parsers=[CodeBlockParser(language="python", evaluator=_run_block)],
+        path=path, patterns=patterns, excludes=excludes,
+        setup=_open_loop, teardown=_close_loop, name="docs",
+    )
+
+
 _docstrings = Sybil(
     parsers=[DocTestParser()],
     patterns=["kana_async/*.py", "kana_async/*/*.py", "kana_async/*/*/*.py"],
@@ -74,4 +78,8 @@ _docstrings = Sybil(
     name="docstrings",
 )
 
-pytest_collect_file = (_pages + _docstrings).pytest()
+pytest_collect_file = SybilCollection((
+    _pages(".", ["README.md"], ["*/README.md"]),
+    _pages("docs", ["*.md"], ["_build/*"]),
+    _docstrings,
+)).pytest()

@@ -17,15 +17,27 @@ SETTINGS = ('[pytest]\nfilterwarnings = error\naddopts = -p no:cacheprovider\n'
             'asyncio_default_fixture_loop_scope = function\n')
 
 
-def run_page(tmp_path: Path, page: str) -> subprocess.CompletedProcess[str]:
+def run_page(tmp_path: Path, page: str, *, target: str = "docs/page.md"
+             ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text())
     (tmp_path / "pytest.ini").write_text(SETTINGS)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "page.md").write_text(page)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "docs/page.md"],
+        [sys.executable, "-m", "pytest", "-q", target],
         cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
     )
+
+
+def test_only_the_readme_at_the_root_and_pages_under_docs_run(tmp_path: Path) -> None:
+    wrong = "```python\nraise SystemExit('not a page of the docs')\n```\n"
+    (tmp_path / "README.md").write_text("```python\nassert True\n```\n")
+    for elsewhere in ("tests/README.md", "tests/docs/notes.md"):
+        (tmp_path / elsewhere).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / elsewhere).write_text(wrong)
+    done = run_page(tmp_path, "```python\nassert True\n```\n", target=".")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
 
 
 def test_blocks_share_a_namespace_and_a_loop_and_may_await(tmp_path: Path) -> None:
